@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Sourced by the other scripts: finds a JDK >= 22 and checks the native toolchain.
+# Sets JAVA_HOME, JAVA, PANLORA_ROOT. Installs missing Debian packages when run as root.
+
+PANLORA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PANLORA_ROOT
+
+pl_die() { echo "panlora: $*" >&2; exit 1; }
+pl_log() { [ -n "${PANLORA_QUIET:-}" ] || echo "panlora: $*" >&2; }
+
+pl_java_major() { # prints the major version of the java at $1/bin/java, or nothing
+  [ -x "$1/bin/java" ] || return 0
+  "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p' | head -1
+}
+
+pl_find_jdk() {
+  local cand v
+  if [ -n "${JAVA_HOME:-}" ]; then
+    v=$(pl_java_major "$JAVA_HOME")
+    if [ -n "$v" ] && [ "$v" -ge 22 ] && [ -x "$JAVA_HOME/bin/javac" ]; then return 0; fi
+  fi
+  for cand in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*; do
+    [ -d "$cand" ] || continue
+    v=$(pl_java_major "$cand")
+    if [ -n "$v" ] && [ "$v" -ge 22 ] && [ -x "$cand/bin/javac" ]; then export JAVA_HOME="$cand"; return 0; fi
+  done
+  pl_die "no JDK 22 or newer found (looked at JAVA_HOME='${JAVA_HOME:-}' and /usr/lib/jvm/*). Install one (e.g. Temurin 25) and set JAVA_HOME to it."
+}
+
+pl_apt_install() { # installs Debian packages if we are root and apt-get exists
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    pl_log "installing $* (apt-get)"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1; then
+      apt-get update -qq >/dev/null 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 || return 1
+    fi
+    return 0
+  fi
+  return 1
+}
+
+pl_check_tools() {
+  local missing=()
+  command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+  command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+  command -v make >/dev/null 2>&1 || missing+=(make)
+  command -v mvn >/dev/null 2>&1 || missing+=(maven)
+  if [ ${#missing[@]} -gt 0 ]; then
+    pl_apt_install "${missing[@]}" || pl_die "missing ${missing[*]}: install them (Debian: apt-get install ${missing[*]})."
+  fi
+  # OpenBLAS is optional (our own kernels otherwise) but is the fast F32 GEMM: install it when we can.
+  if [ -z "${PANLORA_NO_BLAS:-}" ] && ! ls /usr/include/x86_64-linux-gnu/cblas.h /usr/include/cblas.h /usr/include/openblas/cblas.h >/dev/null 2>&1; then
+    pl_apt_install libopenblas-openmp-dev || pl_log "OpenBLAS not available; using panlora's own GEMM kernels"
+  fi
+}
+
+pl_find_jdk
+export JAVA="$JAVA_HOME/bin/java"
+export PATH="$JAVA_HOME/bin:$PATH"

@@ -1,0 +1,173 @@
+/*
+ * panlora.h — the one public header of the panlora native engine.
+ *
+ * Conventions (see DESIGN.md):
+ *  - every function is prefixed pl_; handles are opaque;
+ *  - every function that can fail returns an int32_t status (PL_OK = 0); on failure
+ *    pl_last_error() returns a thread-local message naming the problem;
+ *  - the engine never aborts and never prints to stdout;
+ *  - all sizes, counts and offsets are int64_t;
+ *  - tensors follow ggml: ne0 is the contiguous dimension; a weight of a linear
+ *    layer y = W x with in inputs and out outputs has ne0 = in, ne1 = out;
+ *  - type ids and block layouts are ggml's and never change.
+ * The Java bindings are generated from this file by jextract (bindings/regenerate).
+ */
+#ifndef PANLORA_H
+#define PANLORA_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PL_API_VERSION 1
+
+/* ---- status codes (values never change) ---- */
+enum pl_status {
+    PL_OK = 0,
+    PL_ERR_INVALID_ARGUMENT = 1, /* a null pointer, a bad size or shape, an unknown id */
+    PL_ERR_OUT_OF_MEMORY = 2,    /* an allocation failed */
+    PL_ERR_UNSUPPORTED = 3,      /* a type or feature this build does not support */
+    PL_ERR_STATE = 4,            /* the object is not ready for this call (e.g. a weight missing) */
+    PL_ERR_NUMERIC = 5,          /* NaN or Inf met where finite values are required */
+    PL_ERR_INTERNAL = 6          /* a bug: please report the message */
+};
+
+/* ---- tensor types: ggml's type ids ---- */
+enum pl_type {
+    PL_TYPE_F32 = 0,
+    PL_TYPE_F16 = 1,
+    PL_TYPE_Q4_0 = 2,
+    PL_TYPE_Q4_1 = 3,
+    PL_TYPE_Q5_0 = 6,
+    PL_TYPE_Q5_1 = 7,
+    PL_TYPE_Q8_0 = 8,
+    PL_TYPE_Q8_1 = 9,
+    PL_TYPE_Q2_K = 10,
+    PL_TYPE_Q3_K = 11,
+    PL_TYPE_Q4_K = 12,
+    PL_TYPE_Q5_K = 13,
+    PL_TYPE_Q6_K = 14,
+    PL_TYPE_Q8_K = 15,
+    PL_TYPE_BF16 = 30
+};
+
+/* ---- library ---- */
+
+/* The message of the last failed call on this thread ("" if none). Valid until the next call on this thread. */
+const char *pl_last_error(void);
+/* PL_API_VERSION of the built library. */
+int32_t pl_api_version(void);
+/* A one-line description of the build: backends, SIMD levels compiled and detected, BLAS. */
+const char *pl_build_info(void);
+/* Sets the number of CPU threads the engine uses (n >= 1); results are deterministic for a given n. */
+int32_t pl_set_num_threads(int32_t n);
+/* The number of CPU threads the engine uses. */
+int32_t pl_get_num_threads(void);
+
+/* ---- types and codecs ---- */
+
+/* Elements per block and bytes per block of a type; fails for an unknown type id. */
+int32_t pl_type_info(int32_t type, int64_t *block_elems, int64_t *block_bytes);
+/* Bytes taken by n elements of a type; fails unless n is a multiple of the block size. */
+int32_t pl_row_bytes(int32_t type, int64_t n, int64_t *out_bytes);
+/* Decodes n elements of src (src_bytes long) into dst; dequantizable: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K. */
+int32_t pl_dequantize(int32_t type, const void *src, int64_t src_bytes, float *dst, int64_t n);
+/* Encodes n floats into dst (dst_bytes long) with ggml's reference rounding; quantizable: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K. */
+int32_t pl_quantize(int32_t type, const float *src, int64_t n, void *dst, int64_t dst_bytes);
+
+/* ---- matrix products over (possibly quantized) weights ---- */
+
+/* y[t][o] = sum_i W[o][i] * x[t][i] for t < n_tok: W has ne0 = in, ne1 = out, stored in type wtype (w_bytes long); x is n_tok x in, y is n_tok x out (F32). */
+int32_t pl_matmul(int32_t wtype, const void *w, int64_t w_bytes, int64_t in, int64_t out,
+                  const float *x, int64_t n_tok, float *y);
+/* dx[t][i] = sum_o W[o][i] * dy[t][o] (the product with W transposed, for input gradients); dy is n_tok x out, dx is n_tok x in. */
+int32_t pl_matmul_t(int32_t wtype, const void *w, int64_t w_bytes, int64_t in, int64_t out,
+                    const float *dy, int64_t n_tok, float *dx);
+/* Times a square F32 GEMM of size n (the best kernel this build has: BLAS if linked, else ours) over reps runs; writes GFLOP/s. */
+int32_t pl_bench_sgemm(int64_t n, int32_t reps, double *gflops);
+
+/* ---- LLaMA model ---- */
+
+typedef struct pl_model pl_model;       /* hyperparameters + borrowed weights */
+typedef struct pl_kv_cache pl_kv_cache; /* key/value cache for incremental decoding */
+
+/* RoPE layouts (ggml's ids): rotate adjacent pairs (LLaMA) or the two halves of the head (NeoX, Qwen2). */
+enum pl_rope_type {
+    PL_ROPE_NORMAL = 0,
+    PL_ROPE_NEOX = 2
+};
+
+/* Hyperparameters of a LLaMA-architecture model. */
+typedef struct pl_model_params {
+    int64_t n_vocab;
+    int64_t n_embd;         /* model width */
+    int64_t n_layer;
+    int64_t n_head;
+    int64_t n_head_kv;      /* n_head % n_head_kv == 0 (GQA) */
+    int64_t head_dim;       /* usually n_embd / n_head */
+    int64_t n_ff;           /* FFN hidden width */
+    int64_t n_ctx_train;    /* longest context the model was trained for */
+    int64_t n_rot;          /* RoPE dimensions per head (<= head_dim, even) */
+    float rope_freq_base;   /* theta, e.g. 10000 */
+    float rope_freq_scale;  /* linear position scale, 1 = none */
+    float norm_eps;         /* RMSNorm epsilon */
+    int32_t rope_type;      /* enum pl_rope_type */
+} pl_model_params;
+
+/* Which weight a pl_model_set_weight call sets (values never change). Shapes are ggml's (ne0, ne1). */
+enum pl_weight {
+    PL_W_TOKEN_EMBD = 0,  /* [n_embd, n_vocab], any dequantizable type */
+    PL_W_OUTPUT_NORM = 1, /* [n_embd], F32 */
+    PL_W_OUTPUT = 2,      /* [n_embd, n_vocab]; optional: tied to TOKEN_EMBD when absent */
+    PL_W_ATTN_NORM = 3,   /* per layer [n_embd], F32 */
+    PL_W_ATTN_Q = 4,      /* per layer [n_embd, n_head*head_dim] */
+    PL_W_ATTN_K = 5,      /* per layer [n_embd, n_head_kv*head_dim] */
+    PL_W_ATTN_V = 6,      /* per layer [n_embd, n_head_kv*head_dim] */
+    PL_W_ATTN_OUTPUT = 7, /* per layer [n_head*head_dim, n_embd] */
+    PL_W_FFN_NORM = 8,    /* per layer [n_embd], F32 */
+    PL_W_FFN_GATE = 9,    /* per layer [n_embd, n_ff] */
+    PL_W_FFN_UP = 10,     /* per layer [n_embd, n_ff] */
+    PL_W_FFN_DOWN = 11,   /* per layer [n_ff, n_embd] */
+    PL_W_ATTN_Q_BIAS = 12, /* per layer [n_head*head_dim], F32, optional (Qwen2) */
+    PL_W_ATTN_K_BIAS = 13, /* per layer [n_head_kv*head_dim], F32, optional */
+    PL_W_ATTN_V_BIAS = 14  /* per layer [n_head_kv*head_dim], F32, optional */
+};
+
+/* Creates a model with the given hyperparameters and no weights. */
+int32_t pl_model_create(const pl_model_params *params, pl_model **out);
+/* Frees a model (not the weights it borrows). NULL is a no-op. */
+void pl_model_free(pl_model *model);
+/* Sets a weight; layer is ignored (pass -1) for global weights. The data is borrowed, not copied: it must outlive the model. The shape and byte size are checked. */
+int32_t pl_model_set_weight(pl_model *model, int32_t which, int64_t layer, int32_t type,
+                            int64_t ne0, int64_t ne1, const void *data, int64_t nbytes);
+/* Checks that every required weight is set; the forward calls fail with PL_ERR_STATE until it is. */
+int32_t pl_model_validate(pl_model *model);
+
+/* Full forward over n_seq sequences of n_tok tokens each (tokens is n_seq x n_tok, positions 0..n_tok-1);
+   writes logits (n_seq x n_tok x n_vocab, logits_len floats). */
+int32_t pl_model_forward(pl_model *model, const int32_t *tokens, int64_t n_seq, int64_t n_tok,
+                         float *logits, int64_t logits_len);
+/* Full forward and per-token negative log-likelihood: nll[s][t] = -log softmax(logits[s][t])[targets[s][t]];
+   a target < 0 is ignored (nll 0). nll is n_seq x n_tok. */
+int32_t pl_model_nll(pl_model *model, const int32_t *tokens, const int32_t *targets, int64_t n_seq,
+                     int64_t n_tok, float *nll);
+
+/* Creates a KV cache for up to n_ctx positions of one sequence. */
+int32_t pl_kv_cache_create(pl_model *model, int64_t n_ctx, pl_kv_cache **out);
+/* Frees a KV cache. NULL is a no-op. */
+void pl_kv_cache_free(pl_kv_cache *cache);
+/* Empties the cache (position back to 0). */
+int32_t pl_kv_cache_clear(pl_kv_cache *cache);
+/* Number of positions the cache holds. */
+int32_t pl_kv_cache_length(const pl_kv_cache *cache, int64_t *n_pos);
+/* Appends n_tok tokens at the cache's next positions and writes the logits of the last one (n_vocab floats). */
+int32_t pl_model_decode(pl_model *model, pl_kv_cache *cache, const int32_t *tokens, int64_t n_tok,
+                        float *logits_last, int64_t logits_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PANLORA_H */

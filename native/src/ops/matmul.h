@@ -1,0 +1,22 @@
+/* Matrix products: F32 GEMM and linear layers over (possibly quantized) weights.
+   Row-major throughout. These internal entry points assume validated arguments. */
+#ifndef PL_OPS_MATMUL_H
+#define PL_OPS_MATMUL_H
+
+#include <stdint.h>
+
+/* C[M][N] = alpha * op(A)[M][K] * op(B)[K][N] + beta * C, row-major; op(X) = X or Xᵀ (trans != 0).
+   lda/ldb/ldc are row strides of the stored matrices. Multi-threaded; deterministic for a thread count. */
+int32_t pl_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* y[t][o] (+)= sum_i W[o][i] x[t][i]: W is out rows of in elements of wtype (dequantized on the fly).
+   accumulate != 0 adds into y instead of overwriting. */
+int32_t pl_linear_forward(int32_t wtype, const void *w, int64_t in, int64_t out,
+                          const float *x, int64_t n_tok, float *y, int accumulate);
+
+/* dx[t][i] (+)= sum_o W[o][i] dy[t][o]: the input gradient through a frozen (possibly quantized) W. */
+int32_t pl_linear_backward_input(int32_t wtype, const void *w, int64_t in, int64_t out,
+                                 const float *dy, int64_t n_tok, float *dx, int accumulate);
+
+#endif
