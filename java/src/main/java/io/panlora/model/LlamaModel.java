@@ -1,0 +1,174 @@
+package io.panlora.model;
+
+import io.panlora.bindings.Native;
+import io.panlora.bindings.gen.panlora_h;
+import io.panlora.bindings.gen.pl_model_params;
+import io.panlora.gguf.GgufException;
+import io.panlora.gguf.GgufFile;
+import io.panlora.gguf.GgufTensorInfo;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A LLaMA-architecture model bound to the native engine. Weights are borrowed zero-copy from their
+ * segments (for a GGUF file, its memory mapping), which this object keeps open until {@link #close()}.
+ */
+public final class LlamaModel implements AutoCloseable {
+    private final LlamaConfig config;
+    private final Map<String, WeightTensor> weights;
+    private final MemorySegment handle;
+    private final AutoCloseable owner;
+    private final GgufFile gguf;
+    private boolean closed;
+
+    private LlamaModel(LlamaConfig config, Map<String, WeightTensor> weights, MemorySegment handle,
+                       AutoCloseable owner, GgufFile gguf) {
+        this.config = config;
+        this.weights = weights;
+        this.handle = handle;
+        this.owner = owner;
+        this.gguf = gguf;
+    }
+
+    /** Opens a GGUF model: maps the file, reads the config and binds every weight (validated by the engine). */
+    public static LlamaModel load(Path path) {
+        GgufFile f = GgufFile.open(path);
+        try {
+            LlamaConfig cfg = LlamaConfig.fromGguf(f);
+            Map<String, WeightTensor> w = new HashMap<>();
+            for (GgufTensorInfo t : f.tensors()) {
+                long ne1 = 1;
+                for (int i = 1; i < t.ne().length; i++) ne1 *= t.ne()[i];
+                w.put(t.name(), new WeightTensor(t.type(), t.ne()[0], ne1, f.tensorData(t)));
+            }
+            return bind(cfg, w, f, f, path.toString());
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Binds a model from weights by GGUF name ({@code token_embd.weight}, {@code blk.0.attn_q.weight}, …).
+     * {@code owner} (may be null) is closed with the model: it owns the weights' memory.
+     */
+    public static LlamaModel fromWeights(LlamaConfig cfg, Map<String, WeightTensor> weights, AutoCloseable owner) {
+        return bind(cfg, new HashMap<>(weights), owner, null, "model");
+    }
+
+    private static LlamaModel bind(LlamaConfig cfg, Map<String, WeightTensor> w, AutoCloseable owner, GgufFile gguf, String where) {
+        Native.ensureLoaded();
+        MemorySegment handle;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = pl_model_params.allocate(a);
+            pl_model_params.n_vocab(p, cfg.nVocab());
+            pl_model_params.n_embd(p, cfg.nEmbd());
+            pl_model_params.n_layer(p, cfg.nLayer());
+            pl_model_params.n_head(p, cfg.nHead());
+            pl_model_params.n_head_kv(p, cfg.nHeadKv());
+            pl_model_params.head_dim(p, cfg.headDim());
+            pl_model_params.n_ff(p, cfg.nFf());
+            pl_model_params.n_ctx_train(p, cfg.nCtxTrain());
+            pl_model_params.n_rot(p, cfg.nRot());
+            pl_model_params.rope_freq_base(p, cfg.ropeFreqBase());
+            pl_model_params.rope_freq_scale(p, cfg.ropeFreqScale());
+            pl_model_params.norm_eps(p, cfg.normEps());
+            pl_model_params.rope_type(p, cfg.ropeType());
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+            Native.check(panlora_h.pl_model_create(p, out), where + ": pl_model_create");
+            handle = out.get(ValueLayout.ADDRESS, 0);
+        }
+        try {
+            for (WeightKind k : WeightKind.values()) {
+                long layers = k.perLayer ? cfg.nLayer() : 1;
+                for (long l = 0; l < layers; l++) {
+                    String name = k.ggufName(l);
+                    WeightTensor t = w.get(name);
+                    if (t == null) {
+                        if (k.required) throw new GgufException(where + ": tensor " + name + " is missing");
+                        continue;
+                    }
+                    Native.check(panlora_h.pl_model_set_weight(handle, k.id, k.perLayer ? l : -1, t.type().id(),
+                            t.ne0(), t.ne1(), t.data(), t.data().byteSize()), where + ": tensor " + name);
+                }
+            }
+            Native.check(panlora_h.pl_model_validate(handle), where);
+        } catch (RuntimeException e) {
+            panlora_h.pl_model_free(handle);
+            throw e;
+        }
+        return new LlamaModel(cfg, w, handle, owner, gguf);
+    }
+
+    public LlamaConfig config() { return config; }
+
+    /** The GGUF file the model was loaded from, if any. */
+    public Optional<GgufFile> gguf() { return Optional.ofNullable(gguf); }
+
+    /** The weights by GGUF name (borrowed segments). */
+    public Map<String, WeightTensor> weights() { return weights; }
+
+    /** The native handle (for engine calls in other packages). */
+    public MemorySegment handle() {
+        if (closed) throw new IllegalStateException("model is closed");
+        return handle;
+    }
+
+    /** Logits of every position of every sequence: [n_seq][n_tok][n_vocab] flattened. All sequences have the same length. */
+    public float[] logits(int[][] tokens) {
+        int nSeq = tokens.length, nTok = tokens[0].length;
+        long nV = config.nVocab();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment tok = flatten(a, tokens);
+            long len = (long) nSeq * nTok * nV;
+            MemorySegment out = a.allocate(ValueLayout.JAVA_FLOAT, len);
+            Native.check(panlora_h.pl_model_forward(handle(), tok, nSeq, nTok, out, len), "forward");
+            return out.toArray(ValueLayout.JAVA_FLOAT);
+        }
+    }
+
+    /** Per-token negative log-likelihood of targets (−1 = ignored) given tokens; both [n_seq][n_tok]. */
+    public float[] nll(int[][] tokens, int[][] targets) {
+        int nSeq = tokens.length, nTok = tokens[0].length;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment tok = flatten(a, tokens), tgt = flatten(a, targets);
+            MemorySegment out = a.allocate(ValueLayout.JAVA_FLOAT, (long) nSeq * nTok);
+            Native.check(panlora_h.pl_model_nll(handle(), tok, tgt, nSeq, nTok, out), "nll");
+            return out.toArray(ValueLayout.JAVA_FLOAT);
+        }
+    }
+
+    static MemorySegment flatten(Arena a, int[][] rows) {
+        int n = rows[0].length;
+        MemorySegment s = a.allocate(ValueLayout.JAVA_INT, (long) rows.length * n);
+        for (int i = 0; i < rows.length; i++) {
+            if (rows[i].length != n) throw new IllegalArgumentException("all sequences must have the same length");
+            MemorySegment.copy(rows[i], 0, s, ValueLayout.JAVA_INT, (long) i * n * 4, n);
+        }
+        return s;
+    }
+
+    /** A new KV cache for incremental decoding of up to nCtx positions. */
+    public KvCache newKvCache(int nCtx) {
+        return new KvCache(this, nCtx);
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        panlora_h.pl_model_free(handle);
+        if (owner != null) {
+            try {
+                owner.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing the model's weights failed", e);
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+/* Model creation, weight binding and validation. */
+#include <stdlib.h>
+#include <string.h>
+#include "common.h"
+#include "model.h"
+#include "quant/quant.h"
+
+static const char *const weight_names[PL_N_WEIGHT_KINDS] = {
+    "token_embd", "output_norm", "output", "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+    "ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "attn_q.bias", "attn_k.bias", "attn_v.bias"};
+
+int pl_weight_is_per_layer(int32_t which) { return which >= PL_W_ATTN_NORM; }
+
+const pl_weight_ref *pl_model_output_weight(const pl_model *m) {
+    return m->global[PL_W_OUTPUT].data ? &m->global[PL_W_OUTPUT] : &m->global[PL_W_TOKEN_EMBD];
+}
+
+/* Expected (ne0, ne1) of a weight kind; ne1 = 1 for vectors. */
+static void expected_shape(const pl_model_params *p, int32_t which, int64_t *ne0, int64_t *ne1) {
+    const int64_t q = p->n_head * p->head_dim, kv = p->n_head_kv * p->head_dim;
+    switch (which) {
+    case PL_W_TOKEN_EMBD: case PL_W_OUTPUT: *ne0 = p->n_embd; *ne1 = p->n_vocab; break;
+    case PL_W_OUTPUT_NORM: case PL_W_ATTN_NORM: case PL_W_FFN_NORM: *ne0 = p->n_embd; *ne1 = 1; break;
+    case PL_W_ATTN_Q: *ne0 = p->n_embd; *ne1 = q; break;
+    case PL_W_ATTN_K: case PL_W_ATTN_V: *ne0 = p->n_embd; *ne1 = kv; break;
+    case PL_W_ATTN_OUTPUT: *ne0 = q; *ne1 = p->n_embd; break;
+    case PL_W_FFN_GATE: case PL_W_FFN_UP: *ne0 = p->n_embd; *ne1 = p->n_ff; break;
+    case PL_W_FFN_DOWN: *ne0 = p->n_ff; *ne1 = p->n_embd; break;
+    case PL_W_ATTN_Q_BIAS: *ne0 = q; *ne1 = 1; break;
+    default: *ne0 = kv; *ne1 = 1; break; /* K/V bias */
+    }
+}
+
+PL_EXPORT int32_t pl_model_create(const pl_model_params *params, pl_model **out) {
+    PL_REQUIRE(params && out, "pl_model_create: params and out must not be NULL");
+    *out = NULL;
+    const pl_model_params *p = params;
+    PL_REQUIRE(p->n_vocab > 0 && p->n_vocab < (1LL << 31), "pl_model_create: n_vocab %lld out of range", (long long)p->n_vocab);
+    PL_REQUIRE(p->n_embd > 0 && p->n_embd <= (1 << 20), "pl_model_create: n_embd %lld out of range", (long long)p->n_embd);
+    PL_REQUIRE(p->n_layer > 0 && p->n_layer <= 4096, "pl_model_create: n_layer %lld out of range", (long long)p->n_layer);
+    PL_REQUIRE(p->n_head > 0 && p->n_head_kv > 0 && p->n_head % p->n_head_kv == 0,
+               "pl_model_create: n_head %lld must be a positive multiple of n_head_kv %lld",
+               (long long)p->n_head, (long long)p->n_head_kv);
+    PL_REQUIRE(p->head_dim > 0 && p->head_dim <= 4096, "pl_model_create: head_dim %lld out of range", (long long)p->head_dim);
+    PL_REQUIRE(p->n_ff > 0 && p->n_ff <= (1 << 22), "pl_model_create: n_ff %lld out of range", (long long)p->n_ff);
+    PL_REQUIRE(p->n_rot > 0 && p->n_rot <= p->head_dim && p->n_rot % 2 == 0,
+               "pl_model_create: n_rot %lld must be even and in 1..head_dim (%lld)", (long long)p->n_rot, (long long)p->head_dim);
+    PL_REQUIRE(p->n_ctx_train > 0, "pl_model_create: n_ctx_train %lld must be positive", (long long)p->n_ctx_train);
+    PL_REQUIRE(p->rope_freq_base > 0.0f && p->rope_freq_scale > 0.0f, "pl_model_create: rope_freq_base and rope_freq_scale must be positive");
+    PL_REQUIRE(p->norm_eps > 0.0f && p->norm_eps < 1.0f, "pl_model_create: norm_eps %g out of range", (double)p->norm_eps);
+    PL_REQUIRE(p->rope_type == PL_ROPE_NORMAL || p->rope_type == PL_ROPE_NEOX, "pl_model_create: unknown rope_type %d", p->rope_type);
+    pl_model *m = calloc(1, sizeof *m);
+    if (!m) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_model_create: out of memory");
+    m->p = *p;
+    m->layers = calloc((size_t)p->n_layer, sizeof *m->layers);
+    if (!m->layers) { free(m); return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_model_create: out of memory"); }
+    *out = m;
+    return PL_OK;
+}
+
+PL_EXPORT void pl_model_free(pl_model *m) {
+    if (!m) return;
+    free(m->layers);
+    free(m);
+}
+
+PL_EXPORT int32_t pl_model_set_weight(pl_model *m, int32_t which, int64_t layer, int32_t type,
+                                      int64_t ne0, int64_t ne1, const void *data, int64_t nbytes) {
+    PL_REQUIRE(m && data, "pl_model_set_weight: model and data must not be NULL");
+    PL_REQUIRE(which >= 0 && which < PL_N_WEIGHT_KINDS, "pl_model_set_weight: unknown weight kind %d", which);
+    const char *name = weight_names[which];
+    if (pl_weight_is_per_layer(which))
+        PL_REQUIRE(layer >= 0 && layer < m->p.n_layer, "pl_model_set_weight(%s): layer %lld out of range 0..%lld",
+                   name, (long long)layer, (long long)m->p.n_layer - 1);
+    int64_t e0, e1;
+    expected_shape(&m->p, which, &e0, &e1);
+    PL_REQUIRE(ne0 == e0 && ne1 == e1, "pl_model_set_weight(%s, layer %lld): shape [%lld, %lld], expected [%lld, %lld]",
+               name, (long long)layer, (long long)ne0, (long long)ne1, (long long)e0, (long long)e1);
+    if (!pl_type_known(type) || !pl_type_can_dequantize(type))
+        return pl_fail(PL_ERR_UNSUPPORTED, "pl_model_set_weight(%s): tensor type %d (%s) is not supported", name, type, pl_type_name(type));
+    int is_vector = which == PL_W_OUTPUT_NORM || which == PL_W_ATTN_NORM || which == PL_W_FFN_NORM || which >= PL_W_ATTN_Q_BIAS;
+    if (is_vector && type != PL_TYPE_F32)
+        return pl_fail(PL_ERR_UNSUPPORTED, "pl_model_set_weight(%s): vectors must be F32, got %s", name, pl_type_name(type));
+    const int64_t be = pl_type_block_elems(type);
+    PL_REQUIRE(ne0 % be == 0, "pl_model_set_weight(%s): row length %lld is not a multiple of the %s block (%lld)",
+               name, (long long)ne0, pl_type_name(type), (long long)be);
+    const int64_t need = ne0 / be * pl_type_block_bytes(type) * ne1;
+    PL_REQUIRE(nbytes >= need, "pl_model_set_weight(%s): %lld bytes given, %lld needed", name, (long long)nbytes, (long long)need);
+    pl_weight_ref ref = {type, ne0, ne1, data};
+    if (pl_weight_is_per_layer(which)) m->layers[layer].w[which] = ref;
+    else m->global[which] = ref;
+    m->validated = 0;
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_model_validate(pl_model *m) {
+    PL_REQUIRE(m, "pl_model_validate: model must not be NULL");
+    if (!m->global[PL_W_TOKEN_EMBD].data) return pl_fail(PL_ERR_STATE, "model: weight token_embd is missing");
+    if (!m->global[PL_W_OUTPUT_NORM].data) return pl_fail(PL_ERR_STATE, "model: weight output_norm is missing");
+    for (int64_t l = 0; l < m->p.n_layer; l++)
+        for (int32_t w = PL_W_ATTN_NORM; w <= PL_W_FFN_DOWN; w++)
+            if (!m->layers[l].w[w].data)
+                return pl_fail(PL_ERR_STATE, "model: weight blk.%lld.%s is missing", (long long)l, weight_names[w]);
+    m->validated = 1;
+    return PL_OK;
+}

@@ -1,0 +1,34 @@
+/* The LLaMA model as the engine holds it: hyperparameters and borrowed weights. */
+#ifndef PL_MODEL_H
+#define PL_MODEL_H
+
+#include <stdint.h>
+#include "panlora.h"
+
+#define PL_N_WEIGHT_KINDS 15
+
+/* A borrowed weight: ggml type, shape, and the bytes (not owned). */
+typedef struct pl_weight_ref {
+    int32_t type;
+    int64_t ne0, ne1;
+    const void *data;
+} pl_weight_ref;
+
+/* One transformer block's weights, indexed by enum pl_weight (per-layer kinds only). */
+typedef struct pl_layer_weights {
+    pl_weight_ref w[PL_N_WEIGHT_KINDS];
+} pl_layer_weights;
+
+struct pl_model {
+    pl_model_params p;
+    pl_weight_ref global[PL_N_WEIGHT_KINDS]; /* TOKEN_EMBD, OUTPUT_NORM, OUTPUT */
+    pl_layer_weights *layers;                /* n_layer */
+    int validated;
+};
+
+/* 1 if the weight kind is per layer. */
+int pl_weight_is_per_layer(int32_t which);
+/* The output projection: OUTPUT if set, else the tied TOKEN_EMBD. */
+const pl_weight_ref *pl_model_output_weight(const pl_model *m);
+
+#endif

@@ -1,0 +1,36 @@
+/* The element-wise and per-row ops of a LLaMA block, forward (and later backward) side by side.
+   Activations are row-major [n_tok][dim] F32. These internal kernels assume validated arguments. */
+#ifndef PL_OPS_H
+#define PL_OPS_H
+
+#include <stdint.h>
+
+/* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w; rstd[t] = 1/sqrt(mean(x[t]^2)+eps) is saved when non-NULL. */
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int64_t n_tok, int64_t dim, float eps);
+
+/* Rotates each head of x in place by angle pos·scale·base^(-2i/n_rot) for pair i < n_rot/2:
+   pairs (2i, 2i+1) for PL_ROPE_NORMAL, (i, i+n_rot/2) for PL_ROPE_NEOX. x is [B][T][n_head*head_dim];
+   the position of token t of every sequence is pos0 + t. sign = +1 forward, -1 the inverse rotation. */
+void rope_apply(float *x, int64_t B, int64_t T, int64_t pos0, int64_t n_head, int64_t head_dim, int64_t n_rot,
+                float freq_base, float freq_scale, int32_t rope_type, int sign);
+
+/* Causal GQA attention: out[b][t][h] = Σ_s softmax_s(q[b][t][h]·k[b][s][h/g] / √hd) v[b][s][h/g] over s ≤ pos0+t.
+   q, out are [B][Tq][n_head*hd]; k, v are [B][Tk][n_head_kv*hd] (batch stride kv_batch_stride floats);
+   probs, if non-NULL, receives the softmax [B][n_head][Tq][Tk] (zeros past the causal limit). */
+int32_t attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+                          int64_t B, int64_t Tq, int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv,
+                          int64_t hd, int64_t kv_batch_stride);
+
+/* h = silu(g) * u with silu(x) = x / (1 + e^-x), n elements. */
+void swiglu_forward(float *h, const float *g, const float *u, int64_t n);
+
+/* out[i] += x[i], n elements. */
+void residual_add(float *out, const float *x, int64_t n);
+
+/* Rows of an embedding table: out[t] = dequant(table row tokens[t]); table rows are dim elements of type. */
+void embedding_forward(float *out, const int32_t *tokens, int64_t n_tok, int32_t type, const void *table, int64_t dim);
+
+/* nll[t] = logsumexp(logits[t]) - logits[t][target[t]] (0 where target < 0); logits [n_tok][n_vocab]. */
+void cross_entropy_forward(float *nll, const float *logits, const int32_t *targets, int64_t n_tok, int64_t n_vocab);
+
+#endif

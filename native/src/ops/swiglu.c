@@ -1,0 +1,19 @@
+/* SwiGLU activation of the LLaMA FFN: h = silu(gate) * up. */
+#include <math.h>
+#include "common.h"
+#include "ops/ops.h"
+
+/* h[i] = g[i] / (1 + exp(-g[i])) * u[i]. */
+void swiglu_forward(float *h, const float *g, const float *u, int64_t n) {
+    #pragma omp parallel for num_threads(pl_threads()) schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i];
+        h[i] = gi / (1.0f + expf(-gi)) * u[i];
+    }
+}
+
+/* out[i] += x[i]: the residual connection. */
+void residual_add(float *out, const float *x, int64_t n) {
+    #pragma omp parallel for num_threads(pl_threads()) schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) out[i] += x[i];
+}
