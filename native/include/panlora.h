@@ -166,6 +166,96 @@ int32_t pl_kv_cache_length(const pl_kv_cache *cache, int64_t *n_pos);
 int32_t pl_model_decode(pl_model *model, pl_kv_cache *cache, const int32_t *tokens, int64_t n_tok,
                         float *logits_last, int64_t logits_len);
 
+/* ---- LoRA adapters: slots y = W x + Σ scale_i · B_i (A_i x) per target linear ---- */
+
+typedef struct pl_lora pl_lora;       /* the slots of every target of a model, with their gradients and AdamW state */
+typedef struct pl_trainer pl_trainer; /* activations and the training step for a model, a batch shape and a mode */
+
+/* Target linears a slot can attach to (values never change). */
+enum pl_target {
+    PL_TARGET_ATTN_Q = 0,
+    PL_TARGET_ATTN_K = 1,
+    PL_TARGET_ATTN_V = 2,
+    PL_TARGET_ATTN_OUTPUT = 3,
+    PL_TARGET_FFN_GATE = 4,
+    PL_TARGET_FFN_UP = 5,
+    PL_TARGET_FFN_DOWN = 6
+};
+
+/* Creates an empty adapter set for a model's shapes. */
+int32_t pl_lora_create(pl_model *model, pl_lora **out);
+/* Frees an adapter set (detach it from models first). NULL is a no-op. */
+void pl_lora_free(pl_lora *lora);
+/* Adds a slot of rank r on a target of a layer: A (r x in) and B (out x r) zero, F32, enabled, both trainable; writes its index. */
+int32_t pl_lora_add_slot(pl_lora *lora, int64_t layer, int32_t target, int64_t rank, float scale, int32_t *slot_out);
+/* Number of slots. */
+int32_t pl_lora_slot_count(const pl_lora *lora, int32_t *n_slots);
+/* Shape of a slot: its layer, target, rank, in and out features. */
+int32_t pl_lora_slot_info(const pl_lora *lora, int32_t slot, int64_t *layer, int32_t *target, int64_t *rank,
+                          int64_t *in, int64_t *out);
+/* Copies A (rank*in floats, row-major [r][in]) and/or B (out*rank floats, [out][r]) into the slot; a NULL pointer leaves that factor. */
+int32_t pl_lora_set_weights(pl_lora *lora, int32_t slot, const float *a, int64_t a_len, const float *b, int64_t b_len);
+/* Copies the slot's A and/or B out (NULL skips). */
+int32_t pl_lora_get_weights(const pl_lora *lora, int32_t slot, float *a, int64_t a_len, float *b, int64_t b_len);
+/* Copies the slot's accumulated gradients dA and/or dB out (NULL skips). */
+int32_t pl_lora_get_grads(const pl_lora *lora, int32_t slot, float *da, int64_t a_len, float *db, int64_t b_len);
+/* Sets a slot's scale, which factors train, and whether it takes part at all. */
+int32_t pl_lora_set_flags(pl_lora *lora, int32_t slot, float scale, int32_t train_a, int32_t train_b, int32_t enabled);
+/* Enables or disables every slot of a layer at once (the per-layer mask; a disabled layer runs the base only and trains nothing). */
+int32_t pl_lora_set_layer_enabled(pl_lora *lora, int64_t layer, int32_t enabled);
+/* AdamW state of a slot: first/second moments of A and B (same sizes as the factors) and its step count; NULL skips. */
+int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, float *m_b, float *v_b, int64_t *step);
+/* Restores a slot's AdamW state (NULL leaves that part). */
+int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, const float *m_b, const float *v_b,
+                         int64_t step);
+/* Zeroes a slot's AdamW moments and step (slot = -1: every slot). */
+int32_t pl_lora_reset_adam(pl_lora *lora, int32_t slot);
+/* Attaches an adapter set to the model for every forward, decode and training call (NULL detaches). */
+int32_t pl_model_set_lora(pl_model *model, pl_lora *lora);
+
+/* ---- training ---- */
+
+/* Training modes. */
+enum pl_train_mode {
+    PL_TRAIN_LORA = 0, /* gradients for the trainable factors of the attached adapter; the base stays frozen (any type) */
+    PL_TRAIN_FULL = 1  /* gradients for every weight; all weights must be F32 and writable (they are updated in place) */
+};
+
+/* Shape and mode of a trainer. */
+typedef struct pl_trainer_params {
+    int64_t n_seq;     /* sequences per micro-batch */
+    int64_t n_tok;     /* tokens per sequence */
+    int32_t mode;      /* enum pl_train_mode */
+    int32_t recompute; /* 1: keep only each layer's input and recompute the layer in the backward (less memory) */
+} pl_trainer_params;
+
+/* AdamW hyperparameters of one optimizer step (decoupled weight decay). */
+typedef struct pl_adamw_params {
+    float lr;
+    float beta1;
+    float beta2;
+    float eps;
+    float weight_decay;
+    float grad_scale; /* multiplies every gradient first (e.g. the clip factor) */
+} pl_adamw_params;
+
+/* Creates a trainer; in LORA mode the model must have an adapter attached. */
+int32_t pl_trainer_create(pl_model *model, const pl_trainer_params *params, pl_trainer **out);
+/* Frees a trainer. NULL is a no-op. */
+void pl_trainer_free(pl_trainer *trainer);
+/* Zeroes the accumulated gradients. */
+int32_t pl_trainer_zero_grad(pl_trainer *trainer);
+/* Forward and backward of one micro-batch (tokens and targets n_seq x n_tok, target < 0 ignored): adds grad_scale · ∂(Σ nll)/∂θ
+   to the gradients; writes Σ nll and the number of counted targets. Fails with PL_ERR_NUMERIC on a NaN/Inf loss. */
+int32_t pl_trainer_accumulate(pl_trainer *trainer, const int32_t *tokens, const int32_t *targets, float grad_scale,
+                              double *loss_sum, int64_t *n_targets);
+/* The global L2 norm of the accumulated gradients of every trainable parameter (NaN if any is not finite). */
+int32_t pl_trainer_grad_norm(pl_trainer *trainer, double *norm);
+/* One AdamW step on every trainable parameter with bias correction by each parameter's own step count. */
+int32_t pl_trainer_adamw_step(pl_trainer *trainer, const pl_adamw_params *params);
+/* FULL mode: copies the accumulated gradient of a weight (layer -1 for global ones) into dst (its element count). */
+int32_t pl_trainer_get_weight_grad(pl_trainer *trainer, int32_t which, int64_t layer, float *dst, int64_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,72 +5,33 @@
 #include "model.h"
 #include "ops/matmul.h"
 #include "ops/ops.h"
+#include "block.h"
+#include "lora.h"
 
-/* Scratch activations of one layer for n_tok tokens, reused layer after layer. */
-typedef struct infer_ws {
-    float *xn;   /* [N, D] normalized input */
-    float *q;    /* [N, Hq*hd] */
-    float *att;  /* [N, Hq*hd] attention output */
-    float *tmp;  /* [N, D] projection output */
-    float *g;    /* [N, F] gate, then the SwiGLU output */
-    float *u;    /* [N, F] up */
-} infer_ws;
-
-static void ws_free(infer_ws *ws) {
-    pl_free(ws->xn); pl_free(ws->q); pl_free(ws->att); pl_free(ws->tmp); pl_free(ws->g); pl_free(ws->u);
-    memset(ws, 0, sizeof *ws);
+/* Inference activations of one layer for n tokens, reused layer after layer (nothing saved). */
+static void ws_free(block_acts *a) {
+    pl_free(a->xn1); pl_free(a->q); pl_free(a->att); pl_free(a->tmp); pl_free(a->g); pl_free(a->u); pl_free(a->lora_tmp);
+    memset(a, 0, sizeof *a);
 }
 
-static int32_t ws_alloc(infer_ws *ws, const pl_model_params *p, int64_t n) {
+static int32_t ws_alloc(block_acts *a, const pl_model *m, int64_t n) {
+    const pl_model_params *p = &m->p;
     const size_t f = sizeof(float), qd = (size_t)(p->n_head * p->head_dim);
-    ws->xn = pl_alloc((size_t)n * p->n_embd * f);
-    ws->q = pl_alloc((size_t)n * qd * f);
-    ws->att = pl_alloc((size_t)n * qd * f);
-    ws->tmp = pl_alloc((size_t)n * p->n_embd * f);
-    ws->g = pl_alloc((size_t)n * p->n_ff * f);
-    ws->u = pl_alloc((size_t)n * p->n_ff * f);
-    if (!ws->xn || !ws->q || !ws->att || !ws->tmp || !ws->g || !ws->u) {
-        ws_free(ws);
+    const int64_t r = lora_max_rank(m->lora);
+    memset(a, 0, sizeof *a);
+    a->xn1 = pl_alloc((size_t)n * p->n_embd * f);
+    a->xn2 = a->xn1;
+    a->q = pl_alloc((size_t)n * qd * f);
+    a->att = pl_alloc((size_t)n * qd * f);
+    a->tmp = pl_alloc((size_t)n * p->n_embd * f);
+    a->g = pl_alloc((size_t)n * p->n_ff * f);
+    a->h = a->g;
+    a->u = pl_alloc((size_t)n * p->n_ff * f);
+    a->lora_tmp = r > 0 ? pl_alloc((size_t)(n * r) * f) : NULL;
+    if (!a->xn1 || !a->q || !a->att || !a->tmp || !a->g || !a->u || (r > 0 && !a->lora_tmp)) {
+        ws_free(a);
         return pl_fail(PL_ERR_OUT_OF_MEMORY, "forward: cannot allocate activations for %lld tokens", (long long)n);
     }
-    return PL_OK;
-}
-
-/* y = x Wᵀ (+ bias): the linear layers of a block, weight by kind. */
-static int32_t block_linear(const pl_layer_weights *lw, int32_t which, int32_t bias, const float *x, int64_t n, float *y) {
-    const pl_weight_ref *w = &lw->w[which];
-    PL_TRY(pl_linear_forward(w->type, w->data, w->ne0, w->ne1, x, n, y, 0));
-    if (bias >= 0 && lw->w[bias].data) {
-        const float *b = lw->w[bias].data;
-        for (int64_t t = 0; t < n; t++)
-            for (int64_t o = 0; o < w->ne1; o++) y[t * w->ne1 + o] += b[o];
-    }
-    return PL_OK;
-}
-
-/* One transformer block in place on x [B*T, D]: new keys/values go to k_new/v_new ([B*T, kv]),
-   attention reads keys k_all/v_all ([B][Tk][kv], batch stride kv_stride) at positions up to pos0+t. */
-static int32_t block_forward(const pl_model *m, int64_t l, float *x, int64_t B, int64_t T, int64_t pos0,
-                             float *k_new, float *v_new, const float *k_all, const float *v_all,
-                             int64_t Tk, int64_t kv_stride, infer_ws *ws) {
-    const pl_model_params *p = &m->p;
-    const pl_layer_weights *lw = &m->layers[l];
-    const int64_t n = B * T, D = p->n_embd;
-    rmsnorm_forward(ws->xn, NULL, x, lw->w[PL_W_ATTN_NORM].data, n, D, p->norm_eps);
-    PL_TRY(block_linear(lw, PL_W_ATTN_Q, PL_W_ATTN_Q_BIAS, ws->xn, n, ws->q));
-    PL_TRY(block_linear(lw, PL_W_ATTN_K, PL_W_ATTN_K_BIAS, ws->xn, n, k_new));
-    PL_TRY(block_linear(lw, PL_W_ATTN_V, PL_W_ATTN_V_BIAS, ws->xn, n, v_new));
-    rope_apply(ws->q, B, T, pos0, p->n_head, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, p->rope_type, 1);
-    rope_apply(k_new, B, T, pos0, p->n_head_kv, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, p->rope_type, 1);
-    PL_TRY(attention_forward(ws->att, NULL, ws->q, k_all, v_all, B, T, Tk, pos0, p->n_head, p->n_head_kv, p->head_dim, kv_stride));
-    PL_TRY(block_linear(lw, PL_W_ATTN_OUTPUT, -1, ws->att, n, ws->tmp));
-    residual_add(x, ws->tmp, n * D);
-    rmsnorm_forward(ws->xn, NULL, x, lw->w[PL_W_FFN_NORM].data, n, D, p->norm_eps);
-    PL_TRY(block_linear(lw, PL_W_FFN_GATE, -1, ws->xn, n, ws->g));
-    PL_TRY(block_linear(lw, PL_W_FFN_UP, -1, ws->xn, n, ws->u));
-    swiglu_forward(ws->g, ws->g, ws->u, n * p->n_ff);
-    PL_TRY(block_linear(lw, PL_W_FFN_DOWN, -1, ws->g, n, ws->tmp));
-    residual_add(x, ws->tmp, n * D);
     return PL_OK;
 }
 
@@ -96,8 +57,8 @@ static int32_t trunk_forward(const pl_model *m, const int32_t *tokens, int64_t B
     const int64_t n = B * T, kvd = p->n_head_kv * p->head_dim;
     const pl_weight_ref *emb = &m->global[PL_W_TOKEN_EMBD];
     embedding_forward(x, tokens, n, emb->type, emb->data, p->n_embd);
-    infer_ws ws = {0};
-    PL_TRY(ws_alloc(&ws, p, n));
+    block_acts ws;
+    PL_TRY(ws_alloc(&ws, m, n));
     float *k = pl_alloc((size_t)n * kvd * sizeof(float)), *v = pl_alloc((size_t)n * kvd * sizeof(float));
     int32_t rc = (k && v) ? PL_OK : pl_fail(PL_ERR_OUT_OF_MEMORY, "forward: cannot allocate keys/values for %lld tokens", (long long)n);
     for (int64_t l = 0; rc == PL_OK && l < p->n_layer; l++)
@@ -204,8 +165,8 @@ PL_EXPORT int32_t pl_model_decode(pl_model *m, pl_kv_cache *c, const int32_t *to
     const pl_model_params *p = &m->p;
     const int64_t D = p->n_embd, kvd = p->n_head_kv * p->head_dim, pos0 = c->n_pos;
     float *x = pl_alloc((size_t)n_tok * D * sizeof(float));
-    infer_ws ws = {0};
-    int32_t rc = x ? ws_alloc(&ws, p, n_tok) : pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_model_decode: out of memory");
+    block_acts ws = {0};
+    int32_t rc = x ? ws_alloc(&ws, m, n_tok) : pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_model_decode: out of memory");
     if (rc == PL_OK) {
         const pl_weight_ref *emb = &m->global[PL_W_TOKEN_EMBD];
         embedding_forward(x, tokens, n_tok, emb->type, emb->data, D);
@@ -213,7 +174,7 @@ PL_EXPORT int32_t pl_model_decode(pl_model *m, pl_kv_cache *c, const int32_t *to
             float *kl = c->k + l * c->n_ctx * kvd, *vl = c->v + l * c->n_ctx * kvd;
             rc = block_forward(m, l, x, 1, n_tok, pos0, kl + pos0 * kvd, vl + pos0 * kvd, kl, vl, pos0 + n_tok, 0, &ws);
         }
-        if (rc == PL_OK) rc = head_forward(m, x + (n_tok - 1) * D, 1, ws.xn, logits_last);
+        if (rc == PL_OK) rc = head_forward(m, x + (n_tok - 1) * D, 1, ws.xn1, logits_last);
         if (rc == PL_OK) c->n_pos += n_tok;
     }
     ws_free(&ws);

@@ -24,6 +24,7 @@ struct pl_model {
     pl_weight_ref global[PL_N_WEIGHT_KINDS]; /* TOKEN_EMBD, OUTPUT_NORM, OUTPUT */
     pl_layer_weights *layers;                /* n_layer */
     int validated;
+    struct pl_lora *lora; /* attached adapter (may be NULL) */
 };
 
 /* 1 if the weight kind is per layer. */

@@ -1,0 +1,196 @@
+/* Adapter slots: creation, weights, flags, masks, AdamW state. */
+#include <stdlib.h>
+#include <string.h>
+#include "common.h"
+#include "lora.h"
+#include "model.h"
+
+int64_t lora_max_rank(const pl_lora *l) {
+    int64_t r = 0;
+    for (int32_t i = 0; l && i < l->n_slots; i++) r = l->slots[i].rank > r ? l->slots[i].rank : r;
+    return r;
+}
+
+PL_EXPORT int32_t pl_lora_create(pl_model *model, pl_lora **out) {
+    PL_REQUIRE(model && out, "pl_lora_create: model and out must not be NULL");
+    *out = NULL;
+    pl_lora *l = calloc(1, sizeof *l);
+    if (!l) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_lora_create: out of memory");
+    l->model = model;
+    l->layer_enabled = malloc((size_t)model->p.n_layer);
+    if (!l->layer_enabled) { free(l); return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_lora_create: out of memory"); }
+    memset(l->layer_enabled, 1, (size_t)model->p.n_layer);
+    *out = l;
+    return PL_OK;
+}
+
+static void slot_free(lora_slot *s) {
+    pl_free(s->a); pl_free(s->b); pl_free(s->da); pl_free(s->db);
+    pl_free(s->ma); pl_free(s->va); pl_free(s->mb); pl_free(s->vb);
+}
+
+PL_EXPORT void pl_lora_free(pl_lora *l) {
+    if (!l) return;
+    for (int32_t i = 0; i < l->n_slots; i++) slot_free(&l->slots[i]);
+    free(l->slots);
+    free(l->layer_enabled);
+    free(l);
+}
+
+PL_EXPORT int32_t pl_lora_add_slot(pl_lora *l, int64_t layer, int32_t target, int64_t rank, float scale, int32_t *slot_out) {
+    PL_REQUIRE(l, "pl_lora_add_slot: lora must not be NULL");
+    const pl_model *m = l->model;
+    PL_REQUIRE(layer >= 0 && layer < m->p.n_layer, "pl_lora_add_slot: layer %lld out of range 0..%lld", (long long)layer, (long long)m->p.n_layer - 1);
+    PL_REQUIRE(target >= 0 && target < PL_N_TARGETS, "pl_lora_add_slot: unknown target %d", target);
+    const pl_weight_ref *w = &m->layers[layer].w[pl_target_weight(target)];
+    int64_t in = w->ne0, out = w->ne1;
+    if (!w->data) { /* shapes from the hyperparameters when the weight is not bound yet */
+        const int64_t q = m->p.n_head * m->p.head_dim, kv = m->p.n_head_kv * m->p.head_dim, D = m->p.n_embd, F = m->p.n_ff;
+        const int64_t ins[PL_N_TARGETS] = {D, D, D, q, D, D, F}, outs[PL_N_TARGETS] = {q, kv, kv, D, F, F, D};
+        in = ins[target]; out = outs[target];
+    }
+    PL_REQUIRE(rank >= 1 && rank <= in && rank <= out && rank <= 65536, "pl_lora_add_slot: rank %lld must be in 1..min(in %lld, out %lld)",
+               (long long)rank, (long long)in, (long long)out);
+    PL_REQUIRE(scale == scale, "pl_lora_add_slot: scale is NaN");
+    if (l->n_slots == l->cap) {
+        int32_t cap = l->cap ? 2 * l->cap : 16;
+        lora_slot *ns = realloc(l->slots, (size_t)cap * sizeof *ns);
+        if (!ns) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_lora_add_slot: out of memory");
+        l->slots = ns; l->cap = cap;
+    }
+    lora_slot s = {.layer = layer, .target = target, .rank = rank, .in = in, .out = out, .scale = scale,
+                   .train_a = 1, .train_b = 1, .enabled = 1};
+    const size_t na = (size_t)(rank * in) * sizeof(float), nb = (size_t)(out * rank) * sizeof(float);
+    s.a = pl_calloc(na); s.b = pl_calloc(nb); s.da = pl_calloc(na); s.db = pl_calloc(nb);
+    s.ma = pl_calloc(na); s.va = pl_calloc(na); s.mb = pl_calloc(nb); s.vb = pl_calloc(nb);
+    if (!s.a || !s.b || !s.da || !s.db || !s.ma || !s.va || !s.mb || !s.vb) {
+        slot_free(&s);
+        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_lora_add_slot: cannot allocate a rank-%lld slot", (long long)rank);
+    }
+    l->slots[l->n_slots] = s;
+    if (slot_out) *slot_out = l->n_slots;
+    l->n_slots++;
+    return PL_OK;
+}
+
+#define SLOT_OR_FAIL(fn) \
+    PL_REQUIRE(l, fn ": lora must not be NULL"); \
+    PL_REQUIRE(slot >= 0 && slot < l->n_slots, fn ": slot %d out of range (%d slots)", slot, l->n_slots); \
+    lora_slot *s = &l->slots[slot]
+
+PL_EXPORT int32_t pl_lora_slot_count(const pl_lora *l, int32_t *n) {
+    PL_REQUIRE(l && n, "pl_lora_slot_count: arguments must not be NULL");
+    *n = l->n_slots;
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_lora_slot_info(const pl_lora *l, int32_t slot, int64_t *layer, int32_t *target, int64_t *rank,
+                                    int64_t *in, int64_t *out) {
+    SLOT_OR_FAIL("pl_lora_slot_info");
+    if (layer) *layer = s->layer;
+    if (target) *target = s->target;
+    if (rank) *rank = s->rank;
+    if (in) *in = s->in;
+    if (out) *out = s->out;
+    return PL_OK;
+}
+
+/* Copies n floats from src to dst after checking the caller's length and finiteness. */
+static int32_t copy_checked(float *dst, const float *src, int64_t n, int64_t len, const char *what) {
+    PL_REQUIRE(len == n, "%s: length %lld, expected %lld", what, (long long)len, (long long)n);
+    for (int64_t i = 0; i < n; i++)
+        if (!(src[i] - src[i] == 0.0f))
+            return pl_fail(PL_ERR_NUMERIC, "%s: element %lld is not finite", what, (long long)i);
+    memcpy(dst, src, (size_t)n * sizeof(float));
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_lora_set_weights(pl_lora *l, int32_t slot, const float *a, int64_t a_len, const float *b, int64_t b_len) {
+    SLOT_OR_FAIL("pl_lora_set_weights");
+    if (a) PL_TRY(copy_checked(s->a, a, s->rank * s->in, a_len, "pl_lora_set_weights(A)"));
+    if (b) PL_TRY(copy_checked(s->b, b, s->out * s->rank, b_len, "pl_lora_set_weights(B)"));
+    return PL_OK;
+}
+
+/* Copies a slot's pair of buffers out with length checks. */
+static int32_t copy_out(const lora_slot *s, const float *sa, const float *sb, float *a, int64_t a_len, float *b, int64_t b_len, const char *fn) {
+    if (a) {
+        PL_REQUIRE(a_len == s->rank * s->in, "%s: A length %lld, expected %lld", fn, (long long)a_len, (long long)(s->rank * s->in));
+        memcpy(a, sa, (size_t)a_len * sizeof(float));
+    }
+    if (b) {
+        PL_REQUIRE(b_len == s->out * s->rank, "%s: B length %lld, expected %lld", fn, (long long)b_len, (long long)(s->out * s->rank));
+        memcpy(b, sb, (size_t)b_len * sizeof(float));
+    }
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_lora_get_weights(const pl_lora *l, int32_t slot, float *a, int64_t a_len, float *b, int64_t b_len) {
+    SLOT_OR_FAIL("pl_lora_get_weights");
+    return copy_out(s, s->a, s->b, a, a_len, b, b_len, "pl_lora_get_weights");
+}
+
+PL_EXPORT int32_t pl_lora_get_grads(const pl_lora *l, int32_t slot, float *da, int64_t a_len, float *db, int64_t b_len) {
+    SLOT_OR_FAIL("pl_lora_get_grads");
+    return copy_out(s, s->da, s->db, da, a_len, db, b_len, "pl_lora_get_grads");
+}
+
+PL_EXPORT int32_t pl_lora_set_flags(pl_lora *l, int32_t slot, float scale, int32_t train_a, int32_t train_b, int32_t enabled) {
+    SLOT_OR_FAIL("pl_lora_set_flags");
+    PL_REQUIRE(scale - scale == 0.0f, "pl_lora_set_flags: scale is not finite");
+    s->scale = scale;
+    s->train_a = train_a != 0;
+    s->train_b = train_b != 0;
+    s->enabled = enabled != 0;
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_lora_set_layer_enabled(pl_lora *l, int64_t layer, int32_t enabled) {
+    PL_REQUIRE(l, "pl_lora_set_layer_enabled: lora must not be NULL");
+    PL_REQUIRE(layer >= 0 && layer < l->model->p.n_layer, "pl_lora_set_layer_enabled: layer %lld out of range", (long long)layer);
+    l->layer_enabled[layer] = enabled != 0;
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_lora_get_adam(const pl_lora *l, int32_t slot, float *m_a, float *v_a, float *m_b, float *v_b, int64_t *step) {
+    SLOT_OR_FAIL("pl_lora_get_adam");
+    const size_t na = (size_t)(s->rank * s->in) * sizeof(float), nb = (size_t)(s->out * s->rank) * sizeof(float);
+    if (m_a) memcpy(m_a, s->ma, na);
+    if (v_a) memcpy(v_a, s->va, na);
+    if (m_b) memcpy(m_b, s->mb, nb);
+    if (v_b) memcpy(v_b, s->vb, nb);
+    if (step) *step = s->step;
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_lora_set_adam(pl_lora *l, int32_t slot, const float *m_a, const float *v_a, const float *m_b,
+                                   const float *v_b, int64_t step) {
+    SLOT_OR_FAIL("pl_lora_set_adam");
+    PL_REQUIRE(step >= 0, "pl_lora_set_adam: step %lld must be >= 0", (long long)step);
+    const size_t na = (size_t)(s->rank * s->in) * sizeof(float), nb = (size_t)(s->out * s->rank) * sizeof(float);
+    if (m_a) memcpy(s->ma, m_a, na);
+    if (v_a) memcpy(s->va, v_a, na);
+    if (m_b) memcpy(s->mb, m_b, nb);
+    if (v_b) memcpy(s->vb, v_b, nb);
+    s->step = step;
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_lora_reset_adam(pl_lora *l, int32_t slot) {
+    PL_REQUIRE(l, "pl_lora_reset_adam: lora must not be NULL");
+    PL_REQUIRE(slot >= -1 && slot < l->n_slots, "pl_lora_reset_adam: slot %d out of range", slot);
+    for (int32_t i = slot < 0 ? 0 : slot; i < (slot < 0 ? l->n_slots : slot + 1); i++) {
+        lora_slot *s = &l->slots[i];
+        const size_t na = (size_t)(s->rank * s->in) * sizeof(float), nb = (size_t)(s->out * s->rank) * sizeof(float);
+        memset(s->ma, 0, na); memset(s->va, 0, na); memset(s->mb, 0, nb); memset(s->vb, 0, nb);
+        s->step = 0;
+    }
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_model_set_lora(pl_model *m, pl_lora *l) {
+    PL_REQUIRE(m, "pl_model_set_lora: model must not be NULL");
+    PL_REQUIRE(!l || l->model == m, "pl_model_set_lora: the adapter was created for another model");
+    m->lora = l;
+    return PL_OK;
+}

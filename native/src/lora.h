@@ -1,0 +1,41 @@
+/* Adapter slots as the engine holds them (see panlora.h: pl_lora). */
+#ifndef PL_LORA_H
+#define PL_LORA_H
+
+#include <stdint.h>
+#include "panlora.h"
+
+#define PL_N_TARGETS 7
+
+/* One low-rank slot: y += scale · B (A x), with its gradients and AdamW moments. */
+typedef struct lora_slot {
+    int64_t layer;
+    int32_t target;
+    int64_t rank, in, out;
+    float scale;
+    int32_t train_a, train_b, enabled;
+    float *a, *b;        /* [rank][in], [out][rank] */
+    float *da, *db;      /* gradients, same shapes */
+    float *ma, *va, *mb, *vb; /* AdamW moments */
+    int64_t step;        /* AdamW steps taken since the last reset */
+} lora_slot;
+
+struct pl_lora {
+    const pl_model *model;
+    lora_slot *slots;
+    int32_t n_slots, cap;
+    uint8_t *layer_enabled; /* [n_layer] */
+};
+
+/* The weight kind (enum pl_weight) a target adapts. */
+static inline int32_t pl_target_weight(int32_t target) { return target + PL_W_ATTN_Q; }
+
+/* 1 if the slot takes part in forward and backward now. */
+static inline int lora_slot_active(const pl_lora *l, const lora_slot *s) {
+    return s->enabled && l->layer_enabled[s->layer];
+}
+
+/* Largest rank of any slot (0 if none). */
+int64_t lora_max_rank(const pl_lora *l);
+
+#endif
