@@ -4,6 +4,7 @@
 #include "ops/ops.h"
 
 /* Rotates pairs of each head by pos·scale·base^(-2i/n_rot); sign -1 applies the inverse rotation (the backward). */
+/* Backward: out = R(pos)·x with R orthogonal, so dx = R(pos)ᵀ·dout = R(−pos)·dout: rope_apply(dout, ..., sign = -1). */
 void rope_apply(float *x, int64_t B, int64_t T, int64_t pos0, int64_t n_head, int64_t head_dim, int64_t n_rot,
                 float freq_base, float freq_scale, int32_t rope_type, int sign) {
     const int64_t half = n_rot / 2;
