@@ -1,0 +1,28 @@
+package io.panlora.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code panlora} command line: a llama.cpp-like tool for LoRA fine-tuning of GGUF models. */
+@Command(name = "panlora", mixinStandardHelpOptions = true, version = "panlora 0.1.0",
+        description = "LoRA fine-tuning of LLaMA-architecture GGUF models on a native engine.",
+        subcommands = {InspectCommand.class, GenerateCommand.class, PerplexityCommand.class, InitCommand.class,
+                BenchCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+
+    /** Runs the CLI; exceptions become one clear line on stderr and exit status 1 (stack traces with PANLORA_DEBUG=1). */
+    public static void main(String[] args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            if (System.getenv("PANLORA_DEBUG") != null) ex.printStackTrace();
+            String msg = ex.getMessage() != null ? ex.getMessage() : ex.toString();
+            cmd.getErr().println("panlora " + cmd.getCommandName() + ": error: " + msg);
+            return 1;
+        });
+        System.exit(cl.execute(args));
+    }
+}
