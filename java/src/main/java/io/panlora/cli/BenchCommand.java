@@ -1,0 +1,131 @@
+package io.panlora.cli;
+
+import io.panlora.bindings.Native;
+import io.panlora.bindings.gen.panlora_h;
+import io.panlora.gguf.GgmlType;
+import io.panlora.model.LlamaConfig;
+import io.panlora.model.LlamaModel;
+import io.panlora.model.ModelInit;
+import io.panlora.model.Presets;
+import io.panlora.tensor.Codec;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code panlora bench}: engine throughput against the same run's measured F32 GEMM peak. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Benchmarks: 'peak' (F32 GEMM), 'matmul' (weight types), 'forward' (LLaMA forward).")
+final class BenchCommand implements Callable<Integer> {
+    @Parameters(index = "0", description = "peak | matmul | forward")
+    String what;
+
+    @Option(names = "--types", split = ",", defaultValue = "F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q6_K", description = "weight types (default: ${DEFAULT-VALUE})")
+    List<String> types;
+
+    @Option(names = "--preset", defaultValue = "25m", description = "model shape for 'forward': ${COMPLETION-CANDIDATES}")
+    String preset;
+
+    @Option(names = "--tokens", defaultValue = "512", description = "tokens per call (default: ${DEFAULT-VALUE})")
+    int tokens;
+
+    @Option(names = "--reps", defaultValue = "3", description = "timed repetitions (default: ${DEFAULT-VALUE})")
+    int reps;
+
+    @Mixin
+    CommonOptions common;
+
+    @Override
+    public Integer call() {
+        common.apply();
+        System.out.println("machine: " + MachineInfo.describe());
+        System.out.println("engine:  " + Native.buildInfo());
+        System.out.println("threads: " + Native.threads());
+        double peak = peak();
+        switch (what) {
+            case "peak" -> { }
+            case "matmul" -> matmul(peak);
+            case "forward" -> forward(peak);
+            default -> throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward)");
+        }
+        return 0;
+    }
+
+    /** The best F32 GEMM rate of this build on this machine now (GFLOP/s), sizes 1024 and 2048. */
+    static double peak() {
+        double best = 0;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = a.allocate(ValueLayout.JAVA_DOUBLE);
+            for (long n : new long[] {1024, 2048}) {
+                Native.check(panlora_h.pl_bench_sgemm(n, n >= 2048 ? 2 : 5, g), "pl_bench_sgemm");
+                double v = g.get(ValueLayout.JAVA_DOUBLE, 0);
+                System.out.printf("peak:    F32 GEMM %dx%dx%d: %.1f GFLOP/s%n", n, n, n, v);
+                best = Math.max(best, v);
+            }
+        }
+        return best;
+    }
+
+    private void matmul(double peak) {
+        System.out.printf("%-6s %6s %6s %6s %10s %10s %8s%n", "type", "in", "out", "tokens", "ms/call", "GFLOP/s", "of peak");
+        SplittableRandom rng = new SplittableRandom(1);
+        for (long[] shape : new long[][] {{768, 768}, {768, 2048}, {2048, 768}}) {
+            long in = shape[0], out = shape[1];
+            float[] w = new float[Math.toIntExact(in * out)];
+            for (int i = 0; i < w.length; i++) w[i] = (float) rng.nextGaussian() * 0.02f;
+            for (String tn : types) {
+                GgmlType t = GgmlType.valueOf(tn.toUpperCase());
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment ws = t == GgmlType.F32 ? a.allocateFrom(ValueLayout.JAVA_FLOAT, w) : Codec.quantize(t, w, a);
+                    MemorySegment x = a.allocate(ValueLayout.JAVA_FLOAT, tokens * in);
+                    for (long i = 0; i < tokens * in; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) rng.nextGaussian());
+                    MemorySegment y = a.allocate(ValueLayout.JAVA_FLOAT, tokens * out);
+                    Native.check(panlora_h.pl_matmul(t.id(), ws, ws.byteSize(), in, out, x, tokens, y), "pl_matmul");
+                    long t0 = System.nanoTime();
+                    for (int r = 0; r < reps; r++)
+                        Native.check(panlora_h.pl_matmul(t.id(), ws, ws.byteSize(), in, out, x, tokens, y), "pl_matmul");
+                    double s = (System.nanoTime() - t0) / 1e9 / reps;
+                    double gf = 2.0 * in * out * tokens / s / 1e9;
+                    System.out.printf("%-6s %6d %6d %6d %10.2f %10.1f %7.0f%%%n", t, in, out, tokens, s * 1e3, gf, 100 * gf / peak);
+                }
+            }
+        }
+    }
+
+    private void forward(double peak) {
+        LlamaConfig c = Presets.byName(preset);
+        System.out.printf("model:   preset %s: %s, %.1fM parameters%n", preset, Presets.describe(c), c.parameterCount(true) / 1e6);
+        int T = (int) Math.min(tokens, c.nCtxTrain());
+        System.out.printf("%-6s %8s %10s %10s %8s%n", "type", "tokens", "tokens/s", "GFLOP/s", "of peak");
+        for (String tn : types) {
+            GgmlType t = GgmlType.valueOf(tn.toUpperCase());
+            Arena a = Arena.ofShared();
+            try (LlamaModel m = LlamaModel.fromWeights(c, ModelInit.randomWeights(c, t, 7, false, a), a)) {
+                int[][] tok = new int[1][T];
+                SplittableRandom rng = new SplittableRandom(3);
+                for (int i = 0; i < T; i++) tok[0][i] = rng.nextInt((int) c.nVocab());
+                int[][] tgt = tok;
+                m.nll(tok, tgt);
+                long t0 = System.nanoTime();
+                for (int r = 0; r < reps; r++) m.nll(tok, tgt);
+                double s = (System.nanoTime() - t0) / 1e9 / reps;
+                double flops = forwardFlops(c, T);
+                System.out.printf("%-6s %8d %10.1f %10.1f %7.0f%%%n", t, T, T / s, flops / s / 1e9, 100 * flops / s / 1e9 / peak);
+            }
+        }
+    }
+
+    /** FLOPs of one forward over T tokens: 2·(matrix parameters incl. the output layer)·T + attention 2·2·T²/2·d per layer. */
+    static double forwardFlops(LlamaConfig c, long T) {
+        double q = c.nHead() * c.headDim(), kv = c.nHeadKv() * c.headDim();
+        double perTok = c.nLayer() * (c.nEmbd() * (q + 2 * kv) + q * c.nEmbd() + 3.0 * c.nEmbd() * c.nFf()) + c.nEmbd() * c.nVocab();
+        double attn = c.nLayer() * 2.0 * T * T * q; // QKᵀ and PV over the causal half: 2·(T²/2)·q·2
+        return 2 * perTok * T + attn;
+    }
+}

@@ -1,0 +1,55 @@
+package io.panlora.cli;
+
+import io.panlora.model.LlamaModel;
+import io.panlora.model.Perplexity;
+import io.panlora.model.TokenizerLoader;
+import io.panlora.tokenizer.Tokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code panlora perplexity}: mean NLL and perplexity of a text file, window by window. */
+@Command(name = "perplexity", mixinStandardHelpOptions = true,
+        description = "Perplexity of a text file: the text is cut into windows of ctx tokens (BOS first), every next-token prediction scored.")
+final class PerplexityCommand implements Callable<Integer> {
+    @Option(names = {"-m", "--model"}, required = true, description = "GGUF model file")
+    Path model;
+
+    @Option(names = {"-f", "--file"}, required = true, description = "text file (UTF-8)")
+    Path file;
+
+    @Option(names = {"-c", "--ctx-size"}, defaultValue = "512", description = "window size in tokens, BOS included (default: ${DEFAULT-VALUE})")
+    int ctx;
+
+    @Option(names = "--chunks", defaultValue = "-1", description = "score at most this many windows (-1 = all)")
+    int chunks;
+
+    @Option(names = {"-b", "--batch"}, defaultValue = "4", description = "windows per engine call (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Mixin
+    CommonOptions common;
+
+    @Override
+    public Integer call() throws Exception {
+        common.apply();
+        if (!Files.isReadable(file)) throw new IllegalArgumentException(file + ": cannot read the text file");
+        String text = Files.readString(file);
+        try (LlamaModel m = LlamaModel.load(model)) {
+            Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
+            int c = Math.min(ctx, (int) m.config().nCtxTrain());
+            long t0 = System.nanoTime();
+            Perplexity.Result r = Perplexity.evaluate(m, tok, text, c, chunks, batch,
+                    (done, total, running) -> System.err.printf("\r[%d/%d] ppl so far %.4f", done, total, Math.exp(running)));
+            System.err.println();
+            double secs = (System.nanoTime() - t0) / 1e9;
+            System.out.printf("file: %s%nwindows: %d x %d tokens, %d predictions scored%nmean NLL: %.4f nats/token%nperplexity: %.4f%n",
+                    file, r.windows(), c, r.predictions(), r.meanNll(), Math.exp(r.meanNll()));
+            System.err.printf("panlora: %.1f tokens/s%n", r.predictions() / secs);
+        }
+        return 0;
+    }
+}
