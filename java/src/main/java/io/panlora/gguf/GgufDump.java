@@ -32,9 +32,10 @@ public final class GgufDump {
 
         sb.append("metadata:\n");
         int keyWidth = file.metadata().keySet().stream().mapToInt(String::length).max().orElse(0);
+        int typeWidth = file.metadata().values().stream().mapToInt(v -> typeName(v).length()).max().orElse(0);
         for (Map.Entry<String, GgufValue> e : file.metadata().entrySet()) {
             sb.append("  ").append(pad(e.getKey(), keyWidth)).append("  ")
-                    .append(typeName(e.getValue())).append("  ")
+                    .append(pad(typeName(e.getValue()), typeWidth)).append("  ")
                     .append(formatValue(e.getValue(), arrayItems)).append('\n');
         }
 
@@ -43,11 +44,11 @@ public final class GgufDump {
         int nameWidth = Math.max(4, tensors.stream().mapToInt(t -> t.name().length()).max().orElse(0));
         int shapeWidth = Math.max(5, tensors.stream().mapToInt(t -> t.shapeString().length()).max().orElse(0));
         sb.append("  ").append(pad("name", nameWidth)).append("  ").append(pad("shape", shapeWidth))
-                .append("  type     ").append(String.format("%12s  %12s%n", "bytes", "offset"));
+                .append("  ").append(pad("type", 7)).append(String.format("  %12s  %12s%n", "bytes", "offset"));
         for (GgufTensorInfo t : tensors) {
             sb.append("  ").append(pad(t.name(), nameWidth)).append("  ").append(pad(t.shapeString(), shapeWidth))
                     .append("  ").append(pad(t.type().name(), 7))
-                    .append(String.format("%12d  %12d%n", t.nbytes(), t.offset()));
+                    .append(String.format("  %12d  %12d%n", t.nbytes(), t.offset()));
         }
         return sb.toString();
     }

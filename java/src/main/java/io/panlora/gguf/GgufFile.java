@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Collections;
@@ -56,6 +58,9 @@ public final class GgufFile implements AutoCloseable {
      */
     public static GgufFile open(Path path) throws IOException {
         String source = path.toString();
+        if (Files.isDirectory(path)) {
+            throw new IOException(source + ": is a directory, not a GGUF file");
+        }
         Arena arena = Arena.ofShared();
         try {
             MemorySegment mapping;
@@ -64,6 +69,11 @@ public final class GgufFile implements AutoCloseable {
                 // A zero-length mapping is not portable; an empty segment reports "empty file" below.
                 mapping = size == 0 ? MemorySegment.ofArray(new byte[0])
                         : channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            } catch (IOException e) {
+                if (e instanceof FileSystemException) {
+                    throw e; // already names the file (no such file, access denied)
+                }
+                throw new IOException(source + ": cannot map the file: " + e.getMessage(), e);
             }
             GgufFile file = new GgufFile(path, arena, mapping, GgufHeaderParser.parse(mapping, source));
             arena = null; // owned by the file from here on

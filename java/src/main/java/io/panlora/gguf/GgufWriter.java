@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -147,7 +148,7 @@ public final class GgufWriter {
 
     /** The metadata as it will be written; unmodifiable view. */
     public Map<String, GgufValue> metadata() {
-        return java.util.Collections.unmodifiableSequencedMap(metadata);
+        return Collections.unmodifiableSequencedMap(metadata);
     }
 
     /** Sets {@code general.alignment} (a UINT32 power of two) for the tensor data. */
