@@ -36,8 +36,8 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
     /** Reads the config of a GGUF model; throws a {@link GgufException} naming the file and the missing or bad key. */
     public static LlamaConfig fromGguf(GgufFile f) {
         String where = f.path().toString();
-        String arch = f.getString("general.architecture")
-                .orElseThrow(() -> new GgufException(where + ": key general.architecture is missing"));
+        if (!f.has("general.architecture")) throw new GgufException(where + ": key general.architecture is missing");
+        String arch = f.getString("general.architecture");
         if (!SUPPORTED_ARCHS.contains(arch))
             throw new GgufException(where + ": architecture '" + arch + "' is not supported (supported: "
                     + String.join(", ", SUPPORTED_ARCHS.stream().sorted().toList()) + ")");
@@ -45,23 +45,23 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
         long nLayer = required(f, arch + ".block_count");
         long nFf = required(f, arch + ".feed_forward_length");
         long nHead = required(f, arch + ".attention.head_count");
-        long nHeadKv = f.getLong(arch + ".attention.head_count_kv").orElse(nHead);
-        long nCtx = f.getLong(arch + ".context_length").orElse(2048L);
-        long headDim = f.getLong(arch + ".attention.key_length").orElse(nHead > 0 ? nEmbd / nHead : 0);
-        long nRot = f.getLong(arch + ".rope.dimension_count").orElse(headDim);
-        float base = (float) f.getDouble(arch + ".rope.freq_base").orElse(10000.0);
-        float eps = (float) f.getDouble(arch + ".attention.layer_norm_rms_epsilon").orElse(1e-5);
+        long nHeadKv = f.getLong(arch + ".attention.head_count_kv", nHead);
+        long nCtx = f.getLong(arch + ".context_length", 2048L);
+        long headDim = f.getLong(arch + ".attention.key_length", nHead > 0 ? nEmbd / nHead : 0);
+        long nRot = f.getLong(arch + ".rope.dimension_count", headDim);
+        float base = (float) f.getDouble(arch + ".rope.freq_base", 10000.0);
+        float eps = (float) f.getDouble(arch + ".attention.layer_norm_rms_epsilon", 1e-5);
         float scale = 1f;
-        String scaling = f.getString(arch + ".rope.scaling.type").orElse("none");
+        String scaling = f.getString(arch + ".rope.scaling.type", "none");
         if (scaling.equals("linear")) {
-            double factor = f.getDouble(arch + ".rope.scaling.factor").orElse(1.0);
+            double factor = f.getDouble(arch + ".rope.scaling.factor", 1.0);
             if (factor > 0) scale = (float) (1.0 / factor);
         } else if (!scaling.equals("none")) {
             throw new GgufException(where + ": rope scaling '" + scaling + "' is not supported (none, linear)");
         }
-        GgufTensorInfo emb = f.tensor("token_embd.weight")
+        GgufTensorInfo emb = f.findTensor("token_embd.weight")
                 .orElseThrow(() -> new GgufException(where + ": tensor token_embd.weight is missing"));
-        long nVocab = f.getLong(arch + ".vocab_size").orElse(emb.ne()[1]);
+        long nVocab = f.getLong(arch + ".vocab_size", emb.ne()[1]);
         int ropeType = arch.equals("qwen2") ? ROPE_NEOX : ROPE_NORMAL;
         if (nHead <= 0 || nHeadKv <= 0 || nHead % nHeadKv != 0)
             throw new GgufException(where + ": attention.head_count " + nHead + " must be a positive multiple of head_count_kv " + nHeadKv);
@@ -73,7 +73,8 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
     }
 
     private static long required(GgufFile f, String key) {
-        return f.getLong(key).orElseThrow(() -> new GgufException(f.path() + ": hyperparameter " + key + " is missing"));
+        if (!f.has(key)) throw new GgufException(f.path() + ": hyperparameter " + key + " is missing");
+        return f.getLong(key);
     }
 
     /** Parameters in the model: embeddings, blocks, norms and (untied) output. */

@@ -9,6 +9,7 @@ import io.panlora.gguf.GgufTensorInfo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -36,7 +37,7 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** Opens a GGUF model: maps the file, reads the config and binds every weight (validated by the engine). */
-    public static LlamaModel load(Path path) {
+    public static LlamaModel load(Path path) throws IOException {
         GgufFile f = GgufFile.open(path);
         try {
             LlamaConfig cfg = LlamaConfig.fromGguf(f);

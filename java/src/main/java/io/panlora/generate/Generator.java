@@ -1,0 +1,42 @@
+package io.panlora.generate;
+
+import io.panlora.model.KvCache;
+import io.panlora.model.LlamaModel;
+import io.panlora.tokenizer.Tokenizer;
+import java.io.PrintStream;
+
+/** Autoregressive generation with a KV cache: prompt, then sampled tokens until EOG, n tokens or a full context. */
+public final class Generator {
+    private Generator() {}
+
+    /** Generates up to nPredict tokens after prompt, streaming pieces to out (may be null); returns the generated text. */
+    public static String generate(LlamaModel m, Tokenizer tok, String prompt, int nPredict, int nCtx, Sampler sampler, PrintStream out) {
+        int[] ids = tok.encode(prompt, true, false);
+        if (ids.length == 0) throw new IllegalArgumentException("the prompt encodes to no tokens and the model has no BOS token");
+        if (ids.length >= nCtx) throw new IllegalArgumentException("the prompt has " + ids.length + " tokens; the context holds " + nCtx);
+        TextStream stream = new TextStream(tok);
+        StringBuilder gen = new StringBuilder();
+        long t0 = System.nanoTime();
+        int produced = 0;
+        try (KvCache cache = m.newKvCache(nCtx)) {
+            float[] logits = cache.decode(ids);
+            for (int i = 0; i < nPredict && ids.length + i < nCtx; i++) {
+                int next = sampler.sample(logits);
+                if (tok.isEog(next)) break;
+                String piece = stream.push(next);
+                gen.append(piece);
+                if (out != null) out.print(piece);
+                produced++;
+                if (ids.length + i + 1 >= nCtx) break;
+                logits = cache.decode(next);
+            }
+            String rest = stream.flush();
+            gen.append(rest);
+            if (out != null) out.print(rest);
+        }
+        double secs = (System.nanoTime() - t0) / 1e9;
+        if (out != null && produced > 0)
+            System.err.printf("%npanlora: %d tokens in %.2f s (%.1f tokens/s, prompt %d tokens)%n", produced, secs, produced / secs, ids.length);
+        return gen.toString();
+    }
+}

@@ -1,0 +1,79 @@
+package io.panlora.model;
+
+import io.panlora.gguf.GgmlType;
+import io.panlora.gguf.GgufValue;
+import io.panlora.gguf.GgufWriter;
+import io.panlora.tokenizer.TokenizerSpec;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** Writes a LLaMA model as a GGUF file llama.cpp loads: llama.* hyperparameters, tokenizer, weights. */
+public final class ModelWriter {
+    private ModelWriter() {}
+
+    /** Writes config, tokenizer and weights (by GGUF name, in WeightKind order) atomically to path. */
+    public static void write(Path path, String name, LlamaConfig c, TokenizerSpec tok, Map<String, WeightTensor> weights)
+            throws IOException {
+        GgufWriter w = new GgufWriter();
+        putHparams(w, name, c, fileType(weights));
+        TokenizerLoader.putMetadata(w, tok);
+        for (WeightKind k : WeightKind.values()) {
+            long layers = k.perLayer ? c.nLayer() : 1;
+            for (long l = 0; l < layers; l++) {
+                WeightTensor t = weights.get(k.ggufName(l));
+                if (t == null) continue;
+                long[] ne = t.ne1() == 1 && k.isVector() ? new long[] {t.ne0()} : new long[] {t.ne0(), t.ne1()};
+                w.addTensor(k.ggufName(l), ne, t.type(), t.data());
+            }
+        }
+        w.write(path);
+    }
+
+    /** The general.* and llama.* keys of a config. */
+    public static void putHparams(GgufWriter w, String name, LlamaConfig c, int fileType) {
+        String a = c.arch();
+        w.putString("general.architecture", a);
+        w.putString("general.name", name);
+        w.putUint32("general.file_type", fileType);
+        w.putUint32(a + ".vocab_size", c.nVocab());
+        w.putUint32(a + ".context_length", c.nCtxTrain());
+        w.putUint32(a + ".embedding_length", c.nEmbd());
+        w.putUint32(a + ".block_count", c.nLayer());
+        w.putUint32(a + ".feed_forward_length", c.nFf());
+        w.putUint32(a + ".rope.dimension_count", c.nRot());
+        w.putUint32(a + ".attention.head_count", c.nHead());
+        w.putUint32(a + ".attention.head_count_kv", c.nHeadKv());
+        if (c.headDim() * c.nHead() != c.nEmbd()) {
+            w.putUint32(a + ".attention.key_length", c.headDim());
+            w.putUint32(a + ".attention.value_length", c.headDim());
+        }
+        w.putFloat32(a + ".attention.layer_norm_rms_epsilon", c.normEps());
+        w.putFloat32(a + ".rope.freq_base", c.ropeFreqBase());
+        if (c.ropeFreqScale() != 1f) {
+            w.putString(a + ".rope.scaling.type", "linear");
+            w.put(a + ".rope.scaling.factor", GgufValue.float32(1f / c.ropeFreqScale()));
+        }
+    }
+
+    /** llama.cpp's general.file_type (LLAMA_FTYPE) of the dominant matrix type. */
+    static int fileType(Map<String, WeightTensor> weights) {
+        GgmlType t = weights.containsKey("blk.0.attn_q.weight") ? weights.get("blk.0.attn_q.weight").type() : GgmlType.F32;
+        return switch (t) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case Q4_0 -> 2;
+            case Q4_1 -> 3;
+            case Q8_0 -> 7;
+            case Q5_0 -> 8;
+            case Q5_1 -> 9;
+            case Q2_K -> 10;
+            case Q3_K -> 12;
+            case Q4_K -> 15;
+            case Q5_K -> 17;
+            case Q6_K -> 18;
+            case BF16 -> 32;
+            default -> 0;
+        };
+    }
+}

@@ -1,0 +1,25 @@
+package io.panlora.testing;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Locates ../shared/data beside the checkout; tests that need it are skipped (not failed) when it is absent. */
+public final class SharedData {
+    private SharedData() {}
+
+    /** The repository root: the nearest parent of the working directory holding native/include/panlora.h. */
+    public static Path repoRoot() {
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent())
+            if (Files.exists(p.resolve("native/include/panlora.h"))) return p;
+        throw new IllegalStateException("cannot find the repository root from " + Path.of("").toAbsolutePath());
+    }
+
+    /** A file of ../shared/data, or skips the test when it is absent. */
+    public static Path require(String name) {
+        Path p = repoRoot().resolveSibling("shared").resolve("data").resolve(name);
+        assumeTrue(Files.isRegularFile(p), "shared data file " + p + " is absent: skipped");
+        return p;
+    }
+}
