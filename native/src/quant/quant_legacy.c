@@ -1,0 +1,232 @@
+/* ggml's 32-element block types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (decode, and encode with ggml's reference rounding). */
+#include <float.h>
+#include <math.h>
+#include "common.h"
+#include "quant_internal.h"
+
+/* ---- decoding: each *_blocks body is compiled twice (portable and AVX2) and chosen at run time ---- */
+
+/* y = d * (q - 8) per Q4_0 block; element j < 16 is the low nibble of qs[j], element j + 16 its high nibble. */
+PL_ALWAYS_INLINE void dequant_q4_0_blocks(const pl_block_q4_0 *blocks, float *y, int64_t nb) {
+    for (int64_t b = 0; b < nb; b++) {
+        const float d = pl_fp16_to_fp32(blocks[b].d);
+        const uint8_t *qs = blocks[b].qs;
+        float *out = y + b * PL_QK4_0;
+        for (int j = 0; j < PL_QK4_0 / 2; j++) {
+            out[j] = (float)((int)(qs[j] & 0x0F) - 8) * d;
+            out[j + PL_QK4_0 / 2] = (float)((int)(qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+/* y = d * (q - 8) per Q8_0-style block of signed bytes: y = d * q. */
+PL_ALWAYS_INLINE void dequant_q8_0_blocks(const pl_block_q8_0 *blocks, float *y, int64_t nb) {
+    for (int64_t b = 0; b < nb; b++) {
+        const float d = pl_fp16_to_fp32(blocks[b].d);
+        const int8_t *qs = blocks[b].qs;
+        float *out = y + b * PL_QK8_0;
+        for (int j = 0; j < PL_QK8_0; j++) out[j] = (float)qs[j] * d;
+    }
+}
+
+/* Portable Q4_0 row decoder. */
+static void dequant_q4_0_generic(const pl_block_q4_0 *src, float *dst, int64_t nb) { dequant_q4_0_blocks(src, dst, nb); }
+/* Q8_0 row decoder, portable. */
+static void dequant_q8_0_generic(const pl_block_q8_0 *src, float *dst, int64_t nb) { dequant_q8_0_blocks(src, dst, nb); }
+#if defined(__x86_64__) || defined(__i386__)
+/* Q4_0 row decoder compiled for AVX2 (same arithmetic, so the same results). */
+PL_TARGET_AVX2 static void dequant_q4_0_avx2(const pl_block_q4_0 *src, float *dst, int64_t nb) { dequant_q4_0_blocks(src, dst, nb); }
+/* Q8_0 row decoder compiled for AVX2. */
+PL_TARGET_AVX2 static void dequant_q8_0_avx2(const pl_block_q8_0 *src, float *dst, int64_t nb) { dequant_q8_0_blocks(src, dst, nb); }
+#endif
+
+/* Decodes a Q4_0 row of n elements. */
+void pl_dequant_row_q4_0(const pl_block_q4_0 *src, float *dst, int64_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (pl_cpu_has_avx2_f16c()) { dequant_q4_0_avx2(src, dst, n / PL_QK4_0); return; }
+#endif
+    dequant_q4_0_generic(src, dst, n / PL_QK4_0);
+}
+
+/* Decodes a Q8_0 row of n elements. */
+void pl_dequant_row_q8_0(const pl_block_q8_0 *src, float *dst, int64_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (pl_cpu_has_avx2_f16c()) { dequant_q8_0_avx2(src, dst, n / PL_QK8_0); return; }
+#endif
+    dequant_q8_0_generic(src, dst, n / PL_QK8_0);
+}
+
+/* Decodes a Q4_1 row: y = d * q + m. */
+void pl_dequant_row_q4_1(const pl_block_q4_1 *src, float *dst, int64_t n) {
+    const int64_t nb = n / PL_QK4_1;
+    for (int64_t b = 0; b < nb; b++) {
+        const float d = pl_fp16_to_fp32(src[b].d);
+        const float m = pl_fp16_to_fp32(src[b].m);
+        float *out = dst + b * PL_QK4_1;
+        for (int j = 0; j < PL_QK4_1 / 2; j++) {
+            out[j] = (float)(src[b].qs[j] & 0x0F) * d + m;
+            out[j + PL_QK4_1 / 2] = (float)(src[b].qs[j] >> 4) * d + m;
+        }
+    }
+}
+
+/* Decodes a Q5_0 row: y = d * (q - 16), bit 4 of element j is bit j of qh (little-endian). */
+void pl_dequant_row_q5_0(const pl_block_q5_0 *src, float *dst, int64_t n) {
+    const int64_t nb = n / PL_QK5_0;
+    for (int64_t b = 0; b < nb; b++) {
+        const float d = pl_fp16_to_fp32(src[b].d);
+        uint32_t qh;
+        memcpy(&qh, src[b].qh, sizeof qh);
+        float *out = dst + b * PL_QK5_0;
+        for (int j = 0; j < PL_QK5_0 / 2; j++) {
+            const int high_lo = (int)((qh >> j) & 1u) << 4;
+            const int high_hi = (int)((qh >> (j + PL_QK5_0 / 2)) & 1u) << 4;
+            out[j] = (float)(((src[b].qs[j] & 0x0F) | high_lo) - 16) * d;
+            out[j + PL_QK5_0 / 2] = (float)(((src[b].qs[j] >> 4) | high_hi) - 16) * d;
+        }
+    }
+}
+
+/* Decodes a Q5_1 row: y = d * q + m with 5-bit q. */
+void pl_dequant_row_q5_1(const pl_block_q5_1 *src, float *dst, int64_t n) {
+    const int64_t nb = n / PL_QK5_1;
+    for (int64_t b = 0; b < nb; b++) {
+        const float d = pl_fp16_to_fp32(src[b].d);
+        const float m = pl_fp16_to_fp32(src[b].m);
+        uint32_t qh;
+        memcpy(&qh, src[b].qh, sizeof qh);
+        float *out = dst + b * PL_QK5_1;
+        for (int j = 0; j < PL_QK5_1 / 2; j++) {
+            const int high_lo = (int)((qh >> j) & 1u) << 4;
+            const int high_hi = (int)((qh >> (j + PL_QK5_1 / 2)) & 1u) << 4;
+            out[j] = (float)((src[b].qs[j] & 0x0F) | high_lo) * d + m;
+            out[j + PL_QK5_1 / 2] = (float)((src[b].qs[j] >> 4) | high_hi) * d + m;
+        }
+    }
+}
+
+/* ---- encoding (ggml's reference rounding) ---- */
+
+/* The element of largest magnitude of x[0..n) (the first one on ties), signed. */
+static float signed_absmax(const float *x, int n) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < n; j++) {
+        const float v = x[j];
+        if (amax < fabsf(v)) {
+            amax = fabsf(v);
+            max = v;
+        }
+    }
+    return max;
+}
+
+/* Smallest and largest element of x[0..n). */
+static void min_max(const float *x, int n, float *min_out, float *max_out) {
+    float min = FLT_MAX, max = -FLT_MAX;
+    for (int j = 0; j < n; j++) {
+        if (x[j] < min) min = x[j];
+        if (x[j] > max) max = x[j];
+    }
+    *min_out = min;
+    *max_out = max;
+}
+
+/* Q4_0: d = (signed absmax) / -8, so the extreme maps to code 0; q = min(15, trunc(x/d + 8.5)). */
+void pl_quant_row_q4_0(const float *src, pl_block_q4_0 *dst, int64_t n) {
+    const int64_t nb = n / PL_QK4_0;
+    for (int64_t b = 0; b < nb; b++) {
+        const float *x = src + b * PL_QK4_0;
+        const float d = signed_absmax(x, PL_QK4_0) / -8.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        dst[b].d = pl_fp32_to_fp16(d);
+        for (int j = 0; j < PL_QK4_0 / 2; j++) {
+            int q_lo = (int)(x[j] * id + 8.5f);
+            int q_hi = (int)(x[j + PL_QK4_0 / 2] * id + 8.5f);
+            q_lo = q_lo < 15 ? q_lo : 15;
+            q_hi = q_hi < 15 ? q_hi : 15;
+            dst[b].qs[j] = (uint8_t)(q_lo | (q_hi << 4));
+        }
+    }
+}
+
+/* Q4_1: d = (max - min) / 15, m = min; q = min(15, trunc((x - min)/d + 0.5)). */
+void pl_quant_row_q4_1(const float *src, pl_block_q4_1 *dst, int64_t n) {
+    const int64_t nb = n / PL_QK4_1;
+    for (int64_t b = 0; b < nb; b++) {
+        const float *x = src + b * PL_QK4_1;
+        float min, max;
+        min_max(x, PL_QK4_1, &min, &max);
+        const float d = (max - min) / 15.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        dst[b].d = pl_fp32_to_fp16(d);
+        dst[b].m = pl_fp32_to_fp16(min);
+        for (int j = 0; j < PL_QK4_1 / 2; j++) {
+            int q_lo = (int)((x[j] - min) * id + 0.5f);
+            int q_hi = (int)((x[j + PL_QK4_1 / 2] - min) * id + 0.5f);
+            q_lo = q_lo < 15 ? q_lo : 15;
+            q_hi = q_hi < 15 ? q_hi : 15;
+            dst[b].qs[j] = (uint8_t)(q_lo | (q_hi << 4));
+        }
+    }
+}
+
+/* Q5_0: d = (signed absmax) / -16; q = min(31, trunc(x/d + 16.5)); low nibbles in qs, bit 4 in qh. */
+void pl_quant_row_q5_0(const float *src, pl_block_q5_0 *dst, int64_t n) {
+    const int64_t nb = n / PL_QK5_0;
+    for (int64_t b = 0; b < nb; b++) {
+        const float *x = src + b * PL_QK5_0;
+        const float d = signed_absmax(x, PL_QK5_0) / -16.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        dst[b].d = pl_fp32_to_fp16(d);
+        uint32_t qh = 0;
+        for (int j = 0; j < PL_QK5_0 / 2; j++) {
+            int q_lo = (int)(x[j] * id + 16.5f);
+            int q_hi = (int)(x[j + PL_QK5_0 / 2] * id + 16.5f);
+            q_lo = q_lo < 31 ? q_lo : 31;
+            q_hi = q_hi < 31 ? q_hi : 31;
+            dst[b].qs[j] = (uint8_t)((q_lo & 0x0F) | ((q_hi & 0x0F) << 4));
+            qh |= ((uint32_t)(q_lo >> 4) & 1u) << j;
+            qh |= ((uint32_t)(q_hi >> 4) & 1u) << (j + PL_QK5_0 / 2);
+        }
+        memcpy(dst[b].qh, &qh, sizeof qh);
+    }
+}
+
+/* Q5_1: d = (max - min) / 31, m = min; q = trunc((x - min)/d + 0.5). */
+void pl_quant_row_q5_1(const float *src, pl_block_q5_1 *dst, int64_t n) {
+    const int64_t nb = n / PL_QK5_1;
+    for (int64_t b = 0; b < nb; b++) {
+        const float *x = src + b * PL_QK5_1;
+        float min, max;
+        min_max(x, PL_QK5_1, &min, &max);
+        const float d = (max - min) / 31.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        dst[b].d = pl_fp32_to_fp16(d);
+        dst[b].m = pl_fp32_to_fp16(min);
+        uint32_t qh = 0;
+        for (int j = 0; j < PL_QK5_1 / 2; j++) {
+            int q_lo = (int)((x[j] - min) * id + 0.5f);
+            int q_hi = (int)((x[j + PL_QK5_1 / 2] - min) * id + 0.5f);
+            q_lo &= 31; /* in range already for finite input; the mask keeps any input in the 5 bits */
+            q_hi &= 31;
+            dst[b].qs[j] = (uint8_t)((q_lo & 0x0F) | ((q_hi & 0x0F) << 4));
+            qh |= ((uint32_t)(q_lo >> 4) & 1u) << j;
+            qh |= ((uint32_t)(q_hi >> 4) & 1u) << (j + PL_QK5_1 / 2);
+        }
+        memcpy(dst[b].qh, &qh, sizeof qh);
+    }
+}
+
+/* Q8_0: d = absmax / 127; q = round-half-away(x/d). */
+void pl_quant_row_q8_0(const float *src, pl_block_q8_0 *dst, int64_t n) {
+    const int64_t nb = n / PL_QK8_0;
+    for (int64_t b = 0; b < nb; b++) {
+        const float *x = src + b * PL_QK8_0;
+        float amax = 0.0f;
+        for (int j = 0; j < PL_QK8_0; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        dst[b].d = pl_fp32_to_fp16(d);
+        for (int j = 0; j < PL_QK8_0; j++) dst[b].qs[j] = (int8_t)roundf(x[j] * id);
+    }
+}
