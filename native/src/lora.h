@@ -28,7 +28,9 @@ struct pl_lora {
 };
 
 /* The weight kind (enum pl_weight) a target adapts. */
-static inline int32_t pl_target_weight(int32_t target) { return target + PL_W_ATTN_Q; }
+static inline int32_t pl_target_weight(int32_t target) {
+    return target <= PL_TARGET_ATTN_OUTPUT ? PL_W_ATTN_Q + target : PL_W_FFN_GATE + (target - PL_TARGET_FFN_GATE);
+}
 
 /* 1 if the slot takes part in forward and backward now. */
 static inline int lora_slot_active(const pl_lora *l, const lora_slot *s) {
