@@ -46,11 +46,14 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    AdapterOptions adapters;
+
     @Override
     public Integer call() throws Exception {
         common.apply();
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        try (LlamaModel m = LlamaModel.load(model)) {
+        try (LlamaModel m = LlamaModel.load(model); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             int nCtx = ctx > 0 ? ctx : (int) Math.min(m.config().nCtxTrain(), 4096);
             long s = seed >= 0 ? seed : System.nanoTime();

@@ -33,12 +33,15 @@ final class PerplexityCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    AdapterOptions adapters;
+
     @Override
     public Integer call() throws Exception {
         common.apply();
         if (!Files.isReadable(file)) throw new IllegalArgumentException(file + ": cannot read the text file");
         String text = Files.readString(file);
-        try (LlamaModel m = LlamaModel.load(model)) {
+        try (LlamaModel m = LlamaModel.load(model); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             int c = Math.min(ctx, (int) m.config().nCtxTrain());
             long t0 = System.nanoTime();

@@ -1,0 +1,49 @@
+package io.panlora.cli;
+
+import io.panlora.lora.AdapterGguf;
+import io.panlora.lora.LoraSet;
+import io.panlora.model.LlamaModel;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/** llama.cpp's adapter options: {@code --lora FILE} and {@code --lora-scaled FILE:SCALE}, both repeatable. */
+final class AdapterOptions {
+    @Option(names = "--lora", description = "apply a GGUF LoRA adapter (repeatable)")
+    List<Path> lora = new ArrayList<>();
+
+    @Option(names = "--lora-scaled", description = "apply a GGUF LoRA adapter with a user scale, FILE:SCALE (repeatable)")
+    List<String> loraScaled = new ArrayList<>();
+
+    /** Loads every adapter into one set attached to the model; returns null when none was given. */
+    LoraSet apply(LlamaModel m) throws IOException {
+        if (lora.isEmpty() && loraScaled.isEmpty()) return null;
+        LoraSet set = new LoraSet(m);
+        try {
+            for (Path p : lora) report(p, AdapterGguf.load(p, set, 1f), 1f);
+            for (String s : loraScaled) {
+                int i = s.lastIndexOf(':');
+                if (i <= 0) throw new IllegalArgumentException("--lora-scaled expects FILE:SCALE, got '" + s + "'");
+                float scale;
+                try {
+                    scale = Float.parseFloat(s.substring(i + 1));
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("--lora-scaled: '" + s.substring(i + 1) + "' is not a number");
+                }
+                Path p = Path.of(s.substring(0, i));
+                report(p, AdapterGguf.load(p, set, scale), scale);
+            }
+            set.attach();
+            return set;
+        } catch (IOException | RuntimeException e) {
+            set.close();
+            throw e;
+        }
+    }
+
+    private static void report(Path p, int n, float scale) {
+        System.err.printf("panlora: adapter %s: %d tensor pairs, scale %.3g%n", p, n, scale);
+    }
+}
