@@ -63,51 +63,61 @@ float pl_bf16_to_fp32(uint16_t h) { return bfloat_to_float(h); }
 uint16_t pl_fp32_to_bf16(float f) { return float_to_bfloat(f); }
 
 /* dst[i] = float(src[i]) for a row of halves, portable code. */
-static void dequant_f16_generic(const uint16_t *src, float *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = pl_half_to_float(src[i]);
+static void dequant_f16_generic(const uint8_t *restrict src, float *restrict dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = pl_half_to_float(pl_load_u16(src + 2 * i));
 }
 
 /* dst[i] = half(src[i]) for a row, portable code. */
-static void quant_f16_generic(const float *src, uint16_t *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = float_to_half(src[i]);
+static void quant_f16_generic(const float *restrict src, uint8_t *restrict dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) pl_store_u16(dst + 2 * i, float_to_half(src[i]));
+}
+
+/* dst[i] = float(src[i]) for a row of bfloat16, portable code. */
+static void dequant_bf16_generic(const uint8_t *restrict src, float *restrict dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = bfloat_to_float(pl_load_u16(src + 2 * i));
+}
+
+/* dst[i] = bfloat16(src[i]) for a row, portable code. */
+static void quant_bf16_generic(const float *restrict src, uint8_t *restrict dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) pl_store_u16(dst + 2 * i, float_to_bfloat(src[i]));
 }
 
 #if PL_HAVE_X86
-/* dst[i] = float(src[i]) with F16C, 8 at a time. */
-PL_TARGET_AVX2 static void dequant_f16_avx2(const uint16_t *src, float *dst, int64_t n) {
+/* dst[i] = float(src[i]) with F16C, 16 at a time. */
+PL_TARGET_AVX2 static void dequant_f16_avx2(const uint8_t *restrict src, float *restrict dst, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m128i h0 = _mm_loadu_si128((const __m128i *)(src + i));
-        __m128i h1 = _mm_loadu_si128((const __m128i *)(src + i + 8));
+        __m128i h0 = _mm_loadu_si128((const __m128i *)(src + 2 * i));
+        __m128i h1 = _mm_loadu_si128((const __m128i *)(src + 2 * i + 16));
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h0));
         _mm256_storeu_ps(dst + i + 8, _mm256_cvtph_ps(h1));
     }
-    for (; i < n; i++) dst[i] = pl_half_to_float(src[i]);
+    for (; i < n; i++) dst[i] = pl_half_to_float(pl_load_u16(src + 2 * i));
 }
 
 /* dst[i] = half(src[i]) with F16C (round to nearest even), 8 at a time. */
-PL_TARGET_AVX2 static void quant_f16_avx2(const float *src, uint16_t *dst, int64_t n) {
+PL_TARGET_AVX2 static void quant_f16_avx2(const float *restrict src, uint8_t *restrict dst, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        _mm_storeu_si128((__m128i *)(dst + i), h);
+        _mm_storeu_si128((__m128i *)(dst + 2 * i), h);
     }
-    for (; i < n; i++) dst[i] = float_to_half(src[i]);
+    for (; i < n; i++) pl_store_u16(dst + 2 * i, float_to_half(src[i]));
 }
 
 /* dst[i] = float(src[i]) for bfloat16, compiled for AVX2. */
-PL_TARGET_AVX2 static void dequant_bf16_avx2(const uint16_t *src, float *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = bfloat_to_float(src[i]);
+PL_TARGET_AVX2 static void dequant_bf16_avx2(const uint8_t *restrict src, float *restrict dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = bfloat_to_float(pl_load_u16(src + 2 * i));
 }
 
 /* dst[i] = bfloat16(src[i]), compiled for AVX2. */
-PL_TARGET_AVX2 static void quant_bf16_avx2(const float *src, uint16_t *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = float_to_bfloat(src[i]);
+PL_TARGET_AVX2 static void quant_bf16_avx2(const float *restrict src, uint8_t *restrict dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) pl_store_u16(dst + 2 * i, float_to_bfloat(src[i]));
 }
 #endif
 
 /* A row of halves to floats (F16C when available: same results, both exact). */
-void pl_dequant_row_f16(const uint16_t *src, float *dst, int64_t n) {
+void pl_dequant_row_f16(const void *src, float *dst, int64_t n) {
 #if PL_HAVE_X86
     if (pl_cpu_has_avx2_f16c()) { dequant_f16_avx2(src, dst, n); return; }
 #endif
@@ -115,7 +125,7 @@ void pl_dequant_row_f16(const uint16_t *src, float *dst, int64_t n) {
 }
 
 /* A row of floats to halves, round to nearest even. */
-void pl_quant_row_f16(const float *src, uint16_t *dst, int64_t n) {
+void pl_quant_row_f16(const float *src, void *dst, int64_t n) {
 #if PL_HAVE_X86
     if (pl_cpu_has_avx2_f16c()) { quant_f16_avx2(src, dst, n); return; }
 #endif
@@ -123,17 +133,17 @@ void pl_quant_row_f16(const float *src, uint16_t *dst, int64_t n) {
 }
 
 /* A row of bfloat16 to floats. */
-void pl_dequant_row_bf16(const uint16_t *src, float *dst, int64_t n) {
+void pl_dequant_row_bf16(const void *src, float *dst, int64_t n) {
 #if PL_HAVE_X86
     if (pl_cpu_has_avx2_f16c()) { dequant_bf16_avx2(src, dst, n); return; }
 #endif
-    for (int64_t i = 0; i < n; i++) dst[i] = bfloat_to_float(src[i]);
+    dequant_bf16_generic(src, dst, n);
 }
 
 /* A row of floats to bfloat16, round to nearest even. */
-void pl_quant_row_bf16(const float *src, uint16_t *dst, int64_t n) {
+void pl_quant_row_bf16(const float *src, void *dst, int64_t n) {
 #if PL_HAVE_X86
     if (pl_cpu_has_avx2_f16c()) { quant_bf16_avx2(src, dst, n); return; }
 #endif
-    for (int64_t i = 0; i < n; i++) dst[i] = float_to_bfloat(src[i]);
+    quant_bf16_generic(src, dst, n);
 }

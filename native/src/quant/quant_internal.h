@@ -137,6 +137,16 @@ static inline float pl_f32_from_bits(uint32_t u) {
     return f;
 }
 
+/* The 16-bit code at byte address p (any alignment). */
+static inline uint16_t pl_load_u16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Stores a 16-bit code at byte address p (any alignment). */
+static inline void pl_store_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, sizeof v); }
+
 /* The float value of an IEEE half: normals rebias the exponent (15 -> 127), subnormals are mant * 2^-24,
    inf/NaN keep their payload. Written with selects so that loops over it vectorize; inlined into the
    block decoders (pl_fp16_to_fp32 is the out-of-line form). */
@@ -170,10 +180,11 @@ static inline void pl_unpack_k4_scale_min(int j, const uint8_t *packed, uint8_t 
 }
 
 /* Per-type row codecs (src/quant/quant_legacy.c, quant_k.c, fp16.c); n is a multiple of the block size. */
-void pl_dequant_row_f16(const uint16_t *src, float *dst, int64_t n);
-void pl_dequant_row_bf16(const uint16_t *src, float *dst, int64_t n);
-void pl_quant_row_f16(const float *src, uint16_t *dst, int64_t n);
-void pl_quant_row_bf16(const float *src, uint16_t *dst, int64_t n);
+/* F16/BF16 rows may start at any byte address (their 16-bit codes are read and written bytewise). */
+void pl_dequant_row_f16(const void *src, float *dst, int64_t n);
+void pl_dequant_row_bf16(const void *src, float *dst, int64_t n);
+void pl_quant_row_f16(const float *src, void *dst, int64_t n);
+void pl_quant_row_bf16(const float *src, void *dst, int64_t n);
 
 void pl_dequant_row_q4_0(const pl_block_q4_0 *src, float *dst, int64_t n);
 void pl_dequant_row_q4_1(const pl_block_q4_1 *src, float *dst, int64_t n);
