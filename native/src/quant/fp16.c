@@ -10,26 +10,15 @@
 #define PL_HAVE_X86 0
 #endif
 
-/* 1 if this CPU has AVX2, FMA and F16C (every AVX2 CPU has F16C, but ask anyway). */
+/* 1 if this CPU has AVX2, FMA and F16C (every AVX2 CPU has F16C, but ask anyway); a build with
+   -DPANLORA_FORCE_GENERIC always uses the portable kernels (to test them on an AVX2 machine). */
 int pl_cpu_has_avx2_f16c(void) {
-#if PL_HAVE_X86
+#if PL_HAVE_X86 && !defined(PANLORA_FORCE_GENERIC)
     __builtin_cpu_init();
     return pl_cpu_has_avx2() && __builtin_cpu_supports("f16c") != 0;
 #else
     return 0;
 #endif
-}
-
-/* The float value of an IEEE half: normals rebias the exponent (15 -> 127), subnormals are mant * 2^-24,
-   inf/NaN keep their payload. Written with selects so that loops over it vectorize. */
-PL_ALWAYS_INLINE float half_to_float(uint16_t h) {
-    uint32_t sign = ((uint32_t)h & 0x8000u) << 16;
-    uint32_t magnitude = (uint32_t)h & 0x7fffu;          /* exponent and mantissa */
-    uint32_t normal_bits = (magnitude << 13) + (112u << 23); /* rebias 15 -> 127 */
-    uint32_t special_bits = (magnitude << 13) | 0x7f800000u; /* inf / NaN */
-    uint32_t subnormal_bits = pl_f32_bits((float)magnitude * 0x1p-24f); /* exact, also for zero */
-    uint32_t bits = magnitude >= 0x7c00u ? special_bits : magnitude >= 0x0400u ? normal_bits : subnormal_bits;
-    return pl_f32_from_bits(bits | sign);
 }
 
 /* The IEEE half nearest to f (ties to even); overflow gives inf, NaN gives a quiet NaN keeping the top payload bits. */
@@ -65,7 +54,7 @@ PL_ALWAYS_INLINE uint16_t float_to_bfloat(float f) {
 }
 
 /* fp16 -> fp32. */
-float pl_fp16_to_fp32(uint16_t h) { return half_to_float(h); }
+float pl_fp16_to_fp32(uint16_t h) { return pl_half_to_float(h); }
 /* fp32 -> fp16, round to nearest even. */
 uint16_t pl_fp32_to_fp16(float f) { return float_to_half(f); }
 /* bf16 -> fp32. */
@@ -74,51 +63,61 @@ float pl_bf16_to_fp32(uint16_t h) { return bfloat_to_float(h); }
 uint16_t pl_fp32_to_bf16(float f) { return float_to_bfloat(f); }
 
 /* dst[i] = float(src[i]) for a row of halves, portable code. */
-static void dequant_f16_generic(const uint16_t *src, float *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = half_to_float(src[i]);
+static void dequant_f16_generic(const uint8_t *restrict src, float *restrict dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = pl_half_to_float(pl_load_u16(src + 2 * i));
 }
 
 /* dst[i] = half(src[i]) for a row, portable code. */
-static void quant_f16_generic(const float *src, uint16_t *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = float_to_half(src[i]);
+static void quant_f16_generic(const float *restrict src, uint8_t *restrict dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) pl_store_u16(dst + 2 * i, float_to_half(src[i]));
+}
+
+/* dst[i] = float(src[i]) for a row of bfloat16, portable code. */
+static void dequant_bf16_generic(const uint8_t *restrict src, float *restrict dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = bfloat_to_float(pl_load_u16(src + 2 * i));
+}
+
+/* dst[i] = bfloat16(src[i]) for a row, portable code. */
+static void quant_bf16_generic(const float *restrict src, uint8_t *restrict dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) pl_store_u16(dst + 2 * i, float_to_bfloat(src[i]));
 }
 
 #if PL_HAVE_X86
-/* dst[i] = float(src[i]) with F16C, 8 at a time. */
-PL_TARGET_AVX2 static void dequant_f16_avx2(const uint16_t *src, float *dst, int64_t n) {
+/* dst[i] = float(src[i]) with F16C, 16 at a time. */
+PL_TARGET_AVX2 static void dequant_f16_avx2(const uint8_t *restrict src, float *restrict dst, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m128i h0 = _mm_loadu_si128((const __m128i *)(src + i));
-        __m128i h1 = _mm_loadu_si128((const __m128i *)(src + i + 8));
+        __m128i h0 = _mm_loadu_si128((const __m128i *)(src + 2 * i));
+        __m128i h1 = _mm_loadu_si128((const __m128i *)(src + 2 * i + 16));
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h0));
         _mm256_storeu_ps(dst + i + 8, _mm256_cvtph_ps(h1));
     }
-    for (; i < n; i++) dst[i] = half_to_float(src[i]);
+    for (; i < n; i++) dst[i] = pl_half_to_float(pl_load_u16(src + 2 * i));
 }
 
 /* dst[i] = half(src[i]) with F16C (round to nearest even), 8 at a time. */
-PL_TARGET_AVX2 static void quant_f16_avx2(const float *src, uint16_t *dst, int64_t n) {
+PL_TARGET_AVX2 static void quant_f16_avx2(const float *restrict src, uint8_t *restrict dst, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        _mm_storeu_si128((__m128i *)(dst + i), h);
+        _mm_storeu_si128((__m128i *)(dst + 2 * i), h);
     }
-    for (; i < n; i++) dst[i] = float_to_half(src[i]);
+    for (; i < n; i++) pl_store_u16(dst + 2 * i, float_to_half(src[i]));
 }
 
 /* dst[i] = float(src[i]) for bfloat16, compiled for AVX2. */
-PL_TARGET_AVX2 static void dequant_bf16_avx2(const uint16_t *src, float *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = bfloat_to_float(src[i]);
+PL_TARGET_AVX2 static void dequant_bf16_avx2(const uint8_t *restrict src, float *restrict dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = bfloat_to_float(pl_load_u16(src + 2 * i));
 }
 
 /* dst[i] = bfloat16(src[i]), compiled for AVX2. */
-PL_TARGET_AVX2 static void quant_bf16_avx2(const float *src, uint16_t *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = float_to_bfloat(src[i]);
+PL_TARGET_AVX2 static void quant_bf16_avx2(const float *restrict src, uint8_t *restrict dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) pl_store_u16(dst + 2 * i, float_to_bfloat(src[i]));
 }
 #endif
 
 /* A row of halves to floats (F16C when available: same results, both exact). */
-void pl_dequant_row_f16(const uint16_t *src, float *dst, int64_t n) {
+void pl_dequant_row_f16(const void *src, float *dst, int64_t n) {
 #if PL_HAVE_X86
     if (pl_cpu_has_avx2_f16c()) { dequant_f16_avx2(src, dst, n); return; }
 #endif
@@ -126,7 +125,7 @@ void pl_dequant_row_f16(const uint16_t *src, float *dst, int64_t n) {
 }
 
 /* A row of floats to halves, round to nearest even. */
-void pl_quant_row_f16(const float *src, uint16_t *dst, int64_t n) {
+void pl_quant_row_f16(const float *src, void *dst, int64_t n) {
 #if PL_HAVE_X86
     if (pl_cpu_has_avx2_f16c()) { quant_f16_avx2(src, dst, n); return; }
 #endif
@@ -134,17 +133,17 @@ void pl_quant_row_f16(const float *src, uint16_t *dst, int64_t n) {
 }
 
 /* A row of bfloat16 to floats. */
-void pl_dequant_row_bf16(const uint16_t *src, float *dst, int64_t n) {
+void pl_dequant_row_bf16(const void *src, float *dst, int64_t n) {
 #if PL_HAVE_X86
     if (pl_cpu_has_avx2_f16c()) { dequant_bf16_avx2(src, dst, n); return; }
 #endif
-    for (int64_t i = 0; i < n; i++) dst[i] = bfloat_to_float(src[i]);
+    dequant_bf16_generic(src, dst, n);
 }
 
 /* A row of floats to bfloat16, round to nearest even. */
-void pl_quant_row_bf16(const float *src, uint16_t *dst, int64_t n) {
+void pl_quant_row_bf16(const float *src, void *dst, int64_t n) {
 #if PL_HAVE_X86
     if (pl_cpu_has_avx2_f16c()) { quant_bf16_avx2(src, dst, n); return; }
 #endif
-    for (int64_t i = 0; i < n; i++) dst[i] = float_to_bfloat(src[i]);
+    quant_bf16_generic(src, dst, n);
 }

@@ -137,6 +137,29 @@ static inline float pl_f32_from_bits(uint32_t u) {
     return f;
 }
 
+/* The 16-bit code at byte address p (any alignment). */
+static inline uint16_t pl_load_u16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Stores a 16-bit code at byte address p (any alignment). */
+static inline void pl_store_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, sizeof v); }
+
+/* The float value of an IEEE half: normals rebias the exponent (15 -> 127), subnormals are mant * 2^-24,
+   inf/NaN keep their payload. Written with selects so that loops over it vectorize; inlined into the
+   block decoders (pl_fp16_to_fp32 is the out-of-line form). */
+static inline float pl_half_to_float(uint16_t h) {
+    const uint32_t sign = ((uint32_t)h & 0x8000u) << 16;
+    const uint32_t magnitude = (uint32_t)h & 0x7fffu;              /* exponent and mantissa */
+    const uint32_t normal_bits = (magnitude << 13) + (112u << 23);  /* rebias 15 -> 127 */
+    const uint32_t special_bits = (magnitude << 13) | 0x7f800000u; /* inf / NaN */
+    const uint32_t subnormal_bits = pl_f32_bits((float)magnitude * 0x1p-24f); /* exact, also for zero */
+    const uint32_t bits = magnitude >= 0x7c00u ? special_bits : magnitude >= 0x0400u ? normal_bits : subnormal_bits;
+    return pl_f32_from_bits(bits | sign);
+}
+
 /* f rounded to the nearest integer, ties to even (valid for |f| < 2^22, as ggml's quantizers assume):
    adding 1.5 * 2^23 leaves the integer in the low mantissa bits. */
 static inline int pl_round_nearest_even(float f) {
@@ -157,10 +180,11 @@ static inline void pl_unpack_k4_scale_min(int j, const uint8_t *packed, uint8_t 
 }
 
 /* Per-type row codecs (src/quant/quant_legacy.c, quant_k.c, fp16.c); n is a multiple of the block size. */
-void pl_dequant_row_f16(const uint16_t *src, float *dst, int64_t n);
-void pl_dequant_row_bf16(const uint16_t *src, float *dst, int64_t n);
-void pl_quant_row_f16(const float *src, uint16_t *dst, int64_t n);
-void pl_quant_row_bf16(const float *src, uint16_t *dst, int64_t n);
+/* F16/BF16 rows may start at any byte address (their 16-bit codes are read and written bytewise). */
+void pl_dequant_row_f16(const void *src, float *dst, int64_t n);
+void pl_dequant_row_bf16(const void *src, float *dst, int64_t n);
+void pl_quant_row_f16(const float *src, void *dst, int64_t n);
+void pl_quant_row_bf16(const float *src, void *dst, int64_t n);
 
 void pl_dequant_row_q4_0(const pl_block_q4_0 *src, float *dst, int64_t n);
 void pl_dequant_row_q4_1(const pl_block_q4_1 *src, float *dst, int64_t n);

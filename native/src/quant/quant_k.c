@@ -5,6 +5,10 @@
 #include "common.h"
 #include "quant_internal.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 /* Below this magnitude a group is treated as all zeros (ggml's GROUP_MAX_EPS). */
 #define PL_GROUP_MAX_EPS 1e-15f
 
@@ -12,11 +16,11 @@
 
 /* Q4_K: for each 64 elements two groups of 32 share 32 bytes: low nibbles then high nibbles;
    y = (d * sc) * q - (dmin * mn). */
-PL_ALWAYS_INLINE void dequant_q4_K_blocks(const pl_block_q4_K *blocks, float *y, int64_t nb) {
+PL_ALWAYS_INLINE void dequant_q4_K_blocks(const pl_block_q4_K *restrict blocks, float *restrict y, int64_t nb) {
     for (int64_t b = 0; b < nb; b++) {
         const pl_block_q4_K *blk = &blocks[b];
-        const float d = pl_fp16_to_fp32(blk->d);
-        const float dmin = pl_fp16_to_fp32(blk->dmin);
+        const float d = pl_half_to_float(blk->d);
+        const float dmin = pl_half_to_float(blk->dmin);
         const uint8_t *q = blk->qs;
         float *out = y + b * PL_QK_K;
         for (int pair = 0; pair < 4; pair++) {
@@ -35,10 +39,10 @@ PL_ALWAYS_INLINE void dequant_q4_K_blocks(const pl_block_q4_K *blocks, float *y,
 
 /* Q6_K: per 128 elements, 64 bytes of ql (low nibbles of 4 runs of 32) and 32 bytes of qh (2 bits for each run);
    y = (d * scale) * (q - 32), scale per 16 elements. */
-PL_ALWAYS_INLINE void dequant_q6_K_blocks(const pl_block_q6_K *blocks, float *y, int64_t nb) {
+PL_ALWAYS_INLINE void dequant_q6_K_blocks(const pl_block_q6_K *restrict blocks, float *restrict y, int64_t nb) {
     for (int64_t b = 0; b < nb; b++) {
         const pl_block_q6_K *blk = &blocks[b];
-        const float d = pl_fp16_to_fp32(blk->d);
+        const float d = pl_half_to_float(blk->d);
         const uint8_t *ql = blk->ql;
         const uint8_t *qh = blk->qh;
         const int8_t *sc = blk->scales;
@@ -70,12 +74,54 @@ static void dequant_q6_K_generic(const pl_block_q6_K *src, float *dst, int64_t n
 #if defined(__x86_64__) || defined(__i386__)
 /* Q4_K row decoder compiled for AVX2 (same arithmetic, same results). */
 PL_TARGET_AVX2 static void dequant_q4_K_avx2(const pl_block_q4_K *src, float *dst, int64_t nb) { dequant_q4_K_blocks(src, dst, nb); }
-/* Q6_K row decoder compiled for AVX2. */
-PL_TARGET_AVX2 static void dequant_q6_K_avx2(const pl_block_q6_K *src, float *dst, int64_t nb) { dequant_q6_K_blocks(src, dst, nb); }
+/* 8 bytes at p widened to 8 int32 lanes. */
+PL_TARGET_AVX2 static inline __m256i load_8_bytes_epi32(const uint8_t *p) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+
+/* Q6_K row decoder with AVX2: 8 positions l at a time, the four runs of 32 built from ql/qh in int32 lanes,
+   scaled by (d * scale) as the portable code does (same roundings, same results). */
+PL_TARGET_AVX2 static void dequant_q6_K_avx2(const pl_block_q6_K *restrict src, float *restrict dst, int64_t nb) {
+    const __m256i mask4 = _mm256_set1_epi32(0x0F);
+    const __m256i mask2 = _mm256_set1_epi32(3);
+    const __m256i offset = _mm256_set1_epi32(32);
+    for (int64_t b = 0; b < nb; b++) {
+        const pl_block_q6_K *blk = &src[b];
+        const float d = pl_half_to_float(blk->d);
+        const uint8_t *ql = blk->ql;
+        const uint8_t *qh = blk->qh;
+        const int8_t *sc = blk->scales;
+        float *out = dst + b * PL_QK_K;
+        for (int half = 0; half < 2; half++) {
+            for (int l = 0; l < 32; l += 8) {
+                const int g = l / 16;
+                const __m256i lo_a = load_8_bytes_epi32(ql + l);
+                const __m256i lo_b = load_8_bytes_epi32(ql + l + 32);
+                const __m256i hi = load_8_bytes_epi32(qh + l);
+                const __m256i q1 = _mm256_sub_epi32(_mm256_or_si256(_mm256_and_si256(lo_a, mask4),
+                    _mm256_slli_epi32(_mm256_and_si256(hi, mask2), 4)), offset);
+                const __m256i q2 = _mm256_sub_epi32(_mm256_or_si256(_mm256_and_si256(lo_b, mask4),
+                    _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hi, 2), mask2), 4)), offset);
+                const __m256i q3 = _mm256_sub_epi32(_mm256_or_si256(_mm256_srli_epi32(lo_a, 4),
+                    _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hi, 4), mask2), 4)), offset);
+                const __m256i q4 = _mm256_sub_epi32(_mm256_or_si256(_mm256_srli_epi32(lo_b, 4),
+                    _mm256_slli_epi32(_mm256_srli_epi32(hi, 6), 4)), offset);
+                _mm256_storeu_ps(out + l, _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[g]), _mm256_cvtepi32_ps(q1)));
+                _mm256_storeu_ps(out + l + 32, _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[g + 2]), _mm256_cvtepi32_ps(q2)));
+                _mm256_storeu_ps(out + l + 64, _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[g + 4]), _mm256_cvtepi32_ps(q3)));
+                _mm256_storeu_ps(out + l + 96, _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[g + 6]), _mm256_cvtepi32_ps(q4)));
+            }
+            ql += 64;
+            qh += 32;
+            sc += 8;
+            out += 128;
+        }
+    }
+}
 #endif
 
 /* Decodes a Q4_K row of n elements. */
-void pl_dequant_row_q4_K(const pl_block_q4_K *src, float *dst, int64_t n) {
+void pl_dequant_row_q4_K(const pl_block_q4_K *restrict src, float *restrict dst, int64_t n) {
 #if defined(__x86_64__) || defined(__i386__)
     if (pl_cpu_has_avx2_f16c()) { dequant_q4_K_avx2(src, dst, n / PL_QK_K); return; }
 #endif
@@ -83,7 +129,7 @@ void pl_dequant_row_q4_K(const pl_block_q4_K *src, float *dst, int64_t n) {
 }
 
 /* Decodes a Q6_K row of n elements. */
-void pl_dequant_row_q6_K(const pl_block_q6_K *src, float *dst, int64_t n) {
+void pl_dequant_row_q6_K(const pl_block_q6_K *restrict src, float *restrict dst, int64_t n) {
 #if defined(__x86_64__) || defined(__i386__)
     if (pl_cpu_has_avx2_f16c()) { dequant_q6_K_avx2(src, dst, n / PL_QK_K); return; }
 #endif
@@ -91,12 +137,12 @@ void pl_dequant_row_q6_K(const pl_block_q6_K *src, float *dst, int64_t n) {
 }
 
 /* Decodes a Q5_K row: as Q4_K with bit 4 of run r (0..7) of 32 elements in bit r of qh[l]. */
-void pl_dequant_row_q5_K(const pl_block_q5_K *src, float *dst, int64_t n) {
+void pl_dequant_row_q5_K(const pl_block_q5_K *restrict src, float *restrict dst, int64_t n) {
     const int64_t nb = n / PL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
         const pl_block_q5_K *blk = &src[b];
-        const float d = pl_fp16_to_fp32(blk->d);
-        const float dmin = pl_fp16_to_fp32(blk->dmin);
+        const float d = pl_half_to_float(blk->d);
+        const float dmin = pl_half_to_float(blk->dmin);
         const uint8_t *ql = blk->qs;
         const uint8_t *qh = blk->qh;
         float *out = dst + b * PL_QK_K;
@@ -123,12 +169,12 @@ void pl_dequant_row_q5_K(const pl_block_q5_K *src, float *dst, int64_t n) {
 
 /* Decodes a Q2_K row: per 128 elements, 32 bytes of qs hold 4 runs of 32 2-bit codes (bit pairs 0..3);
    group g of 16 uses scales[g]: y = (d * (sc & 15)) * q - dmin * (sc >> 4). */
-void pl_dequant_row_q2_K(const pl_block_q2_K *src, float *dst, int64_t n) {
+void pl_dequant_row_q2_K(const pl_block_q2_K *restrict src, float *restrict dst, int64_t n) {
     const int64_t nb = n / PL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
         const pl_block_q2_K *blk = &src[b];
-        const float d = pl_fp16_to_fp32(blk->d);
-        const float dmin = pl_fp16_to_fp32(blk->dmin);
+        const float d = pl_half_to_float(blk->d);
+        const float dmin = pl_half_to_float(blk->dmin);
         const uint8_t *q = blk->qs;
         float *out = dst + b * PL_QK_K;
         int g = 0;
@@ -159,11 +205,11 @@ static void unpack_q3_K_scales(const uint8_t packed[PL_K_SCALE_BYTES], int scale
 
 /* Decodes a Q3_K row: 2-bit codes as in Q2_K, a third bit in hmask (bit r of hmask[l] for run r of 32);
    y = (d * scale) * (q - (hbit ? 0 : 4)). */
-void pl_dequant_row_q3_K(const pl_block_q3_K *src, float *dst, int64_t n) {
+void pl_dequant_row_q3_K(const pl_block_q3_K *restrict src, float *restrict dst, int64_t n) {
     const int64_t nb = n / PL_QK_K;
     for (int64_t b = 0; b < nb; b++) {
         const pl_block_q3_K *blk = &src[b];
-        const float d = pl_fp16_to_fp32(blk->d);
+        const float d = pl_half_to_float(blk->d);
         int scales[16];
         unpack_q3_K_scales(blk->scales, scales);
         const uint8_t *q = blk->qs;
@@ -423,8 +469,8 @@ static void quant_k4_superblock(const float *x, int nmax, float rmin, float rdel
     pack_k4_scales_mins(ls, lm, packed);
     *d_out = pl_fp32_to_fp16(max_scale / 63.f);
     *dmin_out = pl_fp32_to_fp16(max_min / 63.f);
-    const float d_all = pl_fp16_to_fp32(*d_out);
-    const float dmin_all = pl_fp16_to_fp32(*dmin_out);
+    const float d_all = pl_half_to_float(*d_out);
+    const float dmin_all = pl_half_to_float(*dmin_out);
     for (int j = 0; j < 8; j++) {
         uint8_t sc, mn;
         pl_unpack_k4_scale_min(j, packed, &sc, &mn);
@@ -515,7 +561,7 @@ void pl_quant_row_q6_K(const float *src, pl_block_q6_K *dst, int64_t n) {
             const int s = pl_round_nearest_even(iscale * group_scale[g]);
             blk->scales[g] = (int8_t)(s < 127 ? s : 127);
         }
-        const float d_all = pl_fp16_to_fp32(blk->d);
+        const float d_all = pl_half_to_float(blk->d);
         for (int g = 0; g < 16; g++) {
             const float d = d_all * blk->scales[g];
             if (d == 0.0f) continue;
@@ -587,8 +633,8 @@ void pl_quant_row_q2_K(const float *src, pl_block_q2_K *dst, int64_t n) {
         } else {
             blk->dmin = pl_fp32_to_fp16(0.f);
         }
-        const float d_all = pl_fp16_to_fp32(blk->d);
-        const float dmin_all = pl_fp16_to_fp32(blk->dmin);
+        const float d_all = pl_half_to_float(blk->d);
+        const float dmin_all = pl_half_to_float(blk->dmin);
         for (int g = 0; g < 16; g++) {
             const float d = d_all * (blk->scales[g] & 0xF);
             if (d == 0.0f) continue;
@@ -638,7 +684,7 @@ void pl_quant_row_q3_K(const float *src, pl_block_q3_K *dst, int64_t n) {
         }
         int scales[16];
         unpack_q3_K_scales(blk->scales, scales);
-        const float d_all = pl_fp16_to_fp32(blk->d);
+        const float d_all = pl_half_to_float(blk->d);
         for (int g = 0; g < 16; g++) {
             const float d = d_all * scales[g];
             if (d == 0.0f) continue;

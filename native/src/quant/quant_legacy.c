@@ -4,12 +4,16 @@
 #include "common.h"
 #include "quant_internal.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 /* ---- decoding: each *_blocks body is compiled twice (portable and AVX2) and chosen at run time ---- */
 
 /* y = d * (q - 8) per Q4_0 block; element j < 16 is the low nibble of qs[j], element j + 16 its high nibble. */
-PL_ALWAYS_INLINE void dequant_q4_0_blocks(const pl_block_q4_0 *blocks, float *y, int64_t nb) {
+PL_ALWAYS_INLINE void dequant_q4_0_blocks(const pl_block_q4_0 *restrict blocks, float *restrict y, int64_t nb) {
     for (int64_t b = 0; b < nb; b++) {
-        const float d = pl_fp16_to_fp32(blocks[b].d);
+        const float d = pl_half_to_float(blocks[b].d);
         const uint8_t *qs = blocks[b].qs;
         float *out = y + b * PL_QK4_0;
         for (int j = 0; j < PL_QK4_0 / 2; j++) {
@@ -19,10 +23,10 @@ PL_ALWAYS_INLINE void dequant_q4_0_blocks(const pl_block_q4_0 *blocks, float *y,
     }
 }
 
-/* y = d * (q - 8) per Q8_0-style block of signed bytes: y = d * q. */
-PL_ALWAYS_INLINE void dequant_q8_0_blocks(const pl_block_q8_0 *blocks, float *y, int64_t nb) {
+/* y = d * q per Q8_0 block of 32 signed bytes. */
+PL_ALWAYS_INLINE void dequant_q8_0_blocks(const pl_block_q8_0 *restrict blocks, float *restrict y, int64_t nb) {
     for (int64_t b = 0; b < nb; b++) {
-        const float d = pl_fp16_to_fp32(blocks[b].d);
+        const float d = pl_half_to_float(blocks[b].d);
         const int8_t *qs = blocks[b].qs;
         float *out = y + b * PL_QK8_0;
         for (int j = 0; j < PL_QK8_0; j++) out[j] = (float)qs[j] * d;
@@ -34,14 +38,33 @@ static void dequant_q4_0_generic(const pl_block_q4_0 *src, float *dst, int64_t n
 /* Q8_0 row decoder, portable. */
 static void dequant_q8_0_generic(const pl_block_q8_0 *src, float *dst, int64_t nb) { dequant_q8_0_blocks(src, dst, nb); }
 #if defined(__x86_64__) || defined(__i386__)
-/* Q4_0 row decoder compiled for AVX2 (same arithmetic, so the same results). */
-PL_TARGET_AVX2 static void dequant_q4_0_avx2(const pl_block_q4_0 *src, float *dst, int64_t nb) { dequant_q4_0_blocks(src, dst, nb); }
+/* Q4_0 row decoder with AVX2: 16 bytes give 32 codes, widened to int32, (q - 8) converted and scaled
+   (the same single rounding per element as the portable code, so the same results). */
+PL_TARGET_AVX2 static void dequant_q4_0_avx2(const pl_block_q4_0 *restrict src, float *restrict dst, int64_t nb) {
+    const __m128i low_mask = _mm_set1_epi8(0x0F);
+    const __m256i eight = _mm256_set1_epi32(8);
+    for (int64_t b = 0; b < nb; b++) {
+        const __m256 d = _mm256_set1_ps(pl_half_to_float(src[b].d));
+        const __m128i packed = _mm_loadu_si128((const __m128i *)src[b].qs);
+        const __m128i lo = _mm_and_si128(packed, low_mask);
+        const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low_mask);
+        const __m256i q0 = _mm256_sub_epi32(_mm256_cvtepu8_epi32(lo), eight);
+        const __m256i q1 = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)), eight);
+        const __m256i q2 = _mm256_sub_epi32(_mm256_cvtepu8_epi32(hi), eight);
+        const __m256i q3 = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)), eight);
+        float *out = dst + b * PL_QK4_0;
+        _mm256_storeu_ps(out + 0, _mm256_mul_ps(_mm256_cvtepi32_ps(q0), d));
+        _mm256_storeu_ps(out + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(q1), d));
+        _mm256_storeu_ps(out + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(q2), d));
+        _mm256_storeu_ps(out + 24, _mm256_mul_ps(_mm256_cvtepi32_ps(q3), d));
+    }
+}
 /* Q8_0 row decoder compiled for AVX2. */
 PL_TARGET_AVX2 static void dequant_q8_0_avx2(const pl_block_q8_0 *src, float *dst, int64_t nb) { dequant_q8_0_blocks(src, dst, nb); }
 #endif
 
 /* Decodes a Q4_0 row of n elements. */
-void pl_dequant_row_q4_0(const pl_block_q4_0 *src, float *dst, int64_t n) {
+void pl_dequant_row_q4_0(const pl_block_q4_0 *restrict src, float *restrict dst, int64_t n) {
 #if defined(__x86_64__) || defined(__i386__)
     if (pl_cpu_has_avx2_f16c()) { dequant_q4_0_avx2(src, dst, n / PL_QK4_0); return; }
 #endif
@@ -49,7 +72,7 @@ void pl_dequant_row_q4_0(const pl_block_q4_0 *src, float *dst, int64_t n) {
 }
 
 /* Decodes a Q8_0 row of n elements. */
-void pl_dequant_row_q8_0(const pl_block_q8_0 *src, float *dst, int64_t n) {
+void pl_dequant_row_q8_0(const pl_block_q8_0 *restrict src, float *restrict dst, int64_t n) {
 #if defined(__x86_64__) || defined(__i386__)
     if (pl_cpu_has_avx2_f16c()) { dequant_q8_0_avx2(src, dst, n / PL_QK8_0); return; }
 #endif
@@ -57,11 +80,11 @@ void pl_dequant_row_q8_0(const pl_block_q8_0 *src, float *dst, int64_t n) {
 }
 
 /* Decodes a Q4_1 row: y = d * q + m. */
-void pl_dequant_row_q4_1(const pl_block_q4_1 *src, float *dst, int64_t n) {
+void pl_dequant_row_q4_1(const pl_block_q4_1 *restrict src, float *restrict dst, int64_t n) {
     const int64_t nb = n / PL_QK4_1;
     for (int64_t b = 0; b < nb; b++) {
-        const float d = pl_fp16_to_fp32(src[b].d);
-        const float m = pl_fp16_to_fp32(src[b].m);
+        const float d = pl_half_to_float(src[b].d);
+        const float m = pl_half_to_float(src[b].m);
         float *out = dst + b * PL_QK4_1;
         for (int j = 0; j < PL_QK4_1 / 2; j++) {
             out[j] = (float)(src[b].qs[j] & 0x0F) * d + m;
@@ -70,39 +93,104 @@ void pl_dequant_row_q4_1(const pl_block_q4_1 *src, float *dst, int64_t n) {
     }
 }
 
-/* Decodes a Q5_0 row: y = d * (q - 16), bit 4 of element j is bit j of qh (little-endian). */
-void pl_dequant_row_q5_0(const pl_block_q5_0 *src, float *dst, int64_t n) {
-    const int64_t nb = n / PL_QK5_0;
+/* Q5_0 blocks: y = d * (q - 16), bit 4 of element j is bit j of qh (little-endian 32-bit). */
+PL_ALWAYS_INLINE void dequant_q5_0_blocks(const pl_block_q5_0 *restrict blocks, float *restrict y, int64_t nb) {
     for (int64_t b = 0; b < nb; b++) {
-        const float d = pl_fp16_to_fp32(src[b].d);
+        const float d = pl_half_to_float(blocks[b].d);
         uint32_t qh;
-        memcpy(&qh, src[b].qh, sizeof qh);
-        float *out = dst + b * PL_QK5_0;
+        memcpy(&qh, blocks[b].qh, sizeof qh);
+        float *out = y + b * PL_QK5_0;
         for (int j = 0; j < PL_QK5_0 / 2; j++) {
             const int high_lo = (int)((qh >> j) & 1u) << 4;
             const int high_hi = (int)((qh >> (j + PL_QK5_0 / 2)) & 1u) << 4;
-            out[j] = (float)(((src[b].qs[j] & 0x0F) | high_lo) - 16) * d;
-            out[j + PL_QK5_0 / 2] = (float)(((src[b].qs[j] >> 4) | high_hi) - 16) * d;
+            out[j] = (float)(((blocks[b].qs[j] & 0x0F) | high_lo) - 16) * d;
+            out[j + PL_QK5_0 / 2] = (float)(((blocks[b].qs[j] >> 4) | high_hi) - 16) * d;
         }
     }
 }
 
-/* Decodes a Q5_1 row: y = d * q + m with 5-bit q. */
-void pl_dequant_row_q5_1(const pl_block_q5_1 *src, float *dst, int64_t n) {
-    const int64_t nb = n / PL_QK5_1;
+/* Q5_1 blocks: y = d * q + m with 5-bit q laid out as in Q5_0. */
+PL_ALWAYS_INLINE void dequant_q5_1_blocks(const pl_block_q5_1 *restrict blocks, float *restrict y, int64_t nb) {
     for (int64_t b = 0; b < nb; b++) {
-        const float d = pl_fp16_to_fp32(src[b].d);
-        const float m = pl_fp16_to_fp32(src[b].m);
+        const float d = pl_half_to_float(blocks[b].d);
+        const float m = pl_half_to_float(blocks[b].m);
         uint32_t qh;
-        memcpy(&qh, src[b].qh, sizeof qh);
-        float *out = dst + b * PL_QK5_1;
+        memcpy(&qh, blocks[b].qh, sizeof qh);
+        float *out = y + b * PL_QK5_1;
         for (int j = 0; j < PL_QK5_1 / 2; j++) {
             const int high_lo = (int)((qh >> j) & 1u) << 4;
             const int high_hi = (int)((qh >> (j + PL_QK5_1 / 2)) & 1u) << 4;
-            out[j] = (float)((src[b].qs[j] & 0x0F) | high_lo) * d + m;
-            out[j + PL_QK5_1 / 2] = (float)((src[b].qs[j] >> 4) | high_hi) * d + m;
+            out[j] = (float)((blocks[b].qs[j] & 0x0F) | high_lo) * d + m;
+            out[j + PL_QK5_1 / 2] = (float)((blocks[b].qs[j] >> 4) | high_hi) * d + m;
         }
     }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* The 32 five-bit codes of a Q5 block as 4 vectors of 8 int32 (elements 0-7, 8-15, 16-23, 24-31):
+   nibbles from qs, bit 4 from bit j of qh. */
+PL_TARGET_AVX2 static inline void unpack_q5_codes_avx2(const uint8_t qs[16], const uint8_t qh_bytes[4], __m256i codes[4]) {
+    uint32_t qh;
+    memcpy(&qh, qh_bytes, sizeof qh);
+    const __m128i packed = _mm_loadu_si128((const __m128i *)qs);
+    const __m128i low_mask = _mm_set1_epi8(0x0F);
+    const __m128i lo = _mm_and_si128(packed, low_mask);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), low_mask);
+    const __m256i nibbles[4] = {_mm256_cvtepu8_epi32(lo), _mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)),
+                                _mm256_cvtepu8_epi32(hi), _mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))};
+    const __m256i lane_shift = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i one = _mm256_set1_epi32(1);
+    for (int k = 0; k < 4; k++) {
+        const __m256i bits = _mm256_srlv_epi32(_mm256_set1_epi32((int)(qh >> (8 * k))), lane_shift);
+        codes[k] = _mm256_or_si256(nibbles[k], _mm256_slli_epi32(_mm256_and_si256(bits, one), 4));
+    }
+}
+
+/* Q5_0 row decoder with AVX2 (one conversion and one multiply per element, as the portable code). */
+PL_TARGET_AVX2 static void dequant_q5_0_avx2(const pl_block_q5_0 *restrict src, float *restrict dst, int64_t nb) {
+    const __m256i sixteen = _mm256_set1_epi32(16);
+    for (int64_t b = 0; b < nb; b++) {
+        const __m256 d = _mm256_set1_ps(pl_half_to_float(src[b].d));
+        __m256i codes[4];
+        unpack_q5_codes_avx2(src[b].qs, src[b].qh, codes);
+        for (int k = 0; k < 4; k++)
+            _mm256_storeu_ps(dst + b * PL_QK5_0 + 8 * k,
+                             _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(codes[k], sixteen)), d));
+    }
+}
+
+/* Q5_1 row decoder with AVX2: q * d, then + m (two roundings, no fused multiply-add, as the portable code). */
+PL_TARGET_AVX2 static void dequant_q5_1_avx2(const pl_block_q5_1 *restrict src, float *restrict dst, int64_t nb) {
+    for (int64_t b = 0; b < nb; b++) {
+        const __m256 d = _mm256_set1_ps(pl_half_to_float(src[b].d));
+        const __m256 m = _mm256_set1_ps(pl_half_to_float(src[b].m));
+        __m256i codes[4];
+        unpack_q5_codes_avx2(src[b].qs, src[b].qh, codes);
+        for (int k = 0; k < 4; k++)
+            _mm256_storeu_ps(dst + b * PL_QK5_1 + 8 * k, _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(codes[k]), d), m));
+    }
+}
+#endif
+
+/* Portable Q5_0 row decoder. */
+static void dequant_q5_0_generic(const pl_block_q5_0 *src, float *dst, int64_t nb) { dequant_q5_0_blocks(src, dst, nb); }
+/* Portable Q5_1 row decoder. */
+static void dequant_q5_1_generic(const pl_block_q5_1 *src, float *dst, int64_t nb) { dequant_q5_1_blocks(src, dst, nb); }
+
+/* Decodes a Q5_0 row of n elements. */
+void pl_dequant_row_q5_0(const pl_block_q5_0 *restrict src, float *restrict dst, int64_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (pl_cpu_has_avx2_f16c()) { dequant_q5_0_avx2(src, dst, n / PL_QK5_0); return; }
+#endif
+    dequant_q5_0_generic(src, dst, n / PL_QK5_0);
+}
+
+/* Decodes a Q5_1 row of n elements. */
+void pl_dequant_row_q5_1(const pl_block_q5_1 *restrict src, float *restrict dst, int64_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (pl_cpu_has_avx2_f16c()) { dequant_q5_1_avx2(src, dst, n / PL_QK5_1); return; }
+#endif
+    dequant_q5_1_generic(src, dst, n / PL_QK5_1);
 }
 
 /* ---- encoding (ggml's reference rounding) ---- */
