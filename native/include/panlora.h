@@ -74,7 +74,7 @@ int32_t pl_type_info(int32_t type, int64_t *block_elems, int64_t *block_bytes);
 int32_t pl_row_bytes(int32_t type, int64_t n, int64_t *out_bytes);
 /* Decodes n elements of src (src_bytes long) into dst; dequantizable: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K. */
 int32_t pl_dequantize(int32_t type, const void *src, int64_t src_bytes, float *dst, int64_t n);
-/* Encodes n floats into dst (dst_bytes long) with ggml's reference rounding; quantizable: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K. */
+/* Encodes n floats into dst (dst_bytes long) with ggml's reference rounding; quantizable: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K; PL_ERR_NUMERIC for NaN/Inf into a block type. */
 int32_t pl_quantize(int32_t type, const float *src, int64_t n, void *dst, int64_t dst_bytes);
 
 /* ---- matrix products over (possibly quantized) weights ---- */
