@@ -70,7 +70,7 @@ public final class DataReader {
 
     /** Reads a JSONL file, one example per non-blank line. */
     public static TrainingData readJsonl(Path file, Tokenizer tokenizer, ReadOptions options) throws IOException {
-        ExampleEncoder encoder = new ExampleEncoder(tokenizer, options.parseSpecial());
+        ExampleEncoder encoder = new ExampleEncoder(tokenizer, options.parseSpecial(), options.segmentTokenization());
         ChatTemplate[] template = {options.chatTemplate()}; // resolved on the first chat record
         List<Example> examples = new ArrayList<>();
         List<String> reports = new ArrayList<>();

@@ -110,7 +110,7 @@ class DataMalformedLinesTest {
     @Test
     void skipBadLinesCountsAndReportsTheFirstFew() throws IOException {
         Path file = write(String.join("\n", "{", GOOD, "[]", "", "{\"text\": 1}", "{\"prompt\": \"p\", \"completion\": \"c\"}", "x", "{}") + "\n");
-        ReadOptions options = new ReadOptions(true, 2, null, true);
+        ReadOptions options = ReadOptions.defaults().withSkipBadLines(true).withReportedBadLines(2);
         TrainingData data = DataReader.read(file, tokenizer, options);
         assertEquals(5, data.badLines());
         assertEquals(List.of(file + ":1: expected a string key but the line ended at column 2",
