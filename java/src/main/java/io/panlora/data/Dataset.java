@@ -1,5 +1,8 @@
 package io.panlora.data;
 
+import io.panlora.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -28,10 +31,14 @@ public final class Dataset {
     /** The seed stream for the split, apart from the per-epoch shuffle streams (which are >= 0). */
     private static final long SPLIT_STREAM = -1;
 
+    private final TrainingData trainData;
+    private final TrainingData validationData;
     private final Windows train;
     private final Windows validation;
 
-    private Dataset(Windows train, Windows validation) {
+    private Dataset(TrainingData trainData, TrainingData validationData, Windows train, Windows validation) {
+        this.trainData = trainData;
+        this.validationData = validationData;
         this.train = train;
         this.validation = validation;
     }
@@ -78,7 +85,18 @@ public final class Dataset {
                     + (train.droppedExamples() > 0 ? " (" + train.droppedExamples() + " examples have no target within the first "
                     + (packer.contextLength() + 1) + " tokens)" : ""));
         }
-        return new Dataset(train, validation);
+        return new Dataset(trainData, validationData, train, validation);
+    }
+
+    /**
+     * Reads the training file (and the validation file, if not null) and builds the dataset; every
+     * file is read whole, so malformed data fails here, before training starts.
+     */
+    public static Dataset load(Path trainFile, Path validationFile, Tokenizer tokenizer, ReadOptions options, Packer packer,
+                               double validationFraction, long seed) throws IOException {
+        TrainingData train = DataReader.read(trainFile, tokenizer, options);
+        TrainingData validation = validationFile == null ? null : DataReader.read(validationFile, tokenizer, options);
+        return of(train, validation, packer, validationFraction, seed);
     }
 
     /** How many of n items a fraction holds out. */
@@ -86,6 +104,16 @@ public final class Dataset {
         if (fraction <= 0 || n < 2) return 0;
         long k = Math.round(fraction * n);
         return Math.clamp(k, 1, n - 1);
+    }
+
+    /** The data read from the training file (its bad-line counts included). */
+    public TrainingData trainData() {
+        return trainData;
+    }
+
+    /** The data read from the separate validation file, or null when validation was split off. */
+    public TrainingData validationData() {
+        return validationData;
     }
 
     /** The training windows. */

@@ -20,7 +20,9 @@ import java.util.List;
  *
  * @param contextLength the number of input positions per window (ctx)
  * @param packExamples  pack several short examples into one window
- * @param padId         the token id written into input positions past the data (its targets are ignored)
+ * @param padId         the token id written into input positions past the data; any valid id works, since its
+ *                      targets are ignored and, under causal attention, positions after the data cannot
+ *                      affect the positions before them
  */
 public record Packer(int contextLength, boolean packExamples, int padId) {
 
@@ -28,6 +30,11 @@ public record Packer(int contextLength, boolean packExamples, int padId) {
     public Packer {
         if (contextLength < 1) throw new IllegalArgumentException("context length must be >= 1, got " + contextLength);
         if (padId < 0) throw new IllegalArgumentException("pad id must be >= 0, got " + padId);
+    }
+
+    /** A pad id for a tokenizer: its EOS if it has one, else 0. */
+    public static int padIdFor(io.panlora.tokenizer.Tokenizer tokenizer) {
+        return tokenizer.eos() >= 0 ? tokenizer.eos() : 0;
     }
 
     /** Windows for data in its layout. */

@@ -59,7 +59,7 @@ public final class Windows {
         return droppedExamples;
     }
 
-    /** How many examples' spans (whole or truncated) the windows hold; a token stream's example counts once per window. */
+    /** How many example pieces the windows are made of: for separate examples, the examples kept; for a stream, the windows. */
     public int spanCount() {
         return spans.length / 3;
     }

@@ -1,6 +1,7 @@
 package io.panlora.data;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -100,7 +101,7 @@ class DataSplitTest {
         List<String> seen = new ArrayList<>();
         for (Batch b : batches) for (int r = 0; r < b.rows(); r++) seen.add(TOKENIZER.decode(b.inputs()[r]).replace("\0", "").replace("</s>", ""));
         assertEquals(texts(d.validation()), seen);
-        assertTrue(Dataset.of(records(10), null, PACKER, 0, 1).validationBatches(2).iterator().hasNext() == false);
+        assertFalse(Dataset.of(records(10), null, PACKER, 0, 1).validationBatches(2).iterator().hasNext());
     }
 
     @Test
@@ -115,6 +116,23 @@ class DataSplitTest {
                 assertTrue(trainTexts.contains(TOKENIZER.decode(b.inputs()[r]).replace("\0", "").replace("</s>", "")));
             }
         }
+    }
+
+    @Test
+    void loadReadsBothFilesAndKeepsTheirReports(@org.junit.jupiter.api.io.TempDir Path dir) throws java.io.IOException {
+        Path train = dir.resolve("train.jsonl");
+        Path validation = dir.resolve("valid.jsonl");
+        java.nio.file.Files.writeString(train, "{\"text\": \"abc\"}\nnot json\n{\"prompt\": \"p\", \"completion\": \"c\"}\n");
+        java.nio.file.Files.writeString(validation, "{\"text\": \"xyz\"}\n");
+        Packer packer = new Packer(8, false, Packer.padIdFor(TOKENIZER));
+        assertEquals(ByteTokenizer.EOS, packer.padId());
+        Dataset d = Dataset.load(train, validation, TOKENIZER, ReadOptions.defaults().withSkipBadLines(true), packer, 0.5, 3);
+        assertEquals(2, d.train().size());
+        assertEquals(1, d.validation().size());
+        assertEquals(1, d.trainData().badLines());
+        assertEquals(List.of(train + ":2: expected a value but found 'n' at column 1"), d.trainData().badLineReports());
+        assertEquals(validation, d.validationData().source());
+        assertThrows(DataFormatException.class, () -> Dataset.load(train, null, TOKENIZER, ReadOptions.defaults(), packer, 0.5, 3));
     }
 
     @Test
