@@ -1,0 +1,60 @@
+package io.panlora.tokenizer;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Turns a stream of generated token ids into text as it comes, holding back the bytes of a UTF-8 character
+ * that is split across tokens (byte-fallback and byte-level vocabularies split emoji and CJK that way).
+ */
+public final class TokenStreamDecoder {
+    private final Tokenizer tokenizer;
+    private final boolean renderSpecial;
+    private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
+
+    /** A decoder that renders control tokens as nothing. */
+    public TokenStreamDecoder(Tokenizer tokenizer) {
+        this(tokenizer, false);
+    }
+
+    /** A decoder; {@code renderSpecial} writes control tokens' text too. */
+    public TokenStreamDecoder(Tokenizer tokenizer, boolean renderSpecial) {
+        this.tokenizer = tokenizer;
+        this.renderSpecial = renderSpecial;
+    }
+
+    /** Adds a token and returns the text that is now complete (possibly empty). */
+    public String push(int id) {
+        pending.writeBytes(tokenizer.pieceBytes(id, renderSpecial));
+        byte[] bytes = pending.toByteArray();
+        int complete = completePrefixLength(bytes);
+        pending.reset();
+        pending.write(bytes, complete, bytes.length - complete);
+        return new String(bytes, 0, complete, StandardCharsets.UTF_8);
+    }
+
+    /** Returns what is left (an unfinished character becomes U+FFFD) and empties the decoder. */
+    public String finish() {
+        String rest = pending.toString(StandardCharsets.UTF_8);
+        pending.reset();
+        return rest;
+    }
+
+    /** Length of the longest prefix that does not end inside a UTF-8 sequence which could still be completed. */
+    static int completePrefixLength(byte[] b) {
+        int n = b.length;
+        // look back at most 3 bytes for the lead byte of a possibly unfinished sequence
+        for (int back = 1; back <= Math.min(3, n); back++) {
+            int c = b[n - back] & 0xFF;
+            if (c < 0x80) {
+                return n; // ASCII: everything before and including it is complete
+            }
+            if (c >= 0xC0) {
+                int need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+                return back < need ? n - back : n;
+            }
+            // continuation byte: keep looking for its lead
+        }
+        return n;
+    }
+}
