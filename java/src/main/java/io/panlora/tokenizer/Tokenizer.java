@@ -90,4 +90,9 @@ public interface Tokenizer {
 
     /** The vocabulary this tokenizer was built from. */
     TokenizerSpec spec();
+
+    /** The vocabulary's Jinja chat template (GGUF tokenizer.chat_template), or null. */
+    default String chatTemplate() {
+        return spec().chatTemplate();
+    }
 }

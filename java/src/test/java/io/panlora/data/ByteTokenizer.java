@@ -10,7 +10,7 @@ import java.util.List;
  * A test tokenizer: one token per UTF-8 byte (id = byte + 3), BOS 1, EOS 2, and with parseSpecial
  * "&lt;s&gt;" / "&lt;/s&gt;" become BOS / EOS and the strings of {@link #SPECIALS} become ids 259, 260, ...
  */
-final class ByteTokenizer implements Tokenizer {
+final class ByteTokenizer extends StubTokenizer {
     static final List<String> SPECIALS = List.of("<|im_start|>", "<|im_end|>", "<|start_header_id|>", "<|end_header_id|>",
             "<|eot_id|>", "<start_of_turn>", "<end_of_turn>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>");
     static final int BOS = 1;

@@ -16,7 +16,7 @@ class DataSegmentTokenizationTest {
      * SentencePiece-style dummy prefix (a space before raw text at the start or after a control
      * token) and merges of multi-byte strings into one token.
      */
-    static final class MergingTokenizer implements Tokenizer {
+    static final class MergingTokenizer extends StubTokenizer {
         static final Map<String, Integer> MERGES = Map.of("  ", 600, "\nH", 601);
         private final boolean dummyPrefix;
 
