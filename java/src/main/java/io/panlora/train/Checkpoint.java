@@ -101,6 +101,25 @@ public final class Checkpoint {
         }
     }
 
+    /** Rebuilds the slots of a checkpoint (factors and scales) into an empty adapter set, e.g. to export it. */
+    public static int loadSlotsInto(Path dir, LoraSet set) throws IOException {
+        Path file = dir.resolve(FILE);
+        try (GgufFile f = GgufFile.open(file)) {
+            if (!"panlora.checkpoint".equals(f.getString("general.type", "")))
+                throw new GgufException(file + ": not a panlora checkpoint");
+            int n = (int) f.getLong("panlora.checkpoint.slots");
+            for (int i = 0; i < n; i++) {
+                String p = "panlora.slot." + i + ".";
+                String[] where = f.getString(p + "where").split("/");
+                LoraSet.Slot s = set.addSlot(Integer.parseInt(where[0]), io.panlora.lora.Target.byName(where[1]), Integer.parseInt(where[2]),
+                        f.getFloat(p + "scale"));
+                set.setWeights(s, get(f, p + "a"), get(f, p + "b"));
+                if (!f.getBool(p + "enabled")) set.setFlags(s, f.getFloat(p + "scale"), true, true, false);
+            }
+            return n;
+        }
+    }
+
     private static float[] get(GgufFile f, String name) {
         return f.tensorData(name).toArray(ValueLayout.JAVA_FLOAT);
     }

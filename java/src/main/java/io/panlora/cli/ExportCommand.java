@@ -1,0 +1,43 @@
+package io.panlora.cli;
+
+import io.panlora.gguf.GgmlType;
+import io.panlora.lora.AdapterGguf;
+import io.panlora.lora.LoraSet;
+import io.panlora.model.LlamaModel;
+import io.panlora.train.Checkpoint;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code panlora export}: writes a GGUF LoRA adapter (llama.cpp layout) from a training checkpoint or another adapter. */
+@Command(name = "export", mixinStandardHelpOptions = true,
+        description = "Export a GGUF LoRA adapter (F32, F16, BF16, Q8_0) from a run's checkpoint or convert an adapter's type.")
+final class ExportCommand implements Callable<Integer> {
+    @Option(names = {"-m", "--model"}, required = true, description = "the base GGUF model the adapter belongs to")
+    Path model;
+
+    @Option(names = "--checkpoint", description = "a training output directory (holding checkpoint.gguf)")
+    Path checkpoint;
+
+    @Option(names = "--adapter", description = "an existing GGUF LoRA adapter to convert")
+    Path adapter;
+
+    @Option(names = {"-o", "--output"}, required = true, description = "adapter GGUF to write")
+    Path output;
+
+    @Option(names = "--type", defaultValue = "Q8_0", description = "F32, F16, BF16 or Q8_0 (default: ${DEFAULT-VALUE})")
+    String type;
+
+    @Override
+    public Integer call() throws Exception {
+        if ((checkpoint == null) == (adapter == null)) throw new IllegalArgumentException("give exactly one of --checkpoint DIR or --adapter FILE");
+        GgmlType t = GgmlType.valueOf(type.toUpperCase());
+        try (LlamaModel m = LlamaModel.load(model); LoraSet set = new LoraSet(m)) {
+            int n = checkpoint != null ? Checkpoint.loadSlotsInto(checkpoint, set) : AdapterGguf.load(adapter, set, 1f);
+            for (String note : AdapterGguf.write(output, set, m.config(), t, "panlora-lora")) System.out.println("note: " + note);
+            System.out.printf("wrote %s: %d slots as %s%n", output, n, t);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,92 @@
+package io.panlora.cli;
+
+import io.panlora.data.ChatTemplate;
+import io.panlora.data.ReadOptions;
+import io.panlora.gguf.GgmlType;
+import io.panlora.lora.Target;
+import io.panlora.train.LoraRun;
+import io.panlora.train.LrSchedule;
+import io.panlora.train.StepEngine;
+import io.panlora.train.TrainConfig;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code panlora train}: LoRA fine-tuning of a GGUF model on text or JSONL data; writes a GGUF adapter. */
+@Command(name = "train", mixinStandardHelpOptions = true, description = "LoRA fine-tune a GGUF model; writes OUT_DIR/adapter.gguf.")
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = {"-m", "--model"}, required = true, description = "base GGUF model (any supported type: QLoRA-style on quantized bases)")
+    Path model;
+
+    @Option(names = "--data", required = true, description = "training data: plain text, or JSONL ({text} | {prompt,completion} | alpaca | {messages})")
+    Path data;
+
+    @Option(names = "--val", description = "validation data (default: a held-out fraction of --data)")
+    Path val;
+
+    @Option(names = "--val-fraction", defaultValue = "0.05", description = "held-out fraction without --val (default: ${DEFAULT-VALUE})")
+    double valFraction;
+
+    @Option(names = {"-o", "--output"}, description = "output directory (adapter, checkpoint, metrics, plot); default: the --resume directory")
+    Path out;
+
+    @Option(names = "--resume", description = "continue the run in this directory from its checkpoint")
+    Path resume;
+
+    @Option(names = {"-r", "--rank"}, defaultValue = "8", description = "LoRA rank (default: ${DEFAULT-VALUE})") int rank;
+    @Option(names = "--alpha", defaultValue = "16", description = "LoRA alpha: scale = alpha/rank (default: ${DEFAULT-VALUE})") float alpha;
+    @Option(names = "--rslora", description = "rank-stabilised scale alpha/sqrt(rank)") boolean rsLora;
+    @Option(names = "--targets", defaultValue = "q,k,v,o", description = "target linears: q,k,v,o,gate,up,down | attn | ffn | all (default: ${DEFAULT-VALUE})")
+    String targets;
+    @Option(names = "--lr", defaultValue = "2e-4", description = "peak learning rate (default: ${DEFAULT-VALUE})") float lr;
+    @Option(names = "--schedule", defaultValue = "cosine", description = "constant | linear | cosine (default: ${DEFAULT-VALUE})") String schedule;
+    @Option(names = "--warmup", defaultValue = "0", description = "warmup steps (default: ${DEFAULT-VALUE})") int warmup;
+    @Option(names = "--min-lr-ratio", defaultValue = "0", description = "final lr / peak lr for linear/cosine (default: ${DEFAULT-VALUE})") float minLr;
+    @Option(names = "--steps", defaultValue = "100", description = "optimizer steps (default: ${DEFAULT-VALUE}); --epochs overrides") int steps;
+    @Option(names = "--epochs", defaultValue = "0", description = "passes over the training windows (fractions allowed)") double epochs;
+    @Option(names = {"-b", "--batch"}, defaultValue = "4", description = "sequences per micro-batch (default: ${DEFAULT-VALUE})") int batch;
+    @Option(names = {"-c", "--ctx"}, defaultValue = "256", description = "tokens per sequence (default: ${DEFAULT-VALUE})") int ctx;
+    @Option(names = "--grad-accum", defaultValue = "1", description = "micro-batches per optimizer step (default: ${DEFAULT-VALUE})") int gradAccum;
+    @Option(names = {"-s", "--seed"}, defaultValue = "42", description = "seed of init and data order (default: ${DEFAULT-VALUE})") long seed;
+    @Option(names = "--clip", defaultValue = "1.0", description = "max global gradient norm, 0 = off (default: ${DEFAULT-VALUE})") float clip;
+    @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW decoupled weight decay (default: ${DEFAULT-VALUE})") float wd;
+    @Option(names = "--eval-every", defaultValue = "50", description = "validate every N steps, 0 = only at the end (default: ${DEFAULT-VALUE})") int evalEvery;
+    @Option(names = "--eval-batches", defaultValue = "8", description = "validation batches, 0 = all (default: ${DEFAULT-VALUE})") int evalBatches;
+    @Option(names = "--save-every", defaultValue = "50", description = "checkpoint every N steps (default: ${DEFAULT-VALUE})") int saveEvery;
+    @Option(names = "--recompute", description = "recompute activations per layer in the backward (less memory, ~30% slower)") boolean recompute;
+    @Option(names = "--adapter-type", defaultValue = "F16", description = "exported adapter type: F32, F16, BF16, Q8_0 (default: ${DEFAULT-VALUE})") String adapterType;
+    @Option(names = "--skip-bad-lines", description = "skip malformed JSONL lines (reported) instead of refusing the data") boolean skipBad;
+    @Option(names = "--chat-template", description = "chat template for {messages} data: " + "chatml, llama2, llama3, mistral, zephyr, gemma, phi3, alpaca (default: the model's)")
+    String chatTemplate;
+
+    @Mixin
+    CommonOptions common;
+
+    @Override
+    public Integer call() throws Exception {
+        common.apply();
+        Path dir = out != null ? out : resume;
+        if (dir == null) throw new IllegalArgumentException("give an output directory with -o (or --resume DIR)");
+        if (resume != null && out != null && !resume.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize()))
+            throw new IllegalArgumentException("--resume " + resume + " and -o " + out + " differ: a run resumes in its own directory");
+        TrainConfig cfg = new TrainConfig(rank, alpha, rsLora, Target.parseList(targets), lr, LrSchedule.parse(schedule), warmup, minLr,
+                steps, batch, ctx, gradAccum, seed, clip, wd, 0.9f, 0.999f, 1e-8f, evalEvery, evalBatches, saveEvery, recompute,
+                StepEngine.Mode.LORA);
+        ReadOptions ro = ReadOptions.defaults().withSkipBadLines(skipBad);
+        if (chatTemplate != null) ro = ro.withChatTemplate(ChatTemplate.named(chatTemplate));
+        GgmlType at = GgmlType.valueOf(adapterType.toUpperCase());
+        LoraRun.Summary s = LoraRun.run(new LoraRun.Options(model, data, val, val != null ? 0 : valFraction, cfg, epochs, ro, at, dir,
+                resume != null, System.out));
+        var r = s.result();
+        System.out.printf("trained %d steps: train loss %.4f -> %.4f%n", r.steps(), r.firstLoss(), r.lastLoss());
+        if (!Double.isNaN(r.valAfter()))
+            System.out.printf("validation loss: %s -> %.4f (ppl %.2f)%n", Double.isNaN(r.valBefore()) ? "?" : String.format("%.4f", r.valBefore()),
+                    r.valAfter(), Math.exp(r.valAfter()));
+        for (String n : s.exportNotes()) System.out.println("note: " + n);
+        System.out.printf("adapter: %s (%s)%nmetrics: %s%nloss plot: %s%n", s.adapter(), at, r.metrics(), r.plot());
+        return 0;
+    }
+
+}

@@ -1,0 +1,128 @@
+package io.panlora.demo;
+
+import io.panlora.data.Dataset;
+import io.panlora.data.Packer;
+import io.panlora.data.ReadOptions;
+import io.panlora.generate.Generator;
+import io.panlora.generate.Sampler;
+import io.panlora.gguf.GgmlType;
+import io.panlora.lora.AdapterGguf;
+import io.panlora.lora.LoraSet;
+import io.panlora.lora.Target;
+import io.panlora.model.LlamaConfig;
+import io.panlora.model.LlamaModel;
+import io.panlora.model.ModelInit;
+import io.panlora.model.ModelWriter;
+import io.panlora.model.TokenizerLoader;
+import io.panlora.model.WeightTensor;
+import io.panlora.tokenizer.BpeTrainer;
+import io.panlora.tokenizer.Tokenizer;
+import io.panlora.tokenizer.TokenizerSpec;
+import io.panlora.train.BatchSource;
+import io.panlora.train.DatasetBatches;
+import io.panlora.train.LoraRun;
+import io.panlora.train.LrSchedule;
+import io.panlora.train.StepEngine;
+import io.panlora.train.TrainConfig;
+import io.panlora.train.Trainer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The main job: pretrain a small LLaMA on the JDK's manuals (cached), LoRA-fine-tune it on the JDK's legal
+ * notices, export a Q8_0 GGUF adapter, and show held-out loss and samples with and without the adapter.
+ */
+public final class Demo {
+    /** Knobs of the demo (defaults fit 2 cores and ~10 minutes with the build). */
+    public record Options(Path cacheDir, Path outDir, int baseSteps, int loraSteps, boolean rebuildBase, PrintStream out) {}
+
+    /** The base model's shape: 4 blocks of width 256 (GQA 8/4), FFN 704, BPE vocabulary 2048, context 256. */
+    static LlamaConfig baseShape(int vocab) {
+        return LlamaConfig.llama(vocab, 256, 4, 8, 4, 704, 256);
+    }
+
+    private Demo() {}
+
+    public static void run(Options o) throws IOException {
+        PrintStream out = o.out();
+        Files.createDirectories(o.cacheDir());
+        Files.createDirectories(o.outDir());
+        Path home = JdkCorpora.javaHome();
+        Path manuals = o.cacheDir().resolve("jdk-manuals.txt"), legal = o.cacheDir().resolve("jdk-legal.txt");
+        if (!Files.exists(manuals)) Files.writeString(manuals, JdkCorpora.manuals(home));
+        if (!Files.exists(legal)) Files.writeString(legal, JdkCorpora.legal(home));
+        out.printf("corpora (from %s): manuals %d KB (base pretraining), legal notices %d KB (fine-tuning)%n", home,
+                Files.size(manuals) / 1024, Files.size(legal) / 1024);
+        Path base = o.cacheDir().resolve("demo-base.gguf");
+        if (o.rebuildBase() || !Files.exists(base)) pretrain(manuals, base, o.baseSteps(), o.outDir().resolve("base"), out);
+        else out.println("base model: reusing " + base + " (--rebuild-base to train it again)");
+
+        // LoRA fine-tune on the legal notices; the last 10% of their windows are held out
+        out.println("\n== LoRA fine-tune on the JDK legal notices ==");
+        TrainConfig cfg = new TrainConfig(32, 32f, false, Target.parseList("all"), 2e-3f, LrSchedule.Kind.COSINE, 10, 0.1f,
+                o.loraSteps(), 8, 128, 1, 7, 1.0f, 0f, 0.9f, 0.999f, 1e-8f, Math.max(1, o.loraSteps() / 4), 0, 0, false,
+                StepEngine.Mode.LORA);
+        Path runDir = o.outDir().resolve("lora");
+        LoraRun.Summary s = LoraRun.run(new LoraRun.Options(base, legal, null, 0.10, cfg, 0, ReadOptions.defaults(), GgmlType.Q8_0,
+                runDir, false, out));
+        Trainer.Result r = s.result();
+        double drop = r.valBefore() - r.valAfter();
+        out.println("\n== Result ==");
+        out.printf("held-out loss on the legal notices: %.4f -> %.4f nats/token (-%.4f, %.1f%%; perplexity %.2f -> %.2f)%n",
+                r.valBefore(), r.valAfter(), drop, 100 * drop / r.valBefore(), Math.exp(r.valBefore()), Math.exp(r.valAfter()));
+        out.printf("adapter: %s (Q8_0, %d KB)%nloss plot: %s%nmetrics: %s%n", s.adapter(), Files.size(s.adapter()) / 1024, r.plot(), r.metrics());
+        samples(base, s.adapter(), out);
+    }
+
+    /** Pretrains the base model (all weights, F32) on a text and writes it as GGUF with its tokenizer. */
+    static void pretrain(Path corpus, Path dest, int steps, Path runDir, PrintStream out) throws IOException {
+        out.println("\n== Pretraining the base model on the JDK manuals ==");
+        long t0 = System.nanoTime();
+        TokenizerSpec spec = BpeTrainer.train(Files.readString(corpus), 2048);
+        Tokenizer tok = Tokenizer.of(spec);
+        out.printf("tokenizer: byte-level BPE, %d tokens, trained in %.1f s%n", spec.tokens().size(), (System.nanoTime() - t0) / 1e9);
+        LlamaConfig c = baseShape(spec.tokens().size());
+        TrainConfig cfg = new TrainConfig(1, 1f, false, List.of(Target.ATTN_Q), 3e-3f, LrSchedule.Kind.COSINE, 20, 0.1f, steps, 8, 128, 1,
+                11, 1.0f, 0.01f, 0.9f, 0.95f, 1e-8f, Math.max(1, steps / 4), 4, 0, false, StepEngine.Mode.FULL);
+        Dataset ds = Dataset.load(corpus, null, tok, ReadOptions.defaults(), new Packer(cfg.ctx(), false, Packer.padIdFor(tok)), 0.02, 11);
+        Arena arena = Arena.ofShared();
+        Map<String, WeightTensor> w = ModelInit.randomWeights(c, GgmlType.F32, 11, false, arena);
+        try (LlamaModel m = LlamaModel.fromWeights(c, w, arena)) {
+            out.printf("model: %.2fM parameters (dim %d, %d layers, %d heads / %d kv, ffn %d); %d steps of %d x %d tokens%n",
+                    c.parameterCount(true) / 1e6, c.nEmbd(), c.nLayer(), c.nHead(), c.nHeadKv(), c.nFf(), steps, cfg.batch(), cfg.ctx());
+            List<BatchSource.Batch> val = DatasetBatches.validation(ds, cfg.batch(), 4);
+            Files.createDirectories(runDir);
+            Trainer.Result r = new Trainer(m, null, cfg, new DatasetBatches(ds, cfg.batch(), 11), val, runDir, out).run(false);
+            out.printf("base model: held-out loss on the manuals %.4f -> %.4f in %.0f s%n", r.valBefore(), r.valAfter(), (System.nanoTime() - t0) / 1e9);
+            ModelWriter.write(dest, "panlora-demo-base", c, spec, w);
+            out.println("base model: wrote " + dest);
+        }
+    }
+
+    /** Greedy-ish samples from the base alone and with the exported adapter. */
+    static void samples(Path base, Path adapter, PrintStream out) throws IOException {
+        try (LlamaModel m = LlamaModel.load(base)) {
+            Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
+            for (String prompt : List.of("Permission is hereby granted", "The java command")) {
+                String plain = Generator.generate(m, tok, prompt, 48, 256, new Sampler(0.6f, 40, 0.95f, 5), null);
+                String with;
+                try (LoraSet set = new LoraSet(m)) {
+                    AdapterGguf.load(adapter, set, 1f);
+                    set.attach();
+                    with = Generator.generate(m, tok, prompt, 48, 256, new Sampler(0.6f, 40, 0.95f, 5), null);
+                    set.detach();
+                }
+                out.printf("%nprompt: \"%s\"%n  base only:    %s%s%n  with adapter: %s%s%n", prompt, prompt, oneLine(plain), prompt, oneLine(with));
+            }
+        }
+    }
+
+    private static String oneLine(String s) {
+        return s.replace("\n", " ⏎ ");
+    }
+}

@@ -1,0 +1,50 @@
+package io.panlora.train;
+
+import io.panlora.data.Batch;
+import io.panlora.data.BatchIterator;
+import io.panlora.data.Dataset;
+import io.panlora.data.Position;
+import java.util.ArrayList;
+import java.util.List;
+
+/** A {@link BatchSource} over a dataset's shuffled epochs; the position is (epoch, index). */
+public final class DatasetBatches implements BatchSource {
+    private final BatchIterator it;
+
+    public DatasetBatches(Dataset ds, int batch, long seed) {
+        this.it = ds.batches(batch, seed, true);
+    }
+
+    @Override
+    public Batch next() {
+        io.panlora.data.Batch b = it.next();
+        return new Batch(b.inputs(), b.targets());
+    }
+
+    @Override
+    public long[] position() {
+        Position p = it.position();
+        return new long[] {p.epoch(), p.index()};
+    }
+
+    @Override
+    public void seek(long[] position) {
+        if (position.length != 2) throw new IllegalArgumentException("bad data position " + java.util.Arrays.toString(position));
+        it.seek(new Position((int) position[0], (int) position[1]));
+    }
+
+    /** Batches per epoch. */
+    public int batchesPerEpoch() {
+        return it.batchesPerEpoch();
+    }
+
+    /** The validation windows as batches (at most maxBatches; all when maxBatches <= 0). */
+    public static List<BatchSource.Batch> validation(Dataset ds, int batch, int maxBatches) {
+        List<BatchSource.Batch> out = new ArrayList<>();
+        for (io.panlora.data.Batch b : ds.validationBatches(batch)) {
+            if (maxBatches > 0 && out.size() >= maxBatches) break;
+            out.add(new BatchSource.Batch(b.inputs(), b.targets()));
+        }
+        return out;
+    }
+}
