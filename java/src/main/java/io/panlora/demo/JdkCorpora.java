@@ -67,17 +67,24 @@ public final class JdkCorpora {
         StringBuilder out = new StringBuilder();
         for (String line : s.split("\n")) {
             if (line.startsWith(".") || line.startsWith("'")) {
-                if (line.startsWith(".SH") || line.startsWith(".SS")) out.append('\n').append(line.substring(3).trim().replace("\"", "")).append('\n');
+                if (line.startsWith(".SH") || line.startsWith(".SS")) out.append('\n').append(unescape(line.substring(3).trim().replace("\"", ""))).append('\n');
                 else if (line.startsWith(".PP") || line.startsWith(".TP") || line.startsWith(".IP")) out.append('\n');
                 continue;
             }
-            String t = line.replaceAll("\\\\f\\[[A-Z]*\\]|\\\\f[BIRP]", "").replace("\\-", "-").replace("\\[aq]", "'")
-                    .replace("\\[lq]", "\"").replace("\\[rq]", "\"").replace("\\[em]", "--").replace("\\[en]", "-")
-                    .replace("\\[at]", "@").replace("\\[ti]", "~").replace("\\[ha]", "^").replace("\\[rs]", "\\")
-                    .replace("\\ ", " ").replace("\\&", "").replace("\\e", "\\").replaceAll("\\\\\\[[a-z]{2}\\]", "");
-            out.append(t).append('\n');
+            out.append(unescape(line)).append('\n');
         }
         return out.toString().replaceAll("\n{3,}", "\n\n");
+    }
+
+    /** Troff escapes of one line: fonts dropped, named characters decoded. */
+    static String unescape(String line) {
+        return line.replaceAll("\\\\f\\[[A-Z]*\\]|\\\\f[BIRPV]", "")
+                .replace("\\(aq", "'").replace("\\(at", "@").replace("\\(em", "--").replace("\\(en", "-")
+                .replace("\\(lq", "\"").replace("\\(rq", "\"").replace("\\(ti", "~").replace("\\(ha", "^").replace("\\(rs", "\\")
+                .replace("\\[aq]", "'").replace("\\[at]", "@").replace("\\[em]", "--").replace("\\[en]", "-")
+                .replace("\\[lq]", "\"").replace("\\[rq]", "\"").replace("\\[ti]", "~").replace("\\[ha]", "^").replace("\\[rs]", "\\")
+                .replace("\\-", "-").replace("\\ ", " ").replace("\\&", "").replace("\\e", "\\")
+                .replaceAll("\\\\\\([a-z]{2}|\\\\\\[[a-z]{2}\\]", "");
     }
 
     /** Javadoc comment text from java/util sources of src.zip, up to max characters. */
