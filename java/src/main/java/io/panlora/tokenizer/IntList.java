@@ -28,9 +28,6 @@ final class IntList {
         return data[i];
     }
 
-    void set(int i, int v) {
-        data[i] = v;
-    }
 
     int size() {
         return size;
