@@ -1,0 +1,352 @@
+/* Matrix products: the F32 GEMM entry point (OpenBLAS when linked, else panlora's kernels), linear layers
+ * over weights of any dequantizable ggml type in both directions, and the public pl_matmul / pl_matmul_t /
+ * pl_bench_sgemm.
+ *
+ * Linear layers with a weight W (out rows of in elements):
+ *  - prefill / training (n_tok > PL_ROWS_MAX_TOK): F32 W is one GEMM; other types are dequantized chunk by
+ *    chunk of rows into an F32 scratch (rows in parallel) and each chunk is one GEMM;
+ *  - decode (n_tok <= PL_ROWS_MAX_TOK): memory-bound, so each weight row is read once: forward splits the
+ *    output rows over threads and dots each dequantized row with the n_tok inputs; the input gradient
+ *    splits the columns (whole blocks) over threads and accumulates rows scaled by dy.
+ * Every path fixes each output's sum order independently of scheduling, so results are deterministic
+ * for a given thread count.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include "common.h"
+#include "ops/matmul.h"
+#include "ops/sgemm.h"
+#include "quant/quant.h"
+#ifdef PANLORA_HAVE_OPENBLAS
+#include <cblas.h>
+#include <limits.h>
+#endif
+
+#define PL_ROWS_MAX_TOK 4                  /* n_tok up to this uses the row-streaming (decode) paths */
+#define PL_SCRATCH_FLOATS (2 * 1024 * 1024) /* F32 scratch of a dequantized chunk: 8 MiB */
+#define PL_CHUNK_MIN_ROWS 64
+#define PL_PARALLEL_MIN_ELEMS 32768         /* smaller row sets are dequantized on one thread */
+
+#define PL_TARGET_AVX2_FMA __attribute__((target("avx2,fma")))
+
+/* ---- vector helpers for the decode paths ---- */
+
+/* sum_i a[i] * b[i] with 8 fixed partial sums (portable). */
+static float dot_scalar(const float *a, const float *b, int64_t n) {
+    float s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
+    for (; i < n; i++) s[i & 7] += a[i] * b[i];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+/* sum_i a[i] * b[i] with four 8-lane FMA accumulators, reduced in a fixed order. */
+PL_TARGET_AVX2_FMA static float dot_avx2(const float *a, const float *b, int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float r = _mm_cvtss_f32(h);
+    for (; i < n; i++) r += a[i] * b[i];
+    return r;
+}
+
+/* y[i] += alpha * x[i] (portable). */
+static void axpy_scalar(float alpha, const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+/* y[i] += alpha * x[i] with FMA. */
+PL_TARGET_AVX2_FMA static void axpy_avx2(float alpha, const float *x, float *y, int64_t n) {
+    const __m256 va = _mm256_set1_ps(alpha);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(y + i + 8, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8)));
+    }
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] = fmaf(alpha, x[i], y[i]);
+}
+
+/* ---- GEMM ---- */
+
+#ifdef PANLORA_HAVE_OPENBLAS
+/* 1 if every size and stride fits OpenBLAS's 32-bit integers. */
+static int fits_blas_int(int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb, int64_t ldc) {
+    return M <= INT_MAX && N <= INT_MAX && K <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX;
+}
+#endif
+
+/* C = alpha * op(A) op(B) + beta * C (row-major): OpenBLAS when linked, else panlora's kernels. */
+int32_t pl_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                 const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+#ifdef PANLORA_HAVE_OPENBLAS
+    if (M > 0 && N > 0 && K > 0 && alpha != 0.0f && fits_blas_int(M, N, K, lda, ldb, ldc)) {
+        const int threads = pl_threads();
+        if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M,
+                    (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+        return PL_OK;
+    }
+#endif
+    return pl_sgemm_own(PL_GEMM_AUTO, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* ---- linear layers ---- */
+
+/* Bytes of one row of in elements of type. */
+static int64_t row_bytes_of(int32_t type, int64_t in) {
+    return in / pl_type_block_elems(type) * pl_type_block_bytes(type);
+}
+
+/* Rows per dequantized chunk: as many as fit the scratch (at least PL_CHUNK_MIN_ROWS), a multiple of
+   `multiple` when there are more rows than that, never more than out. */
+static int64_t chunk_rows_for(int64_t in, int64_t out, int64_t multiple) {
+    int64_t rows = PL_SCRATCH_FLOATS / in;
+    if (rows < PL_CHUNK_MIN_ROWS) rows = PL_CHUNK_MIN_ROWS;
+    if (rows >= out) return out;
+    if (rows >= multiple) rows -= rows % multiple;
+    return rows;
+}
+
+/* dst[r][0..in) = rows r < n_rows of the weight starting at w, decoded to F32 (rows split over threads). */
+static void dequant_rows(int32_t type, const uint8_t *w, int64_t row_bytes, int64_t in, int64_t n_rows, float *dst) {
+    const int threads = n_rows * in < PL_PARALLEL_MIN_ELEMS ? 1 : pl_threads();
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t r = 0; r < n_rows; r++) pl_dequant_row(type, w + r * row_bytes, dst + r * in, in);
+}
+
+/* Decode forward: y[t][o] (+)= dot(W[o], x[t]) for t < n_tok, output rows split over threads. */
+static int32_t linear_forward_rows(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x,
+                                   int64_t n_tok, float *y, int accumulate) {
+    const int64_t row_bytes = row_bytes_of(wtype, in);
+    const int64_t stride = (in + 15) / 16 * 16; /* per-thread row buffers on separate cache lines */
+    int threads = out * in < PL_PARALLEL_MIN_ELEMS ? 1 : pl_threads();
+    if (threads > out) threads = (int)out;
+    const int direct = wtype == PL_TYPE_F32;
+    float *buf = NULL;
+    if (!direct) {
+        buf = pl_alloc(sizeof(float) * (size_t)(stride * threads));
+        if (!buf) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_forward: cannot allocate row buffers");
+    }
+    const int use_avx2 = pl_cpu_has_avx2();
+    const uint8_t *wb = w;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        const int64_t o0 = out * tid / nth, o1 = out * (tid + 1) / nth;
+        float *row = direct ? NULL : buf + stride * tid;
+        for (int64_t o = o0; o < o1; o++) {
+            const float *wr;
+            if (direct) {
+                wr = (const float *)w + o * in;
+            } else {
+                pl_dequant_row(wtype, wb + o * row_bytes, row, in);
+                wr = row;
+            }
+            for (int64_t t = 0; t < n_tok; t++) {
+                const float s = use_avx2 ? dot_avx2(wr, x + t * in, in) : dot_scalar(wr, x + t * in, in);
+                y[t * out + o] = accumulate ? y[t * out + o] + s : s;
+            }
+        }
+    }
+    pl_free(buf);
+    return PL_OK;
+}
+
+/* Decode input gradient: dx[t][i] (+)= sum_o dy[t][o] W[o][i], columns split over threads in whole blocks,
+   rows added in order. */
+static int32_t linear_backward_rows(int32_t wtype, const void *w, int64_t in, int64_t out, const float *dy,
+                                    int64_t n_tok, float *dx, int accumulate) {
+    const int64_t block_elems = pl_type_block_elems(wtype), block_bytes = pl_type_block_bytes(wtype);
+    const int64_t row_bytes = row_bytes_of(wtype, in);
+    const int64_t unit = block_elems >= 16 ? block_elems : 16; /* columns per work unit (whole blocks) */
+    const int64_t n_units = (in + unit - 1) / unit;
+    int threads = out * in < PL_PARALLEL_MIN_ELEMS ? 1 : pl_threads();
+    if (threads > n_units) threads = (int)n_units;
+    const int64_t seg_max = (n_units + threads - 1) / threads * unit;
+    const int direct = wtype == PL_TYPE_F32;
+    float *buf = NULL;
+    if (!direct) {
+        buf = pl_alloc(sizeof(float) * (size_t)(seg_max * threads));
+        if (!buf) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_backward_input: cannot allocate row buffers");
+    }
+    const int use_avx2 = pl_cpu_has_avx2();
+    const uint8_t *wb = w;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        const int64_t u0 = n_units * tid / nth, u1 = n_units * (tid + 1) / nth;
+        const int64_t e0 = u0 * unit, e1 = u1 * unit < in ? u1 * unit : in;
+        float *seg = direct ? NULL : buf + seg_max * tid;
+        if (e1 > e0) {
+            if (!accumulate)
+                for (int64_t t = 0; t < n_tok; t++) memset(dx + t * in + e0, 0, sizeof(float) * (size_t)(e1 - e0));
+            for (int64_t o = 0; o < out; o++) {
+                const float *wr;
+                if (direct) {
+                    wr = (const float *)w + o * in + e0;
+                } else {
+                    pl_dequant_row(wtype, wb + o * row_bytes + e0 / block_elems * block_bytes, seg, e1 - e0);
+                    wr = seg;
+                }
+                for (int64_t t = 0; t < n_tok; t++) {
+                    if (use_avx2) {
+                        axpy_avx2(dy[t * out + o], wr, dx + t * in + e0, e1 - e0);
+                    } else {
+                        axpy_scalar(dy[t * out + o], wr, dx + t * in + e0, e1 - e0);
+                    }
+                }
+            }
+        }
+    }
+    pl_free(buf);
+    return PL_OK;
+}
+
+/* y[t][o] (+)= sum_i W[o][i] x[t][i]: one GEMM for F32 W, else a GEMM per dequantized chunk of rows. */
+int32_t pl_linear_forward(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x, int64_t n_tok,
+                          float *y, int accumulate) {
+    if (n_tok <= 0 || out <= 0) return PL_OK;
+    const float beta = accumulate ? 1.0f : 0.0f;
+    if (n_tok <= PL_ROWS_MAX_TOK) return linear_forward_rows(wtype, w, in, out, x, n_tok, y, accumulate);
+    if (wtype == PL_TYPE_F32) return pl_sgemm(0, 1, n_tok, out, in, 1.0f, x, in, w, in, beta, y, out);
+
+    const int64_t row_bytes = row_bytes_of(wtype, in);
+    const int64_t rows = chunk_rows_for(in, out, 32);
+    float *scratch = pl_alloc(sizeof(float) * (size_t)(rows * in));
+    if (!scratch)
+        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_forward: cannot allocate %lld x %lld dequantization scratch",
+                       (long long)rows, (long long)in);
+    int32_t rc = PL_OK;
+    for (int64_t o0 = 0; o0 < out && rc == PL_OK; o0 += rows) {
+        const int64_t r = out - o0 < rows ? out - o0 : rows;
+        dequant_rows(wtype, (const uint8_t *)w + o0 * row_bytes, row_bytes, in, r, scratch);
+        rc = pl_sgemm(0, 1, n_tok, r, in, 1.0f, x, in, scratch, in, beta, y + o0, out);
+    }
+    pl_free(scratch);
+    return rc;
+}
+
+/* dx[t][i] (+)= sum_o W[o][i] dy[t][o]: one GEMM for F32 W, else dx += dy[:, chunk] * W[chunk] per chunk of rows. */
+int32_t pl_linear_backward_input(int32_t wtype, const void *w, int64_t in, int64_t out, const float *dy,
+                                 int64_t n_tok, float *dx, int accumulate) {
+    if (n_tok <= 0 || in <= 0) return PL_OK;
+    const float beta = accumulate ? 1.0f : 0.0f;
+    if (n_tok <= PL_ROWS_MAX_TOK) return linear_backward_rows(wtype, w, in, out, dy, n_tok, dx, accumulate);
+    if (wtype == PL_TYPE_F32) return pl_sgemm(0, 0, n_tok, in, out, 1.0f, dy, out, w, in, beta, dx, in);
+
+    const int64_t row_bytes = row_bytes_of(wtype, in);
+    const int64_t rows = chunk_rows_for(in, out, 256); /* the chunk is the GEMM's K: whole K slices */
+    float *scratch = pl_alloc(sizeof(float) * (size_t)(rows * in));
+    if (!scratch)
+        return pl_fail(PL_ERR_OUT_OF_MEMORY,
+                       "pl_linear_backward_input: cannot allocate %lld x %lld dequantization scratch", (long long)rows,
+                       (long long)in);
+    int32_t rc = PL_OK;
+    for (int64_t o0 = 0; o0 < out && rc == PL_OK; o0 += rows) {
+        const int64_t r = out - o0 < rows ? out - o0 : rows;
+        dequant_rows(wtype, (const uint8_t *)w + o0 * row_bytes, row_bytes, in, r, scratch);
+        rc = pl_sgemm(0, 0, n_tok, in, r, 1.0f, dy + o0, out, scratch, in, o0 == 0 ? beta : 1.0f, dx, in);
+    }
+    pl_free(scratch);
+    return rc;
+}
+
+/* ---- public API ---- */
+
+/* Checks the arguments of pl_matmul / pl_matmul_t (fn names the caller in messages). */
+static int32_t check_matmul_args(const char *fn, int32_t wtype, const void *w, int64_t w_bytes, int64_t in,
+                                 int64_t out, const float *act_in, const char *act_in_name, int64_t n_tok,
+                                 const float *act_out, const char *act_out_name) {
+    PL_REQUIRE(w != NULL, "%s: w is NULL", fn);
+    PL_REQUIRE(act_in != NULL, "%s: %s is NULL", fn, act_in_name);
+    PL_REQUIRE(act_out != NULL, "%s: %s is NULL", fn, act_out_name);
+    PL_REQUIRE(in > 0, "%s: in must be > 0, got %lld", fn, (long long)in);
+    PL_REQUIRE(out > 0, "%s: out must be > 0, got %lld", fn, (long long)out);
+    PL_REQUIRE(n_tok > 0, "%s: n_tok must be > 0, got %lld", fn, (long long)n_tok);
+    if (!pl_type_known(wtype)) return pl_fail(PL_ERR_INVALID_ARGUMENT, "%s: unknown weight type id %d", fn, wtype);
+    if (!pl_type_can_dequantize(wtype))
+        return pl_fail(PL_ERR_UNSUPPORTED, "%s: weight type %s (%d) cannot be dequantized", fn, pl_type_name(wtype),
+                       wtype);
+    const int64_t block_elems = pl_type_block_elems(wtype), block_bytes = pl_type_block_bytes(wtype);
+    PL_REQUIRE(in % block_elems == 0, "%s: in = %lld is not a multiple of the %s block size %lld", fn, (long long)in,
+               pl_type_name(wtype), (long long)block_elems);
+    const int64_t max_floats = INT64_MAX / (int64_t)sizeof(float);
+    PL_REQUIRE(in <= max_floats / n_tok && out <= max_floats / n_tok,
+               "%s: n_tok = %lld with in = %lld, out = %lld overflows a 64-bit size", fn, (long long)n_tok,
+               (long long)in, (long long)out);
+    const int64_t row_bytes = in / block_elems * block_bytes;
+    PL_REQUIRE(out <= INT64_MAX / row_bytes && in <= max_floats / PL_CHUNK_MIN_ROWS,
+               "%s: a %lld x %lld %s weight overflows a 64-bit size", fn, (long long)out, (long long)in,
+               pl_type_name(wtype));
+    PL_REQUIRE(w_bytes >= row_bytes * out, "%s: w_bytes = %lld, but a %lld x %lld %s weight takes %lld bytes", fn,
+               (long long)w_bytes, (long long)out, (long long)in, pl_type_name(wtype), (long long)(row_bytes * out));
+    return PL_OK;
+}
+
+/* y[t][o] = sum_i W[o][i] x[t][i]. */
+PL_EXPORT int32_t pl_matmul(int32_t wtype, const void *w, int64_t w_bytes, int64_t in, int64_t out, const float *x,
+                            int64_t n_tok, float *y) {
+    PL_TRY(check_matmul_args("pl_matmul", wtype, w, w_bytes, in, out, x, "x", n_tok, y, "y"));
+    return pl_linear_forward(wtype, w, in, out, x, n_tok, y, 0);
+}
+
+/* dx[t][i] = sum_o W[o][i] dy[t][o]. */
+PL_EXPORT int32_t pl_matmul_t(int32_t wtype, const void *w, int64_t w_bytes, int64_t in, int64_t out, const float *dy,
+                              int64_t n_tok, float *dx) {
+    PL_TRY(check_matmul_args("pl_matmul_t", wtype, w, w_bytes, in, out, dy, "dy", n_tok, dx, "dx"));
+    return pl_linear_backward_input(wtype, w, in, out, dy, n_tok, dx, 0);
+}
+
+/* Seconds on the monotonic clock. */
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* GFLOP/s of reps n x n x n pl_sgemm runs after one warm-up: 2 n^3 reps / seconds / 1e9. */
+PL_EXPORT int32_t pl_bench_sgemm(int64_t n, int32_t reps, double *gflops) {
+    PL_REQUIRE(gflops != NULL, "pl_bench_sgemm: gflops is NULL");
+    PL_REQUIRE(n >= 1 && n <= 16384, "pl_bench_sgemm: n must be in 1..16384, got %lld", (long long)n);
+    PL_REQUIRE(reps >= 1, "pl_bench_sgemm: reps must be >= 1, got %d", reps);
+    const size_t count = (size_t)(n * n);
+    float *a = pl_alloc(sizeof(float) * count), *b = pl_alloc(sizeof(float) * count), *c = pl_alloc(sizeof(float) * count);
+    if (!a || !b || !c) {
+        pl_free(a);
+        pl_free(b);
+        pl_free(c);
+        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_bench_sgemm: cannot allocate three %lld x %lld matrices", (long long)n,
+                       (long long)n);
+    }
+    for (size_t i = 0; i < count; i++) {
+        a[i] = (float)((i * 7 + 3) % 17) * 0.0625f - 0.5f;
+        b[i] = (float)((i * 5 + 1) % 13) * 0.0625f - 0.375f;
+    }
+    int32_t rc = pl_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    const double t0 = now_seconds();
+    for (int32_t r = 0; r < reps && rc == PL_OK; r++) rc = pl_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    const double seconds = now_seconds() - t0;
+    pl_free(a);
+    pl_free(b);
+    pl_free(c);
+    PL_TRY(rc);
+    *gflops = seconds > 0 ? 2.0 * (double)n * (double)n * (double)n * (double)reps / seconds / 1e9 : 0.0;
+    return PL_OK;
+}

@@ -1,0 +1,329 @@
+/* panlora's own F32 GEMM: C = alpha * op(A) op(B) + beta * C, row-major.
+ *
+ * Loop nest (Goto/BLIS): for each NC-wide column block of C, for each KC-deep slice of K, pack the
+ * KC x NC panel of op(B) into NR-wide micro-panels; for each MC-tall row block, pack the MC x KC block of
+ * op(A) into MR-tall micro-panels; then every MR x NR tile of C gets one micro-kernel call that keeps the
+ * tile in registers over the KC slice. Packing pads edges with zeros, so the kernels never see ragged
+ * tiles; ragged tiles are computed into a local buffer and copied out.
+ *
+ * Threads share both packed buffers: they pack micro-panels in parallel, then split the tiles of the
+ * current block. A tile's result does not depend on which thread computes it and the K slices are added
+ * in order, so the output is the same for every thread count.
+ */
+#include <immintrin.h>
+#include <omp.h>
+#include <string.h>
+#include "common.h"
+#include "ops/sgemm.h"
+
+#define PL_MR 6      /* rows of a micro-tile (all kernels) */
+#define PL_NR_MAX 32 /* widest micro-tile */
+#define PL_KC 256    /* depth of a packed slice: an A and a B micro-panel stay in L1 */
+#define PL_MC 144    /* rows of a packed A block (multiple of PL_MR): stays in L2 */
+#define PL_NC 3072   /* columns of a packed B panel (multiple of every NR): stays in L3 */
+#define PL_MIN_PARALLEL_FLOPS (1 << 19) /* smaller products run on one thread */
+
+#define PL_TARGET_AVX2_FMA __attribute__((target("avx2,fma")))
+#define PL_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+/* One micro-kernel: C[MR][NR] = alpha * sum_k a[k][0..MR) (x) b[k][0..NR) + beta * C; beta = 0 never reads C. */
+typedef void (*pl_ukernel_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
+                              float beta);
+
+typedef struct {
+    int nr;             /* columns of a micro-tile */
+    pl_ukernel_fn tile; /* the micro-kernel */
+} pl_gemm_desc;
+
+/* ---- micro-kernels ---- */
+
+/* Portable 6x8 tile: C = alpha * A_panel B_panel + beta * C (plain loops; the compiler vectorizes them). */
+static void ukernel_6x8_scalar(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
+                               float beta) {
+    float acc[PL_MR][8];
+    memset(acc, 0, sizeof acc);
+    for (int64_t k = 0; k < kc; k++) {
+        for (int r = 0; r < PL_MR; r++) {
+            const float ar = a[k * PL_MR + r];
+            for (int j = 0; j < 8; j++) acc[r][j] += ar * b[k * 8 + j];
+        }
+    }
+    for (int r = 0; r < PL_MR; r++) {
+        float *cr = c + r * ldc;
+        if (beta == 0.0f) {
+            for (int j = 0; j < 8; j++) cr[j] = alpha * acc[r][j];
+        } else {
+            for (int j = 0; j < 8; j++) cr[j] = alpha * acc[r][j] + beta * cr[j];
+        }
+    }
+}
+
+/* Stores 8 results: p = alpha * acc (+ beta * p when beta != 0). */
+PL_TARGET_AVX2_FMA static inline void store8_avx2(float *p, __m256 acc, __m256 valpha, __m256 vbeta, int read) {
+    if (read) {
+        _mm256_storeu_ps(p, _mm256_fmadd_ps(acc, valpha, _mm256_mul_ps(vbeta, _mm256_loadu_ps(p))));
+    } else {
+        _mm256_storeu_ps(p, _mm256_mul_ps(acc, valpha));
+    }
+}
+
+/* AVX2+FMA 6x16 tile: C = alpha * A_panel B_panel + beta * C, 12 ymm accumulators. */
+PL_TARGET_AVX2_FMA static void ukernel_6x16_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                                                 float alpha, float beta) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < kc; k++) {
+        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 av;
+#define PL_ROW(r)                                    \
+    av = _mm256_broadcast_ss(a + r);                 \
+    c##r##0 = _mm256_fmadd_ps(av, b0, c##r##0);      \
+    c##r##1 = _mm256_fmadd_ps(av, b1, c##r##1);
+        PL_ROW(0) PL_ROW(1) PL_ROW(2) PL_ROW(3) PL_ROW(4) PL_ROW(5)
+#undef PL_ROW
+        a += PL_MR;
+        b += 16;
+    }
+    const __m256 valpha = _mm256_set1_ps(alpha), vbeta = _mm256_set1_ps(beta);
+    const int read = beta != 0.0f;
+#define PL_STORE(r)                                                   \
+    store8_avx2(c + r * ldc, c##r##0, valpha, vbeta, read);           \
+    store8_avx2(c + r * ldc + 8, c##r##1, valpha, vbeta, read);
+    PL_STORE(0) PL_STORE(1) PL_STORE(2) PL_STORE(3) PL_STORE(4) PL_STORE(5)
+#undef PL_STORE
+}
+
+/* Stores 16 results: p = alpha * acc (+ beta * p when beta != 0). */
+PL_TARGET_AVX512 static inline void store16_avx512(float *p, __m512 acc, __m512 valpha, __m512 vbeta, int read) {
+    if (read) {
+        _mm512_storeu_ps(p, _mm512_fmadd_ps(acc, valpha, _mm512_mul_ps(vbeta, _mm512_loadu_ps(p))));
+    } else {
+        _mm512_storeu_ps(p, _mm512_mul_ps(acc, valpha));
+    }
+}
+
+/* AVX-512 6x32 tile: C = alpha * A_panel B_panel + beta * C, 12 zmm accumulators. */
+PL_TARGET_AVX512 static void ukernel_6x32_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                                                 float alpha, float beta) {
+    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
+    __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
+    __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
+    __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
+    __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
+    __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < kc; k++) {
+        const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        __m512 av;
+#define PL_ROW(r)                                    \
+    av = _mm512_set1_ps(a[r]);                       \
+    c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0);      \
+    c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1);
+        PL_ROW(0) PL_ROW(1) PL_ROW(2) PL_ROW(3) PL_ROW(4) PL_ROW(5)
+#undef PL_ROW
+        a += PL_MR;
+        b += 32;
+    }
+    const __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
+    const int read = beta != 0.0f;
+#define PL_STORE(r)                                                   \
+    store16_avx512(c + r * ldc, c##r##0, valpha, vbeta, read);        \
+    store16_avx512(c + r * ldc + 16, c##r##1, valpha, vbeta, read);
+    PL_STORE(0) PL_STORE(1) PL_STORE(2) PL_STORE(3) PL_STORE(4) PL_STORE(5)
+#undef PL_STORE
+}
+
+/* ---- dispatch ---- */
+
+static const pl_gemm_desc pl_gemm_scalar = {8, ukernel_6x8_scalar};
+static const pl_gemm_desc pl_gemm_avx2 = {16, ukernel_6x16_avx2};
+static const pl_gemm_desc pl_gemm_avx512 = {32, ukernel_6x32_avx512};
+
+/* 1 if this CPU runs the kernel. */
+int pl_gemm_kernel_available(int kernel) {
+    switch (kernel) {
+    case PL_GEMM_AUTO:
+    case PL_GEMM_SCALAR: return 1;
+    case PL_GEMM_AVX2: return pl_cpu_has_avx2();
+    case PL_GEMM_AVX512: return pl_cpu_has_avx512() && pl_cpu_has_avx2();
+    default: return 0;
+    }
+}
+
+/* The kernel for a request; AUTO prefers AVX2 (as fast as AVX-512 on CPUs that split 512-bit FMAs, and
+   half the column padding for narrow products), unless forced. */
+static const pl_gemm_desc *choose_kernel(int kernel, int64_t N) {
+    if (kernel == PL_GEMM_AVX512) return &pl_gemm_avx512;
+    if (kernel == PL_GEMM_AVX2) return &pl_gemm_avx2;
+    if (kernel == PL_GEMM_SCALAR) return &pl_gemm_scalar;
+    (void)N;
+    if (pl_cpu_has_avx2()) return &pl_gemm_avx2;
+    return &pl_gemm_scalar;
+}
+
+/* ---- packing ---- */
+
+/* Packs rows [i0, i0+mr) x cols [k0, k0+kc) of op(A) into dst[k][MR] (rows past mr zero). */
+static void pack_a_panel(int trans_a, const float *A, int64_t lda, int64_t i0, int64_t mr, int64_t k0, int64_t kc,
+                         float *dst) {
+    if (mr < PL_MR) memset(dst, 0, sizeof(float) * (size_t)(kc * PL_MR));
+    if (!trans_a) { /* op(A)[i][k] = A[i*lda + k]: read each row contiguously */
+        for (int64_t r = 0; r < mr; r++) {
+            const float *src = A + (i0 + r) * lda + k0;
+            for (int64_t k = 0; k < kc; k++) dst[k * PL_MR + r] = src[k];
+        }
+    } else { /* op(A)[i][k] = A[k*lda + i]: MR contiguous values per k */
+        for (int64_t k = 0; k < kc; k++) {
+            const float *src = A + (k0 + k) * lda + i0;
+            for (int64_t r = 0; r < mr; r++) dst[k * PL_MR + r] = src[r];
+        }
+    }
+}
+
+/* Packs rows [k0, k0+kc) x cols [j0, j0+nr) of op(B) into dst[k][NR] (columns past nr zero). */
+static void pack_b_panel(int trans_b, const float *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nr,
+                         int NR, float *dst) {
+    if (nr < NR) memset(dst, 0, sizeof(float) * (size_t)(kc * NR));
+    if (!trans_b) { /* op(B)[k][j] = B[k*ldb + j]: nr contiguous values per k */
+        for (int64_t k = 0; k < kc; k++) memcpy(dst + k * NR, B + (k0 + k) * ldb + j0, sizeof(float) * (size_t)nr);
+    } else { /* op(B)[k][j] = B[j*ldb + k]: read each row of B contiguously */
+        for (int64_t c = 0; c < nr; c++) {
+            const float *src = B + (j0 + c) * ldb + k0;
+            for (int64_t k = 0; k < kc; k++) dst[k * NR + c] = src[k];
+        }
+    }
+}
+
+/* ---- edges and trivial cases ---- */
+
+/* C[mr][nr] = alpha * tile + beta * C for a ragged tile computed into tile[MR][NR]; beta = 0 never reads C. */
+static void store_edge(int64_t mr, int64_t nr, const float *tile, int NR, float *C, int64_t ldc, float alpha,
+                       float beta) {
+    for (int64_t r = 0; r < mr; r++) {
+        float *cr = C + r * ldc;
+        const float *tr = tile + r * NR;
+        if (beta == 0.0f) {
+            for (int64_t j = 0; j < nr; j++) cr[j] = alpha * tr[j];
+        } else {
+            for (int64_t j = 0; j < nr; j++) cr[j] = alpha * tr[j] + beta * cr[j];
+        }
+    }
+}
+
+/* C = beta * C (beta = 0 writes zeros without reading C). */
+static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
+    if (beta == 1.0f) return;
+    for (int64_t i = 0; i < M; i++) {
+        float *ci = C + i * ldc;
+        if (beta == 0.0f) {
+            memset(ci, 0, sizeof(float) * (size_t)N);
+        } else {
+            for (int64_t j = 0; j < N; j++) ci[j] *= beta;
+        }
+    }
+}
+
+/* ---- driver ---- */
+
+typedef struct {
+    int trans_a, trans_b;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    int64_t lda, ldb, ldc;
+    float *C;
+    const pl_gemm_desc *kd;
+    float *pack_a; /* PL_MC x PL_KC */
+    float *pack_b; /* PL_KC x min(PL_NC, N rounded up to NR) */
+} pl_gemm_job;
+
+/* Computes the tiles [t0, t1) (column-panel-major) of the block C[ic..ic+mc)[jc..jc+nc) over one K slice. */
+static void compute_tiles(const pl_gemm_job *g, int64_t ic, int64_t mc, int64_t jc, int64_t nc, int64_t kc,
+                          float beta, int64_t t0, int64_t t1) {
+    const int NR = g->kd->nr;
+    const int64_t m_panels = (mc + PL_MR - 1) / PL_MR;
+    _Alignas(64) float tile[PL_MR * PL_NR_MAX];
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t q = t / m_panels, p = t % m_panels;
+        const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
+        const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
+        const float *ap = g->pack_a + p * PL_MR * kc;
+        const float *bp = g->pack_b + q * NR * kc;
+        float *cp = g->C + (ic + p * PL_MR) * g->ldc + jc + q * NR;
+        if (mr == PL_MR && nr == NR) {
+            g->kd->tile(kc, ap, bp, cp, g->ldc, g->alpha, beta);
+        } else {
+            g->kd->tile(kc, ap, bp, tile, NR, 1.0f, 0.0f);
+            store_edge(mr, nr, tile, NR, cp, g->ldc, g->alpha, beta);
+        }
+    }
+}
+
+/* Runs the blocked loop nest on the calling team (every thread of the team calls this). */
+static void gemm_team(const pl_gemm_job *g) {
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    const int NR = g->kd->nr;
+    for (int64_t jc = 0; jc < g->N; jc += PL_NC) {
+        const int64_t nc = g->N - jc < PL_NC ? g->N - jc : PL_NC;
+        const int64_t n_panels = (nc + NR - 1) / NR;
+        for (int64_t pc = 0; pc < g->K; pc += PL_KC) {
+            const int64_t kc = g->K - pc < PL_KC ? g->K - pc : PL_KC;
+            const float beta = pc == 0 ? g->beta : 1.0f; /* later slices add to what the first wrote */
+#pragma omp for schedule(static)
+            for (int64_t q = 0; q < n_panels; q++) {
+                const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
+                pack_b_panel(g->trans_b, g->B, g->ldb, pc, kc, jc + q * NR, nr, NR, g->pack_b + q * NR * kc);
+            }
+            for (int64_t ic = 0; ic < g->M; ic += PL_MC) {
+                const int64_t mc = g->M - ic < PL_MC ? g->M - ic : PL_MC;
+                const int64_t m_panels = (mc + PL_MR - 1) / PL_MR;
+#pragma omp for schedule(static)
+                for (int64_t p = 0; p < m_panels; p++) {
+                    const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
+                    pack_a_panel(g->trans_a, g->A, g->lda, ic + p * PL_MR, mr, pc, kc, g->pack_a + p * PL_MR * kc);
+                }
+                const int64_t tiles = n_panels * m_panels;
+                compute_tiles(g, ic, mc, jc, nc, kc, beta, tiles * tid / nth, tiles * (tid + 1) / nth);
+#pragma omp barrier
+            }
+        }
+    }
+}
+
+/* C = alpha * op(A) op(B) + beta * C with panlora's kernels (see sgemm.h). */
+int32_t pl_sgemm_own(int kernel, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (!pl_gemm_kernel_available(kernel))
+        return pl_fail(PL_ERR_UNSUPPORTED, "pl_sgemm: GEMM kernel %d is not supported by this CPU", kernel);
+    if (M <= 0 || N <= 0) return PL_OK;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return PL_OK;
+    }
+    pl_gemm_job g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, choose_kernel(kernel, N),
+                     NULL, NULL};
+    const int NR = g.kd->nr;
+    const int64_t kc_max = K < PL_KC ? K : PL_KC;
+    const int64_t mc_max = M < PL_MC ? (M + PL_MR - 1) / PL_MR * PL_MR : PL_MC;
+    const int64_t nc_max = N < PL_NC ? (N + NR - 1) / NR * NR : PL_NC;
+    g.pack_a = pl_alloc(sizeof(float) * (size_t)(mc_max * kc_max));
+    g.pack_b = pl_alloc(sizeof(float) * (size_t)(kc_max * nc_max));
+    if (!g.pack_a || !g.pack_b) {
+        pl_free(g.pack_a);
+        pl_free(g.pack_b);
+        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_sgemm: cannot allocate %lld bytes of packing buffers",
+                       (long long)(sizeof(float) * (size_t)(mc_max * kc_max + kc_max * nc_max)));
+    }
+    const double flops = 2.0 * (double)M * (double)N * (double)K;
+    const int threads = flops < PL_MIN_PARALLEL_FLOPS ? 1 : pl_threads();
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    gemm_team(&g);
+    pl_free(g.pack_a);
+    pl_free(g.pack_b);
+    return PL_OK;
+}

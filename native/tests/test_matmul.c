@@ -1,0 +1,418 @@
+/* Tests of the matrix products: pl_sgemm and every GEMM kernel this CPU runs (all transpose combinations,
+   ragged sizes, alpha/beta, padded strides, K = 0, beta = 0 over NaN garbage), pl_linear_forward /
+   pl_linear_backward_input over weights of every quantizable type (decode and GEMM paths, chunking,
+   accumulate) against double-precision loops over the dequantized weights, bit-identical repeat runs,
+   and argument checks of pl_matmul / pl_matmul_t / pl_bench_sgemm.
+   Prints "matmul: N passed, M failed"; exits non-zero on any failure. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common.h"
+#include "ops/matmul.h"
+#include "ops/sgemm.h"
+#include "panlora.h"
+#include "quant/quant.h"
+
+static int passed = 0, failed = 0;
+
+/* Records one check; prints the failures. */
+static void check(int ok, const char *what) {
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+        printf("FAIL: %s\n", what);
+    }
+}
+
+/* Records one check with a formatted description. */
+#define CHECKF(ok, ...)                                       \
+    do {                                                      \
+        char check_msg_[512];                                 \
+        snprintf(check_msg_, sizeof check_msg_, __VA_ARGS__); \
+        check((ok), check_msg_);                              \
+    } while (0)
+
+/* ---- deterministic random numbers ---- */
+
+typedef struct { uint64_t state; } rng_t;
+
+/* Next 64 random bits (xorshift64*). */
+static uint64_t rng_next(rng_t *r) {
+    r->state ^= r->state >> 12;
+    r->state ^= r->state << 25;
+    r->state ^= r->state >> 27;
+    return r->state * 0x2545F4914F6CDD1DULL;
+}
+
+/* Uniform float in [-1, 1). */
+static float rng_float(rng_t *r) { return (float)((double)(rng_next(r) >> 40) / (double)(1ULL << 23) - 1.0); }
+
+/* Fills x[0..n) with uniform floats in [-1, 1). */
+static void fill(rng_t *r, float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = rng_float(r);
+}
+
+/* Fills x[0..n) with NaN (garbage an output must never read). */
+static void fill_nan(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = NAN;
+}
+
+/* malloc that aborts the test on failure. */
+static void *xmalloc(size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        printf("FAIL: out of memory (%zu bytes)\n", bytes);
+        exit(2);
+    }
+    return p;
+}
+
+/* ---- GEMM ---- */
+
+/* Element (i, k) of op(X) for X stored row-major with stride ld. */
+static float op_at(const float *X, int64_t ld, int trans, int64_t i, int64_t k) {
+    return trans ? X[k * ld + i] : X[i * ld + k];
+}
+
+/* Runs one GEMM (kernel < 0: pl_sgemm, else pl_sgemm_own with that kernel) and compares each element with a
+   double-precision loop: |C - ref| <= 1e-5 sqrt(K+1) (|alpha| sum_k |a b| + |beta c|). Also checks that C's
+   stride padding is untouched. Returns 1 if all match. */
+static int gemm_case(rng_t *r, int kernel, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+                     int64_t pad) {
+    const int64_t a_rows = ta ? K : M, a_cols = ta ? M : K;
+    const int64_t b_rows = tb ? N : K, b_cols = tb ? K : N;
+    const int64_t lda = a_cols + pad, ldb = b_cols + pad, ldc = N + pad;
+    float *A = xmalloc(sizeof(float) * (size_t)(a_rows * lda + 1));
+    float *B = xmalloc(sizeof(float) * (size_t)(b_rows * ldb + 1));
+    float *C = xmalloc(sizeof(float) * (size_t)(M * ldc));
+    float *C0 = xmalloc(sizeof(float) * (size_t)(M * ldc));
+    fill(r, A, a_rows * lda);
+    fill(r, B, b_rows * ldb);
+    fill(r, C0, M * ldc);
+    if (beta == 0.0f) /* C must not be read: NaN everywhere except the padding, which must stay as it was */
+        for (int64_t i = 0; i < M; i++) fill_nan(C0 + i * ldc, N);
+    memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
+    const int32_t rc = kernel < 0 ? pl_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
+                                  : pl_sgemm_own(kernel, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    int ok = rc == PL_OK;
+    double worst = 0;
+    for (int64_t i = 0; i < M && ok; i++) {
+        for (int64_t j = 0; j < ldc; j++) {
+            const float got = C[i * ldc + j];
+            if (j >= N) { /* padding */
+                if (memcmp(&got, &C0[i * ldc + j], sizeof got) != 0) ok = 0;
+                continue;
+            }
+            double ref = 0, mag = 0;
+            for (int64_t k = 0; k < K; k++) {
+                const double p = (double)op_at(A, lda, ta, i, k) * (double)op_at(B, ldb, tb, k, j);
+                ref += p;
+                mag += fabs(p);
+            }
+            ref *= alpha;
+            mag *= fabs(alpha);
+            if (beta != 0.0f) {
+                ref += (double)beta * C0[i * ldc + j];
+                mag += fabs((double)beta * C0[i * ldc + j]);
+            }
+            const double err = fabs((double)got - ref), tol = 1e-5 * sqrt((double)K + 1) * mag + 1e-30;
+            if (!(err <= tol)) ok = 0;
+            if (err / (mag + 1e-30) > worst) worst = err / (mag + 1e-30);
+        }
+    }
+    if (!ok)
+        printf("  gemm kernel %d ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pad=%lld: rc=%d worst rel %.3g\n",
+               kernel, ta, tb, (long long)M, (long long)N, (long long)K, alpha, beta, (long long)pad, rc, worst);
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
+    return ok;
+}
+
+/* Name of a kernel id (-1: pl_sgemm). */
+static const char *kernel_name(int kernel) {
+    switch (kernel) {
+    case -1: return "pl_sgemm";
+    case PL_GEMM_SCALAR: return "scalar";
+    case PL_GEMM_AVX2: return "avx2";
+    case PL_GEMM_AVX512: return "avx512";
+    default: return "?";
+    }
+}
+
+/* All transpose combinations, ragged sizes, alpha/beta and padded strides, for pl_sgemm and each kernel. */
+static void test_gemm_sizes(void) {
+    static const int64_t sizes[] = {1, 3, 17, 33, 65, 130};
+    static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 1.0f}, {-1.5f, 0.25f}};
+    const int kernels[] = {-1, PL_GEMM_SCALAR, PL_GEMM_AVX2, PL_GEMM_AVX512};
+    rng_t r = {0x1234567u};
+    for (size_t kk = 0; kk < sizeof kernels / sizeof kernels[0]; kk++) {
+        const int kernel = kernels[kk];
+        if (kernel >= 0 && !pl_gemm_kernel_available(kernel)) {
+            printf("  (kernel %s not available on this CPU: skipped)\n", kernel_name(kernel));
+            continue;
+        }
+        for (int ta = 0; ta < 2; ta++) {
+            for (int tb = 0; tb < 2; tb++) {
+                int ok = 1, n = 0;
+                for (size_t mi = 0; mi < 6; mi++)
+                    for (size_t ni = 0; ni < 6; ni++)
+                        for (size_t ki = 0; ki < 6; ki++) {
+                            const size_t v = (mi + ni + ki) % 3;
+                            const int64_t pad = (mi + ki) % 2 ? 3 : 0;
+                            ok &= gemm_case(&r, kernel, ta, tb, sizes[mi], sizes[ni], sizes[ki], ab[v][0], ab[v][1], pad);
+                            n++;
+                        }
+                CHECKF(ok, "sgemm %s ta=%d tb=%d over %d ragged shapes", kernel_name(kernel), ta, tb, n);
+            }
+        }
+        /* shapes that cross the KC (256), MC (144) and NC (3072) blocks */
+        int ok = 1;
+        ok &= gemm_case(&r, kernel, 0, 0, 150, 130, 600, 1.0f, 0.0f, 0);
+        ok &= gemm_case(&r, kernel, 1, 1, 301, 77, 513, 0.75f, -0.5f, 5);
+        ok &= gemm_case(&r, kernel, 0, 1, 7, 3100, 300, 1.0f, 1.0f, 1);
+        ok &= gemm_case(&r, kernel, 1, 0, 290, 40, 257, 2.0f, 0.0f, 2);
+        CHECKF(ok, "sgemm %s on shapes crossing the cache blocks", kernel_name(kernel));
+    }
+}
+
+/* K = 0 and alpha = 0 give C = beta * C without reading A or B; beta = 0 writes zeros over NaN. */
+static void test_gemm_degenerate(void) {
+    float C[6] = {1, 2, 3, 4, 5, 6}, A[1] = {NAN}, B[1] = {NAN};
+    int32_t rc = pl_sgemm(0, 0, 2, 3, 0, 1.0f, A, 1, B, 3, 2.0f, C, 3);
+    check(rc == PL_OK && C[0] == 2 && C[5] == 12, "sgemm K=0 scales C by beta");
+    fill_nan(C, 6);
+    rc = pl_sgemm(0, 0, 2, 3, 0, 1.0f, A, 1, B, 3, 0.0f, C, 3);
+    check(rc == PL_OK && C[0] == 0 && C[3] == 0 && C[5] == 0, "sgemm K=0 beta=0 zeroes C without reading it");
+    float D[4] = {1, 2, 3, 4}, A2[4] = {1, 1, 1, 1}, B2[4] = {1, 1, 1, 1};
+    rc = pl_sgemm(0, 0, 2, 2, 2, 0.0f, A2, 2, B2, 2, -1.0f, D, 2);
+    check(rc == PL_OK && D[0] == -1 && D[3] == -4, "sgemm alpha=0 gives beta*C");
+    rc = pl_sgemm(0, 0, 0, 2, 2, 1.0f, A2, 2, B2, 2, 0.0f, D, 2);
+    check(rc == PL_OK && D[0] == -1, "sgemm M=0 is a no-op");
+}
+
+/* The same GEMM twice gives the same bits; panlora's kernels also give the same bits for 1 and 2 threads. */
+static void test_gemm_determinism(void) {
+    const int64_t M = 389, N = 521, K = 700;
+    rng_t r = {99};
+    float *A = xmalloc(sizeof(float) * (size_t)(M * K)), *B = xmalloc(sizeof(float) * (size_t)(K * N));
+    float *C1 = xmalloc(sizeof(float) * (size_t)(M * N)), *C2 = xmalloc(sizeof(float) * (size_t)(M * N));
+    fill(&r, A, M * K);
+    fill(&r, B, K * N);
+    memset(C1, 0, sizeof(float) * (size_t)(M * N));
+    memset(C2, 0, sizeof(float) * (size_t)(M * N));
+    pl_set_num_threads(2);
+    pl_sgemm(0, 1, M, N / 2, K, 1.0f, A, K, B, K, 0.0f, C1, N);
+    pl_sgemm(0, 1, M, N / 2, K, 1.0f, A, K, B, K, 0.0f, C2, N);
+    check(memcmp(C1, C2, sizeof(float) * (size_t)(M * N)) == 0, "pl_sgemm repeats bit-identically (2 threads)");
+    const int kernels[] = {PL_GEMM_SCALAR, PL_GEMM_AVX2, PL_GEMM_AVX512};
+    for (int k = 0; k < 3; k++) {
+        if (!pl_gemm_kernel_available(kernels[k])) continue;
+        pl_set_num_threads(2);
+        pl_sgemm_own(kernels[k], 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C1, N);
+        pl_sgemm_own(kernels[k], 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C2, N);
+        int same = memcmp(C1, C2, sizeof(float) * (size_t)(M * N)) == 0;
+        pl_set_num_threads(1);
+        pl_sgemm_own(kernels[k], 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C2, N);
+        CHECKF(same && memcmp(C1, C2, sizeof(float) * (size_t)(M * N)) == 0,
+               "sgemm %s: bit-identical on repeat and for 1 vs 2 threads", kernel_name(kernels[k]));
+    }
+    pl_set_num_threads(2);
+    free(A);
+    free(B);
+    free(C1);
+    free(C2);
+}
+
+/* ---- linear layers ---- */
+
+/* Quantizes a random out x in weight to wtype (allocated; *bytes set) and writes its dequantized values to wf. */
+static void *make_weight(rng_t *r, int32_t wtype, int64_t in, int64_t out, float *wf, int64_t *bytes) {
+    const int64_t row_bytes = in / pl_type_block_elems(wtype) * pl_type_block_bytes(wtype);
+    uint8_t *w = xmalloc((size_t)(row_bytes * out));
+    float *row = xmalloc(sizeof(float) * (size_t)in);
+    for (int64_t o = 0; o < out; o++) {
+        fill(r, row, in);
+        pl_quant_row(wtype, row, w + o * row_bytes, in);
+        pl_dequant_row(wtype, w + o * row_bytes, wf + o * in, in);
+    }
+    free(row);
+    *bytes = row_bytes * out;
+    return w;
+}
+
+/* Compares got[n] with the double reference ref[n] under the tolerance 1e-5 sqrt(K+1) mag[i]. */
+static int close_enough(const float *got, const double *ref, const double *mag, int64_t n, int64_t K, double *worst) {
+    int ok = 1;
+    for (int64_t i = 0; i < n; i++) {
+        const double err = fabs((double)got[i] - ref[i]);
+        if (!(err <= 1e-5 * sqrt((double)K + 1) * mag[i] + 1e-30)) ok = 0;
+        if (err / (mag[i] + 1e-30) > *worst) *worst = err / (mag[i] + 1e-30);
+    }
+    return ok;
+}
+
+/* Forward and input gradient of one weight type and shape, with and without accumulate, against double loops;
+   also checks bit-identical repeats. */
+static void linear_case(int32_t wtype, int64_t in, int64_t out, int64_t n_tok) {
+    rng_t r = {(uint64_t)(wtype * 1000003 + in * 31 + out * 7 + n_tok)};
+    float *wf = xmalloc(sizeof(float) * (size_t)(in * out));
+    int64_t w_bytes = 0;
+    void *w = make_weight(&r, wtype, in, out, wf, &w_bytes);
+    float *x = xmalloc(sizeof(float) * (size_t)(n_tok * in)), *dy = xmalloc(sizeof(float) * (size_t)(n_tok * out));
+    float *y = xmalloc(sizeof(float) * (size_t)(n_tok * out)), *y0 = xmalloc(sizeof(float) * (size_t)(n_tok * out));
+    float *dx = xmalloc(sizeof(float) * (size_t)(n_tok * in)), *dx0 = xmalloc(sizeof(float) * (size_t)(n_tok * in));
+    double *ref = xmalloc(sizeof(double) * (size_t)(n_tok * (in > out ? in : out)));
+    double *mag = xmalloc(sizeof(double) * (size_t)(n_tok * (in > out ? in : out)));
+    fill(&r, x, n_tok * in);
+    fill(&r, dy, n_tok * out);
+    const char *name = pl_type_name(wtype);
+
+    for (int acc = 0; acc < 2; acc++) {
+        /* forward: y[t][o] (+)= sum_i W[o][i] x[t][i] */
+        if (acc) fill(&r, y0, n_tok * out); else fill_nan(y0, n_tok * out);
+        memcpy(y, y0, sizeof(float) * (size_t)(n_tok * out));
+        for (int64_t t = 0; t < n_tok; t++)
+            for (int64_t o = 0; o < out; o++) {
+                double s = acc ? y0[t * out + o] : 0, m = acc ? fabs(y0[t * out + o]) : 0;
+                for (int64_t i = 0; i < in; i++) {
+                    const double p = (double)wf[o * in + i] * x[t * in + i];
+                    s += p;
+                    m += fabs(p);
+                }
+                ref[t * out + o] = s;
+                mag[t * out + o] = m;
+            }
+        double worst = 0;
+        int32_t rc = pl_linear_forward(wtype, w, in, out, x, n_tok, y, acc);
+        int ok = rc == PL_OK && close_enough(y, ref, mag, n_tok * out, in, &worst);
+        CHECKF(ok, "linear_forward %s in=%lld out=%lld n_tok=%lld acc=%d (rc %d, worst rel err %.3g)", name,
+               (long long)in, (long long)out, (long long)n_tok, acc, rc, worst);
+
+        /* input gradient: dx[t][i] (+)= sum_o W[o][i] dy[t][o] */
+        if (acc) fill(&r, dx0, n_tok * in); else fill_nan(dx0, n_tok * in);
+        memcpy(dx, dx0, sizeof(float) * (size_t)(n_tok * in));
+        for (int64_t t = 0; t < n_tok; t++)
+            for (int64_t i = 0; i < in; i++) {
+                double s = acc ? dx0[t * in + i] : 0, m = acc ? fabs(dx0[t * in + i]) : 0;
+                for (int64_t o = 0; o < out; o++) {
+                    const double p = (double)wf[o * in + i] * dy[t * out + o];
+                    s += p;
+                    m += fabs(p);
+                }
+                ref[t * in + i] = s;
+                mag[t * in + i] = m;
+            }
+        worst = 0;
+        rc = pl_linear_backward_input(wtype, w, in, out, dy, n_tok, dx, acc);
+        ok = rc == PL_OK && close_enough(dx, ref, mag, n_tok * in, out, &worst);
+        CHECKF(ok, "linear_backward_input %s in=%lld out=%lld n_tok=%lld acc=%d (rc %d, worst rel err %.3g)", name,
+               (long long)in, (long long)out, (long long)n_tok, acc, rc, worst);
+    }
+
+    /* repeats give the same bits */
+    float *y2 = xmalloc(sizeof(float) * (size_t)(n_tok * out)), *dx2 = xmalloc(sizeof(float) * (size_t)(n_tok * in));
+    pl_linear_forward(wtype, w, in, out, x, n_tok, y, 0);
+    pl_linear_forward(wtype, w, in, out, x, n_tok, y2, 0);
+    pl_linear_backward_input(wtype, w, in, out, dy, n_tok, dx, 0);
+    pl_linear_backward_input(wtype, w, in, out, dy, n_tok, dx2, 0);
+    CHECKF(memcmp(y, y2, sizeof(float) * (size_t)(n_tok * out)) == 0 &&
+               memcmp(dx, dx2, sizeof(float) * (size_t)(n_tok * in)) == 0,
+           "linear %s in=%lld out=%lld n_tok=%lld repeats bit-identically", name, (long long)in, (long long)out,
+           (long long)n_tok);
+
+    /* the public wrappers give the same as the internal calls */
+    pl_matmul(wtype, w, w_bytes, in, out, x, n_tok, y2);
+    pl_matmul_t(wtype, w, w_bytes, in, out, dy, n_tok, dx2);
+    CHECKF(memcmp(y, y2, sizeof(float) * (size_t)(n_tok * out)) == 0 &&
+               memcmp(dx, dx2, sizeof(float) * (size_t)(n_tok * in)) == 0,
+           "pl_matmul / pl_matmul_t %s match pl_linear_forward / backward_input", name);
+    free(y2);
+    free(dx2);
+    free(w);
+    free(wf);
+    free(x);
+    free(dy);
+    free(y);
+    free(y0);
+    free(dx);
+    free(dx0);
+    free(ref);
+    free(mag);
+}
+
+/* Every quantizable weight type over the decode (n_tok <= 4) and GEMM paths, plus a multi-chunk shape. */
+static void test_linear(void) {
+    static const int32_t types[] = {PL_TYPE_F32,  PL_TYPE_F16,  PL_TYPE_BF16, PL_TYPE_Q8_0, PL_TYPE_Q4_0,
+                                    PL_TYPE_Q4_1, PL_TYPE_Q5_0, PL_TYPE_Q5_1, PL_TYPE_Q2_K, PL_TYPE_Q3_K,
+                                    PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
+    static const int64_t toks[] = {1, 3, 4, 5, 37};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (!pl_type_can_quantize(types[i])) {
+            printf("  (type %s cannot be quantized yet: skipped)\n", pl_type_name(types[i]));
+            continue;
+        }
+        for (size_t t = 0; t < sizeof toks / sizeof toks[0]; t++) linear_case(types[i], 512, 67, toks[t]);
+    }
+    linear_case(PL_TYPE_F32, 33, 19, 2); /* F32 rows of any length */
+    linear_case(PL_TYPE_F32, 33, 19, 11);
+    linear_case(PL_TYPE_F16, 7, 300, 130);
+    /* more rows than one 8 MiB scratch chunk: several GEMMs per call */
+    linear_case(PL_TYPE_Q4_0, 256, 8300, 9);
+    linear_case(PL_TYPE_Q6_K, 256, 8300, 6);
+}
+
+/* ---- public API ---- */
+
+/* pl_matmul / pl_matmul_t / pl_bench_sgemm reject bad arguments with the documented codes and a message. */
+static void test_api_errors(void) {
+    float x[64] = {0}, y[64];
+    uint8_t w[4096] = {0};
+    struct { int32_t rc_expected; int32_t type; const void *w; int64_t bytes, in, out; const float *x; int64_t n; float *y; const char *what; } cases[] = {
+        {PL_ERR_INVALID_ARGUMENT, PL_TYPE_F32, NULL, 4096, 4, 2, x, 1, y, "null w"},
+        {PL_ERR_INVALID_ARGUMENT, PL_TYPE_F32, w, 4096, 4, 2, NULL, 1, y, "null input"},
+        {PL_ERR_INVALID_ARGUMENT, PL_TYPE_F32, w, 4096, 4, 2, x, 1, NULL, "null output"},
+        {PL_ERR_INVALID_ARGUMENT, PL_TYPE_F32, w, 4096, 0, 2, x, 1, y, "in = 0"},
+        {PL_ERR_INVALID_ARGUMENT, PL_TYPE_F32, w, 4096, 4, -1, x, 1, y, "out < 0"},
+        {PL_ERR_INVALID_ARGUMENT, PL_TYPE_F32, w, 4096, 4, 2, x, 0, y, "n_tok = 0"},
+        {PL_ERR_INVALID_ARGUMENT, PL_TYPE_Q4_0, w, 4096, 48, 2, x, 1, y, "in not a multiple of the block"},
+        {PL_ERR_INVALID_ARGUMENT, PL_TYPE_Q4_0, w, 35, 32, 2, x, 1, y, "w_bytes short"},
+        {PL_ERR_INVALID_ARGUMENT, PL_TYPE_F32, w, 31, 4, 2, x, 1, y, "w_bytes short (F32)"},
+        {PL_ERR_INVALID_ARGUMENT, 4, w, 4096, 32, 2, x, 1, y, "unknown type 4"},
+        {PL_ERR_INVALID_ARGUMENT, -1, w, 4096, 32, 2, x, 1, y, "unknown type -1"},
+        {PL_ERR_UNSUPPORTED, PL_TYPE_Q8_1, w, 4096, 32, 2, x, 1, y, "Q8_1 weights"},
+        {PL_ERR_UNSUPPORTED, PL_TYPE_Q8_K, w, 4096, 256, 2, x, 1, y, "Q8_K weights"},
+        {PL_ERR_INVALID_ARGUMENT, PL_TYPE_F32, w, 4096, INT64_MAX / 2, 4, x, 4, y, "absurd in"},
+        {PL_ERR_INVALID_ARGUMENT, PL_TYPE_F32, w, INT64_MAX, 4, INT64_MAX / 8, x, 1, y, "absurd out"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int32_t rc = pl_matmul(cases[i].type, cases[i].w, cases[i].bytes, cases[i].in, cases[i].out, cases[i].x,
+                                     cases[i].n, cases[i].y);
+        CHECKF(rc == cases[i].rc_expected && strncmp(pl_last_error(), "pl_matmul: ", 11) == 0,
+               "pl_matmul rejects %s (rc %d, \"%s\")", cases[i].what, rc, pl_last_error());
+        const int32_t rc_t = pl_matmul_t(cases[i].type, cases[i].w, cases[i].bytes, cases[i].in, cases[i].out,
+                                         cases[i].x, cases[i].n, cases[i].y);
+        CHECKF(rc_t == cases[i].rc_expected && strncmp(pl_last_error(), "pl_matmul_t: ", 13) == 0,
+               "pl_matmul_t rejects %s (rc %d, \"%s\")", cases[i].what, rc_t, pl_last_error());
+    }
+    double gflops = -1;
+    check(pl_bench_sgemm(64, 2, &gflops) == PL_OK && gflops > 0, "pl_bench_sgemm(64, 2) gives a positive rate");
+    check(pl_bench_sgemm(0, 2, &gflops) == PL_ERR_INVALID_ARGUMENT, "pl_bench_sgemm rejects n = 0");
+    check(pl_bench_sgemm(64, 0, &gflops) == PL_ERR_INVALID_ARGUMENT, "pl_bench_sgemm rejects reps = 0");
+    check(pl_bench_sgemm(64, 1, NULL) == PL_ERR_INVALID_ARGUMENT, "pl_bench_sgemm rejects a null gflops");
+}
+
+int main(void) {
+    pl_set_num_threads(2);
+    test_gemm_degenerate();
+    test_gemm_sizes();
+    test_gemm_determinism();
+    test_linear();
+    test_api_errors();
+    printf("matmul: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
