@@ -56,4 +56,8 @@ pl_check_tools() {
 
 pl_find_jdk
 export JAVA="$JAVA_HOME/bin/java"
+# Maven's bundled Guava uses sun.misc.Unsafe: JDK 24+ warns about it on every run unless allowed.
+if [ "$(pl_java_major "$JAVA_HOME")" -ge 24 ]; then
+  case "${MAVEN_OPTS:-}" in *sun-misc-unsafe*) ;; *) export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" ;; esac
+fi
 export PATH="$JAVA_HOME/bin:$PATH"
