@@ -7,7 +7,11 @@ import io.panlora.model.LlamaConfig;
 import io.panlora.model.LlamaModel;
 import io.panlora.model.ModelInit;
 import io.panlora.model.Presets;
+import io.panlora.lora.LoraSet;
+import io.panlora.lora.Target;
 import io.panlora.tensor.Codec;
+import io.panlora.train.LoraInit;
+import io.panlora.train.StepEngine;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -21,9 +25,9 @@ import picocli.CommandLine.Parameters;
 
 /** {@code panlora bench}: engine throughput against the same run's measured F32 GEMM peak. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmarks: 'peak' (F32 GEMM), 'matmul' (weight types), 'forward' (LLaMA forward).")
+        description = "Benchmarks: 'peak' (F32 GEMM), 'matmul' (weight types), 'forward' (LLaMA forward), 'train' (LoRA step).")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "peak | matmul | forward")
+    @Parameters(index = "0", description = "peak | matmul | forward | train")
     String what;
 
     @Option(names = "--types", split = ",", defaultValue = "F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q6_K", description = "weight types (default: ${DEFAULT-VALUE})")
@@ -37,6 +41,15 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--reps", defaultValue = "3", description = "timed repetitions (default: ${DEFAULT-VALUE})")
     int reps;
+
+    @Option(names = "--batch", defaultValue = "4", description = "'train': sequences per step (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--rank", defaultValue = "16", description = "'train': LoRA rank on q,k,v,o (default: ${DEFAULT-VALUE})")
+    int rank;
+
+    @Option(names = "--recompute", description = "'train': recompute activations in the backward")
+    boolean recompute;
 
     @Mixin
     CommonOptions common;
@@ -52,7 +65,8 @@ final class BenchCommand implements Callable<Integer> {
             case "peak" -> { }
             case "matmul" -> matmul(peak);
             case "forward" -> forward(peak);
-            default -> throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward)");
+            case "train" -> train(peak);
+            default -> throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward, train)");
         }
         return 0;
     }
@@ -119,6 +133,54 @@ final class BenchCommand implements Callable<Integer> {
                 System.out.printf("%-6s %8d %10.1f %10.1f %7.0f%%%n", t, T, T / s, flops / s / 1e9, 100 * flops / s / 1e9 / peak);
             }
         }
+    }
+
+    private void train(double peak) {
+        List<String> presets = preset.contains(",") ? List.of(preset.split(",")) : List.of(preset);
+        System.out.printf("LoRA step: rank %d on q,k,v,o, batch %d x %d tokens, recompute %s%n", rank, batch, tokens, recompute);
+        System.out.printf("%-6s %-6s %10s %10s %10s %8s %10s%n", "model", "base", "s/step", "tokens/s", "GFLOP/s", "of peak", "vs F32");
+        for (String pn : presets) {
+            LlamaConfig c = Presets.byName(pn.trim());
+            int T = (int) Math.min(tokens, c.nCtxTrain());
+            double f32Time = Double.NaN;
+            for (String tn : types) {
+                GgmlType t = GgmlType.valueOf(tn.toUpperCase());
+                Arena a = Arena.ofShared();
+                try (LlamaModel m = LlamaModel.fromWeights(c, ModelInit.randomWeights(c, t, 7, false, a), a);
+                     LoraSet set = new LoraSet(m)) {
+                    LoraInit.addStandard(set, rank, 2f, Target.parseList("q,k,v,o"), 1);
+                    set.attach();
+                    SplittableRandom rng = new SplittableRandom(3);
+                    int[][] tok = new int[batch][T], tgt = new int[batch][T];
+                    for (int b = 0; b < batch; b++) for (int i = 0; i < T; i++) { tok[b][i] = rng.nextInt((int) c.nVocab()); tgt[b][i] = rng.nextInt((int) c.nVocab()); }
+                    try (StepEngine e = new StepEngine(m, batch, T, StepEngine.Mode.LORA, recompute)) {
+                        e.zeroGrad();
+                        e.accumulate(tok, tgt, 1f / (batch * T)); // warm-up
+                        long t0 = System.nanoTime();
+                        for (int r = 0; r < reps; r++) {
+                            e.zeroGrad();
+                            e.accumulate(tok, tgt, 1f / (batch * T));
+                            e.adamw(1e-4f, 0.9f, 0.999f, 1e-8f, 0f, 1f);
+                        }
+                        double s = (System.nanoTime() - t0) / 1e9 / reps;
+                        double flops = loraStepFlops(c, (long) batch * T, T, rank);
+                        if (t == GgmlType.F32) f32Time = s;
+                        System.out.printf("%-6s %-6s %10.3f %10.0f %10.1f %7.0f%% %10s%n", pn, t, s, batch * T / s, flops / s / 1e9,
+                                100 * flops / s / 1e9 / peak, Double.isNaN(f32Time) ? "-" : String.format("%.2fx", s / f32Time));
+                    }
+                }
+            }
+        }
+        System.out.println("FLOPs counted as DESIGN.md: 4·N_base·tokens (forward + input gradients, output layer included) + attention (3x forward) + LoRA terms.");
+    }
+
+    /** FLOPs of one LoRA step: 4·N·tokens for the base matrices, attention forward+backward ≈ 3x its forward, LoRA 6·r·(in+out)·tokens per slot. */
+    static double loraStepFlops(LlamaConfig c, long tokens, long T, int rank) {
+        double q = c.nHead() * c.headDim(), kv = c.nHeadKv() * c.headDim();
+        double matrices = c.nLayer() * (c.nEmbd() * (q + 2 * kv) + q * c.nEmbd() + 3.0 * c.nEmbd() * c.nFf()) + c.nEmbd() * c.nVocab();
+        double attn = c.nLayer() * 2.0 * T * T * q * (tokens / (double) T) * 3;
+        double lora = c.nLayer() * 6.0 * rank * ((c.nEmbd() + q) + (c.nEmbd() + kv) * 2 + (q + c.nEmbd())) * tokens;
+        return 4 * matrices * tokens + attn + lora;
     }
 
     /** FLOPs of one forward over T tokens: 2·(matrix parameters incl. the output layer)·T + attention 2·2·T²/2·d per layer. */

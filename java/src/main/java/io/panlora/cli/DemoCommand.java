@@ -17,10 +17,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, defaultValue = "runs/demo", description = "run directory (default: ${DEFAULT-VALUE})")
     Path out;
 
-    @Option(names = "--base-steps", defaultValue = "300", description = "pretraining steps of the base (default: ${DEFAULT-VALUE})")
+    @Option(names = "--base-steps", defaultValue = "600", description = "pretraining steps of the base (default: ${DEFAULT-VALUE})")
     int baseSteps;
 
-    @Option(names = "--lora-steps", defaultValue = "120", description = "LoRA steps (default: ${DEFAULT-VALUE})")
+    @Option(names = "--lora-steps", defaultValue = "150", description = "LoRA steps (default: ${DEFAULT-VALUE})")
     int loraSteps;
 
     @Option(names = "--rebuild-base", description = "pretrain the base again even if cached")

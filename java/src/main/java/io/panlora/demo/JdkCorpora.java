@@ -71,7 +71,9 @@ public final class JdkCorpora {
                 else if (line.startsWith(".PP") || line.startsWith(".TP") || line.startsWith(".IP")) out.append('\n');
                 continue;
             }
-            out.append(unescape(line)).append('\n');
+            String t = unescape(line);
+            if (t.equals("T{") || t.startsWith("T}")) continue; // tbl cell delimiters
+            out.append(t.replace("T{", "").replace("T}", "")).append('\n');
         }
         return out.toString().replaceAll("\n{3,}", "\n\n");
     }

@@ -175,7 +175,11 @@ public final class Trainer {
                     if (progress != null) progress.printf(Locale.ROOT, "%nstep %d: validation loss %.4f (ppl %.2f)%n", step + 1, v, Math.exp(v));
                 }
                 if (outDir != null && lora != null && cfg.checkpointEvery() > 0 && ((step + 1) % cfg.checkpointEvery() == 0 || last))
+                {
                     Checkpoint.save(outDir, lora, new Checkpoint.State(step + 1, data.position(), hookState(), configKey()));
+                    // fault injection for the resume test: die like a killed process right after this checkpoint
+                    if (Integer.getInteger("panlora.test.haltAfterCheckpoint", -1) == step + 1) Runtime.getRuntime().halt(137);
+                }
                 if (log != null && plot != null && (last || (step + 1) % 25 == 0))
                     LossPlot.write(plot, "panlora training loss", log.trainPoints(), log.valPoints());
             }
