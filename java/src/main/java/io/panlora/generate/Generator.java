@@ -2,6 +2,7 @@ package io.panlora.generate;
 
 import io.panlora.model.KvCache;
 import io.panlora.model.LlamaModel;
+import io.panlora.tokenizer.TokenStreamDecoder;
 import io.panlora.tokenizer.Tokenizer;
 import java.io.PrintStream;
 
@@ -14,7 +15,7 @@ public final class Generator {
         int[] ids = tok.encode(prompt, true, false);
         if (ids.length == 0) throw new IllegalArgumentException("the prompt encodes to no tokens and the model has no BOS token");
         if (ids.length >= nCtx) throw new IllegalArgumentException("the prompt has " + ids.length + " tokens; the context holds " + nCtx);
-        TextStream stream = new TextStream(tok);
+        TokenStreamDecoder stream = new TokenStreamDecoder(tok);
         StringBuilder gen = new StringBuilder();
         long t0 = System.nanoTime();
         int produced = 0;
@@ -30,7 +31,7 @@ public final class Generator {
                 if (ids.length + i + 1 >= nCtx) break;
                 logits = cache.decode(next);
             }
-            String rest = stream.flush();
+            String rest = stream.finish();
             gen.append(rest);
             if (out != null) out.print(rest);
         }
