@@ -12,5 +12,5 @@ cmake --build native/build -j "$(nproc)" >>native/build.log 2>&1 || { tail -50 n
 
 if [ "${1:-}" != "--skip-java" ]; then
   pl_log "building Java modules (maven)"
-  mvn -q -B -DskipTests package || pl_die "maven build failed (log above)"
+  $PL_MVN -q -DskipTests package || pl_die "maven build failed (log above)"
 fi

@@ -49,7 +49,11 @@ pl_check_tools() {
     pl_apt_install "${missing[@]}" || pl_die "missing ${missing[*]}: install them (Debian: apt-get install ${missing[*]})."
   fi
   # OpenBLAS is optional (our own kernels otherwise) but is the fast F32 GEMM: install it when we can.
-  if [ -z "${PANLORA_NO_BLAS:-}" ] && ! ls /usr/include/x86_64-linux-gnu/cblas.h /usr/include/cblas.h /usr/include/openblas/cblas.h >/dev/null 2>&1; then
+  local h have_cblas=""
+  for h in /usr/include/x86_64-linux-gnu/cblas.h /usr/include/cblas.h /usr/include/openblas/cblas.h; do
+    [ -f "$h" ] && have_cblas=1
+  done
+  if [ -z "${PANLORA_NO_BLAS:-}" ] && [ -z "$have_cblas" ]; then
     pl_apt_install libopenblas-openmp-dev || pl_log "OpenBLAS not available; using panlora's own GEMM kernels"
   fi
 }
@@ -61,3 +65,5 @@ if [ "$(pl_java_major "$JAVA_HOME")" -ge 24 ]; then
   case "${MAVEN_OPTS:-}" in *sun-misc-unsafe*) ;; *) export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" ;; esac
 fi
 export PATH="$JAVA_HOME/bin:$PATH"
+# Maven flags of every script: batch mode, plain output (no ANSI colour codes in logs)
+PL_MVN="mvn -B -Dstyle.color=never"

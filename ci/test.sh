@@ -7,4 +7,4 @@ cd "$PANLORA_ROOT"
 pl_log "native unit tests (ctest)"
 (cd native/build && ctest --output-on-failure)
 pl_log "Java tests (maven)"
-mvn -B test
+$PL_MVN test

@@ -20,7 +20,8 @@ int32_t attention_forward(float *out, float *probs, const float *q, const float 
     const int64_t group = n_head / n_head_kv;
     const int64_t q_row = n_head * hd, kv_row = n_head_kv * hd;
     const float scale = 1.0f / sqrtf((float)hd);
-    const int nth = pl_threads();
+    /* a decode step of a small model is a few thousand multiply-adds: not worth waking threads */
+    const int nth = B * n_head * Tq * Tk * hd < 65536 ? 1 : pl_threads();
     float *scratch = NULL;
     if (!probs) {
         scratch = pl_alloc((size_t)nth * (size_t)Tk * sizeof(float));

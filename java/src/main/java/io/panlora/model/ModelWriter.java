@@ -18,16 +18,18 @@ public final class ModelWriter {
         GgufWriter w = new GgufWriter();
         putHparams(w, name, c, fileType(weights));
         TokenizerLoader.putMetadata(w, tok);
-        for (WeightKind k : WeightKind.values()) {
-            long layers = k.perLayer ? c.nLayer() : 1;
-            for (long l = 0; l < layers; l++) {
-                WeightTensor t = weights.get(k.ggufName(l));
-                if (t == null) continue;
-                long[] ne = t.ne1() == 1 && k.isVector() ? new long[] {t.ne0()} : new long[] {t.ne0(), t.ne1()};
-                w.addTensor(k.ggufName(l), ne, t.type(), t.data());
-            }
-        }
+        // llama.cpp's order: the global tensors, then each block's tensors together
+        for (WeightKind k : WeightKind.values()) if (!k.perLayer) add(w, weights, k, 0);
+        for (long l = 0; l < c.nLayer(); l++)
+            for (WeightKind k : WeightKind.values()) if (k.perLayer) add(w, weights, k, l);
         w.write(path);
+    }
+
+    private static void add(GgufWriter w, Map<String, WeightTensor> weights, WeightKind k, long layer) {
+        WeightTensor t = weights.get(k.ggufName(layer));
+        if (t == null) return;
+        long[] ne = t.ne1() == 1 && k.isVector() ? new long[] {t.ne0()} : new long[] {t.ne0(), t.ne1()};
+        w.addTensor(k.ggufName(layer), ne, t.type(), t.data());
     }
 
     /** The general.* and llama.* keys of a config. */
