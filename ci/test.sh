@@ -7,4 +7,4 @@ cd "$PANLORA_ROOT"
 pl_log "native unit tests (ctest)"
 (cd native/build && ctest --output-on-failure)
 pl_log "Java tests (maven)"
-$PL_MVN test
+$PL_MVN -Dpanlora.skipNative=true test
