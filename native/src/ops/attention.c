@@ -3,6 +3,7 @@
 #include <string.h>
 #include "common.h"
 #include "ops/ops.h"
+#include "ops/matmul.h"
 #include <omp.h>
 
 /* s = a·b over n floats (an OpenMP SIMD reduction: fixed order for a given build). */
@@ -13,8 +14,8 @@ static inline float dot_f32(const float *a, const float *b, int64_t n) {
     return s;
 }
 
-/* out = softmax(q kᵀ/√hd, causal) v per (sequence, head, query); probs saved when non-NULL. */
-int32_t attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+/* out = softmax(q kᵀ/√hd, causal) v per (sequence, head, query), one dot product at a time: the decode path. */
+static int32_t attention_forward_rows(float *out, float *probs, const float *q, const float *k, const float *v,
                           int64_t B, int64_t Tq, int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv,
                           int64_t hd, int64_t kv_batch_stride) {
     const int64_t group = n_head / n_head_kv;
@@ -107,14 +108,15 @@ static void attention_head_backward(float *dq, float *dk_h, float *dv_h, int64_t
     }
 }
 
-/* dP = dout·vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dq = dS·k/√hd, dk = Σ_group dSᵀ·q/√hd, dv = Σ_group Pᵀ·dout.
+/* The same backward one dot product at a time (the reference the GEMM path is tested against).
+   dP = dout·vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dq = dS·k/√hd, dk = Σ_group dSᵀ·q/√hd, dv = Σ_group Pᵀ·dout.
    Full causal sequences: q, dq [B][T][n_head*hd]; k, v, dk, dv [B][T][n_head_kv*hd] (batch stride T*n_head_kv*hd);
    probs [B][n_head][T][T] as saved by attention_forward. Overwrites dq, dk, dv. A shared K/V head's gradient is
    each query head's contribution (summed over t in order) added in head order, so the result is bit-identical
    for any thread count: with few (b, kv-head) pairs per thread, heads run in parallel into per-head buffers. */
-int32_t attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
-                           const float *v, const float *probs, int64_t B, int64_t T, int64_t n_head,
-                           int64_t n_head_kv, int64_t hd) {
+int32_t attention_backward_rows(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                                const float *v, const float *probs, int64_t B, int64_t T, int64_t n_head,
+                                int64_t n_head_kv, int64_t hd) {
     const int64_t group = n_head / n_head_kv, kv_row = n_head_kv * hd;
     const int nth = pl_threads();
     if (group == 1) { /* every K/V head has one query head: write straight into dk, dv */
@@ -187,4 +189,97 @@ int32_t attention_backward(float *dq, float *dk, float *dv, const float *dout, c
     }
     pl_free(bufs);
     return PL_OK;
+}
+
+/* ---- GEMM formulation: per (sequence, head) S = Q Kᵀ, P = softmax(S), O = P V and the backward as GEMMs ---- */
+
+/* Row t of a (sequence, head) score matrix: scale, mask keys past pos0+t, softmax in place (masked entries 0). */
+static void softmax_causal_row(float *row, int64_t Tk, int64_t n_keys) {
+    float mx = -INFINITY;
+    for (int64_t s = 0; s < n_keys; s++) mx = row[s] > mx ? row[s] : mx;
+    float sum = 0.0f;
+    for (int64_t s = 0; s < n_keys; s++) { row[s] = expf(row[s] - mx); sum += row[s]; }
+    const float inv = 1.0f / sum;
+    for (int64_t s = 0; s < n_keys; s++) row[s] *= inv;
+    for (int64_t s = n_keys; s < Tk; s++) row[s] = 0.0f;
+}
+
+/* S = Q_h K_hᵀ/√hd (Tq×Tk), causal softmax, O_h = P V_h — each a GEMM over the whole (sequence, head). */
+static int32_t attention_forward_gemm(float *out, float *probs, const float *q, const float *k, const float *v,
+                                      int64_t B, int64_t Tq, int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv,
+                                      int64_t hd, int64_t kv_batch_stride) {
+    const int64_t group = n_head / n_head_kv, q_row = n_head * hd, kv_row = n_head_kv * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *scratch = NULL;
+    if (!probs) {
+        scratch = pl_alloc((size_t)(Tq * Tk) * sizeof(float));
+        if (!scratch) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention: cannot allocate %lld scores", (long long)(Tq * Tk));
+    }
+    int32_t rc = PL_OK;
+    for (int64_t bh = 0; rc == PL_OK && bh < B * n_head; bh++) {
+        const int64_t b = bh / n_head, h = bh % n_head, hk = h / group;
+        const float *qh = q + b * Tq * q_row + h * hd;
+        const float *kh = k + b * kv_batch_stride + hk * hd, *vh = v + b * kv_batch_stride + hk * hd;
+        float *p = probs ? probs + bh * Tq * Tk : scratch;
+        rc = pl_sgemm(0, 1, Tq, Tk, hd, scale, qh, q_row, kh, kv_row, 0.0f, p, Tk);
+        if (rc != PL_OK) break;
+        #pragma omp parallel for num_threads(pl_threads()) schedule(static) if (Tq * Tk > 16384)
+        for (int64_t t = 0; t < Tq; t++) {
+            const int64_t n_keys = pos0 + t + 1 < Tk ? pos0 + t + 1 : Tk;
+            softmax_causal_row(p + t * Tk, Tk, n_keys);
+        }
+        rc = pl_sgemm(0, 0, Tq, hd, Tk, 1.0f, p, Tk, vh, kv_row, 0.0f, out + b * Tq * q_row + h * hd, q_row);
+    }
+    pl_free(scratch);
+    return rc;
+}
+
+int32_t attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+                          int64_t B, int64_t Tq, int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv,
+                          int64_t hd, int64_t kv_batch_stride) {
+    /* a few queries (decoding) are cheaper as dot products; blocks of queries are GEMMs */
+    if (Tq < 8) return attention_forward_rows(out, probs, q, k, v, B, Tq, Tk, pos0, n_head, n_head_kv, hd, kv_batch_stride);
+    return attention_forward_gemm(out, probs, q, k, v, B, Tq, Tk, pos0, n_head, n_head_kv, hd, kv_batch_stride);
+}
+
+/* Per (sequence b, K/V head), for each of its query heads h in order:
+   dP = dO_h V_hkᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P))/√hd; dQ_h = dS K_hk; dK_hk += dSᵀ Q_h; dV_hk += Pᵀ dO_h.
+   The order of the additions is fixed, so the result does not depend on the thread count. */
+int32_t attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                           const float *v, const float *probs, int64_t B, int64_t T, int64_t n_head,
+                           int64_t n_head_kv, int64_t hd) {
+    if (T < 8) return attention_backward_rows(dq, dk, dv, dout, q, k, v, probs, B, T, n_head, n_head_kv, hd);
+    const int64_t group = n_head / n_head_kv, q_row = n_head * hd, kv_row = n_head_kv * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *ds = pl_alloc((size_t)(T * T) * sizeof(float));
+    if (!ds) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention_backward: cannot allocate %lld floats of scratch", (long long)(T * T));
+    for (int64_t i = 0; i < B * T; i++) {
+        memset(dk + i * kv_row, 0, (size_t)kv_row * sizeof(float));
+        memset(dv + i * kv_row, 0, (size_t)kv_row * sizeof(float));
+    }
+    int32_t rc = PL_OK;
+    for (int64_t b = 0; rc == PL_OK && b < B; b++) {
+        for (int64_t h = 0; rc == PL_OK && h < n_head; h++) {
+            const int64_t hk = h / group;
+            const float *p = probs + (b * n_head + h) * T * T;
+            const float *doh = dout + b * T * q_row + h * hd, *qh = q + b * T * q_row + h * hd;
+            const float *kh = k + b * T * kv_row + hk * hd, *vh = v + b * T * kv_row + hk * hd;
+            float *dqh = dq + b * T * q_row + h * hd, *dkh = dk + b * T * kv_row + hk * hd, *dvh = dv + b * T * kv_row + hk * hd;
+            if ((rc = pl_sgemm(0, 1, T, T, hd, 1.0f, doh, q_row, vh, kv_row, 0.0f, ds, T)) != PL_OK) break;
+            #pragma omp parallel for num_threads(pl_threads()) schedule(static) if (T * T > 16384)
+            for (int64_t t = 0; t < T; t++) {
+                const float *pt = p + t * T;
+                float *dst = ds + t * T;
+                float d = 0.0f;
+                for (int64_t s = 0; s <= t; s++) d += pt[s] * dst[s];
+                for (int64_t s = 0; s <= t; s++) dst[s] = pt[s] * (dst[s] - d) * scale;
+                for (int64_t s = t + 1; s < T; s++) dst[s] = 0.0f;
+            }
+            if ((rc = pl_sgemm(0, 0, T, hd, T, 1.0f, ds, T, kh, kv_row, 0.0f, dqh, q_row)) != PL_OK) break;
+            if ((rc = pl_sgemm(1, 0, T, hd, T, 1.0f, ds, T, qh, q_row, 1.0f, dkh, kv_row)) != PL_OK) break;
+            rc = pl_sgemm(1, 0, T, hd, T, 1.0f, p, T, doh, q_row, 1.0f, dvh, kv_row);
+        }
+    }
+    pl_free(ds);
+    return rc;
 }

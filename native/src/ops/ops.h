@@ -32,6 +32,10 @@ int32_t attention_forward(float *out, float *probs, const float *q, const float 
 int32_t attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                            const float *v, const float *probs, int64_t B, int64_t T, int64_t n_head,
                            int64_t n_head_kv, int64_t hd);
+/* The same backward as dot-product loops (used for short sequences; the GEMM path is checked against it). */
+int32_t attention_backward_rows(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                                const float *v, const float *probs, int64_t B, int64_t T, int64_t n_head,
+                                int64_t n_head_kv, int64_t hd);
 
 /* h = silu(g) * u with silu(x) = x / (1 + e^-x), n elements. */
 void swiglu_forward(float *h, const float *g, const float *u, int64_t n);
