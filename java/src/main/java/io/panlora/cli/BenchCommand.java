@@ -113,24 +113,25 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private void forward(double peak) {
-        LlamaConfig c = Presets.byName(preset);
-        System.out.printf("model:   preset %s: %s, %.1fM parameters%n", preset, Presets.describe(c), c.parameterCount(true) / 1e6);
-        int T = (int) Math.min(tokens, c.nCtxTrain());
-        System.out.printf("%-6s %8s %10s %10s %8s%n", "type", "tokens", "tokens/s", "GFLOP/s", "of peak");
-        for (String tn : types) {
-            GgmlType t = GgmlType.valueOf(tn.toUpperCase());
-            Arena a = Arena.ofShared();
-            try (LlamaModel m = LlamaModel.fromWeights(c, ModelInit.randomWeights(c, t, 7, false, a), a)) {
-                int[][] tok = new int[1][T];
-                SplittableRandom rng = new SplittableRandom(3);
-                for (int i = 0; i < T; i++) tok[0][i] = rng.nextInt((int) c.nVocab());
-                int[][] tgt = tok;
-                m.nll(tok, tgt);
-                long t0 = System.nanoTime();
-                for (int r = 0; r < reps; r++) m.nll(tok, tgt);
-                double s = (System.nanoTime() - t0) / 1e9 / reps;
-                double flops = forwardFlops(c, T);
-                System.out.printf("%-6s %8d %10.1f %10.1f %7.0f%%%n", t, T, T / s, flops / s / 1e9, 100 * flops / s / 1e9 / peak);
+        for (String pn : preset.split(",")) {
+            LlamaConfig c = Presets.byName(pn.trim());
+            System.out.printf("model:   preset %s: %s, %.1fM parameters%n", pn.trim(), Presets.describe(c), c.parameterCount(true) / 1e6);
+            int T = (int) Math.min(tokens, c.nCtxTrain());
+            System.out.printf("%-6s %8s %10s %10s %8s%n", "type", "tokens", "tokens/s", "GFLOP/s", "of peak");
+            for (String tn : types) {
+                GgmlType t = GgmlType.valueOf(tn.toUpperCase());
+                Arena a = Arena.ofShared();
+                try (LlamaModel m = LlamaModel.fromWeights(c, ModelInit.randomWeights(c, t, 7, false, a), a)) {
+                    int[][] tok = new int[1][T];
+                    SplittableRandom rng = new SplittableRandom(3);
+                    for (int i = 0; i < T; i++) tok[0][i] = rng.nextInt((int) c.nVocab());
+                    m.nll(tok, tok);
+                    long t0 = System.nanoTime();
+                    for (int r = 0; r < reps; r++) m.nll(tok, tok);
+                    double s = (System.nanoTime() - t0) / 1e9 / reps;
+                    double flops = forwardFlops(c, T);
+                    System.out.printf("%-6s %8d %10.1f %10.1f %7.0f%%%n", t, T, T / s, flops / s / 1e9, 100 * flops / s / 1e9 / peak);
+                }
             }
         }
     }
