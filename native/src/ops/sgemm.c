@@ -6,9 +6,9 @@
  * tile in registers over the KC slice. Packing pads edges with zeros, so the kernels never see ragged
  * tiles; ragged tiles are computed into a local buffer and copied out.
  *
- * Threads share both packed buffers: they pack micro-panels in parallel, then split the tiles of the
- * current block. A tile's result does not depend on which thread computes it and the K slices are added
- * in order, so the output is the same for every thread count.
+ * Threads work on a grid of blocks of C without barriers: each packs the A rows and B columns its block
+ * needs (the grid is chosen to duplicate the least packing). A tile's result does not depend on which
+ * thread computes it and the K slices are added in order, so the output is the same for every thread count.
  */
 #include <immintrin.h>
 #include <omp.h>
@@ -37,23 +37,34 @@ typedef struct {
 
 /* ---- micro-kernels ---- */
 
-/* Portable 6x8 tile: C = alpha * A_panel B_panel + beta * C (plain loops; the compiler vectorizes them). */
+/* Four floats in one SSE register on x86-64 (GCC/Clang vector extension; portable to other targets). */
+typedef float pl_v4 __attribute__((vector_size(16), aligned(4)));
+
+/* Portable 6x8 tile: C = alpha * A_panel B_panel + beta * C, 12 four-float accumulators (no FMA). */
 static void ukernel_6x8_scalar(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
                                float beta) {
-    float acc[PL_MR][8];
+    pl_v4 acc[PL_MR][2];
     memset(acc, 0, sizeof acc);
     for (int64_t k = 0; k < kc; k++) {
+        pl_v4 b0, b1;
+        memcpy(&b0, b + k * 8, sizeof b0);
+        memcpy(&b1, b + k * 8 + 4, sizeof b1);
         for (int r = 0; r < PL_MR; r++) {
             const float ar = a[k * PL_MR + r];
-            for (int j = 0; j < 8; j++) acc[r][j] += ar * b[k * 8 + j];
+            acc[r][0] += ar * b0;
+            acc[r][1] += ar * b1;
         }
     }
     for (int r = 0; r < PL_MR; r++) {
         float *cr = c + r * ldc;
-        if (beta == 0.0f) {
-            for (int j = 0; j < 8; j++) cr[j] = alpha * acc[r][j];
-        } else {
-            for (int j = 0; j < 8; j++) cr[j] = alpha * acc[r][j] + beta * cr[j];
+        for (int h = 0; h < 2; h++) {
+            pl_v4 v = alpha * acc[r][h];
+            if (beta != 0.0f) {
+                pl_v4 old;
+                memcpy(&old, cr + 4 * h, sizeof old);
+                v += beta * old;
+            }
+            memcpy(cr + 4 * h, &v, sizeof v);
         }
     }
 }
@@ -238,59 +249,68 @@ typedef struct {
     int64_t lda, ldb, ldc;
     float *C;
     const pl_gemm_desc *kd;
-    float *pack_a; /* PL_MC x PL_KC */
-    float *pack_b; /* PL_KC x min(PL_NC, N rounded up to NR) */
 } pl_gemm_job;
 
-/* Computes the tiles [t0, t1) (column-panel-major) of the block C[ic..ic+mc)[jc..jc+nc) over one K slice. */
-static void compute_tiles(const pl_gemm_job *g, int64_t ic, int64_t mc, int64_t jc, int64_t nc, int64_t kc,
-                          float beta, int64_t t0, int64_t t1) {
+/* C[i0..i1)[j0..j1) = alpha * op(A) op(B) + beta * C for one thread's block, with its own packing buffers
+   pack_a (PL_MC x PL_KC) and pack_b (PL_KC x PL_NC or less). */
+static void gemm_block(const pl_gemm_job *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *pack_a,
+                       float *pack_b) {
     const int NR = g->kd->nr;
-    const int64_t m_panels = (mc + PL_MR - 1) / PL_MR;
     _Alignas(64) float tile[PL_MR * PL_NR_MAX];
-    for (int64_t t = t0; t < t1; t++) {
-        const int64_t q = t / m_panels, p = t % m_panels;
-        const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
-        const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
-        const float *ap = g->pack_a + p * PL_MR * kc;
-        const float *bp = g->pack_b + q * NR * kc;
-        float *cp = g->C + (ic + p * PL_MR) * g->ldc + jc + q * NR;
-        if (mr == PL_MR && nr == NR) {
-            g->kd->tile(kc, ap, bp, cp, g->ldc, g->alpha, beta);
-        } else {
-            g->kd->tile(kc, ap, bp, tile, NR, 1.0f, 0.0f);
-            store_edge(mr, nr, tile, NR, cp, g->ldc, g->alpha, beta);
-        }
-    }
-}
-
-/* Runs the blocked loop nest on the calling team (every thread of the team calls this). */
-static void gemm_team(const pl_gemm_job *g) {
-    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-    const int NR = g->kd->nr;
-    for (int64_t jc = 0; jc < g->N; jc += PL_NC) {
-        const int64_t nc = g->N - jc < PL_NC ? g->N - jc : PL_NC;
+    for (int64_t jc = j0; jc < j1; jc += PL_NC) {
+        const int64_t nc = j1 - jc < PL_NC ? j1 - jc : PL_NC;
         const int64_t n_panels = (nc + NR - 1) / NR;
         for (int64_t pc = 0; pc < g->K; pc += PL_KC) {
             const int64_t kc = g->K - pc < PL_KC ? g->K - pc : PL_KC;
             const float beta = pc == 0 ? g->beta : 1.0f; /* later slices add to what the first wrote */
-#pragma omp for schedule(static)
             for (int64_t q = 0; q < n_panels; q++) {
                 const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
-                pack_b_panel(g->trans_b, g->B, g->ldb, pc, kc, jc + q * NR, nr, NR, g->pack_b + q * NR * kc);
+                pack_b_panel(g->trans_b, g->B, g->ldb, pc, kc, jc + q * NR, nr, NR, pack_b + q * NR * kc);
             }
-            for (int64_t ic = 0; ic < g->M; ic += PL_MC) {
-                const int64_t mc = g->M - ic < PL_MC ? g->M - ic : PL_MC;
+            for (int64_t ic = i0; ic < i1; ic += PL_MC) {
+                const int64_t mc = i1 - ic < PL_MC ? i1 - ic : PL_MC;
                 const int64_t m_panels = (mc + PL_MR - 1) / PL_MR;
-#pragma omp for schedule(static)
                 for (int64_t p = 0; p < m_panels; p++) {
                     const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
-                    pack_a_panel(g->trans_a, g->A, g->lda, ic + p * PL_MR, mr, pc, kc, g->pack_a + p * PL_MR * kc);
+                    pack_a_panel(g->trans_a, g->A, g->lda, ic + p * PL_MR, mr, pc, kc, pack_a + p * PL_MR * kc);
                 }
-                const int64_t tiles = n_panels * m_panels;
-                compute_tiles(g, ic, mc, jc, nc, kc, beta, tiles * tid / nth, tiles * (tid + 1) / nth);
-#pragma omp barrier
+                for (int64_t q = 0; q < n_panels; q++) { /* a B micro-panel stays in L1 across the A panels */
+                    const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
+                    const float *bp = pack_b + q * NR * kc;
+                    for (int64_t p = 0; p < m_panels; p++) {
+                        const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
+                        const float *ap = pack_a + p * PL_MR * kc;
+                        float *cp = g->C + (ic + p * PL_MR) * g->ldc + jc + q * NR;
+                        if (mr == PL_MR && nr == NR) {
+                            g->kd->tile(kc, ap, bp, cp, g->ldc, g->alpha, beta);
+                        } else {
+                            g->kd->tile(kc, ap, bp, tile, NR, 1.0f, 0.0f);
+                            store_edge(mr, nr, tile, NR, cp, g->ldc, g->alpha, beta);
+                        }
+                    }
+                }
             }
+        }
+    }
+}
+
+/* Splits `threads` into a grid tm x tn over rows and columns of C: every thread packs the A rows and B columns
+   of its block, so choose the grid that packs the fewest elements (tn * M * K + tm * N * K) while giving each
+   thread at least one micro-tile row and column. */
+static void choose_grid(int threads, int64_t M, int64_t N, int NR, int *tm, int *tn) {
+    const int64_t m_panels = (M + PL_MR - 1) / PL_MR, n_panels = (N + NR - 1) / NR;
+    double best = -1;
+    *tm = 1;
+    *tn = 1;
+    for (int d = 1; d <= threads; d++) {
+        if (threads % d != 0) continue;
+        const int cm = threads / d, cn = d;
+        if (cm > m_panels || cn > n_panels) continue;
+        const double cost = (double)cn * (double)M + (double)cm * (double)N;
+        if (best < 0 || cost < best) {
+            best = cost;
+            *tm = cm;
+            *tn = cn;
         }
     }
 }
@@ -305,25 +325,39 @@ int32_t pl_sgemm_own(int kernel, int trans_a, int trans_b, int64_t M, int64_t N,
         scale_c(M, N, beta, C, ldc);
         return PL_OK;
     }
-    pl_gemm_job g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, choose_kernel(kernel, N),
-                     NULL, NULL};
+    const pl_gemm_job g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, choose_kernel(kernel, N)};
     const int NR = g.kd->nr;
-    const int64_t kc_max = K < PL_KC ? K : PL_KC;
-    const int64_t mc_max = M < PL_MC ? (M + PL_MR - 1) / PL_MR * PL_MR : PL_MC;
-    const int64_t nc_max = N < PL_NC ? (N + NR - 1) / NR * NR : PL_NC;
-    g.pack_a = pl_alloc(sizeof(float) * (size_t)(mc_max * kc_max));
-    g.pack_b = pl_alloc(sizeof(float) * (size_t)(kc_max * nc_max));
-    if (!g.pack_a || !g.pack_b) {
-        pl_free(g.pack_a);
-        pl_free(g.pack_b);
-        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_sgemm: cannot allocate %lld bytes of packing buffers",
-                       (long long)(sizeof(float) * (size_t)(mc_max * kc_max + kc_max * nc_max)));
-    }
+
+    /* thread grid: whole micro-panels per thread; a thread count that leaves no grid falls back to fewer */
     const double flops = 2.0 * (double)M * (double)N * (double)K;
-    const int threads = flops < PL_MIN_PARALLEL_FLOPS ? 1 : pl_threads();
+    int threads = flops < PL_MIN_PARALLEL_FLOPS ? 1 : pl_threads(), tm = 1, tn = 1;
+    while (threads > 1) {
+        choose_grid(threads, M, N, NR, &tm, &tn);
+        if (tm * tn == threads) break;
+        threads--;
+    }
+    const int64_t m_panels = (M + PL_MR - 1) / PL_MR, n_panels = (N + NR - 1) / NR;
+    const int64_t rows_max = (m_panels + tm - 1) / tm * PL_MR, cols_max = (n_panels + tn - 1) / tn * NR;
+
+    /* one allocation holds every thread's packing buffers */
+    const int64_t kc_max = K < PL_KC ? K : PL_KC;
+    const int64_t mc_max = rows_max < PL_MC ? rows_max : PL_MC;
+    const int64_t nc_max = cols_max < PL_NC ? cols_max : PL_NC;
+    const int64_t a_floats = (mc_max * kc_max + 15) / 16 * 16; /* keeps B panels 64-byte aligned */
+    const int64_t per_thread = a_floats + (kc_max * nc_max + 15) / 16 * 16;
+    float *packs = pl_alloc(sizeof(float) * (size_t)(per_thread * threads));
+    if (!packs)
+        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_sgemm: cannot allocate %lld bytes of packing buffers",
+                       (long long)(sizeof(float) * (size_t)(per_thread * threads)));
 #pragma omp parallel num_threads(threads) if (threads > 1)
-    gemm_team(&g);
-    pl_free(g.pack_a);
-    pl_free(g.pack_b);
+    {
+        const int tid = omp_get_thread_num();
+        const int ti = tid / tn, tj = tid % tn;
+        const int64_t i0 = m_panels * ti / tm * PL_MR, i1 = m_panels * (ti + 1) / tm * PL_MR;
+        const int64_t j0 = n_panels * tj / tn * NR, j1 = n_panels * (tj + 1) / tn * NR;
+        float *pack_a = packs + per_thread * tid;
+        gemm_block(&g, i0, i1 < M ? i1 : M, j0, j1 < N ? j1 : N, pack_a, pack_a + a_floats);
+    }
+    pl_free(packs);
     return PL_OK;
 }
