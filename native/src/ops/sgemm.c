@@ -10,7 +10,12 @@
  * needs (the grid is chosen to duplicate the least packing). A tile's result does not depend on which
  * thread computes it and the K slices are added in order, so the output is the same for every thread count.
  */
+#if defined(__x86_64__) || defined(__i386__)
+#define PL_X86 1
 #include <immintrin.h>
+#else
+#define PL_X86 0
+#endif
 #include <omp.h>
 #include <string.h>
 #include "common.h"
@@ -69,6 +74,7 @@ static void ukernel_6x8_scalar(int64_t kc, const float *a, const float *b, float
     }
 }
 
+#if PL_X86
 /* Stores 8 results: p = alpha * acc (+ beta * p when beta != 0). */
 PL_TARGET_AVX2_FMA static inline void store8_avx2(float *p, __m256 acc, __m256 valpha, __m256 vbeta, int read) {
     if (read) {
@@ -149,11 +155,28 @@ PL_TARGET_AVX512 static void ukernel_6x32_avx512(int64_t kc, const float *a, con
 #undef PL_STORE
 }
 
+#endif
+
 /* ---- dispatch ---- */
 
 static const pl_gemm_desc pl_gemm_scalar = {8, ukernel_6x8_scalar};
+#if PL_X86
 static const pl_gemm_desc pl_gemm_avx2 = {16, ukernel_6x16_avx2};
 static const pl_gemm_desc pl_gemm_avx512 = {32, ukernel_6x32_avx512};
+#else /* never chosen: pl_gemm_kernel_available says no */
+static const pl_gemm_desc pl_gemm_avx2 = {8, ukernel_6x8_scalar};
+static const pl_gemm_desc pl_gemm_avx512 = {8, ukernel_6x8_scalar};
+#endif
+
+/* 1 on an Intel CPU (full-width AVX-512 units). */
+static int is_intel_cpu(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_is("intel");
+#else
+    return 0;
+#endif
+}
 
 /* 1 if this CPU runs the kernel. */
 int pl_gemm_kernel_available(int kernel) {
@@ -166,13 +189,13 @@ int pl_gemm_kernel_available(int kernel) {
     }
 }
 
-/* The kernel for a request; AUTO prefers AVX2 (as fast as AVX-512 on CPUs that split 512-bit FMAs, and
-   half the column padding for narrow products), unless forced. */
+/* The kernel for a request. AUTO takes AVX-512 only on Intel CPUs and for products at least 32 columns wide:
+   AMD's Zen 4 splits 512-bit FMAs in two, so there the AVX2 kernel is as fast and pads narrow products less. */
 static const pl_gemm_desc *choose_kernel(int kernel, int64_t N) {
     if (kernel == PL_GEMM_AVX512) return &pl_gemm_avx512;
     if (kernel == PL_GEMM_AVX2) return &pl_gemm_avx2;
     if (kernel == PL_GEMM_SCALAR) return &pl_gemm_scalar;
-    (void)N;
+    if (N >= 32 && pl_gemm_kernel_available(PL_GEMM_AVX512) && is_intel_cpu()) return &pl_gemm_avx512;
     if (pl_cpu_has_avx2()) return &pl_gemm_avx2;
     return &pl_gemm_scalar;
 }
