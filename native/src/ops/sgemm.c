@@ -38,6 +38,7 @@ typedef void (*pl_ukernel_fn)(int64_t kc, const float *a, const float *b, float 
 typedef struct {
     int nr;             /* columns of a micro-tile */
     pl_ukernel_fn tile; /* the micro-kernel */
+    int avx2_pack;      /* 1: pack full panels with AVX2 8x8 transposes */
 } pl_gemm_desc;
 
 /* ---- micro-kernels ---- */
@@ -159,13 +160,13 @@ PL_TARGET_AVX512 static void ukernel_6x32_avx512(int64_t kc, const float *a, con
 
 /* ---- dispatch ---- */
 
-static const pl_gemm_desc pl_gemm_scalar = {8, ukernel_6x8_scalar};
+static const pl_gemm_desc pl_gemm_scalar = {8, ukernel_6x8_scalar, 0};
 #if PL_X86
-static const pl_gemm_desc pl_gemm_avx2 = {16, ukernel_6x16_avx2};
-static const pl_gemm_desc pl_gemm_avx512 = {32, ukernel_6x32_avx512};
+static const pl_gemm_desc pl_gemm_avx2 = {16, ukernel_6x16_avx2, 1};
+static const pl_gemm_desc pl_gemm_avx512 = {32, ukernel_6x32_avx512, 1};
 #else /* never chosen: pl_gemm_kernel_available says no */
-static const pl_gemm_desc pl_gemm_avx2 = {8, ukernel_6x8_scalar};
-static const pl_gemm_desc pl_gemm_avx512 = {8, ukernel_6x8_scalar};
+static const pl_gemm_desc pl_gemm_avx2 = {8, ukernel_6x8_scalar, 0};
+static const pl_gemm_desc pl_gemm_avx512 = {8, ukernel_6x8_scalar, 0};
 #endif
 
 /* 1 on an Intel CPU (full-width AVX-512 units). */
@@ -202,9 +203,71 @@ static const pl_gemm_desc *choose_kernel(int kernel, int64_t N) {
 
 /* ---- packing ---- */
 
+#if PL_X86
+/* Transposes the 8x8 block whose rows are r[0..8): afterwards r[t] holds column t. */
+PL_TARGET_AVX2_FMA static inline void transpose8_avx2(__m256 r[8]) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* dst[k][r] = A[(i0+r)*lda + k0 + k] for a full 6-row panel: 8x8 transposes of 6 rows (2 zero rows). */
+PL_TARGET_AVX2_FMA static void pack_a_rows_avx2(const float *A, int64_t lda, int64_t i0, int64_t k0, int64_t kc,
+                                                float *dst) {
+    const __m256i mask6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        __m256 r[8];
+        for (int i = 0; i < PL_MR; i++) r[i] = _mm256_loadu_ps(A + (i0 + i) * lda + k0 + k);
+        r[6] = r[7] = _mm256_setzero_ps();
+        transpose8_avx2(r);
+        float *d = dst + k * PL_MR;
+        for (int t = 0; t < 7; t++) _mm256_storeu_ps(d + t * PL_MR, r[t]); /* lanes 6, 7 are overwritten next */
+        _mm256_maskstore_ps(d + 7 * PL_MR, mask6, r[7]);
+    }
+    for (; k < kc; k++)
+        for (int i = 0; i < PL_MR; i++) dst[k * PL_MR + i] = A[(i0 + i) * lda + k0 + k];
+}
+
+/* dst[k][c] = B[(j0+c)*ldb + k0 + k] for a full NR-column panel (NR a multiple of 8): 8x8 transposes. */
+PL_TARGET_AVX2_FMA static void pack_b_rows_avx2(const float *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0,
+                                                int NR, float *dst) {
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        for (int c0 = 0; c0 < NR; c0 += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(B + (j0 + c0 + i) * ldb + k0 + k);
+            transpose8_avx2(r);
+            for (int t = 0; t < 8; t++) _mm256_storeu_ps(dst + (k + t) * NR + c0, r[t]);
+        }
+    }
+    for (; k < kc; k++)
+        for (int c = 0; c < NR; c++) dst[k * NR + c] = B[(j0 + c) * ldb + k0 + k];
+}
+#endif
+
 /* Packs rows [i0, i0+mr) x cols [k0, k0+kc) of op(A) into dst[k][MR] (rows past mr zero). */
 static void pack_a_panel(int trans_a, const float *A, int64_t lda, int64_t i0, int64_t mr, int64_t k0, int64_t kc,
-                         float *dst) {
+                         int simd, float *dst) {
+#if PL_X86
+    if (simd && !trans_a && mr == PL_MR) {
+        pack_a_rows_avx2(A, lda, i0, k0, kc, dst);
+        return;
+    }
+#endif
     if (mr < PL_MR) memset(dst, 0, sizeof(float) * (size_t)(kc * PL_MR));
     if (!trans_a) { /* op(A)[i][k] = A[i*lda + k]: read each row contiguously */
         for (int64_t r = 0; r < mr; r++) {
@@ -221,7 +284,13 @@ static void pack_a_panel(int trans_a, const float *A, int64_t lda, int64_t i0, i
 
 /* Packs rows [k0, k0+kc) x cols [j0, j0+nr) of op(B) into dst[k][NR] (columns past nr zero). */
 static void pack_b_panel(int trans_b, const float *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nr,
-                         int NR, float *dst) {
+                         int NR, int simd, float *dst) {
+#if PL_X86
+    if (simd && trans_b && nr == NR && NR % 8 == 0) {
+        pack_b_rows_avx2(B, ldb, k0, kc, j0, NR, dst);
+        return;
+    }
+#endif
     if (nr < NR) memset(dst, 0, sizeof(float) * (size_t)(kc * NR));
     if (!trans_b) { /* op(B)[k][j] = B[k*ldb + j]: nr contiguous values per k */
         for (int64_t k = 0; k < kc; k++) memcpy(dst + k * NR, B + (k0 + k) * ldb + j0, sizeof(float) * (size_t)nr);
@@ -288,14 +357,16 @@ static void gemm_block(const pl_gemm_job *g, int64_t i0, int64_t i1, int64_t j0,
             const float beta = pc == 0 ? g->beta : 1.0f; /* later slices add to what the first wrote */
             for (int64_t q = 0; q < n_panels; q++) {
                 const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
-                pack_b_panel(g->trans_b, g->B, g->ldb, pc, kc, jc + q * NR, nr, NR, pack_b + q * NR * kc);
+                pack_b_panel(g->trans_b, g->B, g->ldb, pc, kc, jc + q * NR, nr, NR, g->kd->avx2_pack,
+                             pack_b + q * NR * kc);
             }
             for (int64_t ic = i0; ic < i1; ic += PL_MC) {
                 const int64_t mc = i1 - ic < PL_MC ? i1 - ic : PL_MC;
                 const int64_t m_panels = (mc + PL_MR - 1) / PL_MR;
                 for (int64_t p = 0; p < m_panels; p++) {
                     const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
-                    pack_a_panel(g->trans_a, g->A, g->lda, ic + p * PL_MR, mr, pc, kc, pack_a + p * PL_MR * kc);
+                    pack_a_panel(g->trans_a, g->A, g->lda, ic + p * PL_MR, mr, pc, kc, g->kd->avx2_pack,
+                                 pack_a + p * PL_MR * kc);
                 }
                 for (int64_t q = 0; q < n_panels; q++) { /* a B micro-panel stays in L1 across the A panels */
                     const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
