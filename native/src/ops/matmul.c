@@ -11,7 +11,12 @@
  * Every path fixes each output's sum order independently of scheduling, so results are deterministic
  * for a given thread count.
  */
+#if defined(__x86_64__) || defined(__i386__)
+#define PL_X86 1
 #include <immintrin.h>
+#else
+#define PL_X86 0
+#endif
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -45,6 +50,12 @@ static float dot_scalar(const float *a, const float *b, int64_t n) {
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
+/* y[i] += alpha * x[i] (portable). */
+static void axpy_scalar(float alpha, const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+#if PL_X86
 /* sum_i a[i] * b[i] with four 8-lane FMA accumulators, reduced in a fixed order. */
 PL_TARGET_AVX2_FMA static float dot_avx2(const float *a, const float *b, int64_t n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
@@ -65,10 +76,6 @@ PL_TARGET_AVX2_FMA static float dot_avx2(const float *a, const float *b, int64_t
     return r;
 }
 
-/* y[i] += alpha * x[i] (portable). */
-static void axpy_scalar(float alpha, const float *x, float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
-}
 
 /* y[i] += alpha * x[i] with FMA. */
 PL_TARGET_AVX2_FMA static void axpy_avx2(float alpha, const float *x, float *y, int64_t n) {
@@ -82,6 +89,10 @@ PL_TARGET_AVX2_FMA static void axpy_avx2(float alpha, const float *x, float *y, 
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] = fmaf(alpha, x[i], y[i]);
 }
+#else /* never called: pl_cpu_has_avx2() is 0 */
+static float dot_avx2(const float *a, const float *b, int64_t n) { return dot_scalar(a, b, n); }
+static void axpy_avx2(float alpha, const float *x, float *y, int64_t n) { axpy_scalar(alpha, x, y, n); }
+#endif
 
 /* ---- GEMM ---- */
 
@@ -97,8 +108,9 @@ int32_t pl_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
 #ifdef PANLORA_HAVE_OPENBLAS
     if (M > 0 && N > 0 && K > 0 && alpha != 0.0f && fits_blas_int(M, N, K, lda, ldb, ldc)) {
+        /* OpenMP OpenBLAS runs with the calling thread's omp_get_max_threads(); setting its count sets that too */
         const int threads = pl_threads();
-        if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
+        if (omp_get_max_threads() != threads || openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M,
                     (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
         return PL_OK;

@@ -6,11 +6,16 @@
  * tile in registers over the KC slice. Packing pads edges with zeros, so the kernels never see ragged
  * tiles; ragged tiles are computed into a local buffer and copied out.
  *
- * Threads share both packed buffers: they pack micro-panels in parallel, then split the tiles of the
- * current block. A tile's result does not depend on which thread computes it and the K slices are added
- * in order, so the output is the same for every thread count.
+ * Threads work on a grid of blocks of C without barriers: each packs the A rows and B columns its block
+ * needs (the grid is chosen to duplicate the least packing). A tile's result does not depend on which
+ * thread computes it and the K slices are added in order, so the output is the same for every thread count.
  */
+#if defined(__x86_64__) || defined(__i386__)
+#define PL_X86 1
 #include <immintrin.h>
+#else
+#define PL_X86 0
+#endif
 #include <omp.h>
 #include <string.h>
 #include "common.h"
@@ -33,31 +38,44 @@ typedef void (*pl_ukernel_fn)(int64_t kc, const float *a, const float *b, float 
 typedef struct {
     int nr;             /* columns of a micro-tile */
     pl_ukernel_fn tile; /* the micro-kernel */
+    int avx2_pack;      /* 1: pack full panels with AVX2 8x8 transposes */
 } pl_gemm_desc;
 
 /* ---- micro-kernels ---- */
 
-/* Portable 6x8 tile: C = alpha * A_panel B_panel + beta * C (plain loops; the compiler vectorizes them). */
+/* Four floats in one SSE register on x86-64 (GCC/Clang vector extension; portable to other targets). */
+typedef float pl_v4 __attribute__((vector_size(16), aligned(4)));
+
+/* Portable 6x8 tile: C = alpha * A_panel B_panel + beta * C, 12 four-float accumulators (no FMA). */
 static void ukernel_6x8_scalar(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
                                float beta) {
-    float acc[PL_MR][8];
+    pl_v4 acc[PL_MR][2];
     memset(acc, 0, sizeof acc);
     for (int64_t k = 0; k < kc; k++) {
+        pl_v4 b0, b1;
+        memcpy(&b0, b + k * 8, sizeof b0);
+        memcpy(&b1, b + k * 8 + 4, sizeof b1);
         for (int r = 0; r < PL_MR; r++) {
             const float ar = a[k * PL_MR + r];
-            for (int j = 0; j < 8; j++) acc[r][j] += ar * b[k * 8 + j];
+            acc[r][0] += ar * b0;
+            acc[r][1] += ar * b1;
         }
     }
     for (int r = 0; r < PL_MR; r++) {
         float *cr = c + r * ldc;
-        if (beta == 0.0f) {
-            for (int j = 0; j < 8; j++) cr[j] = alpha * acc[r][j];
-        } else {
-            for (int j = 0; j < 8; j++) cr[j] = alpha * acc[r][j] + beta * cr[j];
+        for (int h = 0; h < 2; h++) {
+            pl_v4 v = alpha * acc[r][h];
+            if (beta != 0.0f) {
+                pl_v4 old;
+                memcpy(&old, cr + 4 * h, sizeof old);
+                v += beta * old;
+            }
+            memcpy(cr + 4 * h, &v, sizeof v);
         }
     }
 }
 
+#if PL_X86
 /* Stores 8 results: p = alpha * acc (+ beta * p when beta != 0). */
 PL_TARGET_AVX2_FMA static inline void store8_avx2(float *p, __m256 acc, __m256 valpha, __m256 vbeta, int read) {
     if (read) {
@@ -138,11 +156,28 @@ PL_TARGET_AVX512 static void ukernel_6x32_avx512(int64_t kc, const float *a, con
 #undef PL_STORE
 }
 
+#endif
+
 /* ---- dispatch ---- */
 
-static const pl_gemm_desc pl_gemm_scalar = {8, ukernel_6x8_scalar};
-static const pl_gemm_desc pl_gemm_avx2 = {16, ukernel_6x16_avx2};
-static const pl_gemm_desc pl_gemm_avx512 = {32, ukernel_6x32_avx512};
+static const pl_gemm_desc pl_gemm_scalar = {8, ukernel_6x8_scalar, 0};
+#if PL_X86
+static const pl_gemm_desc pl_gemm_avx2 = {16, ukernel_6x16_avx2, 1};
+static const pl_gemm_desc pl_gemm_avx512 = {32, ukernel_6x32_avx512, 1};
+#else /* never chosen: pl_gemm_kernel_available says no */
+static const pl_gemm_desc pl_gemm_avx2 = {8, ukernel_6x8_scalar, 0};
+static const pl_gemm_desc pl_gemm_avx512 = {8, ukernel_6x8_scalar, 0};
+#endif
+
+/* 1 on an Intel CPU (full-width AVX-512 units). */
+static int is_intel_cpu(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_is("intel");
+#else
+    return 0;
+#endif
+}
 
 /* 1 if this CPU runs the kernel. */
 int pl_gemm_kernel_available(int kernel) {
@@ -155,22 +190,84 @@ int pl_gemm_kernel_available(int kernel) {
     }
 }
 
-/* The kernel for a request; AUTO prefers AVX2 (as fast as AVX-512 on CPUs that split 512-bit FMAs, and
-   half the column padding for narrow products), unless forced. */
+/* The kernel for a request. AUTO takes AVX-512 only on Intel CPUs and for products at least 32 columns wide:
+   AMD's Zen 4 splits 512-bit FMAs in two, so there the AVX2 kernel is as fast and pads narrow products less. */
 static const pl_gemm_desc *choose_kernel(int kernel, int64_t N) {
     if (kernel == PL_GEMM_AVX512) return &pl_gemm_avx512;
     if (kernel == PL_GEMM_AVX2) return &pl_gemm_avx2;
     if (kernel == PL_GEMM_SCALAR) return &pl_gemm_scalar;
-    (void)N;
+    if (N >= 32 && pl_gemm_kernel_available(PL_GEMM_AVX512) && is_intel_cpu()) return &pl_gemm_avx512;
     if (pl_cpu_has_avx2()) return &pl_gemm_avx2;
     return &pl_gemm_scalar;
 }
 
 /* ---- packing ---- */
 
+#if PL_X86
+/* Transposes the 8x8 block whose rows are r[0..8): afterwards r[t] holds column t. */
+PL_TARGET_AVX2_FMA static inline void transpose8_avx2(__m256 r[8]) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* dst[k][r] = A[(i0+r)*lda + k0 + k] for a full 6-row panel: 8x8 transposes of 6 rows (2 zero rows). */
+PL_TARGET_AVX2_FMA static void pack_a_rows_avx2(const float *A, int64_t lda, int64_t i0, int64_t k0, int64_t kc,
+                                                float *dst) {
+    const __m256i mask6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        __m256 r[8];
+        for (int i = 0; i < PL_MR; i++) r[i] = _mm256_loadu_ps(A + (i0 + i) * lda + k0 + k);
+        r[6] = r[7] = _mm256_setzero_ps();
+        transpose8_avx2(r);
+        float *d = dst + k * PL_MR;
+        for (int t = 0; t < 7; t++) _mm256_storeu_ps(d + t * PL_MR, r[t]); /* lanes 6, 7 are overwritten next */
+        _mm256_maskstore_ps(d + 7 * PL_MR, mask6, r[7]);
+    }
+    for (; k < kc; k++)
+        for (int i = 0; i < PL_MR; i++) dst[k * PL_MR + i] = A[(i0 + i) * lda + k0 + k];
+}
+
+/* dst[k][c] = B[(j0+c)*ldb + k0 + k] for a full NR-column panel (NR a multiple of 8): 8x8 transposes. */
+PL_TARGET_AVX2_FMA static void pack_b_rows_avx2(const float *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0,
+                                                int NR, float *dst) {
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        for (int c0 = 0; c0 < NR; c0 += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(B + (j0 + c0 + i) * ldb + k0 + k);
+            transpose8_avx2(r);
+            for (int t = 0; t < 8; t++) _mm256_storeu_ps(dst + (k + t) * NR + c0, r[t]);
+        }
+    }
+    for (; k < kc; k++)
+        for (int c = 0; c < NR; c++) dst[k * NR + c] = B[(j0 + c) * ldb + k0 + k];
+}
+#endif
+
 /* Packs rows [i0, i0+mr) x cols [k0, k0+kc) of op(A) into dst[k][MR] (rows past mr zero). */
 static void pack_a_panel(int trans_a, const float *A, int64_t lda, int64_t i0, int64_t mr, int64_t k0, int64_t kc,
-                         float *dst) {
+                         int simd, float *dst) {
+#if PL_X86
+    if (simd && !trans_a && mr == PL_MR) {
+        pack_a_rows_avx2(A, lda, i0, k0, kc, dst);
+        return;
+    }
+#endif
     if (mr < PL_MR) memset(dst, 0, sizeof(float) * (size_t)(kc * PL_MR));
     if (!trans_a) { /* op(A)[i][k] = A[i*lda + k]: read each row contiguously */
         for (int64_t r = 0; r < mr; r++) {
@@ -187,7 +284,13 @@ static void pack_a_panel(int trans_a, const float *A, int64_t lda, int64_t i0, i
 
 /* Packs rows [k0, k0+kc) x cols [j0, j0+nr) of op(B) into dst[k][NR] (columns past nr zero). */
 static void pack_b_panel(int trans_b, const float *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nr,
-                         int NR, float *dst) {
+                         int NR, int simd, float *dst) {
+#if PL_X86
+    if (simd && trans_b && nr == NR && NR % 8 == 0) {
+        pack_b_rows_avx2(B, ldb, k0, kc, j0, NR, dst);
+        return;
+    }
+#endif
     if (nr < NR) memset(dst, 0, sizeof(float) * (size_t)(kc * NR));
     if (!trans_b) { /* op(B)[k][j] = B[k*ldb + j]: nr contiguous values per k */
         for (int64_t k = 0; k < kc; k++) memcpy(dst + k * NR, B + (k0 + k) * ldb + j0, sizeof(float) * (size_t)nr);
@@ -238,59 +341,70 @@ typedef struct {
     int64_t lda, ldb, ldc;
     float *C;
     const pl_gemm_desc *kd;
-    float *pack_a; /* PL_MC x PL_KC */
-    float *pack_b; /* PL_KC x min(PL_NC, N rounded up to NR) */
 } pl_gemm_job;
 
-/* Computes the tiles [t0, t1) (column-panel-major) of the block C[ic..ic+mc)[jc..jc+nc) over one K slice. */
-static void compute_tiles(const pl_gemm_job *g, int64_t ic, int64_t mc, int64_t jc, int64_t nc, int64_t kc,
-                          float beta, int64_t t0, int64_t t1) {
+/* C[i0..i1)[j0..j1) = alpha * op(A) op(B) + beta * C for one thread's block, with its own packing buffers
+   pack_a (PL_MC x PL_KC) and pack_b (PL_KC x PL_NC or less). */
+static void gemm_block(const pl_gemm_job *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *pack_a,
+                       float *pack_b) {
     const int NR = g->kd->nr;
-    const int64_t m_panels = (mc + PL_MR - 1) / PL_MR;
     _Alignas(64) float tile[PL_MR * PL_NR_MAX];
-    for (int64_t t = t0; t < t1; t++) {
-        const int64_t q = t / m_panels, p = t % m_panels;
-        const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
-        const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
-        const float *ap = g->pack_a + p * PL_MR * kc;
-        const float *bp = g->pack_b + q * NR * kc;
-        float *cp = g->C + (ic + p * PL_MR) * g->ldc + jc + q * NR;
-        if (mr == PL_MR && nr == NR) {
-            g->kd->tile(kc, ap, bp, cp, g->ldc, g->alpha, beta);
-        } else {
-            g->kd->tile(kc, ap, bp, tile, NR, 1.0f, 0.0f);
-            store_edge(mr, nr, tile, NR, cp, g->ldc, g->alpha, beta);
-        }
-    }
-}
-
-/* Runs the blocked loop nest on the calling team (every thread of the team calls this). */
-static void gemm_team(const pl_gemm_job *g) {
-    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-    const int NR = g->kd->nr;
-    for (int64_t jc = 0; jc < g->N; jc += PL_NC) {
-        const int64_t nc = g->N - jc < PL_NC ? g->N - jc : PL_NC;
+    for (int64_t jc = j0; jc < j1; jc += PL_NC) {
+        const int64_t nc = j1 - jc < PL_NC ? j1 - jc : PL_NC;
         const int64_t n_panels = (nc + NR - 1) / NR;
         for (int64_t pc = 0; pc < g->K; pc += PL_KC) {
             const int64_t kc = g->K - pc < PL_KC ? g->K - pc : PL_KC;
             const float beta = pc == 0 ? g->beta : 1.0f; /* later slices add to what the first wrote */
-#pragma omp for schedule(static)
             for (int64_t q = 0; q < n_panels; q++) {
                 const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
-                pack_b_panel(g->trans_b, g->B, g->ldb, pc, kc, jc + q * NR, nr, NR, g->pack_b + q * NR * kc);
+                pack_b_panel(g->trans_b, g->B, g->ldb, pc, kc, jc + q * NR, nr, NR, g->kd->avx2_pack,
+                             pack_b + q * NR * kc);
             }
-            for (int64_t ic = 0; ic < g->M; ic += PL_MC) {
-                const int64_t mc = g->M - ic < PL_MC ? g->M - ic : PL_MC;
+            for (int64_t ic = i0; ic < i1; ic += PL_MC) {
+                const int64_t mc = i1 - ic < PL_MC ? i1 - ic : PL_MC;
                 const int64_t m_panels = (mc + PL_MR - 1) / PL_MR;
-#pragma omp for schedule(static)
                 for (int64_t p = 0; p < m_panels; p++) {
                     const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
-                    pack_a_panel(g->trans_a, g->A, g->lda, ic + p * PL_MR, mr, pc, kc, g->pack_a + p * PL_MR * kc);
+                    pack_a_panel(g->trans_a, g->A, g->lda, ic + p * PL_MR, mr, pc, kc, g->kd->avx2_pack,
+                                 pack_a + p * PL_MR * kc);
                 }
-                const int64_t tiles = n_panels * m_panels;
-                compute_tiles(g, ic, mc, jc, nc, kc, beta, tiles * tid / nth, tiles * (tid + 1) / nth);
-#pragma omp barrier
+                for (int64_t q = 0; q < n_panels; q++) { /* a B micro-panel stays in L1 across the A panels */
+                    const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
+                    const float *bp = pack_b + q * NR * kc;
+                    for (int64_t p = 0; p < m_panels; p++) {
+                        const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
+                        const float *ap = pack_a + p * PL_MR * kc;
+                        float *cp = g->C + (ic + p * PL_MR) * g->ldc + jc + q * NR;
+                        if (mr == PL_MR && nr == NR) {
+                            g->kd->tile(kc, ap, bp, cp, g->ldc, g->alpha, beta);
+                        } else {
+                            g->kd->tile(kc, ap, bp, tile, NR, 1.0f, 0.0f);
+                            store_edge(mr, nr, tile, NR, cp, g->ldc, g->alpha, beta);
+                        }
+                    }
+                }
             }
+        }
+    }
+}
+
+/* Splits `threads` into a grid tm x tn over rows and columns of C: every thread packs the A rows and B columns
+   of its block, so choose the grid that packs the fewest elements (tn * M * K + tm * N * K) while giving each
+   thread at least one micro-tile row and column. */
+static void choose_grid(int threads, int64_t M, int64_t N, int NR, int *tm, int *tn) {
+    const int64_t m_panels = (M + PL_MR - 1) / PL_MR, n_panels = (N + NR - 1) / NR;
+    double best = -1;
+    *tm = 1;
+    *tn = 1;
+    for (int d = 1; d <= threads; d++) {
+        if (threads % d != 0) continue;
+        const int cm = threads / d, cn = d;
+        if (cm > m_panels || cn > n_panels) continue;
+        const double cost = (double)cn * (double)M + (double)cm * (double)N;
+        if (best < 0 || cost < best) {
+            best = cost;
+            *tm = cm;
+            *tn = cn;
         }
     }
 }
@@ -305,25 +419,39 @@ int32_t pl_sgemm_own(int kernel, int trans_a, int trans_b, int64_t M, int64_t N,
         scale_c(M, N, beta, C, ldc);
         return PL_OK;
     }
-    pl_gemm_job g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, choose_kernel(kernel, N),
-                     NULL, NULL};
+    const pl_gemm_job g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, choose_kernel(kernel, N)};
     const int NR = g.kd->nr;
-    const int64_t kc_max = K < PL_KC ? K : PL_KC;
-    const int64_t mc_max = M < PL_MC ? (M + PL_MR - 1) / PL_MR * PL_MR : PL_MC;
-    const int64_t nc_max = N < PL_NC ? (N + NR - 1) / NR * NR : PL_NC;
-    g.pack_a = pl_alloc(sizeof(float) * (size_t)(mc_max * kc_max));
-    g.pack_b = pl_alloc(sizeof(float) * (size_t)(kc_max * nc_max));
-    if (!g.pack_a || !g.pack_b) {
-        pl_free(g.pack_a);
-        pl_free(g.pack_b);
-        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_sgemm: cannot allocate %lld bytes of packing buffers",
-                       (long long)(sizeof(float) * (size_t)(mc_max * kc_max + kc_max * nc_max)));
-    }
+
+    /* thread grid: whole micro-panels per thread; a thread count that leaves no grid falls back to fewer */
     const double flops = 2.0 * (double)M * (double)N * (double)K;
-    const int threads = flops < PL_MIN_PARALLEL_FLOPS ? 1 : pl_threads();
+    int threads = flops < PL_MIN_PARALLEL_FLOPS ? 1 : pl_threads(), tm = 1, tn = 1;
+    while (threads > 1) {
+        choose_grid(threads, M, N, NR, &tm, &tn);
+        if (tm * tn == threads) break;
+        threads--;
+    }
+    const int64_t m_panels = (M + PL_MR - 1) / PL_MR, n_panels = (N + NR - 1) / NR;
+    const int64_t rows_max = (m_panels + tm - 1) / tm * PL_MR, cols_max = (n_panels + tn - 1) / tn * NR;
+
+    /* one allocation holds every thread's packing buffers */
+    const int64_t kc_max = K < PL_KC ? K : PL_KC;
+    const int64_t mc_max = rows_max < PL_MC ? rows_max : PL_MC;
+    const int64_t nc_max = cols_max < PL_NC ? cols_max : PL_NC;
+    const int64_t a_floats = (mc_max * kc_max + 15) / 16 * 16; /* keeps B panels 64-byte aligned */
+    const int64_t per_thread = a_floats + (kc_max * nc_max + 15) / 16 * 16;
+    float *packs = pl_alloc(sizeof(float) * (size_t)(per_thread * threads));
+    if (!packs)
+        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_sgemm: cannot allocate %lld bytes of packing buffers",
+                       (long long)(sizeof(float) * (size_t)(per_thread * threads)));
 #pragma omp parallel num_threads(threads) if (threads > 1)
-    gemm_team(&g);
-    pl_free(g.pack_a);
-    pl_free(g.pack_b);
+    {
+        const int tid = omp_get_thread_num();
+        const int ti = tid / tn, tj = tid % tn;
+        const int64_t i0 = m_panels * ti / tm * PL_MR, i1 = m_panels * (ti + 1) / tm * PL_MR;
+        const int64_t j0 = n_panels * tj / tn * NR, j1 = n_panels * (tj + 1) / tn * NR;
+        float *pack_a = packs + per_thread * tid;
+        gemm_block(&g, i0, i1 < M ? i1 : M, j0, j1 < N ? j1 : N, pack_a, pack_a + a_floats);
+    }
+    pl_free(packs);
     return PL_OK;
 }
