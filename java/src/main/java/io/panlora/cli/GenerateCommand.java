@@ -37,6 +37,15 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--top-p", defaultValue = "0.95", description = "top-p, 1 = off (default: ${DEFAULT-VALUE})")
     float topP;
 
+    @Option(names = "--min-p", defaultValue = "0.05", description = "min-p, 0 = off (default: ${DEFAULT-VALUE})")
+    float minP;
+
+    @Option(names = "--repeat-penalty", defaultValue = "1.0", description = "repetition penalty, 1 = off (default: ${DEFAULT-VALUE})")
+    float repeatPenalty;
+
+    @Option(names = "--repeat-last-n", defaultValue = "64", description = "tokens the penalty looks back over (default: ${DEFAULT-VALUE})")
+    int repeatLastN;
+
     @Option(names = {"-s", "--seed"}, defaultValue = "-1", description = "RNG seed, -1 = random (default: ${DEFAULT-VALUE})")
     long seed;
 
@@ -58,7 +67,7 @@ final class GenerateCommand implements Callable<Integer> {
             int nCtx = ctx > 0 ? ctx : (int) Math.min(m.config().nCtxTrain(), 4096);
             long s = seed >= 0 ? seed : System.nanoTime();
             if (!noDisplayPrompt) out.print(prompt);
-            String text = Generator.generate(m, tok, prompt, nPredict, nCtx, new Sampler(temp, topK, topP, s), out);
+            String text = Generator.generate(m, tok, prompt, nPredict, nCtx, new Sampler(temp, topK, topP, minP, repeatPenalty, repeatLastN, s), out);
             out.println();
             System.err.printf("panlora: generated %d chars (seed %d)%n", text.length(), s);
         }

@@ -20,6 +20,7 @@ public final class Generator {
         long t0 = System.nanoTime();
         int produced = 0;
         try (KvCache cache = m.newKvCache(nCtx)) {
+            for (int id : ids) sampler.accept(id);
             float[] logits = cache.decode(ids);
             for (int i = 0; i < nPredict && ids.length + i < nCtx; i++) {
                 int next = sampler.sample(logits);

@@ -32,7 +32,15 @@ class LlamaForwardTest {
                 Arguments.of("Q5_1", cfg(64, 64, 1, 4, 2, 96, 16, 16f, LlamaConfig.ROPE_NORMAL), GgmlType.Q5_1, 1e-4),
                 Arguments.of("Q4_K", cfg(64, 256, 1, 4, 2, 256, 8, 64f, LlamaConfig.ROPE_NORMAL), GgmlType.Q4_K, 1e-4),
                 Arguments.of("Q5_K", cfg(64, 256, 1, 4, 2, 256, 8, 64f, LlamaConfig.ROPE_NORMAL), GgmlType.Q5_K, 1e-4),
-                Arguments.of("Q6_K", cfg(64, 256, 1, 4, 4, 256, 8, 64f, LlamaConfig.ROPE_NORMAL), GgmlType.Q6_K, 1e-4));
+                Arguments.of("Q6_K", cfg(64, 256, 1, 4, 4, 256, 8, 64f, LlamaConfig.ROPE_NORMAL), GgmlType.Q6_K, 1e-4),
+                Arguments.of("qwen2-style biases + neox F32", qwen2(cfg(71, 48, 2, 6, 2, 80, 9, 8f, LlamaConfig.ROPE_NEOX)), GgmlType.F32, 1e-4),
+                Arguments.of("qwen2-style biases + neox Q8_0", qwen2(cfg(64, 64, 2, 4, 2, 96, 9, 16f, LlamaConfig.ROPE_NEOX)), GgmlType.Q8_0, 1e-4));
+    }
+
+    /** The same shape under the qwen2 architecture name: Q/K/V carry biases. */
+    static LlamaConfig qwen2(LlamaConfig c) {
+        return new LlamaConfig("qwen2", c.nVocab(), c.nEmbd(), c.nLayer(), c.nHead(), c.nHeadKv(), c.headDim(), c.nFf(), c.nCtxTrain(),
+                c.nRot(), 1000000f, 1f, 1e-6f, LlamaConfig.ROPE_NEOX);
     }
 
     /** A config with head_dim = dim / heads and n_rot = rotFraction·head_dim. */
@@ -47,7 +55,7 @@ class LlamaForwardTest {
         Map<String, WeightTensor> out = new HashMap<>();
         for (WeightKind k : WeightKind.values()) {
             if (k == WeightKind.OUTPUT && !untied) continue;
-            if (k.name().endsWith("_BIAS")) continue;
+            if (k.name().endsWith("_BIAS") && !c.arch().equals("qwen2")) continue;
             for (long l = 0; l < (k.perLayer ? c.nLayer() : 1); l++) {
                 long[] sh = k.shape(c);
                 float[] v = new float[(int) (sh[0] * sh[1])];
