@@ -108,9 +108,11 @@ int32_t pl_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
 #ifdef PANLORA_HAVE_OPENBLAS
     if (M > 0 && N > 0 && K > 0 && alpha != 0.0f && fits_blas_int(M, N, K, lda, ldb, ldc)) {
-        /* OpenMP OpenBLAS runs with the calling thread's omp_get_max_threads(); setting its count sets that too */
+        /* OpenMP OpenBLAS runs with the calling thread's omp_get_max_threads(); setting its count sets that too.
+           Inside a parallel region it runs on one thread, and its (global) count is left alone. */
         const int threads = pl_threads();
-        if (omp_get_max_threads() != threads || openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
+        if (!omp_in_parallel() && (omp_get_max_threads() != threads || openblas_get_num_threads() != threads))
+            openblas_set_num_threads(threads);
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M,
                     (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
         return PL_OK;
