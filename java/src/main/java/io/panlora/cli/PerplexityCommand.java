@@ -30,6 +30,9 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = {"-b", "--batch"}, defaultValue = "4", description = "windows per engine call (default: ${DEFAULT-VALUE})")
     int batch;
 
+    @Option(names = "--second-half", description = "score only the second half of each window, as llama.cpp's llama-perplexity does")
+    boolean secondHalf;
+
     @Mixin
     CommonOptions common;
 
@@ -45,7 +48,7 @@ final class PerplexityCommand implements Callable<Integer> {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             int c = Math.min(ctx, (int) m.config().nCtxTrain());
             long t0 = System.nanoTime();
-            Perplexity.Result r = Perplexity.evaluate(m, tok, text, c, chunks, batch,
+            Perplexity.Result r = Perplexity.evaluate(m, tok, text, c, chunks, batch, secondHalf ? c / 2 : 0,
                     (done, total, running) -> System.err.printf("\r[%d/%d] ppl so far %.4f", done, total, Math.exp(running)));
             System.err.println();
             double secs = (System.nanoTime() - t0) / 1e9;

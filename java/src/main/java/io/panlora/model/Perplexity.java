@@ -18,6 +18,16 @@ public final class Perplexity {
 
     /** Scores text with the model in windows of ctx tokens (BOS + ctx−1 text tokens); maxWindows < 0 means all. */
     public static Result evaluate(LlamaModel m, Tokenizer tok, String text, int ctx, int maxWindows, int batch, Progress progress) {
+        return evaluate(m, tok, text, ctx, maxWindows, batch, 0, progress);
+    }
+
+    /**
+     * As above, scoring only the predictions of positions ≥ firstScored of each window (llama.cpp's
+     * llama-perplexity scores the second half: firstScored = ctx/2).
+     */
+    public static Result evaluate(LlamaModel m, Tokenizer tok, String text, int ctx, int maxWindows, int batch, int firstScored,
+                                  Progress progress) {
+        if (firstScored < 0 || firstScored >= ctx - 1) throw new IllegalArgumentException("first scored position " + firstScored + " outside the window");
         if (ctx < 2) throw new IllegalArgumentException("context must be at least 2 tokens, got " + ctx);
         int[] ids = tok.encode(text, false, false);
         int bos = tok.bos();
@@ -45,7 +55,7 @@ public final class Perplexity {
             }
             float[] nll = m.nll(tokens, targets);
             for (int b = 0; b < nb; b++)
-                for (int t = 0; t + 1 < ctx; t++) { sum += nll[b * ctx + t]; n++; }
+                for (int t = firstScored; t + 1 < ctx; t++) { sum += nll[b * ctx + t]; n++; }
             if (progress != null) progress.update(i + nb, windows.size(), sum / n);
         }
         return new Result(windows.size(), n, sum / n);

@@ -31,6 +31,10 @@ class StoriesModelTest {
             double mean = sum / 399;
             System.out.printf("stories260K: mean NLL over the first 400 tokens = %.4f (reference 1.356)%n", mean);
             assertEquals(1.356, mean, 0.002);
+            // the perplexity command's windowing gives the same number for one 400-token window
+            Perplexity.Result r = Perplexity.evaluate(m, tok, text.substring(0, 4000), 400, 1, 1, null);
+            assertEquals(399, r.predictions());
+            assertEquals(mean, r.meanNll(), 1e-6);
         }
     }
 
