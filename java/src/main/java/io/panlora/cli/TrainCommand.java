@@ -3,10 +3,8 @@ package io.panlora.cli;
 import io.panlora.data.ChatTemplate;
 import io.panlora.data.ReadOptions;
 import io.panlora.gguf.GgmlType;
-import io.panlora.lora.Target;
 import io.panlora.train.LoraRun;
 import io.panlora.train.LrSchedule;
-import io.panlora.train.StepEngine;
 import io.panlora.train.TrainConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -71,9 +69,10 @@ final class TrainCommand implements Callable<Integer> {
         if (dir == null) throw new IllegalArgumentException("give an output directory with -o (or --resume DIR)");
         if (resume != null && out != null && !resume.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize()))
             throw new IllegalArgumentException("--resume " + resume + " and -o " + out + " differ: a run resumes in its own directory");
-        TrainConfig cfg = new TrainConfig(rank, alpha, rsLora, Target.parseList(targets), lr, LrSchedule.parse(schedule), warmup, minLr,
-                steps, batch, ctx, gradAccum, seed, clip, wd, 0.9f, 0.999f, 1e-8f, evalEvery, evalBatches, saveEvery, recompute,
-                StepEngine.Mode.LORA);
+        TrainConfig cfg = TrainConfig.builder().lora(rank, alpha).rsLora(rsLora).targets(targets)
+                .lr(lr, LrSchedule.parse(schedule), warmup, minLr).steps(steps).batch(batch, ctx, gradAccum).seed(seed)
+                .optimizer(clip, wd, 0.9f, 0.999f, 1e-8f).eval(evalEvery, evalBatches).checkpointEvery(saveEvery).recompute(recompute)
+                .build();
         ReadOptions ro = ReadOptions.defaults().withSkipBadLines(skipBad);
         if (chatTemplate != null) ro = ro.withChatTemplate(ChatTemplate.named(chatTemplate));
         GgmlType at = GgmlType.valueOf(adapterType.toUpperCase());

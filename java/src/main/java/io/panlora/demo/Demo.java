@@ -8,7 +8,6 @@ import io.panlora.generate.Sampler;
 import io.panlora.gguf.GgmlType;
 import io.panlora.lora.AdapterGguf;
 import io.panlora.lora.LoraSet;
-import io.panlora.lora.Target;
 import io.panlora.model.LlamaConfig;
 import io.panlora.model.LlamaModel;
 import io.panlora.model.ModelInit;
@@ -64,9 +63,8 @@ public final class Demo {
 
         // LoRA fine-tune on the legal notices; the last 10% of their windows are held out
         out.println("\n== LoRA fine-tune on the JDK legal notices ==");
-        TrainConfig cfg = new TrainConfig(32, 32f, false, Target.parseList("all"), 2e-3f, LrSchedule.Kind.COSINE, 10, 0.1f,
-                o.loraSteps(), 8, 128, 1, 7, 1.0f, 0f, 0.9f, 0.999f, 1e-8f, Math.max(1, o.loraSteps() / 4), 0, 0, false,
-                StepEngine.Mode.LORA);
+        TrainConfig cfg = TrainConfig.builder().lora(32, 32f).targets("all").lr(2e-3f, LrSchedule.Kind.COSINE, 10, 0.1f)
+                .steps(o.loraSteps()).batch(8, 128, 1).seed(7).eval(Math.max(1, o.loraSteps() / 4), 0).checkpointEvery(0).build();
         Path runDir = o.outDir().resolve("lora");
         LoraRun.Summary s = LoraRun.run(new LoraRun.Options(base, legal, null, 0.10, cfg, 0, ReadOptions.defaults(), GgmlType.Q8_0,
                 runDir, false, out));
@@ -87,8 +85,9 @@ public final class Demo {
         Tokenizer tok = Tokenizer.of(spec);
         out.printf("tokenizer: byte-level BPE, %d tokens, trained in %.1f s%n", spec.tokens().size(), (System.nanoTime() - t0) / 1e9);
         LlamaConfig c = baseShape(spec.tokens().size());
-        TrainConfig cfg = new TrainConfig(1, 1f, false, List.of(Target.ATTN_Q), 3e-3f, LrSchedule.Kind.COSINE, 20, 0.1f, steps, 8, 128, 1,
-                11, 1.0f, 0.01f, 0.9f, 0.95f, 1e-8f, Math.max(1, steps / 4), 4, 0, false, StepEngine.Mode.FULL);
+        TrainConfig cfg = TrainConfig.builder().mode(StepEngine.Mode.FULL).lr(3e-3f, LrSchedule.Kind.COSINE, 20, 0.1f).steps(steps)
+                .batch(8, 128, 1).seed(11).optimizer(1.0f, 0.01f, 0.9f, 0.95f, 1e-8f).eval(Math.max(1, steps / 4), 4).checkpointEvery(0)
+                .build();
         Dataset ds = Dataset.load(corpus, null, tok, ReadOptions.defaults(), new Packer(cfg.ctx(), false, Packer.padIdFor(tok)), 0.02, 11);
         Arena arena = Arena.ofShared();
         Map<String, WeightTensor> w = ModelInit.randomWeights(c, GgmlType.F32, 11, false, arena);
