@@ -132,7 +132,8 @@ enum pl_weight {
     PL_W_FFN_DOWN = 11,   /* per layer [n_ff, n_embd] */
     PL_W_ATTN_Q_BIAS = 12, /* per layer [n_head*head_dim], F32, optional (Qwen2) */
     PL_W_ATTN_K_BIAS = 13, /* per layer [n_head_kv*head_dim], F32, optional */
-    PL_W_ATTN_V_BIAS = 14  /* per layer [n_head_kv*head_dim], F32, optional */
+    PL_W_ATTN_V_BIAS = 14, /* per layer [n_head_kv*head_dim], F32, optional */
+    PL_W_ROPE_FREQS = 15   /* [n_rot/2], F32, optional: per-pair frequency divisors (Llama 3.1 "rope_freqs") */
 };
 
 /* Creates a model with the given hyperparameters and no weights. */

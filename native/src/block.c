@@ -58,8 +58,8 @@ int32_t block_forward(const pl_model *m, int64_t l, float *x, int64_t B, int64_t
     PL_TRY(block_linear_forward(m, l, PL_W_ATTN_Q, PL_W_ATTN_Q_BIAS, a->xn1, n, a->q, a));
     PL_TRY(block_linear_forward(m, l, PL_W_ATTN_K, PL_W_ATTN_K_BIAS, a->xn1, n, k_new, a));
     PL_TRY(block_linear_forward(m, l, PL_W_ATTN_V, PL_W_ATTN_V_BIAS, a->xn1, n, v_new, a));
-    rope_apply(a->q, B, T, pos0, p->n_head, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, p->rope_type, 1);
-    rope_apply(k_new, B, T, pos0, p->n_head_kv, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, p->rope_type, 1);
+    rope_apply(a->q, B, T, pos0, p->n_head, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, m->global[PL_W_ROPE_FREQS].data, p->rope_type, 1);
+    rope_apply(k_new, B, T, pos0, p->n_head_kv, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, m->global[PL_W_ROPE_FREQS].data, p->rope_type, 1);
     PL_TRY(attention_forward(a->att, a->probs, a->q, k_all, v_all, B, T, Tk, pos0, p->n_head, p->n_head_kv, p->head_dim, kv_stride));
     PL_TRY(block_linear_forward(m, l, PL_W_ATTN_OUTPUT, -1, a->att, n, a->tmp, a));
     residual_add(x, a->tmp, n * D);

@@ -7,9 +7,9 @@
 
 static const char *const weight_names[PL_N_WEIGHT_KINDS] = {
     "token_embd", "output_norm", "output", "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
-    "ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "attn_q.bias", "attn_k.bias", "attn_v.bias"};
+    "ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "attn_q.bias", "attn_k.bias", "attn_v.bias", "rope_freqs"};
 
-int pl_weight_is_per_layer(int32_t which) { return which >= PL_W_ATTN_NORM; }
+int pl_weight_is_per_layer(int32_t which) { return which >= PL_W_ATTN_NORM && which <= PL_W_ATTN_V_BIAS; }
 
 const pl_weight_ref *pl_model_output_weight(const pl_model *m) {
     return m->global[PL_W_OUTPUT].data ? &m->global[PL_W_OUTPUT] : &m->global[PL_W_TOKEN_EMBD];
@@ -27,6 +27,7 @@ static void expected_shape(const pl_model_params *p, int32_t which, int64_t *ne0
     case PL_W_FFN_GATE: case PL_W_FFN_UP: *ne0 = p->n_embd; *ne1 = p->n_ff; break;
     case PL_W_FFN_DOWN: *ne0 = p->n_ff; *ne1 = p->n_embd; break;
     case PL_W_ATTN_Q_BIAS: *ne0 = q; *ne1 = 1; break;
+    case PL_W_ROPE_FREQS: *ne0 = p->n_rot / 2; *ne1 = 1; break;
     default: *ne0 = kv; *ne1 = 1; break; /* K/V bias */
     }
 }
@@ -79,6 +80,12 @@ PL_EXPORT int32_t pl_model_set_weight(pl_model *m, int32_t which, int64_t layer,
     if (!pl_type_known(type) || !pl_type_can_dequantize(type))
         return pl_fail(PL_ERR_UNSUPPORTED, "pl_model_set_weight(%s): tensor type %d (%s) is not supported", name, type, pl_type_name(type));
     int is_vector = which == PL_W_OUTPUT_NORM || which == PL_W_ATTN_NORM || which == PL_W_FFN_NORM || which >= PL_W_ATTN_Q_BIAS;
+    if (which == PL_W_ROPE_FREQS && type == PL_TYPE_F32)
+        for (int64_t i = 0; i < ne0; i++) {
+            const float f = ((const float *)data)[i];
+            if (!(f > 0.0f) || f - f != 0.0f)
+                return pl_fail(PL_ERR_NUMERIC, "pl_model_set_weight(rope_freqs): factor %lld is %g; factors must be positive and finite", (long long)i, (double)f);
+        }
     if (is_vector && type != PL_TYPE_F32)
         return pl_fail(PL_ERR_UNSUPPORTED, "pl_model_set_weight(%s): vectors must be F32, got %s", name, pl_type_name(type));
     const int64_t be = pl_type_block_elems(type);

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include "panlora.h"
 
-#define PL_N_WEIGHT_KINDS 15
+#define PL_N_WEIGHT_KINDS 16
 
 /* A borrowed weight: ggml type, shape, and the bytes (not owned). */
 typedef struct pl_weight_ref {

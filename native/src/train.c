@@ -133,7 +133,7 @@ PL_EXPORT int32_t pl_trainer_create(pl_model *m, const pl_trainer_params *tp, pl
         for (int32_t w = 0; ok && w < PL_N_WEIGHT_KINDS; w++)
             for (int64_t l = 0; ok && l < (pl_weight_is_per_layer(w) ? p->n_layer : 1); l++) {
                 const pl_weight_ref *r = pl_weight_is_per_layer(w) ? &m->layers[l].w[w] : &m->global[w];
-                if (!r->data) continue;
+                if (!r->data || w >= PL_W_ATTN_Q_BIAS) continue; /* biases and RoPE factors stay fixed */
                 full_param *fp = &t->full[param_index(m, w, l)];
                 fp->w = (float *)r->data; /* FULL mode owns the update of the borrowed F32 weights */
                 fp->n = r->ne0 * r->ne1;
@@ -184,8 +184,8 @@ static int32_t block_bwd(pl_trainer *t, int64_t l, int64_t i) {
     /* attention: x_mid = x_in + wo(att), att = attn(rope(q), rope(k), v), q/k/v = W·xn1, xn1 = norm(x_in) */
     PL_TRY(block_linear_backward(m, l, PL_W_ATTN_OUTPUT, a->att, t->dx, N, t->datt, 0, wgrad(t, PL_W_ATTN_OUTPUT, l), su, t->du_lora));
     PL_TRY(attention_backward(t->dq, t->dk, t->dv, t->datt, a->q, t->k[i], t->v[i], a->probs, B, T, p->n_head, p->n_head_kv, p->head_dim));
-    rope_apply(t->dq, B, T, 0, p->n_head, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, p->rope_type, -1);
-    rope_apply(t->dk, B, T, 0, p->n_head_kv, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, p->rope_type, -1);
+    rope_apply(t->dq, B, T, 0, p->n_head, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, m->global[PL_W_ROPE_FREQS].data, p->rope_type, -1);
+    rope_apply(t->dk, B, T, 0, p->n_head_kv, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, m->global[PL_W_ROPE_FREQS].data, p->rope_type, -1);
     PL_TRY(block_linear_backward(m, l, PL_W_ATTN_Q, a->xn1, t->dq, N, t->dxn, 0, wgrad(t, PL_W_ATTN_Q, l), su, t->du_lora));
     PL_TRY(block_linear_backward(m, l, PL_W_ATTN_K, a->xn1, t->dk, N, t->dxn, 1, wgrad(t, PL_W_ATTN_K, l), su, t->du_lora));
     PL_TRY(block_linear_backward(m, l, PL_W_ATTN_V, a->xn1, t->dv, N, t->dxn, 1, wgrad(t, PL_W_ATTN_V, l), su, t->du_lora));

@@ -135,7 +135,7 @@ static double rope_loss(void *p) {
     rope_ctx *c = p;
     const int64_t n = c->B * c->T * c->H * c->hd;
     memcpy(c->out, c->x, (size_t)n * sizeof(float));
-    rope_apply(c->out, c->B, c->T, c->pos0, c->H, c->hd, c->n_rot, 10000.0f, 1.0f, c->type, 1);
+    rope_apply(c->out, c->B, c->T, c->pos0, c->H, c->hd, c->n_rot, 10000.0f, 1.0f, NULL, c->type, 1);
     return dot_rd(c->r, c->out, n);
 }
 
@@ -144,7 +144,7 @@ static void test_rope(int32_t type, const char *name) {
     const int64_t n = c.B * c.T * c.H * c.hd;
     c.x = rand_vec(n, 1.0f); c.r = rand_vec(n, 1.0f); c.out = malloc(n * sizeof(float));
     float *dx = copy_vec(c.r, n);
-    rope_apply(dx, c.B, c.T, c.pos0, c.H, c.hd, c.n_rot, 10000.0f, 1.0f, type, -1); /* the backward */
+    rope_apply(dx, c.B, c.T, c.pos0, c.H, c.hd, c.n_rot, 10000.0f, 1.0f, NULL, type, -1); /* the backward */
     fd_check(name, c.x, n, dx, rope_loss, &c, 1e-2);
     free(c.x); free(c.r); free(c.out); free(dx);
 }

@@ -14,9 +14,10 @@ void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, c
 
 /* Rotates each head of x in place by angle pos·scale·base^(-2i/n_rot) for pair i < n_rot/2:
    pairs (2i, 2i+1) for PL_ROPE_NORMAL, (i, i+n_rot/2) for PL_ROPE_NEOX. x is [B][T][n_head*head_dim];
-   the position of token t of every sequence is pos0 + t. sign = +1 forward, -1 the inverse rotation. */
+   the position of token t of every sequence is pos0 + t; freq_factors (n_rot/2, may be NULL) divide pair i's
+   angle, as llama.cpp's rope_freqs. sign = +1 forward, -1 the inverse rotation. */
 void rope_apply(float *x, int64_t B, int64_t T, int64_t pos0, int64_t n_head, int64_t head_dim, int64_t n_rot,
-                float freq_base, float freq_scale, int32_t rope_type, int sign);
+                float freq_base, float freq_scale, const float *freq_factors, int32_t rope_type, int sign);
 /* RoPE backward: the rotation is orthogonal, so ∂L/∂x = Rᵀ·∂L/∂out is rope_apply(dx, ..., sign = -1) in place. */
 
 /* Causal GQA attention: out[b][t][h] = Σ_s softmax_s(q[b][t][h]·k[b][s][h/g] / √hd) v[b][s][h/g] over s ≤ pos0+t.

@@ -23,7 +23,7 @@ public final class ModelInit {
         double std = 0.02, resid = 0.02 / Math.sqrt(2.0 * c.nLayer());
         for (WeightKind k : WeightKind.values()) {
             if (k == WeightKind.OUTPUT && !untiedOutput) continue;
-            if (k == WeightKind.ATTN_Q_BIAS || k == WeightKind.ATTN_K_BIAS || k == WeightKind.ATTN_V_BIAS) continue;
+            if (k == WeightKind.ATTN_Q_BIAS || k == WeightKind.ATTN_K_BIAS || k == WeightKind.ATTN_V_BIAS || k == WeightKind.ROPE_FREQS) continue;
             long layers = k.perLayer ? c.nLayer() : 1;
             for (long l = 0; l < layers; l++) {
                 long[] sh = k.shape(c);

@@ -16,7 +16,9 @@ public enum WeightKind {
     FFN_DOWN(11, "ffn_down.weight", true, true),
     ATTN_Q_BIAS(12, "attn_q.bias", true, false),
     ATTN_K_BIAS(13, "attn_k.bias", true, false),
-    ATTN_V_BIAS(14, "attn_v.bias", true, false);
+    ATTN_V_BIAS(14, "attn_v.bias", true, false),
+    /** Llama 3.1-style per-pair RoPE frequency divisors, [n_rot/2]. */
+    ROPE_FREQS(15, "rope_freqs.weight", false, false);
 
     /** The engine's id. */
     public final int id;
@@ -50,13 +52,14 @@ public enum WeightKind {
             case FFN_DOWN -> new long[] {c.nFf(), c.nEmbd()};
             case ATTN_Q_BIAS -> new long[] {q, 1};
             case ATTN_K_BIAS, ATTN_V_BIAS -> new long[] {kv, 1};
+            case ROPE_FREQS -> new long[] {c.nRot() / 2, 1};
         };
     }
 
     /** True for the 1-D weights (norms and biases), which must be F32. */
     public boolean isVector() {
         return switch (this) {
-            case OUTPUT_NORM, ATTN_NORM, FFN_NORM, ATTN_Q_BIAS, ATTN_K_BIAS, ATTN_V_BIAS -> true;
+            case OUTPUT_NORM, ATTN_NORM, FFN_NORM, ATTN_Q_BIAS, ATTN_K_BIAS, ATTN_V_BIAS, ROPE_FREQS -> true;
             default -> false;
         };
     }

@@ -33,6 +33,7 @@ class LlamaForwardTest {
                 Arguments.of("Q4_K", cfg(64, 256, 1, 4, 2, 256, 8, 64f, LlamaConfig.ROPE_NORMAL), GgmlType.Q4_K, 1e-4),
                 Arguments.of("Q5_K", cfg(64, 256, 1, 4, 2, 256, 8, 64f, LlamaConfig.ROPE_NORMAL), GgmlType.Q5_K, 1e-4),
                 Arguments.of("Q6_K", cfg(64, 256, 1, 4, 4, 256, 8, 64f, LlamaConfig.ROPE_NORMAL), GgmlType.Q6_K, 1e-4),
+                Arguments.of("llama3.1-style rope_freqs F32", cfg(50, 64, 2, 4, 2, 96, 10, 16f, LlamaConfig.ROPE_NORMAL), GgmlType.F32, 1e-4),
                 Arguments.of("qwen2-style biases + neox F32", qwen2(cfg(71, 48, 2, 6, 2, 80, 9, 8f, LlamaConfig.ROPE_NEOX)), GgmlType.F32, 1e-4),
                 Arguments.of("qwen2-style biases + neox Q8_0", qwen2(cfg(64, 64, 2, 4, 2, 96, 9, 16f, LlamaConfig.ROPE_NEOX)), GgmlType.Q8_0, 1e-4));
     }
@@ -56,11 +57,13 @@ class LlamaForwardTest {
         for (WeightKind k : WeightKind.values()) {
             if (k == WeightKind.OUTPUT && !untied) continue;
             if (k.name().endsWith("_BIAS") && !c.arch().equals("qwen2")) continue;
+            if (k == WeightKind.ROPE_FREQS && c.nVocab() != 50) continue; // only the rope_freqs case carries factors
             for (long l = 0; l < (k.perLayer ? c.nLayer() : 1); l++) {
                 long[] sh = k.shape(c);
                 float[] v = new float[(int) (sh[0] * sh[1])];
                 for (int i = 0; i < v.length; i++)
-                    v[i] = k.isVector() ? (float) (1 + 0.3 * rng.nextGaussian()) : (float) (rng.nextGaussian() * 0.3 / Math.sqrt(sh[0]) * 3);
+                    v[i] = k == WeightKind.ROPE_FREQS ? (float) (1 + 7 * rng.nextDouble()) // Llama 3.1's factors lie in [1, 8]
+                            : k.isVector() ? (float) (1 + 0.3 * rng.nextGaussian()) : (float) (rng.nextGaussian() * 0.3 / Math.sqrt(sh[0]) * 3);
                 WeightTensor t = ModelInit.tensor(v, sh[0], sh[1], k.isVector() ? GgmlType.F32 : type, arena);
                 out.put(k.ggufName(l), t);
                 dense.put(k.ggufName(l), t.type() == GgmlType.F32 ? v : Codec.dequantize(t.type(), t.data(), v.length));

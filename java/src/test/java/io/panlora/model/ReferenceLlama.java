@@ -95,6 +95,7 @@ final class ReferenceLlama {
             for (int h = 0; h < nHead; h++)
                 for (int i = 0; i < nRot / 2; i++) {
                     double theta = t * (double) c.ropeFreqScale() * Math.pow(c.ropeFreqBase(), -2.0 * i / nRot);
+                    if (w.containsKey("rope_freqs.weight")) theta /= w.get("rope_freqs.weight")[i];
                     int i0 = c.ropeType() == LlamaConfig.ROPE_NEOX ? i : 2 * i;
                     int i1 = c.ropeType() == LlamaConfig.ROPE_NEOX ? i + nRot / 2 : 2 * i + 1;
                     double a = x[t][h * hd + i0], b = x[t][h * hd + i1];

@@ -1123,6 +1123,15 @@ public class panlora_h extends panlora_h$shared {
     public static int PL_W_ATTN_V_BIAS() {
         return PL_W_ATTN_V_BIAS;
     }
+    private static final int PL_W_ROPE_FREQS = (int)15L;
+    /**
+     * {@snippet lang=c :
+     * enum pl_weight.PL_W_ROPE_FREQS = 15
+     * }
+     */
+    public static int PL_W_ROPE_FREQS() {
+        return PL_W_ROPE_FREQS;
+    }
 
     private static class pl_model_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
