@@ -96,6 +96,54 @@ class TrainingTest {
         }
     }
 
+    @Test
+    void instructionDataInAlpacaAndChatFormsTrainsOnlyTheAnswers() throws Exception {
+        Path model = SharedData.require("stories260K.gguf");
+        // self-instruct seed tasks rewritten as alpaca records and as chat records
+        List<String> alpaca = new ArrayList<>(), chat = new ArrayList<>();
+        for (String line : Files.readAllLines(SharedData.require("selfinstruct-seed-tasks.jsonl"))) {
+            var o = (io.panlora.data.JsonValue.Obj) io.panlora.data.JsonParser.parse(line);
+            String instruction = ((io.panlora.data.JsonValue.Str) o.fields().get("instruction")).value();
+            var inst = (io.panlora.data.JsonValue.Obj) ((io.panlora.data.JsonValue.Arr) o.fields().get("instances")).items().get(0);
+            String input = ((io.panlora.data.JsonValue.Str) inst.fields().get("input")).value();
+            String output = ((io.panlora.data.JsonValue.Str) inst.fields().get("output")).value();
+            alpaca.add("{\"instruction\": " + json(instruction) + ", \"input\": " + json(input) + ", \"output\": " + json(output) + "}");
+            chat.add("{\"messages\": [{\"role\": \"user\", \"content\": " + json(instruction + (input.isEmpty() ? "" : "\n" + input))
+                    + "}, {\"role\": \"assistant\", \"content\": " + json(output) + "}]}");
+        }
+        for (var form : List.of(Map.entry("alpaca.jsonl", alpaca), Map.entry("chat.jsonl", chat))) {
+            Path data = dir.resolve(form.getKey());
+            Files.write(data, form.getValue());
+            TrainConfig cfg = TrainConfig.builder().lora(8, 16f).targets("all").lr(2e-3f, LrSchedule.Kind.COSINE, 2, 0.1f).steps(30)
+                    .batch(4, 512, 1).seed(3).eval(0, 0).checkpointEvery(0).build();
+            ReadOptions ro = ReadOptions.defaults().withChatTemplate(io.panlora.data.ChatTemplate.named("chatml"));
+            LoraRun.Summary s = LoraRun.run(new LoraRun.Options(model, data, null, 0.1, cfg, 0, ro, GgmlType.F16, dir.resolve(form.getKey() + ".run"),
+                    false, null));
+            System.out.printf("%s: held-out answer NLL %.3f -> %.3f (%d train / %d validation examples)%n", form.getKey(),
+                    s.result().valBefore(), s.result().valAfter(), s.trainWindows(), s.validationWindows());
+            assertTrue(s.result().valAfter() < s.result().valBefore() - 0.2, form.getKey() + ": " + s.result());
+        }
+    }
+
+    /** A JSON string literal. */
+    static String json(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char ch : s.toCharArray()) {
+            switch (ch) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                case '\t' -> b.append("\\t");
+                case '\r' -> b.append("\\r");
+                default -> {
+                    if (ch < 0x20) b.append(String.format("\\u%04x", (int) ch));
+                    else b.append(ch);
+                }
+            }
+        }
+        return b.append('"').toString();
+    }
+
     /** A tiny base written as GGUF for the CLI-level tests. */
     static Path tinyBase(Path dir) throws Exception {
         Path text = dir.resolve("data.txt");
