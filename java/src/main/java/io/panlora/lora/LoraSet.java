@@ -164,7 +164,10 @@ public final class LoraSet implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
-        if (attached) detach();
-        panlora_h.pl_lora_free(handle);
+        try {
+            if (attached && !model.isClosed()) detach();
+        } finally {
+            panlora_h.pl_lora_free(handle);
+        }
     }
 }

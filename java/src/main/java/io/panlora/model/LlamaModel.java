@@ -114,6 +114,9 @@ public final class LlamaModel implements AutoCloseable {
     /** The weights by GGUF name (borrowed segments). */
     public Map<String, WeightTensor> weights() { return weights; }
 
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() { return closed; }
+
     /** The native handle (for engine calls in other packages). */
     public MemorySegment handle() {
         if (closed) throw new IllegalStateException("model is closed");
