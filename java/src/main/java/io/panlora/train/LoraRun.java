@@ -29,7 +29,6 @@ public final class LoraRun {
 
     public static Summary run(Options o) throws IOException {
         PrintStream out = o.progress();
-        Files.createDirectories(o.outDir());
         try (LlamaModel m = LlamaModel.load(o.base())) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             TrainConfig cfg = o.cfg();
@@ -41,6 +40,7 @@ public final class LoraRun {
                 out.printf("skipped %d bad lines of %s:%n", ds.trainData().badLines(), o.data());
                 for (String r : ds.trainData().badLineReports()) out.println("  " + r);
             }
+            Files.createDirectories(o.outDir()); // only once the data is known to be good
             DatasetBatches batches = new DatasetBatches(ds, cfg.batch(), cfg.seed());
             if (o.epochs() > 0) {
                 int steps = (int) Math.max(1, Math.ceil(o.epochs() * batches.batchesPerEpoch() / cfg.gradAccum()));

@@ -199,6 +199,18 @@ class TrainingTest {
     }
 
     @Test
+    void evalCommandScoresTheTrainedTokens() throws Exception {
+        Path base = tinyBase(dir);
+        Files.write(dir.resolve("qa.jsonl"), List.of("{\"prompt\": \"Q: what licence?\\nA:\", \"completion\": \" GPL version 2\"}",
+                "{\"prompt\": \"Q: who?\\nA:\", \"completion\": \" Oracle\"}"));
+        assertEquals(0, cli(dir, List.of("eval", "-m", base.toString(), "--data", dir.resolve("qa.jsonl").toString(), "-c", "32")));
+        String out = Files.readString(Files.list(dir).filter(p -> p.getFileName().toString().startsWith("cli-")).findFirst().orElseThrow());
+        assertTrue(out.contains("mean NLL:") && out.contains("2 windows"), out);
+        Files.write(dir.resolve("bad.jsonl"), List.of("{\"prompt\": \"x\", \"completion\": \"y\"}", "{\"prompt\": 3"));
+        assertEquals(1, cli(dir, List.of("eval", "-m", base.toString(), "--data", dir.resolve("bad.jsonl").toString())));
+    }
+
+    @Test
     void nanInTheWeightsStopsTrainingAndKeepsTheLastGoodCheckpoint() throws Exception {
         Path base = tinyBase(dir);
         Path text = dir.resolve("data.txt");
