@@ -6,6 +6,11 @@ import io.panlora.gguf.GgmlType;
 import io.panlora.train.LoraRun;
 import io.panlora.train.LrSchedule;
 import io.panlora.train.TrainConfig;
+import io.panlora.train.TrainingStrategy;
+import io.panlora.variants.cola.ColaChain;
+import io.panlora.variants.cola.ColaConfig;
+import io.panlora.variants.copra.CopraConfig;
+import io.panlora.variants.copra.CopraSchedule;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -59,6 +64,14 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--chat-template", description = "chat template for {messages} data: " + "chatml, llama2, llama3, mistral, zephyr, gemma, phi3, alpaca (default: the model's)")
     String chatTemplate;
 
+    @Option(names = "--variant", defaultValue = "lora", description = "training strategy: lora, copra (progressive layer dropping), cola (chain of LoRA) (default: ${DEFAULT-VALUE})")
+    String variant;
+    @Option(names = "--copra-p0", defaultValue = "0.1", description = "CopRA: layer activation probability at step 0 (default: ${DEFAULT-VALUE})") double copraP0;
+    @Option(names = "--copra-p1", defaultValue = "1.0", description = "CopRA: final activation probability (default: ${DEFAULT-VALUE})") double copraP1;
+    @Option(names = "--copra-rho", defaultValue = "0.75", description = "CopRA: share of the run over which p rises (default: ${DEFAULT-VALUE})") double copraRho;
+    @Option(names = "--shapley-permutations", defaultValue = "0", description = "CopRA: estimate per-layer Shapley values after training over N permutations (default: off)") int shapley;
+    @Option(names = "--cola-links", defaultValue = "3", description = "COLA: links in the chain (default: ${DEFAULT-VALUE})") int colaLinks;
+
     @Mixin
     CommonOptions common;
 
@@ -76,8 +89,14 @@ final class TrainCommand implements Callable<Integer> {
         ReadOptions ro = ReadOptions.defaults().withSkipBadLines(skipBad);
         if (chatTemplate != null) ro = ro.withChatTemplate(ChatTemplate.named(chatTemplate));
         GgmlType at = GgmlType.valueOf(adapterType.toUpperCase());
+        TrainingStrategy strategy = switch (variant.toLowerCase()) {
+            case "lora" -> TrainingStrategy.LORA;
+            case "copra", "coto" -> new CopraSchedule(new CopraConfig(copraP0, copraP1, copraRho, seed, shapley));
+            case "cola" -> new ColaChain(new ColaConfig(colaLinks));
+            default -> throw new IllegalArgumentException("unknown --variant '" + variant + "' (lora, copra, cola)");
+        };
         LoraRun.Summary s = LoraRun.run(new LoraRun.Options(model, data, val, val != null ? 0 : valFraction, cfg, epochs, ro, at, dir,
-                resume != null, System.out));
+                resume != null, System.out, strategy));
         var r = s.result();
         System.out.printf("trained %d steps: train loss %.4f -> %.4f%n", r.steps(), r.firstLoss(), r.lastLoss());
         if (!Double.isNaN(r.valAfter()))

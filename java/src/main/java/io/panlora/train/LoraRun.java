@@ -21,7 +21,15 @@ public final class LoraRun {
 
     /** Everything a run needs. epochs > 0 overrides cfg.steps(). */
     public record Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
-                          ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress) {}
+                          ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
+                          TrainingStrategy strategy) {
+        /** Plain LoRA. */
+        public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
+                       ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress) {
+            this(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
+                    TrainingStrategy.LORA);
+        }
+    }
 
     /** What a run produced. */
     public record Summary(Trainer.Result result, Path adapter, List<String> exportNotes, int trainWindows, int validationWindows,
@@ -51,9 +59,11 @@ public final class LoraRun {
                 out.printf("data: %d training windows of %d tokens (%d batches/epoch), %d validation windows; %d steps%n",
                         ds.train().size(), cfg.ctx(), batches.batchesPerEpoch(), ds.validation().size(), cfg.steps());
             try (LoraSet set = new LoraSet(m)) {
-                LoraInit.addStandard(set, cfg.rank(), cfg.scale(), cfg.targets(), cfg.seed());
+                TrainingStrategy strategy = o.strategy() == null ? TrainingStrategy.LORA : o.strategy();
+                strategy.addSlots(set, cfg);
                 set.attach();
                 Trainer tr = new Trainer(m, set, cfg, batches, val, o.outDir(), out);
+                for (TrainHook h : strategy.hooks()) tr.addHook(h);
                 Trainer.Result r = tr.run(o.resume());
                 Path adapter = o.outDir().resolve("adapter.gguf");
                 List<String> notes = AdapterGguf.write(adapter, set, m.config(), o.adapterType(), "panlora-lora");

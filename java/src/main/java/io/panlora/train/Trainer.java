@@ -67,6 +67,15 @@ public final class Trainer {
 
     public LoraSet lora() { return lora; }
 
+    /** The validation batches (possibly empty). */
+    public List<BatchSource.Batch> validationBatches() { return val; }
+
+    /** The run directory (null when nothing is written). */
+    public Path outDir() { return outDir; }
+
+    /** Where progress goes (may be null). */
+    public PrintStream progress() { return progress; }
+
     public TrainConfig config() { return cfg; }
 
     /** The step about to run (or the number done, after the run). */
@@ -85,7 +94,7 @@ public final class Trainer {
 
     /** A key of everything that must match for a checkpoint to be resumed. */
     public String configKey() {
-        return cfg.toString() + " model=" + model.config();
+        return cfg.toString() + " model=" + model.config() + " hooks=" + hooks;
     }
 
     /** Mean NLL per counted target over the validation batches (with the adapter as it is now). */
@@ -116,7 +125,15 @@ public final class Trainer {
             Checkpoint.State st = Checkpoint.load(outDir, lora, configKey());
             step = st.step();
             data.seek(st.dataPosition());
-            for (TrainHook h : hooks) if (h instanceof StatefulHook sh) sh.restore(st.hookState());
+            long[] hs = st.hookState();
+            int off = 0;
+            for (TrainHook h : hooks)
+                if (h instanceof StatefulHook sh) {
+                    int n = sh.state().length; // each hook's state has a fixed length
+                    if (off + n > hs.length) throw new IOException("--resume: the checkpoint's hook state is shorter than the hooks need");
+                    sh.restore(java.util.Arrays.copyOfRange(hs, off, off + n));
+                    off += n;
+                }
             if (progress != null) progress.printf("resuming at step %d from %s%n", step, outDir.resolve(Checkpoint.FILE));
         }
         MetricsLog log = outDir == null ? null : new MetricsLog(outDir.resolve("metrics.jsonl"), resume ? step : -1);
