@@ -10,6 +10,8 @@ import io.panlora.train.TrainingStrategy;
 import io.panlora.variants.cola.ColaChain;
 import io.panlora.variants.cola.ColaConfig;
 import io.panlora.variants.copra.CopraConfig;
+import io.panlora.variants.cora.CoraConfig;
+import io.panlora.variants.cora.CoraStrategy;
 import io.panlora.variants.copra.CopraSchedule;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -64,13 +66,18 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--chat-template", description = "chat template for {messages} data: " + "chatml, llama2, llama3, mistral, zephyr, gemma, phi3, alpaca (default: the model's)")
     String chatTemplate;
 
-    @Option(names = "--variant", defaultValue = "lora", description = "training strategy: lora, copra (progressive layer dropping), cola (chain of LoRA) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--variant", defaultValue = "lora", description = "training strategy: lora, copra (progressive layer dropping), cola (chain of LoRA), cora (B from a common subspace) (default: ${DEFAULT-VALUE})")
     String variant;
     @Option(names = "--copra-p0", defaultValue = "0.1", description = "CopRA: layer activation probability at step 0 (default: ${DEFAULT-VALUE})") double copraP0;
     @Option(names = "--copra-p1", defaultValue = "1.0", description = "CopRA: final activation probability (default: ${DEFAULT-VALUE})") double copraP1;
     @Option(names = "--copra-rho", defaultValue = "0.75", description = "CopRA: share of the run over which p rises (default: ${DEFAULT-VALUE})") double copraRho;
     @Option(names = "--shapley-permutations", defaultValue = "0", description = "CopRA: estimate per-layer Shapley values after training over N permutations (default: off)") int shapley;
     @Option(names = "--cola-links", defaultValue = "3", description = "COLA: links in the chain (default: ${DEFAULT-VALUE})") int colaLinks;
+    @Option(names = "--cora-subspace", defaultValue = "principal", description = "CoRA: principal | minor | shared (default: ${DEFAULT-VALUE})") String coraSubspace;
+    @Option(names = "--cora-mode", defaultValue = "frozen", description = "CoRA: frozen (train A only) | init (B as init) (default: ${DEFAULT-VALUE})") String coraMode;
+    @Option(names = "--cora-unscaled", description = "CoRA principal: B = U_r without the sqrt(Sigma) scaling") boolean coraUnscaled;
+    @Option(names = "--cora-kaiming-a", description = "CoRA: A Kaiming-uniform with the initial product subtracted (PiSSA-style) instead of A = 0") boolean coraKaiming;
+    @Option(names = "--cora-shared", split = ",", description = "CoRA shared: adapters whose B matrices span the subspace") java.util.List<Path> coraShared;
 
     @Mixin
     CommonOptions common;
@@ -93,7 +100,12 @@ final class TrainCommand implements Callable<Integer> {
             case "lora" -> TrainingStrategy.LORA;
             case "copra", "coto" -> new CopraSchedule(new CopraConfig(copraP0, copraP1, copraRho, seed, shapley));
             case "cola" -> new ColaChain(new ColaConfig(colaLinks));
-            default -> throw new IllegalArgumentException("unknown --variant '" + variant + "' (lora, copra, cola)");
+            case "cora" -> {
+                if (!coraMode.equals("frozen") && !coraMode.equals("init"))
+                    throw new IllegalArgumentException("--cora-mode must be frozen or init, got '" + coraMode + "'");
+                yield new CoraStrategy(new CoraConfig(coraSubspace, coraMode.equals("frozen"), coraUnscaled, coraKaiming, coraShared));
+            }
+            default -> throw new IllegalArgumentException("unknown --variant '" + variant + "' (lora, copra, cola, cora)");
         };
         LoraRun.Summary s = LoraRun.run(new LoraRun.Options(model, data, val, val != null ? 0 : valFraction, cfg, epochs, ro, at, dir,
                 resume != null, System.out, strategy));

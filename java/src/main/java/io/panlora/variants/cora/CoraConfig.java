@@ -1,0 +1,30 @@
+package io.panlora.variants.cora;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * CoRA: B taken from a common subspace instead of zeros.
+ *
+ * @param subspace  principal (top-r left singular vectors of W, scaled by √Σ unless unscaled), minor (those of the
+ *                  r smallest singular values, unscaled — PEFT's MiCA) or shared (top-r left singular vectors of the
+ *                  stacked B matrices of earlier adapters for the same base)
+ * @param frozenB   mode 1: B fixed, only A trains (half the trainable parameters); mode 2 (false): B is the init
+ * @param unscaled  principal without the √Σ scaling
+ * @param kaimingA  A Kaiming-uniform instead of 0, with the initial product subtracted by a frozen slot (PiSSA-style)
+ * @param shared    adapters whose B matrices span the shared subspace (subspace = shared)
+ */
+public record CoraConfig(String subspace, boolean frozenB, boolean unscaled, boolean kaimingA, List<Path> shared) {
+    public CoraConfig {
+        if (!List.of("principal", "minor", "shared").contains(subspace))
+            throw new IllegalArgumentException("--cora-subspace must be principal, minor or shared, got '" + subspace + "'");
+        if (subspace.equals("shared") && (shared == null || shared.isEmpty()))
+            throw new IllegalArgumentException("--cora-subspace shared needs --cora-shared ADAPTER.gguf[,…]");
+        shared = shared == null ? List.of() : List.copyOf(shared);
+    }
+
+    /** The default: principal subspace, B frozen, A = 0. */
+    public static CoraConfig defaults() {
+        return new CoraConfig("principal", true, false, false, List.of());
+    }
+}
