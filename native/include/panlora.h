@@ -143,6 +143,10 @@ void pl_model_free(pl_model *model);
 /* Sets a weight; layer is ignored (pass -1) for global weights. The data is borrowed, not copied: it must outlive the model. The shape and byte size are checked. */
 int32_t pl_model_set_weight(pl_model *model, int32_t which, int64_t layer, int32_t type,
                             int64_t ne0, int64_t ne1, const void *data, int64_t nbytes);
+/* Sets (or clears, delta = NULL) a dense F32 correction of a per-layer linear: the layer computes (W + Δ) x. Δ is
+   out×in row-major (len = out·in floats), borrowed like the weights; it stays frozen in training (it carries folded or
+   perturbed updates exactly on any base type). */
+int32_t pl_model_set_delta(pl_model *model, int32_t which, int64_t layer, const float *delta, int64_t len);
 /* Checks that every required weight is set; the forward calls fail with PL_ERR_STATE until it is. */
 int32_t pl_model_validate(pl_model *model);
 

@@ -100,6 +100,21 @@ PL_EXPORT int32_t pl_model_set_weight(pl_model *m, int32_t which, int64_t layer,
     return PL_OK;
 }
 
+PL_EXPORT int32_t pl_model_set_delta(pl_model *m, int32_t which, int64_t layer, const float *delta, int64_t len) {
+    PL_REQUIRE(m, "pl_model_set_delta: model must not be NULL");
+    PL_REQUIRE(which >= PL_W_ATTN_Q && which <= PL_W_FFN_DOWN && which != PL_W_FFN_NORM,
+               "pl_model_set_delta: weight kind %d is not a linear of a block", which);
+    PL_REQUIRE(layer >= 0 && layer < m->p.n_layer, "pl_model_set_delta: layer %lld out of range", (long long)layer);
+    if (delta) {
+        int64_t e0, e1;
+        expected_shape(&m->p, which, &e0, &e1);
+        PL_REQUIRE(len == e0 * e1, "pl_model_set_delta(%s, layer %lld): %lld floats, expected %lld", weight_names[which],
+                   (long long)layer, (long long)len, (long long)(e0 * e1));
+    }
+    m->layers[layer].delta[which] = delta;
+    return PL_OK;
+}
+
 PL_EXPORT int32_t pl_model_validate(pl_model *m) {
     PL_REQUIRE(m, "pl_model_validate: model must not be NULL");
     if (!m->global[PL_W_TOKEN_EMBD].data) return pl_fail(PL_ERR_STATE, "model: weight token_embd is missing");

@@ -17,6 +17,7 @@ typedef struct pl_weight_ref {
 /* One transformer block's weights, indexed by enum pl_weight (per-layer kinds only). */
 typedef struct pl_layer_weights {
     pl_weight_ref w[PL_N_WEIGHT_KINDS];
+    const float *delta[PL_N_WEIGHT_KINDS]; /* optional dense F32 corrections of the linears, [out][in] */
 } pl_layer_weights;
 
 struct pl_model {

@@ -12,6 +12,8 @@ import io.panlora.variants.cola.ColaConfig;
 import io.panlora.variants.copra.CopraConfig;
 import io.panlora.variants.cora.CoraConfig;
 import io.panlora.variants.cora.CoraStrategy;
+import io.panlora.variants.lorasc.LorascCascade;
+import io.panlora.variants.lorasc.LorascConfig;
 import io.panlora.variants.copra.CopraSchedule;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -66,13 +68,16 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--chat-template", description = "chat template for {messages} data: " + "chatml, llama2, llama3, mistral, zephyr, gemma, phi3, alpaca (default: the model's)")
     String chatTemplate;
 
-    @Option(names = "--variant", defaultValue = "lora", description = "training strategy: lora, copra (progressive layer dropping), cola (chain of LoRA), cora (B from a common subspace) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--variant", defaultValue = "lora", description = "training strategy: lora, copra (progressive layer dropping), cola (chain of LoRA), cora (B from a common subspace), lorasc (slow cascaded learning) (default: ${DEFAULT-VALUE})")
     String variant;
     @Option(names = "--copra-p0", defaultValue = "0.1", description = "CopRA: layer activation probability at step 0 (default: ${DEFAULT-VALUE})") double copraP0;
     @Option(names = "--copra-p1", defaultValue = "1.0", description = "CopRA: final activation probability (default: ${DEFAULT-VALUE})") double copraP1;
     @Option(names = "--copra-rho", defaultValue = "0.75", description = "CopRA: share of the run over which p rises (default: ${DEFAULT-VALUE})") double copraRho;
     @Option(names = "--shapley-permutations", defaultValue = "0", description = "CopRA: estimate per-layer Shapley values after training over N permutations (default: off)") int shapley;
     @Option(names = "--cola-links", defaultValue = "3", description = "COLA: links in the chain (default: ${DEFAULT-VALUE})") int colaLinks;
+    @Option(names = "--lorasc-every", defaultValue = "0", description = "LoRASC: steps per cascade iteration (default: a third of the run)") int lorascEvery;
+    @Option(names = "--lorasc-alpha", defaultValue = "0.5", description = "LoRASC: share of each fast LoRA the slow weights take (default: ${DEFAULT-VALUE})") double lorascAlpha;
+    @Option(names = "--lorasc-noise", defaultValue = "0.01", description = "LoRASC: backbone noise, in units of each module's weight std (default: ${DEFAULT-VALUE})") double lorascNoise;
     @Option(names = "--cora-subspace", defaultValue = "principal", description = "CoRA: principal | minor | shared (default: ${DEFAULT-VALUE})") String coraSubspace;
     @Option(names = "--cora-mode", defaultValue = "frozen", description = "CoRA: frozen (train A only) | init (B as init) (default: ${DEFAULT-VALUE})") String coraMode;
     @Option(names = "--cora-unscaled", description = "CoRA principal: B = U_r without the sqrt(Sigma) scaling") boolean coraUnscaled;
@@ -105,7 +110,11 @@ final class TrainCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("--cora-mode must be frozen or init, got '" + coraMode + "'");
                 yield new CoraStrategy(new CoraConfig(coraSubspace, coraMode.equals("frozen"), coraUnscaled, coraKaiming, coraShared));
             }
-            default -> throw new IllegalArgumentException("unknown --variant '" + variant + "' (lora, copra, cola, cora)");
+            case "lorasc" -> {
+                if (resume != null) throw new IllegalArgumentException("--resume is not supported for --variant lorasc yet (its slow weights are not checkpointed)");
+                yield new LorascCascade(new LorascConfig(lorascEvery > 0 ? lorascEvery : Math.max(1, steps / 3), lorascAlpha, lorascNoise, seed));
+            }
+            default -> throw new IllegalArgumentException("unknown --variant '" + variant + "' (lora, copra, cola, cora, lorasc)");
         };
         LoraRun.Summary s = LoraRun.run(new LoraRun.Options(model, data, val, val != null ? 0 : valFraction, cfg, epochs, ro, at, dir,
                 resume != null, System.out, strategy));

@@ -26,6 +26,11 @@ public enum Target {
         this.shortName = shortName;
     }
 
+    /** The model weight this target adapts. */
+    public io.panlora.model.WeightKind weight() {
+        return io.panlora.model.WeightKind.valueOf(name());
+    }
+
     /** Input features of this linear. */
     public long in(LlamaConfig c) {
         return switch (this) {

@@ -123,6 +123,16 @@ public final class LlamaModel implements AutoCloseable {
         return handle;
     }
 
+    /**
+     * Sets (or clears, with null) a dense F32 correction Δ of a block's linear, out×in row-major: the layer then computes
+     * (W + Δ) x, forward and backward, Δ frozen. The segment must stay alive while it is set.
+     */
+    public void setDelta(WeightKind kind, int layer, MemorySegment delta) {
+        long[] sh = kind.shape(config);
+        Native.check(panlora_h.pl_model_set_delta(handle(), kind.id, layer, delta == null ? MemorySegment.NULL : delta,
+                delta == null ? 0 : delta.byteSize() / 4), "dense correction of blk." + layer + "." + kind.suffix + " " + sh[0] + "x" + sh[1]);
+    }
+
     /** Logits of every position of every sequence: [n_seq][n_tok][n_vocab] flattened. All sequences have the same length. */
     public float[] logits(int[][] tokens) {
         int nSeq = tokens.length, nTok = tokens[0].length;

@@ -1320,6 +1320,70 @@ public class panlora_h extends panlora_h$shared {
         }
     }
 
+    private static class pl_model_set_delta {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_POINTER,
+            panlora_h.C_INT,
+            panlora_h.C_LONG,
+            panlora_h.C_POINTER,
+            panlora_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_model_set_delta").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_model_set_delta(pl_model *model, int32_t which, int64_t layer, const float *delta, int64_t len)
+     * }
+     */
+    public static FunctionDescriptor pl_model_set_delta$descriptor() {
+        return pl_model_set_delta.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_model_set_delta(pl_model *model, int32_t which, int64_t layer, const float *delta, int64_t len)
+     * }
+     */
+    public static MethodHandle pl_model_set_delta$handle() {
+        return pl_model_set_delta.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_model_set_delta(pl_model *model, int32_t which, int64_t layer, const float *delta, int64_t len)
+     * }
+     */
+    public static MemorySegment pl_model_set_delta$address() {
+        return pl_model_set_delta.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_model_set_delta(pl_model *model, int32_t which, int64_t layer, const float *delta, int64_t len)
+     * }
+     */
+    public static int pl_model_set_delta(MemorySegment model, int which, long layer, MemorySegment delta, long len) {
+        var mh$ = pl_model_set_delta.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_model_set_delta", model, which, layer, delta, len);
+            }
+            return (int)mh$.invokeExact(model, which, layer, delta, len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class pl_model_validate {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             panlora_h.C_INT,

@@ -1,0 +1,151 @@
+package io.panlora.variants.lorasc;
+
+import io.panlora.lora.LoraSet;
+import io.panlora.lora.Target;
+import io.panlora.model.LlamaModel;
+import io.panlora.model.WeightTensor;
+import io.panlora.tensor.Codec;
+import io.panlora.train.LoraInit;
+import io.panlora.train.TrainConfig;
+import io.panlora.train.TrainHook;
+import io.panlora.train.Trainer;
+import io.panlora.train.TrainingStrategy;
+import io.panlora.variants.SplitMix64;
+import io.panlora.variants.cora.Subspace;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * LoRASC as a strategy. The slow update S of each module is dense F32 and reaches the engine as the module's dense
+ * correction Δ = S + N (noise during an iteration) or Δ = S (at the end). After the last step S + s·B·A is
+ * re-factorised exactly (its rank is at most iterations × r) into frozen slots, so the exported adapter and every
+ * later forward reproduce W₀ + S + s·B·A. S is not checkpointed: runs of this variant cannot be resumed yet.
+ */
+public final class LorascCascade implements TrainingStrategy, TrainHook {
+    private final LorascConfig config;
+    private final Arena arena = Arena.ofShared();
+    private final List<Module> modules = new ArrayList<>();
+    private LoraSet set;
+    private TrainConfig cfg;
+    private SplitMix64 rng;
+    private SplittableRandom initRng;
+    private int iteration;
+
+    /** One adapted linear: its fast slot, slow update S, the Δ the engine reads, and std(W₀). */
+    private record Module(int layer, Target target, LoraSet.Slot slot, float[] slow, MemorySegment delta, double std) {}
+
+    public LorascCascade(LorascConfig config) {
+        this.config = config;
+    }
+
+    @Override
+    public String name() { return "lorasc"; }
+
+    @Override
+    public List<TrainHook> hooks() { return List.of(this); }
+
+    /** Cascade iterations finished so far. */
+    public int iteration() { return iteration; }
+
+    @Override
+    public void addSlots(LoraSet s, TrainConfig c) {
+        this.set = s;
+        this.cfg = c;
+        this.rng = new SplitMix64(config.seed());
+        this.initRng = new SplittableRandom(c.seed());
+        LlamaModel m = s.model();
+        for (int l = 0; l < m.config().nLayer(); l++)
+            for (Target t : c.targets()) {
+                LoraSet.Slot slot = s.addSlot(l, t, c.rank(), c.scale());
+                s.setWeights(slot, LoraInit.kaimingUniform(initRng, c.rank(), slot.in()), null);
+                int n = (int) (slot.in() * slot.out());
+                WeightTensor w = m.weights().get("blk." + l + "." + t.gguf + ".weight");
+                float[] dense = Codec.dequantize(w.type(), w.data(), n);
+                double mean = 0, sq = 0;
+                for (float v : dense) { mean += v; sq += (double) v * v; }
+                mean /= n;
+                double std = Math.sqrt(Math.max(0, sq / n - mean * mean));
+                modules.add(new Module(l, t, slot, new float[n], arena.allocate(ValueLayout.JAVA_FLOAT, n), std));
+            }
+    }
+
+    @Override
+    public void beforeStep(Trainer trainer, int step) {
+        if (step > 0 && step % config.every() == 0) endIteration();
+        if (step % config.every() == 0) applyNoise();
+    }
+
+    /** S ← S + α·s·B·A for every module; the fast LoRA restarts with fresh AdamW state. */
+    private void endIteration() {
+        for (Module md : modules) {
+            float[] a = set.getA(md.slot()), b = set.getB(md.slot());
+            accumulate(md.slow(), b, a, (int) md.slot().out(), (int) md.slot().in(), md.slot().rank(), (float) (config.alpha() * set.scale(md.slot())));
+            set.setWeights(md.slot(), LoraInit.kaimingUniform(initRng, md.slot().rank(), md.slot().in()), new float[(int) md.slot().bLength()]);
+        }
+        set.resetAdam(null);
+        iteration++;
+    }
+
+    /** Δ = S + N, N ~ N(0, (γ·std W₀)²), set on every module. */
+    private void applyNoise() {
+        for (Module md : modules) {
+            double sd = config.gamma() * md.std();
+            float[] s = md.slow();
+            for (int i = 0; i < s.length; i++) md.delta().setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (s[i] + sd * gaussian()));
+            set.model().setDelta(md.target().weight(), md.layer(), md.delta());
+        }
+    }
+
+    /** After the last step: noise removed, S + s·B·A folded exactly into frozen slots, dense corrections cleared. */
+    @Override
+    public void onEnd(Trainer trainer) {
+        for (Module md : modules) {
+            int out = (int) md.slot().out(), in = (int) md.slot().in(), r = md.slot().rank();
+            float[] total = md.slow().clone();
+            accumulate(total, set.getB(md.slot()), set.getA(md.slot()), out, in, r, set.scale(md.slot()));
+            set.model().setDelta(md.target().weight(), md.layer(), null);
+            set.setFlags(md.slot(), set.scale(md.slot()), false, false, false); // its contribution is in `total` now
+            int k = Math.min(Math.min(out, in), (iteration + 1) * r);
+            Subspace.Result u = Subspace.leftSingular(total, out, in, k, false, config.seed() + md.layer());
+            // S = U Σ Vᵀ: B = U Σ (out × k), A = Vᵀ = Σ⁻¹ Uᵀ S (k × in); directions with σ ≈ 0 carry nothing
+            float[] bk = new float[out * k], ak = new float[k * in];
+            for (int c = 0; c < k; c++) {
+                double sig = u.sigma()[c];
+                if (sig <= 1e-12) continue;
+                for (int o = 0; o < out; o++) bk[o * k + c] = (float) (u.u()[o * k + c] * sig);
+                for (int i = 0; i < in; i++) {
+                    double d = 0;
+                    for (int o = 0; o < out; o++) d += u.u()[o * k + c] * total[o * in + i];
+                    ak[c * in + i] = (float) (d / sig);
+                }
+            }
+            LoraSet.Slot folded = set.addSlot(md.layer(), md.target(), k, 1f);
+            set.setWeights(folded, ak, bk);
+            set.setFlags(folded, 1f, false, false, true);
+        }
+        trainer.slotsChanged();
+    }
+
+    /** s[o][i] += f · Σ_j b[o][j]·a[j][i]. */
+    private static void accumulate(float[] s, float[] b, float[] a, int out, int in, int r, float f) {
+        for (int o = 0; o < out; o++)
+            for (int j = 0; j < r; j++) {
+                float bj = f * b[o * r + j];
+                if (bj == 0f) continue;
+                int ao = j * in, so = o * in;
+                for (int i = 0; i < in; i++) s[so + i] += bj * a[ao + i];
+            }
+    }
+
+    private double gaussian() { // Box–Muller on the checkpoint-friendly RNG
+        double u1 = Math.max(rng.nextDouble(), 1e-300), u2 = rng.nextDouble();
+        return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    @Override
+    public String toString() { return "lorasc" + config; }
+}
