@@ -27,7 +27,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: 'peak' (F32 GEMM), 'matmul' (weight types), 'forward' (LLaMA forward), 'train' (LoRA step).")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "peak | matmul | forward | train")
+    @Parameters(index = "0", description = "peak | matmul | forward | train | variants")
     String what;
 
     @Option(names = "--types", split = ",", defaultValue = "F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q6_K", description = "weight types (default: ${DEFAULT-VALUE})")
@@ -51,11 +51,26 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--recompute", description = "'train': recompute activations in the backward")
     boolean recompute;
 
+    @Option(names = {"-m", "--model"}, description = "'variants': base model (default: ../shared/data/stories260K.gguf)")
+    java.nio.file.Path model;
+
+    @Option(names = "--data", description = "'variants': training text (default: the first 300 KB of ../shared/data/tinyshakespeare.txt)")
+    java.nio.file.Path data;
+
+    @Option(names = "--shifted", description = "'variants': text of another domain (default: ../shared/data/grimm-pg2591.txt)")
+    java.nio.file.Path shifted;
+
+    @Option(names = "--steps", defaultValue = "60", description = "'variants': steps per training (default: ${DEFAULT-VALUE})")
+    int steps;
+
+    @Option(names = "--shapley-permutations", defaultValue = "6", description = "'variants': permutations for Shapley values (default: ${DEFAULT-VALUE})")
+    int shapleyPermutations;
+
     @Mixin
     CommonOptions common;
 
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         common.apply();
         System.out.println("machine: " + MachineInfo.describe());
         System.out.println("engine:  " + Native.buildInfo());
@@ -66,7 +81,8 @@ final class BenchCommand implements Callable<Integer> {
             case "matmul" -> matmul(peak);
             case "forward" -> forward(peak);
             case "train" -> train(peak);
-            default -> throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward, train)");
+            case "variants" -> variants();
+            default -> throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward, train, variants)");
         }
         return 0;
     }
@@ -173,6 +189,29 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         System.out.println("FLOPs counted as DESIGN.md: 4·N_base·tokens (forward + input gradients, output layer included) + attention (3x forward) + LoRA terms.");
+    }
+
+    private void variants() throws java.io.IOException {
+        java.nio.file.Path shared = io.panlora.demo.JdkCorpora.sharedData();
+        java.nio.file.Path work = java.nio.file.Files.createTempDirectory("panlora-variants");
+        java.nio.file.Path m = model, d = data, sh = shifted;
+        if (m == null || d == null || sh == null) {
+            if (shared == null)
+                throw new IllegalArgumentException("give -m MODEL --data TEXT --shifted OTHER_TEXT (../shared/data is not beside this checkout)");
+            if (m == null) m = shared.resolve("stories260K.gguf");
+            if (d == null) {
+                String t = java.nio.file.Files.readString(shared.resolve("tinyshakespeare.txt"));
+                d = work.resolve("train.txt");
+                java.nio.file.Files.writeString(d, t.substring(0, Math.min(t.length(), 300_000)));
+            }
+            if (sh == null) sh = shared.resolve("grimm-pg2591.txt");
+        }
+        io.panlora.train.TrainConfig cfg = io.panlora.train.TrainConfig.builder().lora(rank, 2f * rank).targets("all")
+                .lr(3e-3f, io.panlora.train.LrSchedule.Kind.COSINE, Math.max(1, steps / 20), 0.1f).steps(steps)
+                .batch(batch, (int) Math.min(tokens, 256), 1).seed(7).eval(0, 8).checkpointEvery(0).build();
+        System.out.printf("variants: base %s, training text %s, shifted text %s; rank %d, alpha %d, all targets, %d steps of %d x %d, lr 3e-3 cosine, seed 7%n%n",
+                m, d, sh, rank, 2 * rank, steps, batch, cfg.ctx());
+        io.panlora.variants.Experiments.run(new io.panlora.variants.Experiments.Setup(m, d, sh, cfg, shapleyPermutations, work), System.out);
     }
 
     /** FLOPs of one LoRA step: 4·N·tokens for the base matrices, attention forward+backward ≈ 3x its forward, LoRA 6·r·(in+out)·tokens per slot. */

@@ -23,6 +23,16 @@ import java.util.zip.ZipFile;
 public final class JdkCorpora {
     private JdkCorpora() {}
 
+    /** ../shared/data beside the checkout (from panlora.home or the working directory), or null when absent. */
+    public static Path sharedData() {
+        Path start = Path.of(System.getProperty("panlora.home", "")).toAbsolutePath();
+        for (Path p = start; p != null; p = p.getParent()) {
+            Path d = p.resolveSibling("shared").resolve("data");
+            if (Files.exists(p.resolve("native/include/panlora.h")) && Files.isDirectory(d)) return d;
+        }
+        return null;
+    }
+
     /** The running JDK's home. */
     public static Path javaHome() {
         return Path.of(System.getProperty("java.home"));

@@ -34,6 +34,9 @@ public final class CoraStrategy implements TrainingStrategy {
     @Override
     public String name() { return "cora"; }
 
+    /** True in mode 1 (B frozen, A only trains). */
+    public boolean frozenB() { return config.frozenB(); }
+
     /** No loop hooks; this one only names the configuration in checkpoints, so a resume with other CoRA options is refused. */
     @Override
     public List<TrainHook> hooks() {
