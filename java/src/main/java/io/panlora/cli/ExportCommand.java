@@ -3,6 +3,8 @@ package io.panlora.cli;
 import io.panlora.gguf.GgmlType;
 import io.panlora.lora.AdapterGguf;
 import io.panlora.lora.LoraSet;
+import io.panlora.merge.MergedModel;
+import java.util.List;
 import io.panlora.model.LlamaModel;
 import io.panlora.train.Checkpoint;
 import java.nio.file.Path;
@@ -12,7 +14,7 @@ import picocli.CommandLine.Option;
 
 /** {@code panlora export}: writes a GGUF LoRA adapter (llama.cpp layout) from a training checkpoint or another adapter. */
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = "Export a GGUF LoRA adapter (F32, F16, BF16, Q8_0) from a run's checkpoint or convert an adapter's type.")
+        description = "Export a GGUF LoRA adapter (F32, F16, BF16, Q8_0) from a run's checkpoint or another adapter, or with --merge the full model with the adapter folded in.")
 final class ExportCommand implements Callable<Integer> {
     @Option(names = {"-m", "--model"}, required = true, description = "the base GGUF model the adapter belongs to")
     Path model;
@@ -26,17 +28,22 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, description = "adapter GGUF to write")
     Path output;
 
-    @Option(names = "--type", defaultValue = "Q8_0", description = "F32, F16, BF16 or Q8_0 (default: ${DEFAULT-VALUE})")
+    @Option(names = "--type", description = "adapter: F32, F16, BF16 or Q8_0 (default Q8_0); --merge: any type (default: each tensor's own)")
     String type;
+
+    @Option(names = "--merge", description = "write the full model with the adapter folded into its weights instead of an adapter")
+    boolean merge;
 
     @Override
     public Integer call() throws Exception {
         if ((checkpoint == null) == (adapter == null)) throw new IllegalArgumentException("give exactly one of --checkpoint DIR or --adapter FILE");
-        GgmlType t = GgmlType.valueOf(type.toUpperCase());
+        GgmlType t = type == null ? (merge ? null : GgmlType.Q8_0) : GgmlType.valueOf(type.toUpperCase());
         try (LlamaModel m = LlamaModel.load(model); LoraSet set = new LoraSet(m)) {
             int n = checkpoint != null ? Checkpoint.loadSlotsInto(checkpoint, set) : AdapterGguf.load(adapter, set, 1f);
-            for (String note : AdapterGguf.write(output, set, m.config(), t, "panlora-lora")) System.out.println("note: " + note);
-            System.out.printf("wrote %s: %d slots as %s%n", output, n, t);
+            List<String> notes = merge ? MergedModel.write(m.gguf().orElseThrow(), set, output, t) : AdapterGguf.write(output, set, m.config(), t, "panlora-lora");
+            for (String note : notes) System.out.println("note: " + note);
+            System.out.printf(merge ? "wrote %s: the base with %d slots folded in (%s)%n" : "wrote %s: %d slots as %s%n", output, n,
+                    t == null ? "original types" : t);
         }
         return 0;
     }

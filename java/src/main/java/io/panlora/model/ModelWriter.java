@@ -60,7 +60,11 @@ public final class ModelWriter {
 
     /** llama.cpp's general.file_type (LLAMA_FTYPE) of the dominant matrix type. */
     static int fileType(Map<String, WeightTensor> weights) {
-        GgmlType t = weights.containsKey("blk.0.attn_q.weight") ? weights.get("blk.0.attn_q.weight").type() : GgmlType.F32;
+        return fileType(weights.containsKey("blk.0.attn_q.weight") ? weights.get("blk.0.attn_q.weight").type() : GgmlType.F32);
+    }
+
+    /** llama.cpp's general.file_type (LLAMA_FTYPE) of a model whose matrices are of type t. */
+    public static int fileType(GgmlType t) {
         return switch (t) {
             case F32 -> 0;
             case F16 -> 1;

@@ -16,7 +16,7 @@ import io.panlora.train.LrSchedule;
 import io.panlora.train.TrainConfig;
 import io.panlora.variants.cora.CoraConfig;
 import io.panlora.variants.cora.CoraStrategy;
-import io.panlora.variants.cora.Subspace;
+import io.panlora.tensor.Subspace;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;

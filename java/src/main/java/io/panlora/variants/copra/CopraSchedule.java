@@ -6,7 +6,7 @@ import io.panlora.train.TrainConfig;
 import io.panlora.train.Trainer;
 import io.panlora.train.TrainingStrategy;
 import io.panlora.train.TrainHook;
-import io.panlora.variants.SplitMix64;
+import io.panlora.tensor.SplitMix64;
 import java.util.List;
 
 /**

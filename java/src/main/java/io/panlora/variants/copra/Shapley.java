@@ -4,7 +4,7 @@ import io.panlora.lora.LoraSet;
 import io.panlora.model.LlamaModel;
 import io.panlora.train.BatchSource;
 import io.panlora.train.Trainer;
-import io.panlora.variants.SplitMix64;
+import io.panlora.tensor.SplitMix64;
 import java.util.List;
 
 /**

@@ -6,6 +6,7 @@ import io.panlora.lora.Target;
 import io.panlora.model.LlamaModel;
 import io.panlora.model.WeightTensor;
 import io.panlora.tensor.Codec;
+import io.panlora.tensor.Subspace;
 import io.panlora.train.LoraInit;
 import io.panlora.train.TrainConfig;
 import io.panlora.train.TrainHook;

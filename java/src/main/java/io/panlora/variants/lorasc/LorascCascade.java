@@ -10,8 +10,8 @@ import io.panlora.train.TrainConfig;
 import io.panlora.train.TrainHook;
 import io.panlora.train.Trainer;
 import io.panlora.train.TrainingStrategy;
-import io.panlora.variants.SplitMix64;
-import io.panlora.variants.cora.Subspace;
+import io.panlora.tensor.SplitMix64;
+import io.panlora.tensor.LowRank;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -83,7 +83,7 @@ public final class LorascCascade implements TrainingStrategy, TrainHook {
     private void endIteration() {
         for (Module md : modules) {
             float[] a = set.getA(md.slot()), b = set.getB(md.slot());
-            accumulate(md.slow(), b, a, (int) md.slot().out(), (int) md.slot().in(), md.slot().rank(), (float) (config.alpha() * set.scale(md.slot())));
+            LowRank.addProduct(md.slow(), b, a, (int) md.slot().out(), (int) md.slot().in(), md.slot().rank(), (float) (config.alpha() * set.scale(md.slot())));
             set.setWeights(md.slot(), LoraInit.kaimingUniform(initRng, md.slot().rank(), md.slot().in()), new float[(int) md.slot().bLength()]);
         }
         set.resetAdam(null);
@@ -106,39 +106,15 @@ public final class LorascCascade implements TrainingStrategy, TrainHook {
         for (Module md : modules) {
             int out = (int) md.slot().out(), in = (int) md.slot().in(), r = md.slot().rank();
             float[] total = md.slow().clone();
-            accumulate(total, set.getB(md.slot()), set.getA(md.slot()), out, in, r, set.scale(md.slot()));
+            LowRank.addProduct(total, set.getB(md.slot()), set.getA(md.slot()), out, in, r, set.scale(md.slot()));
             set.model().setDelta(md.target().weight(), md.layer(), null);
             set.setFlags(md.slot(), set.scale(md.slot()), false, false, false); // its contribution is in `total` now
-            int k = Math.min(Math.min(out, in), (iteration + 1) * r);
-            Subspace.Result u = Subspace.leftSingular(total, out, in, k, false, config.seed() + md.layer());
-            // S = U Σ Vᵀ: B = U Σ (out × k), A = Vᵀ = Σ⁻¹ Uᵀ S (k × in); directions with σ ≈ 0 carry nothing
-            float[] bk = new float[out * k], ak = new float[k * in];
-            for (int c = 0; c < k; c++) {
-                double sig = u.sigma()[c];
-                if (sig <= 1e-12) continue;
-                for (int o = 0; o < out; o++) bk[o * k + c] = (float) (u.u()[o * k + c] * sig);
-                for (int i = 0; i < in; i++) {
-                    double d = 0;
-                    for (int o = 0; o < out; o++) d += u.u()[o * k + c] * total[o * in + i];
-                    ak[c * in + i] = (float) (d / sig);
-                }
-            }
-            LoraSet.Slot folded = set.addSlot(md.layer(), md.target(), k, 1f);
-            set.setWeights(folded, ak, bk);
+            LowRank.Factors f = LowRank.factor(total, out, in, (iteration + 1) * r, config.seed() + md.layer());
+            LoraSet.Slot folded = set.addSlot(md.layer(), md.target(), f.rank(), 1f);
+            set.setWeights(folded, f.a(), f.b());
             set.setFlags(folded, 1f, false, false, true);
         }
         trainer.slotsChanged();
-    }
-
-    /** s[o][i] += f · Σ_j b[o][j]·a[j][i]. */
-    private static void accumulate(float[] s, float[] b, float[] a, int out, int in, int r, float f) {
-        for (int o = 0; o < out; o++)
-            for (int j = 0; j < r; j++) {
-                float bj = f * b[o * r + j];
-                if (bj == 0f) continue;
-                int ao = j * in, so = o * in;
-                for (int i = 0; i < in; i++) s[so + i] += bj * a[ao + i];
-            }
     }
 
     private double gaussian() { // Box–Muller on the checkpoint-friendly RNG

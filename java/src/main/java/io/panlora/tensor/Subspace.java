@@ -1,4 +1,4 @@
-package io.panlora.variants.cora;
+package io.panlora.tensor;
 
 import io.panlora.bindings.Native;
 import io.panlora.bindings.gen.panlora_h;

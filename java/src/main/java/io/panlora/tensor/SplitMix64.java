@@ -1,4 +1,4 @@
-package io.panlora.variants;
+package io.panlora.tensor;
 
 /** A tiny RNG whose whole state is one long, so a checkpoint can carry it (SplitMix64). */
 public final class SplitMix64 {

@@ -1,4 +1,4 @@
-package io.panlora.variants.cora;
+package io.panlora.tensor;
 
 /** Eigen-decomposition of a small symmetric matrix by cyclic Jacobi rotations. */
 final class Jacobi {

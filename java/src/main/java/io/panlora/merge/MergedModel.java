@@ -1,0 +1,61 @@
+package io.panlora.merge;
+
+import io.panlora.gguf.GgmlType;
+import io.panlora.gguf.GgufFile;
+import io.panlora.gguf.GgufTensorInfo;
+import io.panlora.gguf.GgufValue;
+import io.panlora.gguf.GgufWriter;
+import io.panlora.lora.LoraSet;
+import io.panlora.model.ModelWriter;
+import io.panlora.tensor.Codec;
+import io.panlora.tensor.LowRank;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A full GGUF model with adapters folded in: every adapted linear becomes W + Σ sᵢ·BᵢAᵢ (enabled slots of enabled
+ * layers), stored in its original type or the one asked for (re-quantizing is lossy); every other tensor and all
+ * metadata are copied unchanged, so llama.cpp loads the result like the base.
+ */
+public final class MergedModel {
+    private MergedModel() {}
+
+    /** Writes base + the adapter set (whose model must be the base) to out; type null keeps each tensor's type. */
+    public static List<String> write(GgufFile base, LoraSet set, Path out, GgmlType type) throws IOException {
+        List<String> notes = new ArrayList<>();
+        GgufWriter w = new GgufWriter();
+        w.putAll(base.metadata());
+        w.remove("general.alignment");
+        w.alignment(base.alignment());
+        w.putString("general.name", base.getString("general.name", "model") + "-merged");
+        if (type != null) w.put("general.file_type", GgufValue.uint32(ModelWriter.fileType(type)));
+        try (Arena arena = Arena.ofConfined()) {
+            for (GgufTensorInfo t : base.tensors()) {
+                List<LoraSet.Slot> slots = new ArrayList<>();
+                for (LoraSet.Slot s : set.slots())
+                    if (set.enabled(s) && set.layerEnabled(s.layer()) && t.name().equals("blk." + s.layer() + "." + s.target().gguf + ".weight"))
+                        slots.add(s);
+                if (slots.isEmpty()) {
+                    w.copyTensor(base, t);
+                    continue;
+                }
+                int in = (int) t.ne()[0], outF = (int) t.ne()[1];
+                float[] dense = Codec.dequantize(t.type(), base.tensorData(t), (long) in * outF);
+                for (LoraSet.Slot s : slots) LowRank.addProduct(dense, set.getB(s), set.getA(s), outF, in, s.rank(), set.scale(s));
+                GgmlType target = type != null ? type : t.type();
+                if (in % target.blockSize() != 0) {
+                    notes.add(t.name() + ": rows of " + in + " do not fit " + target + " blocks; kept as F16");
+                    target = GgmlType.F16;
+                }
+                MemorySegment q = Codec.quantize(target, dense, arena);
+                w.addTensor(t.name(), t.ne(), target, q);
+            }
+            w.write(out);
+        }
+        return notes;
+    }
+}
