@@ -16,7 +16,7 @@ import io.panlora.variants.cola.ColaChain;
 import io.panlora.variants.cola.ColaConfig;
 import io.panlora.variants.copra.CopraConfig;
 import io.panlora.variants.copra.CopraSchedule;
-import io.panlora.variants.copra.Shapley;
+import io.panlora.prune.Shapley;
 import io.panlora.variants.cora.CoraConfig;
 import io.panlora.variants.cora.CoraStrategy;
 import io.panlora.variants.lorasc.LorascCascade;

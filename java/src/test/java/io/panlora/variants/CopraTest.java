@@ -13,7 +13,7 @@ import io.panlora.train.LrSchedule;
 import io.panlora.train.TrainConfig;
 import io.panlora.variants.copra.CopraConfig;
 import io.panlora.variants.copra.CopraSchedule;
-import io.panlora.variants.copra.Shapley;
+import io.panlora.prune.Shapley;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -6,6 +6,7 @@ import io.panlora.train.TrainConfig;
 import io.panlora.train.Trainer;
 import io.panlora.train.TrainingStrategy;
 import io.panlora.train.TrainHook;
+import io.panlora.prune.Shapley;
 import io.panlora.tensor.SplitMix64;
 import java.util.List;
 

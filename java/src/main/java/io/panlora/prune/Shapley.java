@@ -1,4 +1,4 @@
-package io.panlora.variants.copra;
+package io.panlora.prune;
 
 import io.panlora.lora.LoraSet;
 import io.panlora.model.LlamaModel;

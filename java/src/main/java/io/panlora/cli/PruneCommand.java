@@ -1,0 +1,70 @@
+package io.panlora.cli;
+
+import io.panlora.data.Dataset;
+import io.panlora.data.Packer;
+import io.panlora.data.ReadOptions;
+import io.panlora.gguf.GgmlType;
+import io.panlora.lora.AdapterGguf;
+import io.panlora.lora.LoraSet;
+import io.panlora.model.LlamaModel;
+import io.panlora.model.TokenizerLoader;
+import io.panlora.prune.AdapterPrune;
+import io.panlora.tokenizer.Tokenizer;
+import io.panlora.train.DatasetBatches;
+import io.panlora.train.Trainer;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code panlora prune}: a smaller adapter by magnitude, by rank, or by dropping the lowest-Shapley layers. */
+@Command(name = "prune", mixinStandardHelpOptions = true,
+        description = "Prune a GGUF LoRA adapter: magnitude (--keep), rank (--rank) or shapley (--layers, with --data for the values).")
+final class PruneCommand implements Callable<Integer> {
+    @Option(names = {"-m", "--model"}, required = true, description = "the base GGUF model") Path model;
+    @Option(names = "--adapter", required = true, description = "the adapter to prune") Path adapter;
+    @Option(names = "--method", required = true, description = "magnitude | rank | shapley") String method;
+    @Option(names = "--keep", defaultValue = "0.5", description = "magnitude: share of ΔW entries kept (default: ${DEFAULT-VALUE})") double keep;
+    @Option(names = {"-r", "--rank"}, defaultValue = "4", description = "rank: the rank kept (default: ${DEFAULT-VALUE})") int rank;
+    @Option(names = "--layers", defaultValue = "1", description = "shapley: layers whose adapters are removed (default: ${DEFAULT-VALUE})") int layers;
+    @Option(names = "--data", description = "shapley: validation text or JSONL for the Shapley values; also reports the loss before/after") Path data;
+    @Option(names = "--permutations", defaultValue = "8", description = "shapley: permutations (default: ${DEFAULT-VALUE})") int permutations;
+    @Option(names = {"-c", "--ctx"}, defaultValue = "256", description = "tokens per validation window (default: ${DEFAULT-VALUE})") int ctx;
+    @Option(names = {"-o", "--output"}, required = true, description = "pruned adapter GGUF") Path output;
+    @Option(names = "--type", defaultValue = "F16", description = "F32, F16, BF16 or Q8_0 (default: ${DEFAULT-VALUE})") String type;
+    @Mixin CommonOptions common;
+
+    @Override
+    public Integer call() throws Exception {
+        common.apply();
+        try (LlamaModel m = LlamaModel.load(model); LoraSet set = new LoraSet(m)) {
+            AdapterGguf.load(adapter, set, 1f);
+            set.attach();
+            var val = data == null ? java.util.List.<io.panlora.train.BatchSource.Batch>of() : validation(m);
+            if (!val.isEmpty()) System.out.printf("loss before pruning: %.4f%n", Trainer.evaluate(m, val));
+            switch (method) {
+                case "magnitude" -> AdapterPrune.magnitude(set, keep, 1);
+                case "rank" -> AdapterPrune.rank(set, rank, 1);
+                case "shapley" -> {
+                    if (val.isEmpty()) throw new IllegalArgumentException("--method shapley needs --data for the Shapley values");
+                    System.out.println("removed the adapters of layers " + Arrays.toString(AdapterPrune.layers(m, set, val, layers, permutations, 1)));
+                }
+                default -> throw new IllegalArgumentException("unknown --method '" + method + "' (magnitude, rank, shapley)");
+            }
+            if (!val.isEmpty()) System.out.printf("loss after pruning: %.4f%n", Trainer.evaluate(m, val));
+            for (String n : AdapterGguf.write(output, set, m.config(), GgmlType.valueOf(type.toUpperCase()), "panlora-pruned"))
+                System.out.println("note: " + n);
+            System.out.println("wrote " + output);
+        }
+        return 0;
+    }
+
+    private java.util.List<io.panlora.train.BatchSource.Batch> validation(LlamaModel m) throws java.io.IOException {
+        Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
+        var td = io.panlora.data.DataReader.read(data, tok, ReadOptions.defaults());
+        Dataset ds = Dataset.of(td, td, new Packer(ctx, false, Packer.padIdFor(tok)), 0, 0);
+        return DatasetBatches.validation(ds, 4, 16);
+    }
+}

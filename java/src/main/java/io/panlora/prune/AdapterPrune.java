@@ -1,0 +1,73 @@
+package io.panlora.prune;
+
+import io.panlora.lora.LoraSet;
+import io.panlora.model.LlamaModel;
+import io.panlora.tensor.LowRank;
+import io.panlora.train.BatchSource;
+import io.panlora.prune.Shapley;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Pruning a LoRA adapter held in a {@link LoraSet}: by magnitude (keep the largest entries of each module's ΔW,
+ * re-factorised at the module's rank), by rank (each ΔW truncated to its top singular directions), or by layer
+ * (the adapters of the layers with the lowest Shapley values on validation data are removed).
+ */
+public final class AdapterPrune {
+    private AdapterPrune() {}
+
+    /** Replaces every enabled slot's update by its top-keep share of entries by |ΔW|, re-factorised at the same rank. */
+    public static void magnitude(LoraSet set, double keep, long seed) {
+        if (!(keep > 0 && keep <= 1)) throw new IllegalArgumentException("keep must be in (0, 1], got " + keep);
+        for (LoraSet.Slot s : new ArrayList<>(set.slots())) {
+            if (!set.enabled(s)) continue;
+            int out = (int) s.out(), in = (int) s.in();
+            float[] d = new float[out * in];
+            LowRank.addProduct(d, set.getB(s), set.getA(s), out, in, s.rank(), set.scale(s));
+            float[] mags = new float[d.length];
+            for (int i = 0; i < d.length; i++) mags[i] = Math.abs(d[i]);
+            float[] sorted = mags.clone();
+            Arrays.sort(sorted);
+            int kept = (int) Math.ceil(keep * d.length);
+            float threshold = kept >= d.length ? 0f : sorted[d.length - kept];
+            for (int i = 0; i < d.length; i++) if (mags[i] < threshold) d[i] = 0f;
+            replace(set, s, LowRank.factor(d, out, in, s.rank(), seed + s.index()));
+        }
+    }
+
+    /** Truncates every enabled slot's update to at most rank r (its top singular directions). */
+    public static void rank(LoraSet set, int r, long seed) {
+        if (r < 1) throw new IllegalArgumentException("rank must be >= 1, got " + r);
+        for (LoraSet.Slot s : new ArrayList<>(set.slots())) {
+            if (!set.enabled(s) || s.rank() <= r) continue;
+            int out = (int) s.out(), in = (int) s.in();
+            float[] d = new float[out * in];
+            LowRank.addProduct(d, set.getB(s), set.getA(s), out, in, s.rank(), set.scale(s));
+            replace(set, s, LowRank.factor(d, out, in, r, seed + s.index()));
+        }
+    }
+
+    /** Disables the adapters of the k layers of lowest Shapley value; returns the layers removed, lowest first. */
+    public static int[] layers(LlamaModel m, LoraSet set, List<BatchSource.Batch> val, int k, int permutations, long seed) {
+        int layers = (int) m.config().nLayer();
+        if (k < 0 || k > layers) throw new IllegalArgumentException("k must be in 0.." + layers + ", got " + k);
+        Shapley.Values v = Shapley.estimate(m, set, val, permutations, seed);
+        Integer[] order = new Integer[layers];
+        for (int l = 0; l < layers; l++) order[l] = l;
+        Arrays.sort(order, (x, y) -> Double.compare(v.mean()[x], v.mean()[y]));
+        int[] removed = new int[k];
+        for (int j = 0; j < k; j++) {
+            removed[j] = order[j];
+            for (LoraSet.Slot s : set.slots()) if (s.layer() == order[j]) set.setFlags(s, set.scale(s), false, false, false);
+        }
+        return removed;
+    }
+
+    /** Swaps a slot for a new one holding the factors (scale 1); the old one is disabled. */
+    private static void replace(LoraSet set, LoraSet.Slot s, LowRank.Factors f) {
+        set.setFlags(s, set.scale(s), false, false, false);
+        LoraSet.Slot n = set.addSlot(s.layer(), s.target(), f.rank(), 1f);
+        set.setWeights(n, f.a(), f.b());
+    }
+}
