@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "panlora", mixinStandardHelpOptions = true, version = "panlora 0.1.0",
         description = "LoRA fine-tuning of LLaMA-architecture GGUF models on a native engine.",
         subcommands = {InspectCommand.class, GenerateCommand.class, PerplexityCommand.class, EvalCommand.class, InitCommand.class, TrainCommand.class,
-                ExportCommand.class, MergeCommand.class, PruneCommand.class, DemoCommand.class,
+                ExportCommand.class, MergeCommand.class, PruneCommand.class, ConvertCommand.class, DemoCommand.class,
                 BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Override

@@ -1,0 +1,133 @@
+package io.panlora.convert;
+
+import io.panlora.data.JsonParser;
+import io.panlora.data.JsonValue;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The safetensors format: an 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
+ * then the tensor bytes. Reads and writes F32, F16 and BF16 tensors as float arrays.
+ */
+public final class Safetensors {
+    private Safetensors() {}
+
+    /** A tensor: shape (outermost first, as in PyTorch) and values (row-major). */
+    public record Tensor(long[] shape, float[] values) {}
+
+    /** Reads every tensor of a file; a malformed file gives an IOException naming it and the problem. */
+    public static Map<String, Tensor> read(Path file) throws IOException {
+        byte[] all = Files.readAllBytes(file);
+        if (all.length < 8) throw new IOException(file + ": not a safetensors file (shorter than its header length)");
+        long n = ByteBuffer.wrap(all, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        if (n < 2 || n > all.length - 8) throw new IOException(file + ": header length " + n + " does not fit the file (" + all.length + " bytes)");
+        JsonValue header;
+        try {
+            header = JsonParser.parse(new String(all, 8, (int) n, StandardCharsets.UTF_8));
+        } catch (JsonParser.SyntaxError e) {
+            throw new IOException(file + ": bad JSON header: " + e.getMessage(), e);
+        }
+        if (!(header instanceof JsonValue.Obj obj)) throw new IOException(file + ": the header is not a JSON object");
+        long base = 8 + n;
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (var e : obj.fields().entrySet()) {
+            if (e.getKey().equals("__metadata__")) continue;
+            if (!(e.getValue() instanceof JsonValue.Obj t)) throw new IOException(file + ": tensor '" + e.getKey() + "' is not an object");
+            String dtype = ((JsonValue.Str) t.fields().get("dtype")).value();
+            List<JsonValue> shp = ((JsonValue.Arr) t.fields().get("shape")).items();
+            List<JsonValue> off = ((JsonValue.Arr) t.fields().get("data_offsets")).items();
+            long[] shape = new long[shp.size()];
+            long count = 1;
+            for (int i = 0; i < shape.length; i++) { shape[i] = ((JsonValue.Num) shp.get(i)).longValueExact(); count *= shape[i]; }
+            long begin = ((JsonValue.Num) off.get(0)).longValueExact(), end = ((JsonValue.Num) off.get(1)).longValueExact();
+            int size = switch (dtype) {
+                case "F32" -> 4;
+                case "F16", "BF16" -> 2;
+                default -> throw new IOException(file + ": tensor '" + e.getKey() + "' has dtype " + dtype + " (F32, F16, BF16 supported)");
+            };
+            if (begin < 0 || end < begin || base + end > all.length || end - begin != count * size)
+                throw new IOException(file + ": tensor '" + e.getKey() + "' data [" + begin + ", " + end + ") does not fit its shape or the file");
+            ByteBuffer bb = ByteBuffer.wrap(all, (int) (base + begin), (int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
+            float[] v = new float[(int) count];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = switch (dtype) {
+                    case "F32" -> bb.getFloat();
+                    case "F16" -> Float.float16ToFloat(bb.getShort());
+                    default -> Float.intBitsToFloat((bb.getShort() & 0xFFFF) << 16);
+                };
+            }
+            out.put(e.getKey(), new Tensor(shape, v));
+        }
+        return out;
+    }
+
+    /** Writes tensors (dtype F32, F16 or BF16) with metadata, atomically. */
+    public static void write(Path file, Map<String, Tensor> tensors, String dtype, Map<String, String> metadata) throws IOException {
+        int size = switch (dtype) {
+            case "F32" -> 4;
+            case "F16", "BF16" -> 2;
+            default -> throw new IllegalArgumentException("dtype must be F32, F16 or BF16, got " + dtype);
+        };
+        StringBuilder h = new StringBuilder("{\"__metadata__\":{");
+        boolean first = true;
+        for (var m : metadata.entrySet()) {
+            h.append(first ? "" : ",").append(quote(m.getKey())).append(':').append(quote(m.getValue()));
+            first = false;
+        }
+        h.append('}');
+        long offset = 0;
+        for (var e : tensors.entrySet()) {
+            long bytes = (long) e.getValue().values().length * size;
+            h.append(',').append(quote(e.getKey())).append(":{\"dtype\":\"").append(dtype).append("\",\"shape\":[");
+            long[] s = e.getValue().shape();
+            for (int i = 0; i < s.length; i++) h.append(i == 0 ? "" : ",").append(s[i]);
+            h.append(String.format(Locale.ROOT, "],\"data_offsets\":[%d,%d]}", offset, offset + bytes));
+            offset += bytes;
+        }
+        h.append('}');
+        byte[] header = h.toString().getBytes(StandardCharsets.UTF_8);
+        while (header.length % 8 != 0) header = h.append(' ').toString().getBytes(StandardCharsets.UTF_8); // data 8-byte aligned
+        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".safetensors", ".tmp");
+        try {
+            try (OutputStream os = Files.newOutputStream(tmp)) {
+                os.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array());
+                os.write(header);
+                for (Tensor t : tensors.values()) {
+                    ByteBuffer bb = ByteBuffer.allocate(t.values().length * size).order(ByteOrder.LITTLE_ENDIAN);
+                    for (float v : t.values()) {
+                        switch (dtype) {
+                            case "F32" -> bb.putFloat(v);
+                            case "F16" -> bb.putShort(Float.floatToFloat16(v));
+                            default -> bb.putShort((short) (bf16(v)));
+                        }
+                    }
+                    os.write(bb.array());
+                }
+            }
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** float → bfloat16 bits, round to nearest even. */
+    static int bf16(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        if (Float.isNaN(v)) return (bits >>> 16) | 0x40;
+        return (bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16;
+    }
+
+    static String quote(String s) {
+        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+}
