@@ -20,6 +20,13 @@ import java.util.Optional;
  * segments (for a GGUF file, its memory mapping), which this object keeps open until {@link #close()}.
  */
 public final class LlamaModel implements AutoCloseable {
+    /** The weight types the engine computes with (dequantizes). */
+    public static final java.util.Set<io.panlora.gguf.GgmlType> RUNNABLE = java.util.Collections.unmodifiableSet(java.util.EnumSet.of(
+            io.panlora.gguf.GgmlType.F32, io.panlora.gguf.GgmlType.F16, io.panlora.gguf.GgmlType.BF16, io.panlora.gguf.GgmlType.Q4_0,
+            io.panlora.gguf.GgmlType.Q4_1, io.panlora.gguf.GgmlType.Q5_0, io.panlora.gguf.GgmlType.Q5_1, io.panlora.gguf.GgmlType.Q8_0,
+            io.panlora.gguf.GgmlType.Q2_K, io.panlora.gguf.GgmlType.Q3_K, io.panlora.gguf.GgmlType.Q4_K, io.panlora.gguf.GgmlType.Q5_K,
+            io.panlora.gguf.GgmlType.Q6_K));
+
     private final LlamaConfig config;
     private final Map<String, WeightTensor> weights;
     private final MemorySegment handle;
@@ -94,6 +101,9 @@ public final class LlamaModel implements AutoCloseable {
                         if (k.required) throw new GgufException(where + ": tensor " + name + " is missing");
                         continue;
                     }
+                    if (!RUNNABLE.contains(t.type()))
+                        throw new GgufException(where + ": tensor " + name + " is " + t.type() + ", a type panlora cannot run (supported: "
+                                + RUNNABLE + "); requantize the model, e.g. to Q4_K or Q8_0");
                     Native.check(panlora_h.pl_model_set_weight(handle, k.id, k.perLayer ? l : -1, t.type().id(),
                             t.ne0(), t.ne1(), t.data(), t.data().byteSize()), where + ": tensor " + name);
                 }

@@ -91,6 +91,23 @@ class ModelLoadErrorsTest {
     }
 
     @Test
+    void unsupportedTensorTypeIsNamed() throws Exception {
+        Path p = dir.resolve("iq.gguf");
+        try (GgufFile f = GgufFile.open(good)) {
+            GgufWriter w = new GgufWriter();
+            w.putAll(f.metadata());
+            w.remove("general.alignment");
+            for (var t : f.tensors()) {
+                if (t.name().equals("blk.0.attn_v.weight")) // same shape [32, 16], stored as IQ4_NL
+                    w.addTensor(t.name(), t.ne(), GgmlType.IQ4_NL, new byte[(int) (GgmlType.IQ4_NL.rowBytes(t.ne()[0]) * t.ne()[1])]);
+                else w.copyTensor(f, t);
+            }
+            w.write(p);
+        }
+        assertLoadFails(p, "blk.0.attn_v.weight", "cannot run");
+    }
+
+    @Test
     void truncatedFile() throws Exception {
         Path p = dir.resolve("cut.gguf");
         byte[] b = Files.readAllBytes(good);
