@@ -111,7 +111,6 @@ final class TrainCommand implements Callable<Integer> {
                 yield new CoraStrategy(new CoraConfig(coraSubspace, coraMode.equals("frozen"), coraUnscaled, coraKaiming, coraShared));
             }
             case "lorasc" -> {
-                if (resume != null) throw new IllegalArgumentException("--resume is not supported for --variant lorasc yet (its slow weights are not checkpointed)");
                 yield new LorascCascade(new LorascConfig(lorascEvery > 0 ? lorascEvery : Math.max(1, steps / 3), lorascAlpha, lorascNoise, seed));
             }
             default -> throw new IllegalArgumentException("unknown --variant '" + variant + "' (lora, copra, cola, cora, lorasc)");

@@ -13,6 +13,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A resumable training state as one GGUF file (written atomically: temp file, fsync, rename): every slot's
@@ -24,7 +25,11 @@ public final class Checkpoint {
     private Checkpoint() {}
 
     /** The state besides the slots. */
-    public record State(int step, long[] dataPosition, long[] hookState, String configKey) {}
+    public record State(int step, long[] dataPosition, long[] hookState, String configKey, Map<String, float[]> hookTensors) {
+        public State(int step, long[] dataPosition, long[] hookState, String configKey) {
+            this(step, dataPosition, hookState, configKey, Map.of());
+        }
+    }
 
     /** Writes the checkpoint to dir/checkpoint.gguf. */
     public static void save(Path dir, LoraSet set, State st) throws IOException {
@@ -50,6 +55,7 @@ public final class Checkpoint {
             add(w, p + "m_b", a.mB(), s.rank(), s.out());
             add(w, p + "v_b", a.vB(), s.rank(), s.out());
         }
+        for (var e : st.hookTensors().entrySet()) add(w, "panlora.hook." + e.getKey(), e.getValue(), e.getValue().length, 1);
         w.write(dir.resolve(FILE));
     }
 
@@ -86,8 +92,11 @@ public final class Checkpoint {
                 set.setAdam(s, new LoraSet.AdamState(get(f, p + "m_a"), get(f, p + "v_a"), get(f, p + "m_b"), get(f, p + "v_b"),
                         f.getLong(p + "step")));
             }
+            Map<String, float[]> hookTensors = new java.util.LinkedHashMap<>();
+            for (var t : f.tensors())
+                if (t.name().startsWith("panlora.hook.")) hookTensors.put(t.name().substring("panlora.hook.".length()), get(f, t.name()));
             return new State((int) f.getLong("panlora.checkpoint.step"), f.getLongArray("panlora.checkpoint.data_position"),
-                    f.getLongArray("panlora.checkpoint.hook_state"), key);
+                    f.getLongArray("panlora.checkpoint.hook_state"), key, hookTensors);
         }
     }
 

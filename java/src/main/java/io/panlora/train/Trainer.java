@@ -134,6 +134,7 @@ public final class Trainer {
                     sh.restore(java.util.Arrays.copyOfRange(hs, off, off + n));
                     off += n;
                 }
+            for (TrainHook h : hooks) if (h instanceof TensorStateHook th) th.restoreTensorState(st.hookTensors());
             if (progress != null) progress.printf("resuming at step %d from %s%n", step, outDir.resolve(Checkpoint.FILE));
         }
         MetricsLog log = outDir == null ? null : new MetricsLog(outDir.resolve("metrics.jsonl"), resume ? step : -1);
@@ -193,7 +194,7 @@ public final class Trainer {
                 }
                 if (outDir != null && lora != null && cfg.checkpointEvery() > 0 && ((step + 1) % cfg.checkpointEvery() == 0 || last))
                 {
-                    Checkpoint.save(outDir, lora, new Checkpoint.State(step + 1, data.position(), hookState(), configKey()));
+                    Checkpoint.save(outDir, lora, new Checkpoint.State(step + 1, data.position(), hookState(), configKey(), hookTensors()));
                     // fault injection for the resume test: die like a killed process right after this checkpoint
                     if (Integer.getInteger("panlora.test.haltAfterCheckpoint", -1) == step + 1) Runtime.getRuntime().halt(137);
                 }
@@ -212,6 +213,12 @@ public final class Trainer {
                 engine = null;
             }
         }
+    }
+
+    private java.util.Map<String, float[]> hookTensors() {
+        java.util.Map<String, float[]> all = new java.util.LinkedHashMap<>();
+        for (TrainHook h : hooks) if (h instanceof TensorStateHook th) all.putAll(th.tensorState());
+        return all;
     }
 
     private long[] hookState() {

@@ -9,6 +9,8 @@ import io.panlora.train.LoraInit;
 import io.panlora.train.TrainConfig;
 import io.panlora.train.TrainHook;
 import io.panlora.train.Trainer;
+import io.panlora.train.StatefulHook;
+import io.panlora.train.TensorStateHook;
 import io.panlora.train.TrainingStrategy;
 import io.panlora.tensor.SplitMix64;
 import io.panlora.tensor.LowRank;
@@ -16,24 +18,26 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
  * LoRASC as a strategy. The slow update S of each module is dense F32 and reaches the engine as the module's dense
  * correction Δ = S + N (noise during an iteration) or Δ = S (at the end). After the last step S + s·B·A is
  * re-factorised exactly (its rank is at most iterations × r) into frozen slots, so the exported adapter and every
- * later forward reproduce W₀ + S + s·B·A. S is not checkpointed: runs of this variant cannot be resumed yet.
+ * later forward reproduce W₀ + S + s·B·A. S, the iteration and the noise RNG are checkpointed, so a resume is exact.
  */
-public final class LorascCascade implements TrainingStrategy, TrainHook {
+public final class LorascCascade implements TrainingStrategy, StatefulHook, TensorStateHook {
     private final LorascConfig config;
     private final Arena arena = Arena.ofShared();
     private final List<Module> modules = new ArrayList<>();
     private LoraSet set;
     private TrainConfig cfg;
     private SplitMix64 rng;
-    private SplittableRandom initRng;
     private int iteration;
+    private long rngAtNoise; // the noise RNG's state when the current iteration's noise was drawn
 
     /** One adapted linear: its fast slot, slow update S, the Δ the engine reads, and std(W₀). */
     private record Module(int layer, Target target, LoraSet.Slot slot, float[] slow, MemorySegment delta, double std) {}
@@ -56,7 +60,7 @@ public final class LorascCascade implements TrainingStrategy, TrainHook {
         this.set = s;
         this.cfg = c;
         this.rng = new SplitMix64(config.seed());
-        this.initRng = new SplittableRandom(c.seed());
+        SplittableRandom initRng = new SplittableRandom(c.seed());
         LlamaModel m = s.model();
         for (int l = 0; l < m.config().nLayer(); l++)
             for (Target t : c.targets()) {
@@ -84,14 +88,18 @@ public final class LorascCascade implements TrainingStrategy, TrainHook {
         for (Module md : modules) {
             float[] a = set.getA(md.slot()), b = set.getB(md.slot());
             LowRank.addProduct(md.slow(), b, a, (int) md.slot().out(), (int) md.slot().in(), md.slot().rank(), (float) (config.alpha() * set.scale(md.slot())));
-            set.setWeights(md.slot(), LoraInit.kaimingUniform(initRng, md.slot().rank(), md.slot().in()), new float[(int) md.slot().bLength()]);
         }
-        set.resetAdam(null);
         iteration++;
+        // the fast LoRA restarts: A from a stream of this iteration (so a resume draws the same), B = 0, fresh AdamW
+        SplittableRandom initRng = new SplittableRandom(cfg.seed() + 7919L * iteration);
+        for (Module md : modules)
+            set.setWeights(md.slot(), LoraInit.kaimingUniform(initRng, md.slot().rank(), md.slot().in()), new float[(int) md.slot().bLength()]);
+        set.resetAdam(null);
     }
 
     /** Δ = S + N, N ~ N(0, (γ·std W₀)²), set on every module. */
     private void applyNoise() {
+        rngAtNoise = rng.state();
         for (Module md : modules) {
             double sd = config.gamma() * md.std();
             float[] s = md.slow();
@@ -120,6 +128,41 @@ public final class LorascCascade implements TrainingStrategy, TrainHook {
     private double gaussian() { // Box–Muller on the checkpoint-friendly RNG
         double u1 = Math.max(rng.nextDouble(), 1e-300), u2 = rng.nextDouble();
         return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    @Override
+    public long[] state() { return new long[] {iteration, rngAtNoise, rng.state()}; }
+
+    /** Restores the iteration and redraws the current iteration's noise exactly (S comes with the tensor state). */
+    @Override
+    public void restore(long[] st) {
+        iteration = (int) st[0];
+        pendingRestore = st;
+    }
+
+    private long[] pendingRestore;
+
+    @Override
+    public Map<String, float[]> tensorState() {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        for (Module md : modules) out.put("lorasc.S." + md.layer() + "." + md.target().gguf, md.slow());
+        return out;
+    }
+
+    @Override
+    public void restoreTensorState(Map<String, float[]> tensors) {
+        for (Module md : modules) {
+            float[] s = tensors.get("lorasc.S." + md.layer() + "." + md.target().gguf);
+            if (s == null || s.length != md.slow().length)
+                throw new IllegalStateException("the checkpoint lacks LoRASC's slow weights of blk." + md.layer() + "." + md.target().gguf);
+            System.arraycopy(s, 0, md.slow(), 0, s.length);
+        }
+        if (pendingRestore != null) { // Δ = S + the same noise as before the interruption, then the RNG where it was
+            rng.setState(pendingRestore[1]);
+            applyNoise();
+            rng.setState(pendingRestore[2]);
+            pendingRestore = null;
+        }
     }
 
     @Override
