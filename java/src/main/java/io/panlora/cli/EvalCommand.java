@@ -1,11 +1,7 @@
 package io.panlora.cli;
 
 import io.panlora.data.ChatTemplate;
-import io.panlora.data.DataReader;
-import io.panlora.data.Dataset;
-import io.panlora.data.Packer;
 import io.panlora.data.ReadOptions;
-import io.panlora.data.TrainingData;
 import io.panlora.model.LlamaModel;
 import io.panlora.model.TokenizerLoader;
 import io.panlora.tokenizer.Tokenizer;
@@ -52,15 +48,13 @@ final class EvalCommand implements Callable<Integer> {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             ReadOptions ro = ReadOptions.defaults().withSkipBadLines(skipBad);
             if (chatTemplate != null) ro = ro.withChatTemplate(ChatTemplate.named(chatTemplate));
-            // the whole file is the evaluation set: read once, packed as the "validation" side
-            TrainingData td = DataReader.read(data, tok, ro);
-            Dataset ds = Dataset.of(td, td, new Packer(ctx, false, Packer.padIdFor(tok)), 0, 0);
             long t0 = System.nanoTime();
-            var batches = DatasetBatches.validation(ds, batch, 0);
+            var batches = DatasetBatches.evaluationSet(data, tok, ro, ctx, batch, 0);
             double nll = Trainer.evaluate(m, batches);
             long targets = batches.stream().mapToLong(b -> b.targetCount()).sum();
             System.out.printf("data: %s, %d windows of %d tokens, %d scored tokens%nmean NLL: %.4f nats/token%nperplexity: %.4f%n",
-                    data, ds.validation().size(), ctx, targets, nll, Math.exp(nll));
+                    data, batches.stream().flatMap(b -> java.util.Arrays.stream(b.targets()))
+                            .filter(row -> java.util.Arrays.stream(row).anyMatch(x -> x >= 0)).count(), ctx, targets, nll, Math.exp(nll));
             System.err.printf("panlora: %.1f s%n", (System.nanoTime() - t0) / 1e9);
         }
         return 0;

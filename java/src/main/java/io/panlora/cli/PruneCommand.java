@@ -1,7 +1,5 @@
 package io.panlora.cli;
 
-import io.panlora.data.Dataset;
-import io.panlora.data.Packer;
 import io.panlora.data.ReadOptions;
 import io.panlora.gguf.GgmlType;
 import io.panlora.lora.AdapterGguf;
@@ -63,8 +61,6 @@ final class PruneCommand implements Callable<Integer> {
 
     private java.util.List<io.panlora.train.BatchSource.Batch> validation(LlamaModel m) throws java.io.IOException {
         Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
-        var td = io.panlora.data.DataReader.read(data, tok, ReadOptions.defaults());
-        Dataset ds = Dataset.of(td, td, new Packer(ctx, false, Packer.padIdFor(tok)), 0, 0);
-        return DatasetBatches.validation(ds, 4, 16);
+        return DatasetBatches.evaluationSet(data, tok, ReadOptions.defaults(), ctx, 4, 16);
     }
 }

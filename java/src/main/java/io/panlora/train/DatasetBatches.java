@@ -38,6 +38,15 @@ public final class DatasetBatches implements BatchSource {
         return it.batchesPerEpoch();
     }
 
+    /** A whole file (text or JSONL, read once) as evaluation batches of ctx-token windows (at most maxBatches; all when <= 0). */
+    public static List<BatchSource.Batch> evaluationSet(java.nio.file.Path file, io.panlora.tokenizer.Tokenizer tok,
+                                                        io.panlora.data.ReadOptions ro, int ctx, int batch, int maxBatches)
+            throws java.io.IOException {
+        io.panlora.data.TrainingData td = io.panlora.data.DataReader.read(file, tok, ro);
+        Dataset ds = Dataset.of(td, td, new io.panlora.data.Packer(ctx, false, io.panlora.data.Packer.padIdFor(tok)), 0, 0);
+        return validation(ds, batch, maxBatches);
+    }
+
     /** The validation windows as batches (at most maxBatches; all when maxBatches <= 0). */
     public static List<BatchSource.Batch> validation(Dataset ds, int batch, int maxBatches) {
         List<BatchSource.Batch> out = new ArrayList<>();
