@@ -28,7 +28,7 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, description = "adapter GGUF to write")
     Path output;
 
-    @Option(names = "--type", description = "adapter: F32, F16, BF16 or Q8_0 (default Q8_0); --merge: any type (default: each tensor's own)")
+    @Option(names = "--type", description = "adapter: F32, F16, BF16 or Q8_0 (default Q8_0); --merge: any type for the adapted tensors (default: their own if F32/F16/BF16, else F16)")
     String type;
 
     @Option(names = "--merge", description = "write the full model with the adapter folded into its weights instead of an adapter")

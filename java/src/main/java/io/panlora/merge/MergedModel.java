@@ -18,7 +18,8 @@ import java.util.List;
 
 /**
  * A full GGUF model with adapters folded in: every adapted linear becomes W + Σ sᵢ·BᵢAᵢ (enabled slots of enabled
- * layers), stored in its original type or the one asked for (re-quantizing is lossy); every other tensor and all
+ * layers), stored in its own type when that is F32/F16/BF16, as F16 when it was quantized (re-quantizing would
+ * round most of the update away), or in the type asked for; every other tensor and all
  * metadata are copied unchanged, so llama.cpp loads the result like the base.
  */
 public final class MergedModel {
@@ -46,7 +47,8 @@ public final class MergedModel {
                 int in = (int) t.ne()[0], outF = (int) t.ne()[1];
                 float[] dense = Codec.dequantize(t.type(), base.tensorData(t), (long) in * outF);
                 for (LoraSet.Slot s : slots) LowRank.addProduct(dense, set.getB(s), set.getA(s), outF, in, s.rank(), set.scale(s));
-                GgmlType target = type != null ? type : t.type();
+                // by default a quantized tensor becomes F16: re-quantizing would round most of the small update away
+                GgmlType target = type != null ? type : t.type().isQuantized() ? GgmlType.F16 : t.type();
                 if (in % target.blockSize() != 0) {
                     notes.add(t.name() + ": rows of " + in + " do not fit " + target + " blocks; kept as F16");
                     target = GgmlType.F16;
