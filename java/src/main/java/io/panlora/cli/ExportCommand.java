@@ -43,7 +43,7 @@ final class ExportCommand implements Callable<Integer> {
             List<String> notes = merge ? MergedModel.write(m.gguf().orElseThrow(), set, output, t) : AdapterGguf.write(output, set, m.config(), t, "panlora-lora");
             for (String note : notes) System.out.println("note: " + note);
             System.out.printf(merge ? "wrote %s: the base with %d slots folded in (%s)%n" : "wrote %s: %d slots as %s%n", output, n,
-                    t == null ? "original types" : t);
+                    t == null ? "F32/F16/BF16 kept, quantized tensors as F16" : t);
         }
         return 0;
     }

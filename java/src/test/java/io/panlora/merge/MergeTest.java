@@ -85,6 +85,27 @@ class MergeTest {
         }
     }
 
+    @Test
+    void quantizedBasesMergeIntoF16ByDefault() throws Exception {
+        Path q = dir.resolve("q8.gguf");
+        try (Arena a = Arena.ofConfined()) {
+            ModelWriter.write(q, "q", C, BpeTrainer.byteVocabulary(List.of("<x>", "<y>")), ModelInit.randomWeights(C, GgmlType.Q8_0, 3, false, a));
+        }
+        float[] want;
+        try (LlamaModel m = LlamaModel.load(q); LoraSet set = new LoraSet(m)) {
+            AdapterGguf.load(a1, set, 1f);
+            set.attach();
+            want = m.logits(TOK);
+            set.detach();
+            MergedModel.write(m.gguf().orElseThrow(), set, dir.resolve("q8-merged.gguf"), null);
+        }
+        try (LlamaModel merged = LlamaModel.load(dir.resolve("q8-merged.gguf")); GgufFile f = GgufFile.open(dir.resolve("q8-merged.gguf"))) {
+            assertEquals(GgmlType.F16, f.tensor("blk.0.attn_q.weight").type(), "an adapted Q8_0 tensor is written as F16");
+            assertEquals(GgmlType.Q8_0, f.tensor("blk.0.attn_k.weight").type(), "an untouched one stays Q8_0");
+            assertTrue(maxRel(merged.logits(TOK), want) < 2e-3, "F16 merge of a Q8_0 base: " + maxRel(merged.logits(TOK), want));
+        }
+    }
+
     float[] logitsWith(Path... adapters) throws Exception {
         try (LlamaModel m = LlamaModel.load(base); LoraSet set = new LoraSet(m)) {
             for (Path p : adapters) AdapterGguf.load(p, set, 1f);
