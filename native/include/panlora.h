@@ -88,6 +88,28 @@ int32_t pl_matmul_t(int32_t wtype, const void *w, int64_t w_bytes, int64_t in, i
 /* Times a square F32 GEMM of size n (the best kernel this build has: BLAS if linked, else ours) over reps runs; writes GFLOP/s. */
 int32_t pl_bench_sgemm(int64_t n, int32_t reps, double *gflops);
 
+/* ---- devices ---- */
+
+/* Where a model's weights, activations, adapters and optimizer state live: the CPU, or CUDA device N (N >= 0). */
+#define PL_DEVICE_CPU (-1)
+
+/* How a CUDA model holds its frozen base weights (values never change). */
+enum pl_weight_placement {
+    PL_WEIGHTS_AUTO = 0,        /* RESIDENT when the BF16 weights and the work space fit on the device, else STREAMED */
+    PL_WEIGHTS_RESIDENT = 1,    /* every weight dequantized once to BF16 on the device */
+    PL_WEIGHTS_STREAMED = 2,    /* BF16 weights kept in pinned host memory and copied per layer into a device scratch buffer */
+    PL_WEIGHTS_RESIDENT_F32 = 3 /* F32 on the device with F32 GEMMs: the reference mode the GPU self-test compares with the CPU */
+};
+
+/* Number of usable CUDA devices. 0 (and PL_OK) when the CUDA backend library, the driver, cuBLASLt or a GPU is missing;
+   pl_last_error() then says which in one sentence. Loads libpanlora_cuda.so (PANLORA_CUDA_LIBRARY, or the directory of
+   this library) and cuBLASLt (PANLORA_CUBLAS_DIR, the loader path, the CUDA toolkit, Python's nvidia/*/lib) once. */
+int32_t pl_cuda_device_count(int32_t *n);
+/* One line describing CUDA device `device` (name, compute capability, memory, driver and cuBLASLt versions) into buf. */
+int32_t pl_cuda_device_info(int32_t device, char *buf, int64_t buf_len);
+/* Times a square BF16 GEMM (F32 accumulation, cuBLASLt) of size n on a CUDA device over reps runs; writes TFLOP/s. */
+int32_t pl_cuda_bench_gemm(int32_t device, int64_t n, int32_t reps, double *tflops);
+
 /* ---- LLaMA model ---- */
 
 typedef struct pl_model pl_model;       /* hyperparameters + borrowed weights */
@@ -136,8 +158,18 @@ enum pl_weight {
     PL_W_ROPE_FREQS = 15   /* [n_rot/2], F32, optional: per-pair frequency divisors (Llama 3.1 "rope_freqs") */
 };
 
-/* Creates a model with the given hyperparameters and no weights. */
+/* Creates a model with the given hyperparameters and no weights, on the CPU. */
 int32_t pl_model_create(const pl_model_params *params, pl_model **out);
+/* Creates a model on a device (PL_DEVICE_CPU or a CUDA device index). On a CUDA device the weights are uploaded when the
+   model is validated (and again for any weight set after that); every later call runs there. */
+int32_t pl_model_create_on(const pl_model_params *params, int32_t device, pl_model **out);
+/* The device of a model (PL_DEVICE_CPU or a CUDA device index). */
+int32_t pl_model_get_device(const pl_model *model, int32_t *device);
+/* How a CUDA model holds its base weights (enum pl_weight_placement); set before validation. Ignored on the CPU. */
+int32_t pl_model_set_placement(pl_model *model, int32_t placement);
+/* Device memory of a CUDA model: bytes the engine holds for it now (weights, caches, trainers, adapters), the peak of that
+   since the model was created, and the device's total. All 0 on the CPU. */
+int32_t pl_model_device_memory(const pl_model *model, int64_t *used, int64_t *peak, int64_t *total);
 /* Frees a model (not the weights it borrows). NULL is a no-op. */
 void pl_model_free(pl_model *model);
 /* Sets a weight; layer is ignored (pass -1) for global weights. The data is borrowed, not copied: it must outlive the model. The shape and byte size are checked. */
@@ -145,7 +177,7 @@ int32_t pl_model_set_weight(pl_model *model, int32_t which, int64_t layer, int32
                             int64_t ne0, int64_t ne1, const void *data, int64_t nbytes);
 /* Sets (or clears, delta = NULL) a dense F32 correction of a per-layer linear: the layer computes (W + Δ) x. Δ is
    out×in row-major (len = out·in floats), borrowed like the weights; it stays frozen in training (it carries folded or
-   perturbed updates exactly on any base type). */
+   perturbed updates exactly on any base type). A CUDA model copies Δ at this call: call again after changing it. */
 int32_t pl_model_set_delta(pl_model *model, int32_t which, int64_t layer, const float *delta, int64_t len);
 /* Checks that every required weight is set; the forward calls fail with PL_ERR_STATE until it is. */
 int32_t pl_model_validate(pl_model *model);
