@@ -103,7 +103,7 @@ enum pl_weight_placement {
 
 /* Number of usable CUDA devices. 0 (and PL_OK) when the CUDA backend library, the driver, cuBLASLt or a GPU is missing;
    pl_last_error() then says which in one sentence. Loads libpanlora_cuda.so (PANLORA_CUDA_LIBRARY, or the directory of
-   this library) and cuBLASLt (PANLORA_CUBLAS_DIR, the loader path, the CUDA toolkit, Python's nvidia/*/lib) once. */
+   this library) and cuBLASLt (PANLORA_CUBLAS_DIR, the loader path, the CUDA toolkit, the nvidia/cublas/lib folder of a Python installation) once. */
 int32_t pl_cuda_device_count(int32_t *n);
 /* One line describing CUDA device `device` (name, compute capability, memory, driver and cuBLASLt versions) into buf. */
 int32_t pl_cuda_device_info(int32_t device, char *buf, int64_t buf_len);

@@ -3,8 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #include <omp.h>
 #include "common.h"
+#include "backend.h"
 
 static _Thread_local char pl_error_buf[1024];
 static int pl_num_threads = 0; /* 0 = not set: use the number of cores */
@@ -41,10 +44,104 @@ int pl_cpu_has_avx512(void) {
 #endif
 }
 
+/* ---- the CUDA backend, loaded once on first use ---- */
+
+static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
+static const pl_backend *cuda_be;
+static char cuda_why[1024];
+static int cuda_tried;
+
+static int32_t core_row_bytes(int32_t type, int64_t n, int64_t *out) { return pl_row_bytes(type, n, out); }
+
+static const pl_core_api core_api = {
+    PL_BACKEND_ABI, sizeof(pl_model), sizeof(pl_lora), sizeof(lora_slot), sizeof(pl_layer_weights),
+    pl_fail, pl_dequantize, core_row_bytes, pl_threads,
+};
+
+static void cuda_load(void) {
+    char path[4096];
+    const char *env = getenv("PANLORA_CUDA_LIBRARY");
+    if (env && *env) {
+        snprintf(path, sizeof path, "%s", env);
+    } else { /* beside this library */
+        Dl_info di;
+        if (!dladdr((void *)&pl_api_version, &di) || !di.dli_fname) {
+            snprintf(cuda_why, sizeof cuda_why, "cannot locate libpanlora.so to find libpanlora_cuda.so beside it; set PANLORA_CUDA_LIBRARY");
+            return;
+        }
+        snprintf(path, sizeof path, "%s", di.dli_fname);
+        char *slash = strrchr(path, '/');
+        if (slash) slash[1] = 0; else path[0] = 0;
+        strncat(path, "libpanlora_cuda.so", sizeof path - strlen(path) - 1);
+    }
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        snprintf(cuda_why, sizeof cuda_why, "this build has no CUDA backend (%s cannot be loaded: %s); build with nvcc present or set PANLORA_CUDA_LIBRARY",
+                 path, e ? e : "unknown error");
+        return;
+    }
+    pl_backend_init_fn init = (pl_backend_init_fn)dlsym(h, PL_CUDA_BACKEND_INIT);
+    if (!init) {
+        snprintf(cuda_why, sizeof cuda_why, "%s does not export %s (not a panlora CUDA backend)", path, PL_CUDA_BACKEND_INIT);
+        dlclose(h);
+        return;
+    }
+    char err[1024] = "";
+    const pl_backend *be = init(&core_api, err, sizeof err);
+    if (!be) {
+        snprintf(cuda_why, sizeof cuda_why, "%s", err[0] ? err : "the CUDA backend failed to start");
+        return; /* kept loaded: its static CUDA state may hold resources */
+    }
+    cuda_be = be;
+}
+
+static void cuda_load_once(void) { cuda_load(); __atomic_store_n(&cuda_tried, 1, __ATOMIC_RELEASE); }
+
+const pl_backend *pl_cuda_backend(const char **why) {
+    pthread_once(&cuda_once, cuda_load_once);
+    if (why) *why = cuda_be ? "" : cuda_why;
+    return cuda_be;
+}
+
+PL_EXPORT int32_t pl_cuda_device_count(int32_t *n) {
+    PL_REQUIRE(n, "pl_cuda_device_count: n must not be NULL");
+    *n = 0;
+    const char *why = NULL;
+    const pl_backend *be = pl_cuda_backend(&why);
+    if (!be) { pl_fail(PL_OK, "%s", why); return PL_OK; }
+    char reason[512] = "";
+    PL_TRY(be->device_count(n, reason, sizeof reason));
+    if (*n == 0) pl_fail(PL_OK, "%s", reason[0] ? reason : "no CUDA GPU found");
+    else pl_clear_error();
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_cuda_device_info(int32_t device, char *buf, int64_t buf_len) {
+    PL_REQUIRE(buf && buf_len > 0, "pl_cuda_device_info: buf must not be NULL and buf_len positive");
+    int32_t n = 0;
+    PL_TRY(pl_cuda_device_count(&n));
+    if (n == 0) return pl_fail(PL_ERR_UNSUPPORTED, "pl_cuda_device_info: %s", pl_last_error());
+    PL_REQUIRE(device >= 0 && device < n, "pl_cuda_device_info: device %d out of range (%d devices)", device, n);
+    return pl_cuda_backend(NULL)->device_info(device, buf, (size_t)buf_len);
+}
+
+PL_EXPORT int32_t pl_cuda_bench_gemm(int32_t device, int64_t n, int32_t reps, double *tflops) {
+    PL_REQUIRE(tflops && n >= 16 && n <= 32768 && reps >= 1 && reps <= 10000,
+               "pl_cuda_bench_gemm: n must be in 16..32768 and reps in 1..10000");
+    int32_t count = 0;
+    PL_TRY(pl_cuda_device_count(&count));
+    if (count == 0) return pl_fail(PL_ERR_UNSUPPORTED, "pl_cuda_bench_gemm: %s", pl_last_error());
+    PL_REQUIRE(device >= 0 && device < count, "pl_cuda_bench_gemm: device %d out of range (%d devices)", device, count);
+    return pl_cuda_backend(NULL)->bench_gemm(device, n, reps, tflops);
+}
+
 PL_EXPORT const char *pl_build_info(void) {
-    static char info[256];
-    snprintf(info, sizeof info, "panlora api %d; backends: cpu; cpu: avx2=%s avx512=%s; threads=%d; blas=%s",
-             PL_API_VERSION, pl_cpu_has_avx2() ? "yes" : "no", pl_cpu_has_avx512() ? "yes" : "no",
+    static _Thread_local char info[512];
+    const int tried = __atomic_load_n(&cuda_tried, __ATOMIC_ACQUIRE);
+    snprintf(info, sizeof info, "panlora api %d; backends: cpu%s; cpu: avx2=%s avx512=%s; threads=%d; blas=%s",
+             PL_API_VERSION, !tried ? ", cuda (not probed yet)" : cuda_be ? ", cuda" : ", cuda unavailable",
+             pl_cpu_has_avx2() ? "yes" : "no", pl_cpu_has_avx512() ? "yes" : "no",
              pl_threads(),
 #ifdef PANLORA_HAVE_OPENBLAS
              "openblas"

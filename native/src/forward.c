@@ -7,6 +7,7 @@
 #include "ops/ops.h"
 #include "block.h"
 #include "lora.h"
+#include "backend.h"
 
 /* Inference activations of one layer for n tokens, reused layer after layer (nothing saved). */
 static void ws_free(block_acts *a) {
@@ -81,6 +82,7 @@ PL_EXPORT int32_t pl_model_forward(pl_model *m, const int32_t *tokens, int64_t n
     PL_TRY(check_forward_args(m, tokens, n_seq, n_tok, "pl_model_forward"));
     PL_REQUIRE(logits && logits_len >= n_seq * n_tok * m->p.n_vocab, "pl_model_forward: logits needs %lld floats, got %lld",
                (long long)(n_seq * n_tok * m->p.n_vocab), (long long)logits_len);
+    if (m->dev) return pl_cuda_backend(NULL)->forward(m, tokens, n_seq, n_tok, logits);
     const int64_t n = n_seq * n_tok, D = m->p.n_embd;
     float *x = pl_alloc((size_t)n * D * sizeof(float)), *xn = pl_alloc((size_t)n * D * sizeof(float));
     int32_t rc = (x && xn) ? PL_OK : pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_model_forward: out of memory");
@@ -97,6 +99,7 @@ PL_EXPORT int32_t pl_model_nll(pl_model *m, const int32_t *tokens, const int32_t
     const int64_t n = n_seq * n_tok, D = m->p.n_embd, V = m->p.n_vocab;
     for (int64_t i = 0; i < n; i++)
         PL_REQUIRE(targets[i] < V, "pl_model_nll: target %d at index %lld is outside the vocabulary", targets[i], (long long)i);
+    if (m->dev) return pl_cuda_backend(NULL)->nll(m, tokens, targets, n_seq, n_tok, nll);
     const int64_t chunk = n < 256 ? n : 256; /* logits are made chunk rows at a time: N x V can be large */
     float *x = pl_alloc((size_t)n * D * sizeof(float)), *xn = pl_alloc((size_t)chunk * D * sizeof(float));
     float *logits = pl_alloc((size_t)chunk * V * sizeof(float));
@@ -116,17 +119,25 @@ PL_EXPORT int32_t pl_model_nll(pl_model *m, const int32_t *tokens, const int32_t
 struct pl_kv_cache {
     pl_model *model;
     int64_t n_ctx, n_pos;
-    float *k, *v; /* [n_layer][n_ctx][n_head_kv*head_dim] */
+    float *k, *v; /* [n_layer][n_ctx][n_head_kv*head_dim] (CPU models) */
+    void *dev;    /* the backend's cache (device models) */
 };
 
 PL_EXPORT int32_t pl_kv_cache_create(pl_model *m, int64_t n_ctx, pl_kv_cache **out) {
     PL_REQUIRE(m && out, "pl_kv_cache_create: model and out must not be NULL");
     PL_REQUIRE(n_ctx > 0 && n_ctx <= (1LL << 24), "pl_kv_cache_create: n_ctx %lld out of range", (long long)n_ctx);
     *out = NULL;
+    if (!m->validated) PL_TRY(pl_model_validate(m));
     const size_t per = (size_t)m->p.n_layer * n_ctx * m->p.n_head_kv * m->p.head_dim * sizeof(float);
     pl_kv_cache *c = calloc(1, sizeof *c);
     if (!c) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_kv_cache_create: out of memory");
     c->model = m; c->n_ctx = n_ctx;
+    if (m->dev) {
+        int32_t rc = pl_cuda_backend(NULL)->kv_create(m, n_ctx, &c->dev);
+        if (rc != PL_OK) { free(c); return rc; }
+        *out = c;
+        return PL_OK;
+    }
     c->k = pl_alloc(per); c->v = pl_alloc(per);
     if (!c->k || !c->v) {
         pl_kv_cache_free(c);
@@ -138,6 +149,7 @@ PL_EXPORT int32_t pl_kv_cache_create(pl_model *m, int64_t n_ctx, pl_kv_cache **o
 
 PL_EXPORT void pl_kv_cache_free(pl_kv_cache *c) {
     if (!c) return;
+    if (c->dev) pl_cuda_backend(NULL)->kv_free(c->dev);
     pl_free(c->k); pl_free(c->v);
     free(c);
 }
@@ -162,6 +174,11 @@ PL_EXPORT int32_t pl_model_decode(pl_model *m, pl_kv_cache *c, const int32_t *to
     if (c->n_pos + n_tok > c->n_ctx)
         return pl_fail(PL_ERR_INVALID_ARGUMENT, "pl_model_decode: context full: %lld positions held + %lld new > n_ctx %lld",
                        (long long)c->n_pos, (long long)n_tok, (long long)c->n_ctx);
+    if (c->dev) {
+        PL_TRY(pl_cuda_backend(NULL)->decode(m, c->dev, c->n_pos, tokens, n_tok, logits_last));
+        c->n_pos += n_tok;
+        return PL_OK;
+    }
     const pl_model_params *p = &m->p;
     const int64_t D = p->n_embd, kvd = p->n_head_kv * p->head_dim, pos0 = c->n_pos;
     float *x = pl_alloc((size_t)n_tok * D * sizeof(float));

@@ -4,6 +4,7 @@
 #include "common.h"
 #include "lora.h"
 #include "model.h"
+#include "backend.h"
 
 int64_t lora_max_rank(const pl_lora *l) {
     int64_t r = 0;
@@ -20,6 +21,7 @@ PL_EXPORT int32_t pl_lora_create(pl_model *model, pl_lora **out) {
     l->layer_enabled = malloc((size_t)model->p.n_layer);
     if (!l->layer_enabled) { free(l); return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_lora_create: out of memory"); }
     memset(l->layer_enabled, 1, (size_t)model->p.n_layer);
+    l->device = model->device;
     *out = l;
     return PL_OK;
 }
@@ -31,6 +33,10 @@ static void slot_free(lora_slot *s) {
 
 PL_EXPORT void pl_lora_free(pl_lora *l) {
     if (!l) return;
+    if (l->device != PL_DEVICE_CPU) {
+        const pl_backend *be = pl_cuda_backend(NULL);
+        if (be) be->lora_release(l);
+    }
     for (int32_t i = 0; i < l->n_slots; i++) slot_free(&l->slots[i]);
     free(l->slots);
     free(l->layer_enabled);
@@ -78,6 +84,16 @@ PL_EXPORT int32_t pl_lora_add_slot(pl_lora *l, int64_t layer, int32_t target, in
     PL_REQUIRE(slot >= 0 && slot < l->n_slots, fn ": slot %d out of range (%d slots)", slot, l->n_slots); \
     lora_slot *s = &l->slots[slot]
 
+int32_t lora_pull(pl_lora *l, int32_t slot) {
+    if (!l->slots[slot].dev_dirty) return PL_OK;
+    const pl_backend *be = pl_cuda_backend(NULL);
+    if (!be) return pl_fail(PL_ERR_STATE, "adapter: the CUDA backend holding slot %d is gone", slot);
+    return be->lora_pull(l, slot);
+}
+
+/* Before the host writes part of a slot: the device's newer parts come back first (the upload sends the whole slot). */
+#define PULL_OR_FAIL(l, slot) PL_TRY(lora_pull((pl_lora *)(l), (slot)))
+
 PL_EXPORT int32_t pl_lora_slot_count(const pl_lora *l, int32_t *n) {
     PL_REQUIRE(l && n, "pl_lora_slot_count: arguments must not be NULL");
     *n = l->n_slots;
@@ -107,8 +123,10 @@ static int32_t copy_checked(float *dst, const float *src, int64_t n, int64_t len
 
 PL_EXPORT int32_t pl_lora_set_weights(pl_lora *l, int32_t slot, const float *a, int64_t a_len, const float *b, int64_t b_len) {
     SLOT_OR_FAIL("pl_lora_set_weights");
+    PULL_OR_FAIL(l, slot);
     if (a) PL_TRY(copy_checked(s->a, a, s->rank * s->in, a_len, "pl_lora_set_weights(A)"));
     if (b) PL_TRY(copy_checked(s->b, b, s->out * s->rank, b_len, "pl_lora_set_weights(B)"));
+    s->host_gen++;
     return PL_OK;
 }
 
@@ -127,11 +145,13 @@ static int32_t copy_out(const lora_slot *s, const float *sa, const float *sb, fl
 
 PL_EXPORT int32_t pl_lora_get_weights(const pl_lora *l, int32_t slot, float *a, int64_t a_len, float *b, int64_t b_len) {
     SLOT_OR_FAIL("pl_lora_get_weights");
+    PULL_OR_FAIL(l, slot);
     return copy_out(s, s->a, s->b, a, a_len, b, b_len, "pl_lora_get_weights");
 }
 
 PL_EXPORT int32_t pl_lora_get_grads(const pl_lora *l, int32_t slot, float *da, int64_t a_len, float *db, int64_t b_len) {
     SLOT_OR_FAIL("pl_lora_get_grads");
+    PULL_OR_FAIL(l, slot);
     return copy_out(s, s->da, s->db, da, a_len, db, b_len, "pl_lora_get_grads");
 }
 
@@ -154,6 +174,7 @@ PL_EXPORT int32_t pl_lora_set_layer_enabled(pl_lora *l, int64_t layer, int32_t e
 
 PL_EXPORT int32_t pl_lora_get_adam(const pl_lora *l, int32_t slot, float *m_a, float *v_a, float *m_b, float *v_b, int64_t *step) {
     SLOT_OR_FAIL("pl_lora_get_adam");
+    PULL_OR_FAIL(l, slot);
     const size_t na = (size_t)(s->rank * s->in) * sizeof(float), nb = (size_t)(s->out * s->rank) * sizeof(float);
     if (m_a) memcpy(m_a, s->ma, na);
     if (v_a) memcpy(v_a, s->va, na);
@@ -167,12 +188,14 @@ PL_EXPORT int32_t pl_lora_set_adam(pl_lora *l, int32_t slot, const float *m_a, c
                                    const float *v_b, int64_t step) {
     SLOT_OR_FAIL("pl_lora_set_adam");
     PL_REQUIRE(step >= 0, "pl_lora_set_adam: step %lld must be >= 0", (long long)step);
+    PULL_OR_FAIL(l, slot);
     const size_t na = (size_t)(s->rank * s->in) * sizeof(float), nb = (size_t)(s->out * s->rank) * sizeof(float);
     if (m_a) memcpy(s->ma, m_a, na);
     if (v_a) memcpy(s->va, v_a, na);
     if (m_b) memcpy(s->mb, m_b, nb);
     if (v_b) memcpy(s->vb, v_b, nb);
     s->step = step;
+    s->host_gen++;
     return PL_OK;
 }
 
@@ -181,9 +204,11 @@ PL_EXPORT int32_t pl_lora_reset_adam(pl_lora *l, int32_t slot) {
     PL_REQUIRE(slot >= -1 && slot < l->n_slots, "pl_lora_reset_adam: slot %d out of range", slot);
     for (int32_t i = slot < 0 ? 0 : slot; i < (slot < 0 ? l->n_slots : slot + 1); i++) {
         lora_slot *s = &l->slots[i];
+        PULL_OR_FAIL(l, i);
         const size_t na = (size_t)(s->rank * s->in) * sizeof(float), nb = (size_t)(s->out * s->rank) * sizeof(float);
         memset(s->ma, 0, na); memset(s->va, 0, na); memset(s->mb, 0, nb); memset(s->vb, 0, nb);
         s->step = 0;
+        s->host_gen++;
     }
     return PL_OK;
 }
@@ -191,6 +216,7 @@ PL_EXPORT int32_t pl_lora_reset_adam(pl_lora *l, int32_t slot) {
 PL_EXPORT int32_t pl_model_set_lora(pl_model *m, pl_lora *l) {
     PL_REQUIRE(m, "pl_model_set_lora: model must not be NULL");
     PL_REQUIRE(!l || l->model == m, "pl_model_set_lora: the adapter was created for another model");
+    PL_REQUIRE(!l || l->device == m->device, "pl_model_set_lora: the adapter was created on another device");
     m->lora = l;
     return PL_OK;
 }

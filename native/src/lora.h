@@ -18,6 +18,9 @@ typedef struct lora_slot {
     float *da, *db;      /* gradients, same shapes */
     float *ma, *va, *mb, *vb; /* AdamW moments */
     int64_t step;        /* AdamW steps taken since the last reset */
+    uint32_t host_gen;   /* bumped when the host writes A, B or the moments: a device backend uploads them */
+    uint32_t dev_dirty;  /* PL_SLOT_* parts (backend.h) the device holds newer than these host arrays */
+    void *dev;           /* the backend's copy of this slot (device models) */
 } lora_slot;
 
 struct pl_lora {
@@ -25,7 +28,11 @@ struct pl_lora {
     lora_slot *slots;
     int32_t n_slots, cap;
     uint8_t *layer_enabled; /* [n_layer] */
+    int32_t device;         /* the model's device when the set was created */
 };
+
+/* Brings a slot's host arrays up to date with its device copy (no-op on the CPU). */
+int32_t lora_pull(pl_lora *l, int32_t slot);
 
 /* The weight kind (enum pl_weight) a target adapts. */
 static inline int32_t pl_target_weight(int32_t target) {

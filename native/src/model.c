@@ -4,6 +4,7 @@
 #include "common.h"
 #include "model.h"
 #include "quant/quant.h"
+#include "backend.h"
 
 static const char *const weight_names[PL_N_WEIGHT_KINDS] = {
     "token_embd", "output_norm", "output", "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
@@ -33,8 +34,19 @@ static void expected_shape(const pl_model_params *p, int32_t which, int64_t *ne0
 }
 
 PL_EXPORT int32_t pl_model_create(const pl_model_params *params, pl_model **out) {
+    return pl_model_create_on(params, PL_DEVICE_CPU, out);
+}
+
+PL_EXPORT int32_t pl_model_create_on(const pl_model_params *params, int32_t device, pl_model **out) {
     PL_REQUIRE(params && out, "pl_model_create: params and out must not be NULL");
     *out = NULL;
+    PL_REQUIRE(device >= PL_DEVICE_CPU && device < 1024, "pl_model_create: device %d is neither -1 (CPU) nor a CUDA device index", device);
+    if (device != PL_DEVICE_CPU) {
+        int32_t n = 0;
+        PL_TRY(pl_cuda_device_count(&n));
+        if (n == 0) return pl_fail(PL_ERR_UNSUPPORTED, "pl_model_create: CUDA device %d was asked for, but %s", device, pl_last_error());
+        if (device >= n) return pl_fail(PL_ERR_INVALID_ARGUMENT, "pl_model_create: CUDA device %d was asked for, but there are %d", device, n);
+    }
     const pl_model_params *p = params;
     PL_REQUIRE(p->n_vocab > 0 && p->n_vocab < (1LL << 31), "pl_model_create: n_vocab %lld out of range", (long long)p->n_vocab);
     PL_REQUIRE(p->n_embd > 0 && p->n_embd <= (1 << 20), "pl_model_create: n_embd %lld out of range", (long long)p->n_embd);
@@ -53,6 +65,8 @@ PL_EXPORT int32_t pl_model_create(const pl_model_params *params, pl_model **out)
     pl_model *m = calloc(1, sizeof *m);
     if (!m) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_model_create: out of memory");
     m->p = *p;
+    m->device = device;
+    m->placement = PL_WEIGHTS_AUTO;
     m->layers = calloc((size_t)p->n_layer, sizeof *m->layers);
     if (!m->layers) { free(m); return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_model_create: out of memory"); }
     *out = m;
@@ -61,6 +75,10 @@ PL_EXPORT int32_t pl_model_create(const pl_model_params *params, pl_model **out)
 
 PL_EXPORT void pl_model_free(pl_model *m) {
     if (!m) return;
+    if (m->dev) {
+        const pl_backend *be = pl_cuda_backend(NULL);
+        if (be) be->model_release(m);
+    }
     free(m->layers);
     free(m);
 }
@@ -94,8 +112,8 @@ PL_EXPORT int32_t pl_model_set_weight(pl_model *m, int32_t which, int64_t layer,
     const int64_t need = ne0 / be * pl_type_block_bytes(type) * ne1;
     PL_REQUIRE(nbytes >= need, "pl_model_set_weight(%s): %lld bytes given, %lld needed", name, (long long)nbytes, (long long)need);
     pl_weight_ref ref = {type, ne0, ne1, data};
-    if (pl_weight_is_per_layer(which)) m->layers[layer].w[which] = ref;
-    else m->global[which] = ref;
+    if (pl_weight_is_per_layer(which)) { m->layers[layer].w[which] = ref; m->layers[layer].gen[which]++; }
+    else { m->global[which] = ref; m->global_gen[which]++; }
     m->validated = 0;
     return PL_OK;
 }
@@ -112,6 +130,12 @@ PL_EXPORT int32_t pl_model_set_delta(pl_model *m, int32_t which, int64_t layer, 
                    (long long)layer, (long long)len, (long long)(e0 * e1));
     }
     m->layers[layer].delta[which] = delta;
+    m->layers[layer].gen[which]++;
+    if (m->dev && m->validated) { /* a device copies the delta now (the caller may change its buffer afterwards) */
+        const pl_backend *be = pl_cuda_backend(NULL);
+        if (!be) return pl_fail(PL_ERR_STATE, "pl_model_set_delta: the CUDA backend is gone");
+        return be->model_sync(m);
+    }
     return PL_OK;
 }
 
@@ -123,6 +147,41 @@ PL_EXPORT int32_t pl_model_validate(pl_model *m) {
         for (int32_t w = PL_W_ATTN_NORM; w <= PL_W_FFN_DOWN; w++)
             if (!m->layers[l].w[w].data)
                 return pl_fail(PL_ERR_STATE, "model: weight blk.%lld.%s is missing", (long long)l, weight_names[w]);
+    if (m->device != PL_DEVICE_CPU) {
+        const char *why = NULL;
+        const pl_backend *be = pl_cuda_backend(&why);
+        if (!be) return pl_fail(PL_ERR_UNSUPPORTED, "model: the CUDA backend is not available: %s", why);
+        PL_TRY(be->model_sync(m));
+    }
     m->validated = 1;
+    pl_clear_error();
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_model_get_device(const pl_model *m, int32_t *device) {
+    PL_REQUIRE(m && device, "pl_model_get_device: arguments must not be NULL");
+    *device = m->device;
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_model_set_placement(pl_model *m, int32_t placement) {
+    PL_REQUIRE(m, "pl_model_set_placement: model must not be NULL");
+    PL_REQUIRE(placement >= PL_WEIGHTS_AUTO && placement <= PL_WEIGHTS_RESIDENT_F32, "pl_model_set_placement: unknown placement %d", placement);
+    if (m->dev && placement != m->placement)
+        return pl_fail(PL_ERR_STATE, "pl_model_set_placement: the weights are on the device already; set the placement before validating");
+    m->placement = placement;
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_model_device_memory(const pl_model *m, int64_t *used, int64_t *peak, int64_t *total) {
+    PL_REQUIRE(m, "pl_model_device_memory: model must not be NULL");
+    int64_t u = 0, p = 0, t = 0;
+    if (m->dev) {
+        const pl_backend *be = pl_cuda_backend(NULL);
+        if (be) PL_TRY(be->model_memory(m, &u, &p, &t));
+    }
+    if (used) *used = u;
+    if (peak) *peak = p;
+    if (total) *total = t;
     return PL_OK;
 }

@@ -18,14 +18,19 @@ typedef struct pl_weight_ref {
 typedef struct pl_layer_weights {
     pl_weight_ref w[PL_N_WEIGHT_KINDS];
     const float *delta[PL_N_WEIGHT_KINDS]; /* optional dense F32 corrections of the linears, [out][in] */
+    uint32_t gen[PL_N_WEIGHT_KINDS];       /* bumped when a weight or delta is set: a device backend re-uploads it */
 } pl_layer_weights;
 
 struct pl_model {
     pl_model_params p;
-    pl_weight_ref global[PL_N_WEIGHT_KINDS]; /* TOKEN_EMBD, OUTPUT_NORM, OUTPUT */
+    pl_weight_ref global[PL_N_WEIGHT_KINDS]; /* TOKEN_EMBD, OUTPUT_NORM, OUTPUT, ROPE_FREQS */
+    uint32_t global_gen[PL_N_WEIGHT_KINDS];  /* bumped when a global weight is set */
     pl_layer_weights *layers;                /* n_layer */
     int validated;
     struct pl_lora *lora; /* attached adapter (may be NULL) */
+    int32_t device;       /* PL_DEVICE_CPU or a CUDA device index */
+    int32_t placement;    /* enum pl_weight_placement (device models) */
+    void *dev;            /* the backend's state of this model (device models) */
 };
 
 /* 1 if the weight kind is per layer. */

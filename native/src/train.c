@@ -10,6 +10,7 @@
 #include "model.h"
 #include "ops/matmul.h"
 #include "ops/ops.h"
+#include "backend.h"
 
 /* A trainable F32 tensor of FULL mode: the weight, its gradient and AdamW moments. */
 typedef struct full_param {
@@ -34,7 +35,11 @@ struct pl_trainer {
     float **slot_u;         /* [n_slots] saved A x per slot: [N·rank] */
     int32_t n_slots;
     full_param *full;       /* FULL mode: [PL_N_WEIGHT_KINDS · (n_layer + 1)] indexed by param_index */
+    void *dev;              /* device models: the backend's trainer (every other field unused) */
 };
+
+/* The backend of a device trainer. */
+static const pl_backend *dev_backend(void) { return pl_cuda_backend(NULL); }
 
 /* Index of a weight in the FULL-mode parameter table. */
 static int64_t param_index(const pl_model *m, int32_t which, int64_t layer) {
@@ -54,6 +59,7 @@ static void acts_free(block_acts *a) {
 
 PL_EXPORT void pl_trainer_free(pl_trainer *t) {
     if (!t) return;
+    if (t->dev) dev_backend()->trainer_free(t->dev);
     for (int64_t i = 0; t->acts && i < t->n_saved; i++) {
         acts_free(&t->acts[i]);
         pl_free(t->k[i]); pl_free(t->v[i]);
@@ -95,6 +101,13 @@ PL_EXPORT int32_t pl_trainer_create(pl_model *m, const pl_trainer_params *tp, pl
     if (!t) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_trainer_create: out of memory");
     t->model = m;
     t->tp = *tp;
+    if (m->dev) {
+        t->n_slots = m->lora ? m->lora->n_slots : 0;
+        int32_t rc = dev_backend()->trainer_create(m, tp, &t->dev);
+        if (rc != PL_OK) { free(t); return rc; }
+        *out = t;
+        return PL_OK;
+    }
     const int64_t N = tp->n_seq * tp->n_tok, D = p->n_embd, F = p->n_ff, V = p->n_vocab;
     const int64_t Q = p->n_head * p->head_dim, KV = p->n_head_kv * p->head_dim;
     const int64_t R = lora_max_rank(m->lora) > 0 ? lora_max_rank(m->lora) : 1;
@@ -207,6 +220,7 @@ static int64_t lowest_trained_layer(const pl_trainer *t) {
 
 PL_EXPORT int32_t pl_trainer_zero_grad(pl_trainer *t) {
     PL_REQUIRE(t, "pl_trainer_zero_grad: trainer must not be NULL");
+    if (t->dev) return dev_backend()->trainer_zero_grad(t->dev);
     const pl_lora *lo = t->model->lora;
     for (int32_t i = 0; lo && i < lo->n_slots; i++) {
         const lora_slot *s = &lo->slots[i];
@@ -227,13 +241,14 @@ PL_EXPORT int32_t pl_trainer_accumulate(pl_trainer *t, const int32_t *tokens, co
                "pl_trainer_accumulate: the adapter gained slots after the trainer was created; create a new trainer");
     PL_REQUIRE(t->full || m->lora, "pl_trainer_accumulate: no adapter attached");
     PL_REQUIRE(grad_scale - grad_scale == 0.0f, "pl_trainer_accumulate: grad_scale is not finite");
-    const int64_t N = t->N, D = p->n_embd, V = p->n_vocab, L = p->n_layer;
+    const int64_t N = t->tp.n_seq * t->tp.n_tok, D = p->n_embd, V = p->n_vocab, L = p->n_layer;
     int64_t counted = 0;
     for (int64_t i = 0; i < N; i++) {
         PL_REQUIRE(tokens[i] >= 0 && tokens[i] < V, "pl_trainer_accumulate: token %d at %lld outside the vocabulary", tokens[i], (long long)i);
         PL_REQUIRE(targets[i] < V, "pl_trainer_accumulate: target %d at %lld outside the vocabulary", targets[i], (long long)i);
         counted += targets[i] >= 0;
     }
+    if (t->dev) return dev_backend()->trainer_accumulate(t->dev, tokens, targets, grad_scale, loss_sum, n_targets);
     /* forward */
     const pl_weight_ref *emb = &m->global[PL_W_TOKEN_EMBD];
     embedding_forward(t->x, tokens, N, emb->type, emb->data, D);
@@ -281,6 +296,7 @@ static double sumsq(const float *x, int64_t n) {
 
 PL_EXPORT int32_t pl_trainer_grad_norm(pl_trainer *t, double *norm) {
     PL_REQUIRE(t && norm, "pl_trainer_grad_norm: arguments must not be NULL");
+    if (t->dev) return dev_backend()->trainer_grad_norm(t->dev, norm);
     double s = 0.0;
     const pl_lora *lo = t->model->lora;
     if (!t->full) {
@@ -317,6 +333,7 @@ PL_EXPORT int32_t pl_trainer_adamw_step(pl_trainer *t, const pl_adamw_params *ap
                ap->eps > 0.0f && ap->weight_decay >= 0.0f && ap->grad_scale - ap->grad_scale == 0.0f,
                "pl_trainer_adamw_step: bad hyperparameters (lr %g beta1 %g beta2 %g eps %g wd %g scale %g)",
                (double)ap->lr, (double)ap->beta1, (double)ap->beta2, (double)ap->eps, (double)ap->weight_decay, (double)ap->grad_scale);
+    if (t->dev) return dev_backend()->trainer_adamw_step(t->dev, ap);
     pl_lora *lo = t->model->lora;
     if (!t->full) {
         for (int32_t i = 0; lo && i < lo->n_slots; i++) {
@@ -339,6 +356,12 @@ PL_EXPORT int32_t pl_trainer_adamw_step(pl_trainer *t, const pl_adamw_params *ap
 
 PL_EXPORT int32_t pl_trainer_get_weight_grad(pl_trainer *t, int32_t which, int64_t layer, float *dst, int64_t len) {
     PL_REQUIRE(t && dst, "pl_trainer_get_weight_grad: arguments must not be NULL");
+    if (t->dev) {
+        PL_REQUIRE(which >= 0 && which < PL_N_WEIGHT_KINDS, "pl_trainer_get_weight_grad: unknown weight %d", which);
+        PL_REQUIRE(!pl_weight_is_per_layer(which) || (layer >= 0 && layer < t->model->p.n_layer),
+                   "pl_trainer_get_weight_grad: layer %lld out of range", (long long)layer);
+        return dev_backend()->trainer_get_weight_grad(t->dev, which, layer, dst, len);
+    }
     if (!t->full) return pl_fail(PL_ERR_STATE, "pl_trainer_get_weight_grad: the trainer is not in FULL mode");
     PL_REQUIRE(which >= 0 && which < PL_N_WEIGHT_KINDS, "pl_trainer_get_weight_grad: unknown weight %d", which);
     PL_REQUIRE(!pl_weight_is_per_layer(which) || (layer >= 0 && layer < t->model->p.n_layer),

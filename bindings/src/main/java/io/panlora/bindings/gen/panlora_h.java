@@ -970,6 +970,227 @@ public class panlora_h extends panlora_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int PL_WEIGHTS_AUTO = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum pl_weight_placement.PL_WEIGHTS_AUTO = 0
+     * }
+     */
+    public static int PL_WEIGHTS_AUTO() {
+        return PL_WEIGHTS_AUTO;
+    }
+    private static final int PL_WEIGHTS_RESIDENT = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum pl_weight_placement.PL_WEIGHTS_RESIDENT = 1
+     * }
+     */
+    public static int PL_WEIGHTS_RESIDENT() {
+        return PL_WEIGHTS_RESIDENT;
+    }
+    private static final int PL_WEIGHTS_STREAMED = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum pl_weight_placement.PL_WEIGHTS_STREAMED = 2
+     * }
+     */
+    public static int PL_WEIGHTS_STREAMED() {
+        return PL_WEIGHTS_STREAMED;
+    }
+    private static final int PL_WEIGHTS_RESIDENT_F32 = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum pl_weight_placement.PL_WEIGHTS_RESIDENT_F32 = 3
+     * }
+     */
+    public static int PL_WEIGHTS_RESIDENT_F32() {
+        return PL_WEIGHTS_RESIDENT_F32;
+    }
+
+    private static class pl_cuda_device_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_cuda_device_count").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_cuda_device_count(int32_t *n)
+     * }
+     */
+    public static FunctionDescriptor pl_cuda_device_count$descriptor() {
+        return pl_cuda_device_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_cuda_device_count(int32_t *n)
+     * }
+     */
+    public static MethodHandle pl_cuda_device_count$handle() {
+        return pl_cuda_device_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_cuda_device_count(int32_t *n)
+     * }
+     */
+    public static MemorySegment pl_cuda_device_count$address() {
+        return pl_cuda_device_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_cuda_device_count(int32_t *n)
+     * }
+     */
+    public static int pl_cuda_device_count(MemorySegment n) {
+        var mh$ = pl_cuda_device_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_cuda_device_count", n);
+            }
+            return (int)mh$.invokeExact(n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pl_cuda_device_info {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_INT,
+            panlora_h.C_POINTER,
+            panlora_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_cuda_device_info").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_cuda_device_info(int32_t device, char *buf, int64_t buf_len)
+     * }
+     */
+    public static FunctionDescriptor pl_cuda_device_info$descriptor() {
+        return pl_cuda_device_info.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_cuda_device_info(int32_t device, char *buf, int64_t buf_len)
+     * }
+     */
+    public static MethodHandle pl_cuda_device_info$handle() {
+        return pl_cuda_device_info.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_cuda_device_info(int32_t device, char *buf, int64_t buf_len)
+     * }
+     */
+    public static MemorySegment pl_cuda_device_info$address() {
+        return pl_cuda_device_info.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_cuda_device_info(int32_t device, char *buf, int64_t buf_len)
+     * }
+     */
+    public static int pl_cuda_device_info(int device, MemorySegment buf, long buf_len) {
+        var mh$ = pl_cuda_device_info.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_cuda_device_info", device, buf, buf_len);
+            }
+            return (int)mh$.invokeExact(device, buf, buf_len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pl_cuda_bench_gemm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_INT,
+            panlora_h.C_LONG,
+            panlora_h.C_INT,
+            panlora_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_cuda_bench_gemm").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_cuda_bench_gemm(int32_t device, int64_t n, int32_t reps, double *tflops)
+     * }
+     */
+    public static FunctionDescriptor pl_cuda_bench_gemm$descriptor() {
+        return pl_cuda_bench_gemm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_cuda_bench_gemm(int32_t device, int64_t n, int32_t reps, double *tflops)
+     * }
+     */
+    public static MethodHandle pl_cuda_bench_gemm$handle() {
+        return pl_cuda_bench_gemm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_cuda_bench_gemm(int32_t device, int64_t n, int32_t reps, double *tflops)
+     * }
+     */
+    public static MemorySegment pl_cuda_bench_gemm$address() {
+        return pl_cuda_bench_gemm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_cuda_bench_gemm(int32_t device, int64_t n, int32_t reps, double *tflops)
+     * }
+     */
+    public static int pl_cuda_bench_gemm(int device, long n, int reps, MemorySegment tflops) {
+        var mh$ = pl_cuda_bench_gemm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_cuda_bench_gemm", device, n, reps, tflops);
+            }
+            return (int)mh$.invokeExact(device, n, reps, tflops);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int PL_ROPE_NORMAL = (int)0L;
     /**
      * {@snippet lang=c :
@@ -1187,6 +1408,253 @@ public class panlora_h extends panlora_h$shared {
                 traceDowncall("pl_model_create", params, out);
             }
             return (int)mh$.invokeExact(params, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pl_model_create_on {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_POINTER,
+            panlora_h.C_INT,
+            panlora_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_model_create_on").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_model_create_on(const pl_model_params *params, int32_t device, pl_model **out)
+     * }
+     */
+    public static FunctionDescriptor pl_model_create_on$descriptor() {
+        return pl_model_create_on.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_model_create_on(const pl_model_params *params, int32_t device, pl_model **out)
+     * }
+     */
+    public static MethodHandle pl_model_create_on$handle() {
+        return pl_model_create_on.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_model_create_on(const pl_model_params *params, int32_t device, pl_model **out)
+     * }
+     */
+    public static MemorySegment pl_model_create_on$address() {
+        return pl_model_create_on.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_model_create_on(const pl_model_params *params, int32_t device, pl_model **out)
+     * }
+     */
+    public static int pl_model_create_on(MemorySegment params, int device, MemorySegment out) {
+        var mh$ = pl_model_create_on.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_model_create_on", params, device, out);
+            }
+            return (int)mh$.invokeExact(params, device, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pl_model_get_device {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_POINTER,
+            panlora_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_model_get_device").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_model_get_device(const pl_model *model, int32_t *device)
+     * }
+     */
+    public static FunctionDescriptor pl_model_get_device$descriptor() {
+        return pl_model_get_device.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_model_get_device(const pl_model *model, int32_t *device)
+     * }
+     */
+    public static MethodHandle pl_model_get_device$handle() {
+        return pl_model_get_device.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_model_get_device(const pl_model *model, int32_t *device)
+     * }
+     */
+    public static MemorySegment pl_model_get_device$address() {
+        return pl_model_get_device.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_model_get_device(const pl_model *model, int32_t *device)
+     * }
+     */
+    public static int pl_model_get_device(MemorySegment model, MemorySegment device) {
+        var mh$ = pl_model_get_device.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_model_get_device", model, device);
+            }
+            return (int)mh$.invokeExact(model, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pl_model_set_placement {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_POINTER,
+            panlora_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_model_set_placement").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_model_set_placement(pl_model *model, int32_t placement)
+     * }
+     */
+    public static FunctionDescriptor pl_model_set_placement$descriptor() {
+        return pl_model_set_placement.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_model_set_placement(pl_model *model, int32_t placement)
+     * }
+     */
+    public static MethodHandle pl_model_set_placement$handle() {
+        return pl_model_set_placement.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_model_set_placement(pl_model *model, int32_t placement)
+     * }
+     */
+    public static MemorySegment pl_model_set_placement$address() {
+        return pl_model_set_placement.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_model_set_placement(pl_model *model, int32_t placement)
+     * }
+     */
+    public static int pl_model_set_placement(MemorySegment model, int placement) {
+        var mh$ = pl_model_set_placement.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_model_set_placement", model, placement);
+            }
+            return (int)mh$.invokeExact(model, placement);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pl_model_device_memory {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_POINTER,
+            panlora_h.C_POINTER,
+            panlora_h.C_POINTER,
+            panlora_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_model_device_memory").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_model_device_memory(const pl_model *model, int64_t *used, int64_t *peak, int64_t *total)
+     * }
+     */
+    public static FunctionDescriptor pl_model_device_memory$descriptor() {
+        return pl_model_device_memory.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_model_device_memory(const pl_model *model, int64_t *used, int64_t *peak, int64_t *total)
+     * }
+     */
+    public static MethodHandle pl_model_device_memory$handle() {
+        return pl_model_device_memory.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_model_device_memory(const pl_model *model, int64_t *used, int64_t *peak, int64_t *total)
+     * }
+     */
+    public static MemorySegment pl_model_device_memory$address() {
+        return pl_model_device_memory.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_model_device_memory(const pl_model *model, int64_t *used, int64_t *peak, int64_t *total)
+     * }
+     */
+    public static int pl_model_device_memory(MemorySegment model, MemorySegment used, MemorySegment peak, MemorySegment total) {
+        var mh$ = pl_model_device_memory.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_model_device_memory", model, used, peak, total);
+            }
+            return (int)mh$.invokeExact(model, used, peak, total);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3280,6 +3748,15 @@ public class panlora_h extends panlora_h$shared {
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
+    }
+    private static final int PL_DEVICE_CPU = (int)-1L;
+    /**
+     * {@snippet lang=c :
+     * #define PL_DEVICE_CPU -1
+     * }
+     */
+    public static int PL_DEVICE_CPU() {
+        return PL_DEVICE_CPU;
     }
 }
 
