@@ -167,8 +167,8 @@ int32_t pl_model_create_on(const pl_model_params *params, int32_t device, pl_mod
 int32_t pl_model_get_device(const pl_model *model, int32_t *device);
 /* How a CUDA model holds its base weights (enum pl_weight_placement); set before validation. Ignored on the CPU. */
 int32_t pl_model_set_placement(pl_model *model, int32_t placement);
-/* Device memory of a CUDA model: bytes the engine holds for it now (weights, caches, trainers, adapters), the peak of that
-   since the model was created, and the device's total. All 0 on the CPU. */
+/* Device memory of a CUDA model's device: bytes the engine holds there now (weights, caches, trainers, adapters of every
+   model on that device), the peak of that since the process started, and the device's total. All 0 on the CPU. */
 int32_t pl_model_device_memory(const pl_model *model, int64_t *used, int64_t *peak, int64_t *total);
 /* Frees a model (not the weights it borrows). NULL is a no-op. */
 void pl_model_free(pl_model *model);
