@@ -121,7 +121,7 @@ PL_EXPORT int32_t pl_cuda_device_info(int32_t device, char *buf, int64_t buf_len
     PL_REQUIRE(buf && buf_len > 0, "pl_cuda_device_info: buf must not be NULL and buf_len positive");
     int32_t n = 0;
     PL_TRY(pl_cuda_device_count(&n));
-    if (n == 0) return pl_fail(PL_ERR_UNSUPPORTED, "pl_cuda_device_info: %s", pl_last_error());
+    if (n == 0) { char why[1024]; snprintf(why, sizeof why, "%s", pl_last_error()); return pl_fail(PL_ERR_UNSUPPORTED, "pl_cuda_device_info: %s", why); }
     PL_REQUIRE(device >= 0 && device < n, "pl_cuda_device_info: device %d out of range (%d devices)", device, n);
     return pl_cuda_backend(NULL)->device_info(device, buf, (size_t)buf_len);
 }
@@ -131,7 +131,7 @@ PL_EXPORT int32_t pl_cuda_bench_gemm(int32_t device, int64_t n, int32_t reps, do
                "pl_cuda_bench_gemm: n must be in 16..32768 and reps in 1..10000");
     int32_t count = 0;
     PL_TRY(pl_cuda_device_count(&count));
-    if (count == 0) return pl_fail(PL_ERR_UNSUPPORTED, "pl_cuda_bench_gemm: %s", pl_last_error());
+    if (count == 0) { char why[1024]; snprintf(why, sizeof why, "%s", pl_last_error()); return pl_fail(PL_ERR_UNSUPPORTED, "pl_cuda_bench_gemm: %s", why); }
     PL_REQUIRE(device >= 0 && device < count, "pl_cuda_bench_gemm: device %d out of range (%d devices)", device, count);
     return pl_cuda_backend(NULL)->bench_gemm(device, n, reps, tflops);
 }

@@ -6,12 +6,6 @@
 #include "model.h"
 #include "backend.h"
 
-int64_t lora_max_rank(const pl_lora *l) {
-    int64_t r = 0;
-    for (int32_t i = 0; l && i < l->n_slots; i++) r = l->slots[i].rank > r ? l->slots[i].rank : r;
-    return r;
-}
-
 PL_EXPORT int32_t pl_lora_create(pl_model *model, pl_lora **out) {
     PL_REQUIRE(model && out, "pl_lora_create: model and out must not be NULL");
     *out = NULL;

@@ -45,6 +45,10 @@ static inline int lora_slot_active(const pl_lora *l, const lora_slot *s) {
 }
 
 /* Largest rank of any slot (0 if none). */
-int64_t lora_max_rank(const pl_lora *l);
+static inline int64_t lora_max_rank(const pl_lora *l) {
+    int64_t r = 0;
+    for (int32_t i = 0; l && i < l->n_slots; i++) r = l->slots[i].rank > r ? l->slots[i].rank : r;
+    return r;
+}
 
 #endif

@@ -1,4 +1,5 @@
 /* Model creation, weight binding and validation. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "common.h"
@@ -9,8 +10,6 @@
 static const char *const weight_names[PL_N_WEIGHT_KINDS] = {
     "token_embd", "output_norm", "output", "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
     "ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "attn_q.bias", "attn_k.bias", "attn_v.bias", "rope_freqs"};
-
-int pl_weight_is_per_layer(int32_t which) { return which >= PL_W_ATTN_NORM && which <= PL_W_ATTN_V_BIAS; }
 
 const pl_weight_ref *pl_model_output_weight(const pl_model *m) {
     return m->global[PL_W_OUTPUT].data ? &m->global[PL_W_OUTPUT] : &m->global[PL_W_TOKEN_EMBD];
@@ -44,7 +43,11 @@ PL_EXPORT int32_t pl_model_create_on(const pl_model_params *params, int32_t devi
     if (device != PL_DEVICE_CPU) {
         int32_t n = 0;
         PL_TRY(pl_cuda_device_count(&n));
-        if (n == 0) return pl_fail(PL_ERR_UNSUPPORTED, "pl_model_create: CUDA device %d was asked for, but %s", device, pl_last_error());
+        if (n == 0) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", pl_last_error());
+            return pl_fail(PL_ERR_UNSUPPORTED, "pl_model_create: CUDA device %d was asked for, but %s", device, why);
+        }
         if (device >= n) return pl_fail(PL_ERR_INVALID_ARGUMENT, "pl_model_create: CUDA device %d was asked for, but there are %d", device, n);
     }
     const pl_model_params *p = params;

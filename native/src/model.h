@@ -34,7 +34,7 @@ struct pl_model {
 };
 
 /* 1 if the weight kind is per layer. */
-int pl_weight_is_per_layer(int32_t which);
+static inline int pl_weight_is_per_layer(int32_t which) { return which >= PL_W_ATTN_NORM && which <= PL_W_ATTN_V_BIAS; }
 /* The output projection: OUTPUT if set, else the tied TOKEN_EMBD. */
 const pl_weight_ref *pl_model_output_weight(const pl_model *m);
 

@@ -1165,7 +1165,6 @@ static int32_t be_trainer_get_weight_grad(void *p, int32_t which, int64_t layer,
    Devices and the entry point
    ------------------------------------------------------------------------------------------------------------------ */
 
-int32_t plc_bench_gemm(int device, int64_t n, int32_t reps, double *tflops); /* gemm.cu */
 
 static int32_t be_device_count(int32_t *n, char *why, size_t why_len) {
     int count = 0;
@@ -1206,7 +1205,6 @@ static const pl_backend cuda_backend = {
     be_trainer_adamw_step, be_trainer_get_weight_grad,
 };
 
-int plc_lt_preload(char *err, size_t err_len); /* gemm.cu: loads cuBLASLt once */
 
 extern "C" __attribute__((visibility("default"))) const pl_backend *pl_cuda_backend_init(const pl_core_api *core, char *err, size_t err_len) {
     if (!core || core->abi != PL_BACKEND_ABI || core->sizeof_model != sizeof(pl_model) || core->sizeof_lora != sizeof(pl_lora) ||

@@ -15,6 +15,10 @@ int32_t plc_gemm(plc_ctx *c, int trans_a, int trans_b, int64_t M, int64_t N, int
 
 /* Loads cuBLASLt (once) and creates the context's handle and workspace; the reason in err on failure. */
 int32_t plc_gemm_init(plc_ctx *c, char *err, size_t err_len);
+/* Loads cuBLASLt once (no GPU needed); 1 on success, else 0 with one sentence in err. */
+int plc_lt_preload(char *err, size_t err_len);
+/* Times a square BF16 GEMM (C = A·Bᵀ, F32 accumulation) of size n on a device; TFLOP/s. */
+int32_t plc_bench_gemm(int device, int64_t n, int32_t reps, double *tflops);
 /* The loaded cuBLASLt's version and the path it came from. */
 size_t plc_cublaslt_version(void);
 const char *plc_cublaslt_path(void);

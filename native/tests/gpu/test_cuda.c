@@ -409,7 +409,8 @@ int main(void) {
     int32_t n = -1;
     int32_t rc = pl_cuda_device_count(&n);
     check(rc == PL_OK && n >= 0, "pl_cuda_device_count returns PL_OK (n = %d)", n);
-    const char *why = pl_last_error();
+    char why[1024];
+    snprintf(why, sizeof why, "%s", pl_last_error());
     if (n == 0) {
         check(why[0] != 0, "without a GPU the reason is given: \"%s\"", why);
         check(strstr(why, "has no CUDA backend") == NULL, "the CUDA backend library loads (the reason is about the machine, not the build)");
