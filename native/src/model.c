@@ -133,7 +133,7 @@ PL_EXPORT int32_t pl_model_set_delta(pl_model *m, int32_t which, int64_t layer, 
                    (long long)layer, (long long)len, (long long)(e0 * e1));
     }
     m->layers[layer].delta[which] = delta;
-    m->layers[layer].gen[which]++;
+    m->layers[layer].delta_gen[which]++;
     if (m->dev && m->validated) { /* a device copies the delta now (the caller may change its buffer afterwards) */
         const pl_backend *be = pl_cuda_backend(NULL);
         if (!be) return pl_fail(PL_ERR_STATE, "pl_model_set_delta: the CUDA backend is gone");

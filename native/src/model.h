@@ -18,7 +18,8 @@ typedef struct pl_weight_ref {
 typedef struct pl_layer_weights {
     pl_weight_ref w[PL_N_WEIGHT_KINDS];
     const float *delta[PL_N_WEIGHT_KINDS]; /* optional dense F32 corrections of the linears, [out][in] */
-    uint32_t gen[PL_N_WEIGHT_KINDS];       /* bumped when a weight or delta is set: a device backend re-uploads it */
+    uint32_t gen[PL_N_WEIGHT_KINDS];       /* bumped when a weight is set: a device backend re-uploads it */
+    uint32_t delta_gen[PL_N_WEIGHT_KINDS]; /* bumped when a delta is set */
 } pl_layer_weights;
 
 struct pl_model {

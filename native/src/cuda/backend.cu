@@ -302,9 +302,19 @@ static int32_t model_sync_impl(pl_model *m) {
     float *stage_h = NULL, *stage_d = NULL;
     bf16 *stage_b = NULL;
     int32_t rc = PL_OK;
-    PLC_CUDA(cudaMallocHost((void **)&stage_h, (size_t)stage_elems * 4), "pinned staging buffer");
-    rc = plc_malloc(c, (void **)&stage_d, (size_t)stage_elems * 4, "the weight upload's staging buffer");
-    if (rc == PL_OK) rc = plc_malloc(c, (void **)&stage_b, (size_t)stage_elems * 2, "the weight upload's staging buffer");
+    /* the staging buffers are taken at the first weight that needs an upload (a delta alone needs none) */
+    auto upload = [&](const pl_weight_ref *r, int t, void *dst, int to_host) -> int32_t {
+        if (!stage_h) {
+            if (cudaMallocHost((void **)&stage_h, (size_t)stage_elems * 4) != cudaSuccess) {
+                cudaGetLastError();
+                stage_h = NULL;
+                return PLC_FAIL(PL_ERR_OUT_OF_MEMORY, "CUDA: cannot pin a 64 MiB staging buffer");
+            }
+            PLC_TRY(plc_malloc(c, (void **)&stage_d, (size_t)stage_elems * 4, "the weight upload's staging buffer"));
+            PLC_TRY(plc_malloc(c, (void **)&stage_b, (size_t)stage_elems * 2, "the weight upload's staging buffer"));
+        }
+        return upload_weight(c, r, t, dst, to_host, stage_h, stage_d, stage_b, stage_elems);
+    };
     const int wt = dm->f32 ? PLC_F32 : PLC_BF16;
     /* globals: token_embd, output (BF16/F32), output_norm and rope_freqs (F32) */
     for (int32_t k = 0; rc == PL_OK && k < PL_N_WEIGHT_KINDS; k++) {
@@ -317,7 +327,7 @@ static int32_t model_sync_impl(pl_model *m) {
         const size_t bytes = (size_t)wcount(r) * (t == PLC_BF16 ? 2 : 4);
         if (w->ptr && w->bytes != bytes) dev_weight_free(c, w);
         if (!w->ptr) rc = plc_malloc(c, &w->ptr, bytes, "a weight");
-        if (rc == PL_OK) rc = upload_weight(c, r, t, w->ptr, 0, stage_h, stage_d, stage_b, stage_elems);
+        if (rc == PL_OK) rc = upload(r, t, w->ptr, 0);
         if (rc == PL_OK) { w->bytes = bytes; w->type = t; w->gen = m->global_gen[k]; w->src = r->data; w->src_type = r->type; }
     }
     /* per layer */
@@ -339,10 +349,10 @@ static int32_t model_sync_impl(pl_model *m) {
                             cudaGetLastError();
                             rc = PLC_FAIL(PL_ERR_OUT_OF_MEMORY, "CUDA: cannot pin %.2f GiB of host memory for streamed weights", bytes / 1073741824.0);
                         }
-                        if (rc == PL_OK) rc = upload_weight(c, r, t, w->host, 1, stage_h, stage_d, stage_b, stage_elems);
+                        if (rc == PL_OK) rc = upload(r, t, w->host, 1);
                     } else {
                         if (!w->ptr) rc = plc_malloc(c, &w->ptr, bytes, "a weight");
-                        if (rc == PL_OK) rc = upload_weight(c, r, t, w->ptr, 0, stage_h, stage_d, stage_b, stage_elems);
+                        if (rc == PL_OK) rc = upload(r, t, w->ptr, 0);
                     }
                     if (rc == PL_OK) { w->bytes = bytes; w->type = t; w->gen = m->layers[l].gen[k]; w->src = r->data; w->src_type = r->type; }
                 }
@@ -356,13 +366,13 @@ static int32_t model_sync_impl(pl_model *m) {
                 const float *src = m->layers[l].delta[k];
                 if (!src) {
                     if (d->ptr) { plc_free(c, d->ptr, d->bytes); memset(d, 0, sizeof *d); }
-                } else if (!d->ptr || d->gen != m->layers[l].gen[k]) {
+                } else if (!d->ptr || d->gen != m->layers[l].delta_gen[k]) {
                     const size_t bytes = (size_t)wcount(r) * 4;
                     if (d->ptr && d->bytes != bytes) { plc_free(c, d->ptr, d->bytes); d->ptr = NULL; }
                     if (!d->ptr) rc = plc_malloc(c, (void **)&d->ptr, bytes, "a dense correction");
                     if (rc == PL_OK) rc = cudaMemcpyAsync(d->ptr, src, bytes, cudaMemcpyHostToDevice, c->stream) == cudaSuccess
                                               ? PL_OK : PLC_FAIL(PL_ERR_INTERNAL, "CUDA: cannot upload a dense correction");
-                    if (rc == PL_OK) { d->bytes = bytes; d->gen = m->layers[l].gen[k]; }
+                    if (rc == PL_OK) { d->bytes = bytes; d->gen = m->layers[l].delta_gen[k]; }
                 }
             }
         }
@@ -378,7 +388,7 @@ static int32_t model_sync_impl(pl_model *m) {
     if (rc == PL_OK && cudaStreamSynchronize(c->stream) != cudaSuccess) rc = PLC_FAIL(PL_ERR_INTERNAL, "CUDA: weight upload failed: %s", cudaGetErrorString(cudaGetLastError()));
     if (stage_b) plc_free(c, stage_b, (size_t)stage_elems * 2);
     if (stage_d) plc_free(c, stage_d, (size_t)stage_elems * 4);
-    cudaFreeHost(stage_h);
+    if (stage_h) cudaFreeHost(stage_h);
     if (rc == PL_OK) dm->synced = 1;
     return rc;
 }
