@@ -51,7 +51,7 @@ static __device__ __forceinline__ void att_load_tile(float *tile, int ld, const 
 /* out[t] = Σ_{s ≤ pos0+t, s < Tk} softmax_s(q[t]·k[s]/√hd)·v[s], one query tile per block, online softmax over the key
    tiles (running max m, sum l); lse[t] = m + log l. Block index → (query tile, b, h), the heaviest tiles first. */
 template <int NC>
-__global__ void __launch_bounds__(ATT_THREADS)
+static __global__ void __launch_bounds__(ATT_THREADS)
 attention_forward_kernel(float *out, float *lse, const float *q, const float *k, const float *v, int64_t Tq, int64_t Tk,
                          int64_t pos0, int n_head, int group, int hd, int64_t kv_stride, int64_t n_bh, int64_t n_qt,
                          float scale) {
@@ -135,7 +135,7 @@ attention_forward_kernel(float *out, float *lse, const float *q, const float *k,
 }
 
 /* D[b][h][t] = Σ_d dout[b][t][h][d]·out[b][t][h][d]: one warp per (b, t, h) row, rows in memory order. */
-__global__ void __launch_bounds__(ATT_THREADS)
+static __global__ void __launch_bounds__(ATT_THREADS)
 attention_backward_d_kernel(float *D, const float *dout, const float *out, int64_t n_rows, int64_t T, int n_head,
                             int hd) {
     const int64_t r = (int64_t)blockIdx.x * ATT_WARPS + threadIdx.x / 32;
@@ -153,7 +153,7 @@ attention_backward_d_kernel(float *D, const float *dout, const float *out, int64
    with P[t][s] = exp(q[t]·k[s]/√hd − lse[t]) recomputed. One key tile per block; the group's heads in order, each over
    the query tiles from the diagonal on. Block index → (b, kv head, key tile), the heaviest (first) tiles first. */
 template <int NC>
-__global__ void __launch_bounds__(ATT_THREADS)
+static __global__ void __launch_bounds__(ATT_THREADS)
 attention_backward_dkdv_kernel(float *dk, float *dv, const float *dout, const float *q, const float *k, const float *v,
                                const float *lse, const float *D, int64_t T, int n_head, int group, int hd, int64_t n_bk,
                                float scale) {
@@ -251,7 +251,7 @@ attention_backward_dkdv_kernel(float *dk, float *dv, const float *dout, const fl
 /* dq[t] = Σ_{s ≤ t} P[t][s]·(dout[t]·v[s] − D[t])·k[s]/√hd, P recomputed from lse. One query tile per block over the key
    tiles up to the diagonal. Block index → (query tile, b, h), the heaviest tiles first. */
 template <int NC>
-__global__ void __launch_bounds__(ATT_THREADS)
+static __global__ void __launch_bounds__(ATT_THREADS)
 attention_backward_dq_kernel(float *dq, const float *dout, const float *q, const float *k, const float *v,
                              const float *lse, const float *D, int64_t T, int n_head, int group, int hd, int64_t n_bh,
                              int64_t n_qt, float scale) {
