@@ -1,17 +1,47 @@
 package io.panlora.cli;
 
 import io.panlora.bindings.Native;
+import io.panlora.model.Device;
+import io.panlora.model.LlamaModel;
+import io.panlora.model.WeightPlacement;
 import picocli.CommandLine.Option;
 
-/** Options every engine-running command takes. */
+/** Options every engine-running command takes: CPU threads and the device. */
 final class CommonOptions {
     @Option(names = {"-t", "--threads"}, description = "CPU threads (default: all cores)")
     Integer threads;
+
+    @Option(names = "--device", defaultValue = "auto", paramLabel = "cpu|cuda[:N]|auto",
+            description = "where the model runs: cpu, cuda (= cuda:0), cuda:N, or auto = cuda:0 when a usable GPU is present, else cpu (default: ${DEFAULT-VALUE})")
+    String device;
+
+    private Device resolved;
 
     /** Applies the thread count to the engine. */
     void apply() {
         Native.ensureLoaded();
         if (threads != null) Native.setThreads(threads);
         else if (System.getProperty("panlora.threads") != null) Native.setThreads(Integer.getInteger("panlora.threads"));
+    }
+
+    /**
+     * The device of --device, checked and announced once on stderr ({@code panlora: device cuda:0 (…)} or
+     * {@code panlora: device cpu (CUDA unavailable: …)}). A CUDA device asked for explicitly without a usable GPU is an error
+     * naming the reason.
+     */
+    Device device() {
+        if (resolved == null) {
+            Device d = Device.parse(device);
+            boolean explicit = !device.trim().equalsIgnoreCase("auto");
+            d.checkUsable();
+            System.err.println("panlora: " + d.announcement(explicit));
+            resolved = d;
+        }
+        return resolved;
+    }
+
+    /** The device with a weight placement (null: AUTO). */
+    LlamaModel.LoadOptions load(WeightPlacement placement) {
+        return new LlamaModel.LoadOptions(device(), placement == null ? WeightPlacement.AUTO : placement);
     }
 }

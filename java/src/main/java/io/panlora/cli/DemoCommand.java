@@ -35,7 +35,7 @@ final class DemoCommand implements Callable<Integer> {
         String home = System.getProperty("panlora.home", ".");
         Path c = cache != null ? cache : Path.of(home, "models", "cache");
         long t0 = System.nanoTime();
-        Demo.run(new Demo.Options(c, out, baseSteps, loraSteps, rebuild, System.out));
+        Demo.run(new Demo.Options(c, out, baseSteps, loraSteps, rebuild, System.out, io.panlora.model.LlamaModel.LoadOptions.on(common.device())));
         System.out.printf("%ndemo finished in %.0f s%n", (System.nanoTime() - t0) / 1e9);
         return 0;
     }

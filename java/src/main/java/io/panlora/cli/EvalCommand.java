@@ -39,12 +39,16 @@ final class EvalCommand implements Callable<Integer> {
     CommonOptions common;
 
     @Mixin
+    WeightsOption weights;
+
+    @Mixin
     AdapterOptions adapters;
 
     @Override
     public Integer call() throws Exception {
         common.apply();
-        try (LlamaModel m = LlamaModel.load(model); var lora = adapters.apply(m)) {
+        var where = common.load(weights.placement());
+        try (LlamaModel m = LlamaModel.load(model, where); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             ReadOptions ro = ReadOptions.defaults().withSkipBadLines(skipBad);
             if (chatTemplate != null) ro = ro.withChatTemplate(ChatTemplate.named(chatTemplate));

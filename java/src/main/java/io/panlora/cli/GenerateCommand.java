@@ -56,13 +56,17 @@ final class GenerateCommand implements Callable<Integer> {
     CommonOptions common;
 
     @Mixin
+    WeightsOption weights;
+
+    @Mixin
     AdapterOptions adapters;
 
     @Override
     public Integer call() throws Exception {
         common.apply();
+        var where = common.load(weights.placement());
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        try (LlamaModel m = LlamaModel.load(model); var lora = adapters.apply(m)) {
+        try (LlamaModel m = LlamaModel.load(model, where); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             int nCtx = ctx > 0 ? ctx : (int) Math.min(m.config().nCtxTrain(), 4096);
             long s = seed >= 0 ? seed : System.nanoTime();

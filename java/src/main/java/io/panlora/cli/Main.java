@@ -8,22 +8,31 @@ import picocli.CommandLine.Command;
         description = "LoRA fine-tuning of LLaMA-architecture GGUF models on a native engine.",
         subcommands = {InspectCommand.class, GenerateCommand.class, PerplexityCommand.class, EvalCommand.class, InitCommand.class, TrainCommand.class,
                 ExportCommand.class, MergeCommand.class, PruneCommand.class, ConvertCommand.class, DemoCommand.class,
-                BenchCommand.class, CommandLine.HelpCommand.class})
+                BenchCommand.class, GpuCheckCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Override
     public void run() {
         new CommandLine(this).usage(System.out);
     }
 
-    /** Runs the CLI; exceptions become one clear line on stderr and exit status 1 (stack traces with PANLORA_DEBUG=1). */
-    public static void main(String[] args) {
+    /**
+     * The configured command line: exceptions become one clear line on its error writer ({@code panlora CMD: error: …}) and
+     * exit status 1 (stack traces with PANLORA_DEBUG=1).
+     */
+    public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (System.getenv("PANLORA_DEBUG") != null) ex.printStackTrace();
             String msg = ex.getMessage() != null ? ex.getMessage() : ex.toString();
             cmd.getErr().println("panlora " + cmd.getCommandName() + ": error: " + msg);
+            cmd.getErr().flush();
             return 1;
         });
-        System.exit(cl.execute(args));
+        return cl;
+    }
+
+    /** Runs the CLI and exits with its status. */
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
     }
 }

@@ -37,14 +37,18 @@ final class PerplexityCommand implements Callable<Integer> {
     CommonOptions common;
 
     @Mixin
+    WeightsOption weights;
+
+    @Mixin
     AdapterOptions adapters;
 
     @Override
     public Integer call() throws Exception {
         common.apply();
+        var where = common.load(weights.placement());
         if (!Files.isReadable(file)) throw new IllegalArgumentException(file + ": cannot read the text file");
         String text = Files.readString(file);
-        try (LlamaModel m = LlamaModel.load(model); var lora = adapters.apply(m)) {
+        try (LlamaModel m = LlamaModel.load(model, where); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             int c = Math.min(ctx, (int) m.config().nCtxTrain());
             long t0 = System.nanoTime();

@@ -37,7 +37,7 @@ final class PruneCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        try (LlamaModel m = LlamaModel.load(model); LoraSet set = new LoraSet(m)) {
+        try (LlamaModel m = LlamaModel.load(model, common.device()); LoraSet set = new LoraSet(m)) {
             AdapterGguf.load(adapter, set, 1f);
             set.attach();
             var val = data == null ? java.util.List.<io.panlora.train.BatchSource.Batch>of() : validation(m);

@@ -87,9 +87,13 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    WeightsOption weights;
+
     @Override
     public Integer call() throws Exception {
         common.apply();
+        var where = common.load(weights.placement());
         Path dir = out != null ? out : resume;
         if (dir == null) throw new IllegalArgumentException("give an output directory with -o (or --resume DIR)");
         if (resume != null && out != null && !resume.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize()))
@@ -116,7 +120,7 @@ final class TrainCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("unknown --variant '" + variant + "' (lora, copra, cola, cora, lorasc)");
         };
         LoraRun.Summary s = LoraRun.run(new LoraRun.Options(model, data, val, val != null ? 0 : valFraction, cfg, epochs, ro, at, dir,
-                resume != null, System.out, strategy));
+                resume != null, System.out, strategy, where));
         var r = s.result();
         System.out.printf("trained %d steps: train loss %.4f -> %.4f%n", r.steps(), r.firstLoss(), r.lastLoss());
         if (!Double.isNaN(r.valAfter()))

@@ -24,6 +24,7 @@ import io.panlora.train.LrSchedule;
 import io.panlora.train.StepEngine;
 import io.panlora.train.TrainConfig;
 import io.panlora.train.Trainer;
+import io.panlora.train.TrainingStrategy;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
@@ -37,8 +38,22 @@ import java.util.Map;
  * notices, export a Q8_0 GGUF adapter, and show held-out loss and samples with and without the adapter.
  */
 public final class Demo {
-    /** Knobs of the demo (defaults fit 2 cores and ~10 minutes with the build). */
-    public record Options(Path cacheDir, Path outDir, int baseSteps, int loraSteps, boolean rebuildBase, PrintStream out) {}
+    /**
+     * Knobs of the demo (defaults fit 2 cores and ~10 minutes with the build). {@code where} runs the LoRA fine-tune and the
+     * samples; the base is always pretrained on the CPU, because FULL-mode training updates a CUDA model's weights on the
+     * device only and the engine has no call to read them back for writing the base GGUF.
+     */
+    public record Options(Path cacheDir, Path outDir, int baseSteps, int loraSteps, boolean rebuildBase, PrintStream out,
+                          LlamaModel.LoadOptions where) {
+        public Options {
+            if (where == null) where = LlamaModel.LoadOptions.cpu();
+        }
+
+        /** On the CPU. */
+        public Options(Path cacheDir, Path outDir, int baseSteps, int loraSteps, boolean rebuildBase, PrintStream out) {
+            this(cacheDir, outDir, baseSteps, loraSteps, rebuildBase, out, LlamaModel.LoadOptions.cpu());
+        }
+    }
 
     /** The base model's shape: 4 blocks of width 256 (GQA 8/4), FFN 704, BPE vocabulary 2048, context 256. */
     static LlamaConfig baseShape(int vocab) {
@@ -58,7 +73,10 @@ public final class Demo {
         out.printf("corpora (from %s): manuals %d KB (base pretraining), legal notices %d KB (fine-tuning)%n", home,
                 Files.size(manuals) / 1024, Files.size(legal) / 1024);
         Path base = o.cacheDir().resolve("demo-base.gguf");
-        if (o.rebuildBase() || !Files.exists(base)) pretrain(manuals, base, o.baseSteps(), o.outDir().resolve("base"), out);
+        if (o.rebuildBase() || !Files.exists(base)) {
+            if (o.where().device().isCuda()) out.println("note: the base is pretrained on the CPU (FULL-mode weights are not read back from a device)");
+            pretrain(manuals, base, o.baseSteps(), o.outDir().resolve("base"), out);
+        }
         else out.println("base model: reusing " + base + " (--rebuild-base to train it again)");
 
         // LoRA fine-tune on the legal notices; the last 10% of their windows are held out
@@ -67,14 +85,14 @@ public final class Demo {
                 .steps(o.loraSteps()).batch(8, 128, 1).seed(7).eval(Math.max(1, o.loraSteps() / 4), 0).checkpointEvery(0).build();
         Path runDir = o.outDir().resolve("lora");
         LoraRun.Summary s = LoraRun.run(new LoraRun.Options(base, legal, null, 0.10, cfg, 0, ReadOptions.defaults(), GgmlType.Q8_0,
-                runDir, false, out));
+                runDir, false, out, TrainingStrategy.LORA, o.where()));
         Trainer.Result r = s.result();
         double drop = r.valBefore() - r.valAfter();
         out.println("\n== Result ==");
         out.printf("held-out loss on the legal notices: %.4f -> %.4f nats/token (-%.4f, %.1f%%; perplexity %.2f -> %.2f)%n",
                 r.valBefore(), r.valAfter(), drop, 100 * drop / r.valBefore(), Math.exp(r.valBefore()), Math.exp(r.valAfter()));
         out.printf("adapter: %s (Q8_0, %d KB)%nloss plot: %s%nmetrics: %s%n", s.adapter(), Files.size(s.adapter()) / 1024, r.plot(), r.metrics());
-        samples(base, s.adapter(), out);
+        samples(base, s.adapter(), o.where(), out);
     }
 
     /** Pretrains the base model (all weights, F32) on a text and writes it as GGUF with its tokenizer. */
@@ -104,8 +122,8 @@ public final class Demo {
     }
 
     /** Greedy-ish samples from the base alone and with the exported adapter. */
-    static void samples(Path base, Path adapter, PrintStream out) throws IOException {
-        try (LlamaModel m = LlamaModel.load(base)) {
+    static void samples(Path base, Path adapter, LlamaModel.LoadOptions where, PrintStream out) throws IOException {
+        try (LlamaModel m = LlamaModel.load(base, where)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             for (String prompt : List.of("Permission is hereby granted", "The java command")) {
                 String plain = Generator.generate(m, tok, prompt, 48, 256, new Sampler(0.6f, 40, 0.95f, 5), null);

@@ -32,19 +32,61 @@ public final class LlamaModel implements AutoCloseable {
     private final MemorySegment handle;
     private final AutoCloseable owner;
     private final GgufFile gguf;
+    private final LoadOptions options;
     private boolean closed;
 
+    /**
+     * Where a model runs and how a CUDA model holds its base weights.
+     *
+     * @param device    the CPU or a CUDA device
+     * @param placement the weights of a CUDA model (ignored on the CPU)
+     */
+    public record LoadOptions(Device device, WeightPlacement placement) {
+        public LoadOptions {
+            java.util.Objects.requireNonNull(device, "device");
+            java.util.Objects.requireNonNull(placement, "placement");
+        }
+
+        /** The CPU. */
+        public static LoadOptions cpu() { return new LoadOptions(Device.CPU, WeightPlacement.AUTO); }
+
+        /** A device with the default placement (AUTO). */
+        public static LoadOptions on(Device device) { return new LoadOptions(device, WeightPlacement.AUTO); }
+
+        public LoadOptions withPlacement(WeightPlacement p) { return new LoadOptions(device, p); }
+
+        @Override
+        public String toString() { return device.isCpu() ? "cpu" : device + " (weights " + placement + ")"; }
+    }
+
+    /** Device memory of a CUDA model in bytes: held now, the peak since creation, and the device's total (all 0 on the CPU). */
+    public record DeviceMemory(long used, long peak, long total) {}
+
     private LlamaModel(LlamaConfig config, Map<String, WeightTensor> weights, MemorySegment handle,
-                       AutoCloseable owner, GgufFile gguf) {
+                       AutoCloseable owner, GgufFile gguf, LoadOptions options) {
         this.config = config;
         this.weights = weights;
         this.handle = handle;
         this.owner = owner;
         this.gguf = gguf;
+        this.options = options;
     }
 
-    /** Opens a GGUF model: maps the file, reads the config and binds every weight (validated by the engine). */
+    /** Opens a GGUF model on the CPU: maps the file, reads the config and binds every weight (validated by the engine). */
     public static LlamaModel load(Path path) throws IOException {
+        return load(path, LoadOptions.cpu());
+    }
+
+    /** Opens a GGUF model on a device (default weight placement). */
+    public static LlamaModel load(Path path, Device device) throws IOException {
+        return load(path, LoadOptions.on(device));
+    }
+
+    /**
+     * Opens a GGUF model on a device: the file stays mapped (the weights are borrowed from the mapping; a CUDA model uploads
+     * them when it is validated).
+     */
+    public static LlamaModel load(Path path, LoadOptions options) throws IOException {
         GgufFile f = GgufFile.open(path);
         try {
             LlamaConfig cfg = LlamaConfig.fromGguf(f);
@@ -54,7 +96,7 @@ public final class LlamaModel implements AutoCloseable {
                 for (int i = 1; i < t.ne().length; i++) ne1 *= t.ne()[i];
                 w.put(t.name(), new WeightTensor(t.type(), t.ne()[0], ne1, f.tensorData(t)));
             }
-            return bind(cfg, w, f, f, path.toString());
+            return bind(cfg, w, f, f, path.toString(), options);
         } catch (RuntimeException e) {
             f.close();
             throw e;
@@ -66,11 +108,23 @@ public final class LlamaModel implements AutoCloseable {
      * {@code owner} (may be null) is closed with the model: it owns the weights' memory.
      */
     public static LlamaModel fromWeights(LlamaConfig cfg, Map<String, WeightTensor> weights, AutoCloseable owner) {
-        return bind(cfg, new HashMap<>(weights), owner, null, "model");
+        return fromWeights(cfg, weights, owner, LoadOptions.cpu());
     }
 
-    private static LlamaModel bind(LlamaConfig cfg, Map<String, WeightTensor> w, AutoCloseable owner, GgufFile gguf, String where) {
+    /** As {@link #fromWeights(LlamaConfig, Map, AutoCloseable)}, on a device (default weight placement). */
+    public static LlamaModel fromWeights(LlamaConfig cfg, Map<String, WeightTensor> weights, AutoCloseable owner, Device device) {
+        return fromWeights(cfg, weights, owner, LoadOptions.on(device));
+    }
+
+    /** As {@link #fromWeights(LlamaConfig, Map, AutoCloseable)}, on a device with a weight placement. */
+    public static LlamaModel fromWeights(LlamaConfig cfg, Map<String, WeightTensor> weights, AutoCloseable owner, LoadOptions options) {
+        return bind(cfg, new HashMap<>(weights), owner, null, "model", options);
+    }
+
+    private static LlamaModel bind(LlamaConfig cfg, Map<String, WeightTensor> w, AutoCloseable owner, GgufFile gguf, String where,
+                                   LoadOptions options) {
         Native.ensureLoaded();
+        options.device().checkUsable(); // a CUDA device without a usable GPU: the engine's reason, in one clean sentence
         MemorySegment handle;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment p = pl_model_params.allocate(a);
@@ -88,10 +142,12 @@ public final class LlamaModel implements AutoCloseable {
             pl_model_params.norm_eps(p, cfg.normEps());
             pl_model_params.rope_type(p, cfg.ropeType());
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            Native.check(panlora_h.pl_model_create(p, out), where + ": pl_model_create");
+            Native.check(panlora_h.pl_model_create_on(p, options.device().engineId(), out), options.device().isCpu() ? where + ": pl_model_create" : where + " on " + options.device());
             handle = out.get(ValueLayout.ADDRESS, 0);
         }
         try {
+            if (options.device().isCuda())
+                Native.check(panlora_h.pl_model_set_placement(handle, options.placement().engineId()), where + ": weight placement " + options.placement());
             for (WeightKind k : WeightKind.values()) {
                 long layers = k.perLayer ? cfg.nLayer() : 1;
                 for (long l = 0; l < layers; l++) {
@@ -108,15 +164,30 @@ public final class LlamaModel implements AutoCloseable {
                             t.ne0(), t.ne1(), t.data(), t.data().byteSize()), where + ": tensor " + name);
                 }
             }
-            Native.check(panlora_h.pl_model_validate(handle), where);
+            Native.check(panlora_h.pl_model_validate(handle), options.device().isCuda() ? where + " on " + options : where);
         } catch (RuntimeException e) {
             panlora_h.pl_model_free(handle);
             throw e;
         }
-        return new LlamaModel(cfg, w, handle, owner, gguf);
+        return new LlamaModel(cfg, w, handle, owner, gguf, options);
     }
 
     public LlamaConfig config() { return config; }
+
+    /** The device the model runs on. */
+    public Device device() { return options.device(); }
+
+    /** The device and weight placement the model was created with. */
+    public LoadOptions loadOptions() { return options; }
+
+    /** Device memory the engine holds for this model now, its peak since creation, and the device's total (0 on the CPU). */
+    public DeviceMemory deviceMemory() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment u = a.allocate(ValueLayout.JAVA_LONG), p = a.allocate(ValueLayout.JAVA_LONG), t = a.allocate(ValueLayout.JAVA_LONG);
+            Native.check(panlora_h.pl_model_device_memory(handle(), u, p, t), "pl_model_device_memory");
+            return new DeviceMemory(u.get(ValueLayout.JAVA_LONG, 0), p.get(ValueLayout.JAVA_LONG, 0), t.get(ValueLayout.JAVA_LONG, 0));
+        }
+    }
 
     /** The GGUF file the model was loaded from, if any. */
     public Optional<GgufFile> gguf() { return Optional.ofNullable(gguf); }

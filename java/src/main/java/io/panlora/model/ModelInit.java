@@ -40,6 +40,63 @@ public final class ModelInit {
         return w;
     }
 
+    /**
+     * Random weights for benchmarks of big shapes, fast and off-heap: for each kind of matrix a pool of {@code poolRows} random
+     * rows (the same distribution as {@link #randomWeights}) is quantized once to {@code type} and its bytes are tiled over every
+     * tensor of that kind (so rows repeat with period poolRows; the engine's work per step is the same as for i.i.d. rows).
+     * Norms are 1 (F32). Every tensor gets its own memory from arena; nothing passes through Java arrays but the pools.
+     */
+    public static Map<String, WeightTensor> tiledRandomWeights(LlamaConfig c, GgmlType type, long seed, boolean untiedOutput, int poolRows,
+                                                               Arena arena) {
+        if (poolRows < 1) throw new IllegalArgumentException("poolRows must be >= 1, got " + poolRows);
+        Map<String, WeightTensor> w = new LinkedHashMap<>();
+        SplittableRandom rng = new SplittableRandom(seed);
+        double std = 0.02, resid = 0.02 / Math.sqrt(2.0 * c.nLayer());
+        try (Arena scratch = Arena.ofConfined()) {
+            for (WeightKind k : WeightKind.values()) {
+                if (k == WeightKind.OUTPUT && !untiedOutput) continue;
+                if (k == WeightKind.ATTN_Q_BIAS || k == WeightKind.ATTN_K_BIAS || k == WeightKind.ATTN_V_BIAS || k == WeightKind.ROPE_FREQS) continue;
+                long[] sh = k.shape(c);
+                long ne0 = sh[0], ne1 = sh[1];
+                long layers = k.perLayer ? c.nLayer() : 1;
+                if (k.isVector()) {
+                    for (long l = 0; l < layers; l++) {
+                        MemorySegment v = arena.allocate(ValueLayout.JAVA_FLOAT, ne0);
+                        for (long i = 0; i < ne0; i++) v.setAtIndex(ValueLayout.JAVA_FLOAT, i, 1f);
+                        w.put(k.ggufName(l), new WeightTensor(GgmlType.F32, ne0, ne1, v));
+                    }
+                    continue;
+                }
+                GgmlType t = ne0 % type.blockSize() == 0 ? type : GgmlType.F32;
+                long rows = Math.min(poolRows, ne1);
+                double s = (k == WeightKind.ATTN_OUTPUT || k == WeightKind.FFN_DOWN) ? resid : std;
+                MemorySegment f = scratch.allocate(ValueLayout.JAVA_FLOAT, rows * ne0);
+                for (long i = 0; i < rows * ne0; i++) f.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (rng.nextGaussian() * s));
+                long rowBytes = t.rowBytes(ne0);
+                MemorySegment pool = scratch.allocate(rowBytes * rows, 64);
+                io.panlora.tensor.Codec.quantize(t, f, rows * ne0, pool);
+                for (long l = 0; l < layers; l++) {
+                    MemorySegment dst = arena.allocate(rowBytes * ne1, 64);
+                    tile(pool, dst);
+                    w.put(k.ggufName(l), new WeightTensor(t, ne0, ne1, dst));
+                }
+            }
+        }
+        return w;
+    }
+
+    /** Fills dst with repeated copies of src's bytes (the last copy cut short), doubling the copied span each time. */
+    static void tile(MemorySegment src, MemorySegment dst) {
+        long n = dst.byteSize(), first = Math.min(src.byteSize(), n);
+        MemorySegment.copy(src, 0, dst, 0, first);
+        long done = first;
+        while (done < n) {
+            long len = Math.min(done, n - done);
+            MemorySegment.copy(dst, 0, dst, done, len);
+            done += len;
+        }
+    }
+
     /** Packs floats of shape (ne0, ne1) into a tensor of the given type (F32 if ne0 does not fit the type's block). */
     public static WeightTensor tensor(float[] v, long ne0, long ne1, GgmlType type, Arena arena) {
         GgmlType t = ne0 % type.blockSize() == 0 ? type : GgmlType.F32;

@@ -1,27 +1,42 @@
 package io.panlora.model;
 
+import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.TreeMap;
 
 /** Named LLaMA shapes for init and benchmarks. */
 public final class Presets {
     private Presets() {}
 
-    private static final Map<String, long[]> SHAPES = new TreeMap<>(Map.of(
-            // vocab, dim, layers, heads, kv heads, ffn, ctx
-            "tiny", new long[] {512, 64, 2, 4, 2, 192, 256},
-            "small", new long[] {2048, 256, 4, 8, 4, 704, 512},
-            "25m", new long[] {8192, 512, 6, 8, 8, 1408, 512},
-            "110m", new long[] {32000, 768, 12, 12, 12, 2048, 1024}));
+    private static final Map<String, LlamaConfig> SHAPES = new LinkedHashMap<>();
 
-    /** The names, sorted. */
+    static {
+        //                              vocab, dim, layers, heads, kv heads, ffn, ctx
+        SHAPES.put("tiny", LlamaConfig.llama(512, 64, 2, 4, 2, 192, 256));
+        SHAPES.put("small", LlamaConfig.llama(2048, 256, 4, 8, 4, 704, 512));
+        SHAPES.put("25m", LlamaConfig.llama(8192, 512, 6, 8, 8, 1408, 512));
+        SHAPES.put("110m", LlamaConfig.llama(32000, 768, 12, 12, 12, 2048, 1024));
+        // GPU benchmark shapes (bench train --device cuda): a 125M LLaMA, and Llama 3.2 1B / 3B and Llama 3.1 8B
+        SHAPES.put("125m", LlamaConfig.llama(32000, 768, 12, 12, 12, 2048, 2048));
+        SHAPES.put("1b", llama3(2048, 16, 32, 8, 8192));
+        SHAPES.put("3b", llama3(3072, 28, 24, 8, 8192));
+        SHAPES.put("8b", llama3(4096, 32, 32, 8, 14336));
+    }
+
+    /** A Llama 3 shape: vocabulary 128256, head_dim = dim / heads, RoPE theta 500000, context 8192 (enough for any benchmark). */
+    private static LlamaConfig llama3(long dim, long layers, long heads, long kvHeads, long ffn) {
+        LlamaConfig c = LlamaConfig.llama(128256, dim, layers, heads, kvHeads, ffn, 8192);
+        return new LlamaConfig(c.arch(), c.nVocab(), c.nEmbd(), c.nLayer(), c.nHead(), c.nHeadKv(), c.headDim(), c.nFf(), c.nCtxTrain(),
+                c.nRot(), 500000f, 1f, c.normEps(), c.ropeType());
+    }
+
+    /** The names, in size order. */
     public static Iterable<String> names() { return SHAPES.keySet(); }
 
     /** The config of a named preset; vocab may be replaced later by the tokenizer's size. */
     public static LlamaConfig byName(String name) {
-        long[] s = SHAPES.get(name.toLowerCase());
-        if (s == null) throw new IllegalArgumentException("unknown preset '" + name + "' (known: " + String.join(", ", SHAPES.keySet()) + ")");
-        return LlamaConfig.llama(s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
+        LlamaConfig c = SHAPES.get(name.trim().toLowerCase());
+        if (c == null) throw new IllegalArgumentException("unknown preset '" + name + "' (known: " + String.join(", ", SHAPES.keySet()) + ")");
+        return c;
     }
 
     /** A short description: dims, layers, heads. */

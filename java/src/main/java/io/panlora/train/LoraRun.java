@@ -19,15 +19,36 @@ import java.util.List;
 public final class LoraRun {
     private LoraRun() {}
 
-    /** Everything a run needs. epochs > 0 overrides cfg.steps(). */
+    /**
+     * Everything a run needs. epochs > 0 overrides cfg.steps(). {@code load} says where the model runs (default: the CPU); it is
+     * not part of the checkpoint's key, so a run may resume on another device (within that device's numerics).
+     */
     public record Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
                           ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
-                          TrainingStrategy strategy) {
-        /** Plain LoRA. */
+                          TrainingStrategy strategy, LlamaModel.LoadOptions load) {
+        public Options {
+            if (load == null) load = LlamaModel.LoadOptions.cpu();
+        }
+
+        /** On the CPU. */
+        public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
+                       ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
+                       TrainingStrategy strategy) {
+            this(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress, strategy,
+                    LlamaModel.LoadOptions.cpu());
+        }
+
+        /** Plain LoRA on the CPU. */
         public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
                        ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress) {
             this(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
-                    TrainingStrategy.LORA);
+                    TrainingStrategy.LORA, LlamaModel.LoadOptions.cpu());
+        }
+
+        /** The same run on another device / weight placement. */
+        public Options on(LlamaModel.LoadOptions where) {
+            return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
+                    strategy, where);
         }
     }
 
@@ -37,7 +58,7 @@ public final class LoraRun {
 
     public static Summary run(Options o) throws IOException {
         PrintStream out = o.progress();
-        try (LlamaModel m = LlamaModel.load(o.base())) {
+        try (LlamaModel m = LlamaModel.load(o.base(), o.load())) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             TrainConfig cfg = o.cfg();
             if (cfg.ctx() > m.config().nCtxTrain() && out != null)

@@ -41,14 +41,24 @@ public final class Experiments {
     private Experiments() {}
 
     /** Inputs: a base, a training text, a shifted text (another domain), and the training shape. */
-    public record Setup(Path model, Path text, Path shifted, TrainConfig cfg, int shapleyPermutations, Path workDir) {}
+    public record Setup(Path model, Path text, Path shifted, TrainConfig cfg, int shapleyPermutations, Path workDir,
+                        LlamaModel.LoadOptions load) {
+        public Setup {
+            if (load == null) load = LlamaModel.LoadOptions.cpu();
+        }
+
+        /** On the CPU. */
+        public Setup(Path model, Path text, Path shifted, TrainConfig cfg, int shapleyPermutations, Path workDir) {
+            this(model, text, shifted, cfg, shapleyPermutations, workDir, LlamaModel.LoadOptions.cpu());
+        }
+    }
 
     /** Factors of a trained adapter: per slot (A, B) with scale, plus its trainable parameter count. */
     record Trained(List<float[]> a, List<float[]> b, List<Float> scale, long trainable, double valLoss) {}
 
     public static void run(Setup s, PrintStream out) throws IOException {
         Files.createDirectories(s.workDir());
-        try (LlamaModel m = LlamaModel.load(s.model())) {
+        try (LlamaModel m = LlamaModel.load(s.model(), s.load())) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             TrainConfig cfg = s.cfg();
             Packer packer = new Packer(cfg.ctx(), false, Packer.padIdFor(tok));
