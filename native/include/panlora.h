@@ -255,7 +255,8 @@ int32_t pl_model_set_lora(pl_model *model, pl_lora *lora);
 /* Training modes. */
 enum pl_train_mode {
     PL_TRAIN_LORA = 0, /* gradients for the trainable factors of the attached adapter; the base stays frozen (any type) */
-    PL_TRAIN_FULL = 1  /* gradients for every weight; all weights must be F32 and writable (they are updated in place) */
+    PL_TRAIN_FULL = 1  /* gradients for every weight; all weights must be F32 and writable (they are updated in place; a CUDA
+                          model trains F32 copies on the device and writes them back to these arrays after every AdamW step) */
 };
 
 /* Shape and mode of a trainer. */

@@ -39,9 +39,9 @@ import java.util.Map;
  */
 public final class Demo {
     /**
-     * Knobs of the demo (defaults fit 2 cores and ~10 minutes with the build). {@code where} runs the LoRA fine-tune and the
-     * samples; the base is always pretrained on the CPU, because FULL-mode training updates a CUDA model's weights on the
-     * device only and the engine has no call to read them back for writing the base GGUF.
+     * Knobs of the demo (defaults fit 2 cores and ~10 minutes with the build). {@code where} is the device of the base
+     * pretraining (FULL mode: a CUDA model writes its updated weights back to the host arrays after every step), the LoRA
+     * fine-tune and the samples.
      */
     public record Options(Path cacheDir, Path outDir, int baseSteps, int loraSteps, boolean rebuildBase, PrintStream out,
                           LlamaModel.LoadOptions where) {
@@ -74,8 +74,7 @@ public final class Demo {
                 Files.size(manuals) / 1024, Files.size(legal) / 1024);
         Path base = o.cacheDir().resolve("demo-base.gguf");
         if (o.rebuildBase() || !Files.exists(base)) {
-            if (o.where().device().isCuda()) out.println("note: the base is pretrained on the CPU (FULL-mode weights are not read back from a device)");
-            pretrain(manuals, base, o.baseSteps(), o.outDir().resolve("base"), out);
+            pretrain(manuals, base, o.baseSteps(), o.outDir().resolve("base"), o.where(), out);
         }
         else out.println("base model: reusing " + base + " (--rebuild-base to train it again)");
 
@@ -96,7 +95,7 @@ public final class Demo {
     }
 
     /** Pretrains the base model (all weights, F32) on a text and writes it as GGUF with its tokenizer. */
-    static void pretrain(Path corpus, Path dest, int steps, Path runDir, PrintStream out) throws IOException {
+    static void pretrain(Path corpus, Path dest, int steps, Path runDir, LlamaModel.LoadOptions where, PrintStream out) throws IOException {
         out.println("\n== Pretraining the base model on the JDK manuals ==");
         long t0 = System.nanoTime();
         TokenizerSpec spec = BpeTrainer.train(Files.readString(corpus), 2048);
@@ -109,7 +108,7 @@ public final class Demo {
         Dataset ds = Dataset.load(corpus, null, tok, ReadOptions.defaults(), new Packer(cfg.ctx(), false, Packer.padIdFor(tok)), 0.02, 11);
         Arena arena = Arena.ofShared();
         Map<String, WeightTensor> w = ModelInit.randomWeights(c, GgmlType.F32, 11, false, arena);
-        try (LlamaModel m = LlamaModel.fromWeights(c, w, arena)) {
+        try (LlamaModel m = LlamaModel.fromWeights(c, w, arena, where)) {
             out.printf("model: %.2fM parameters (dim %d, %d layers, %d heads / %d kv, ffn %d); %d steps of %d x %d tokens%n",
                     c.parameterCount(true) / 1e6, c.nEmbd(), c.nLayer(), c.nHead(), c.nHeadKv(), c.nFf(), steps, cfg.batch(), cfg.ctx());
             List<BatchSource.Batch> val = DatasetBatches.validation(ds, cfg.batch(), 4);
