@@ -633,7 +633,7 @@ static int32_t block_forward(dstep *st, int64_t l, float *x, int64_t B, int64_t 
     PLC_TRY(linear_forward(st, l, PL_W_ATTN_V, PL_W_ATTN_V_BIAS, a->xn1, sc->xb, n, v_new, sc));
     PLC_TRY(plc_rope(a->q, B, T, pos0, p->n_head, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, rope_factors(dm), p->rope_type, 1, s));
     PLC_TRY(plc_rope(k_new, B, T, pos0, p->n_head_kv, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, rope_factors(dm), p->rope_type, 1, s));
-    PLC_TRY(plc_attention_forward(a->att, a->lse, a->q, k_all, v_all, B, T, Tk, pos0, p->n_head, p->n_head_kv, p->head_dim, kv_stride, s));
+    PLC_TRY(plc_attention_forward(a->att, a->lse, a->q, k_all, v_all, B, T, Tk, pos0, p->n_head, p->n_head_kv, p->head_dim, kv_stride, s, !dm->f32));
     if (bf) PLC_TRY(plc_f32_to_bf16(sc->xb, a->att, n * Q, s));
     PLC_TRY(linear_forward(st, l, PL_W_ATTN_OUTPUT, -1, a->att, sc->xb, n, sc->tmp, sc));
     PLC_TRY(plc_residual_add(x, sc->tmp, n * D, s));
@@ -989,7 +989,7 @@ static int32_t block_bwd(dtrainer *t, dstep *st, int64_t l, int64_t i) {
     /* attention: x_mid = x_in + wo(att), att = attn(rope(q), rope(k), v), q/k/v = W·xn1, xn1 = norm(x_in) */
     PLC_TRY(linear_backward(st, l, PL_W_ATTN_OUTPUT, a->att, t->dx, N, t->datt, 0, wgrad(t, PL_W_ATTN_OUTPUT, l), &t->sc, t->touched));
     PLC_TRY(plc_attention_backward(t->dq, t->dk, t->dv, t->datt, a->q, t->k[i], t->v[i], a->att, a->lse, t->att_scratch, B, T,
-                                   p->n_head, p->n_head_kv, p->head_dim, s));
+                                   p->n_head, p->n_head_kv, p->head_dim, s, !st->dm->f32));
     PLC_TRY(plc_rope(t->dq, B, T, 0, p->n_head, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, rope_factors(st->dm), p->rope_type, -1, s));
     PLC_TRY(plc_rope(t->dk, B, T, 0, p->n_head_kv, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, rope_factors(st->dm), p->rope_type, -1, s));
     PLC_TRY(linear_backward(st, l, PL_W_ATTN_Q, a->xn1, t->dq, N, t->dxn, 0, wgrad(t, PL_W_ATTN_Q, l), &t->sc, t->touched));

@@ -70,15 +70,18 @@ int32_t plc_sumsq(double *out, const float *x, int64_t n, cudaStream_t s);
 /* ---- attention.cu (flash-style: no T×T matrix in memory) ---- */
 /* Causal GQA attention: out[b][t][h] = Σ_{s ≤ pos0+t, s < Tk} softmax_s(q[b][t][h]·k[b][s][h/g]/√hd) v[b][s][h/g].
    q, out [B][Tq][n_head·hd]; k, v [B][Tk][n_head_kv·hd] with batch stride kv_stride floats; lse (opt) [B][n_head][Tq]
-   receives the log-sum-exp of the scaled scores of each query (for the backward). */
+   receives the log-sum-exp of the scaled scores of each query (for the backward). use_bf16 = 1: tensor cores (BF16
+   operands rounded from the F32 inputs, F32 accumulation and softmax) where hd is a multiple of 16 on an sm_80+ device
+   with the shared memory for it, else (and for use_bf16 = 0) F32 on CUDA cores. */
 int32_t plc_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int64_t B,
                               int64_t Tq, int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv, int64_t hd,
-                              int64_t kv_stride, cudaStream_t s);
+                              int64_t kv_stride, cudaStream_t s, int use_bf16);
 /* Backward over full causal sequences (pos0 = 0, Tq = Tk = T, kv_stride = T·n_head_kv·hd) from the forward's out and lse:
    D = rowsum(dout⊙out), dS = P⊙(dout·vᵀ − D), dq = dS·k/√hd, dk = dSᵀ·q/√hd (summed over the query heads of a K/V
-   head), dv = Pᵀ·dout (likewise). Overwrites dq, dk, dv; deterministic (no atomics). scratch: B·n_head·T floats. */
+   head), dv = Pᵀ·dout (likewise). Overwrites dq, dk, dv; deterministic (no atomics). scratch: B·n_head·T floats.
+   use_bf16 as in the forward (D stays F32). */
 int32_t plc_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                                const float *v, const float *out, const float *lse, float *scratch, int64_t B,
-                               int64_t T, int64_t n_head, int64_t n_head_kv, int64_t hd, cudaStream_t s);
+                               int64_t T, int64_t n_head, int64_t n_head_kv, int64_t hd, cudaStream_t s, int use_bf16);
 
 #endif
