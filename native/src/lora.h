@@ -51,4 +51,14 @@ static inline int64_t lora_max_rank(const pl_lora *l) {
     return r;
 }
 
+/* The lowest layer whose backward matters in LORA mode: below it no active slot trains (n_layer if none does). */
+static inline int64_t lora_lowest_trained_layer(const pl_lora *l, int64_t n_layer) {
+    int64_t low = n_layer;
+    for (int32_t i = 0; l && i < l->n_slots; i++) {
+        const lora_slot *s = &l->slots[i];
+        if (lora_slot_active(l, s) && (s->train_a || s->train_b) && s->layer < low) low = s->layer;
+    }
+    return low;
+}
+
 #endif

@@ -208,14 +208,7 @@ static int32_t block_bwd(pl_trainer *t, int64_t l, int64_t i) {
 
 /* The lowest layer whose backward matters: below it nothing trains (LORA mode with layers masked off). */
 static int64_t lowest_trained_layer(const pl_trainer *t) {
-    if (t->full) return 0;
-    const pl_lora *lo = t->model->lora;
-    int64_t low = t->model->p.n_layer;
-    for (int32_t i = 0; i < lo->n_slots; i++) {
-        const lora_slot *s = &lo->slots[i];
-        if (lora_slot_active(lo, s) && (s->train_a || s->train_b) && s->layer < low) low = s->layer;
-    }
-    return low;
+    return t->full ? 0 : lora_lowest_trained_layer(t->model->lora, t->model->p.n_layer);
 }
 
 PL_EXPORT int32_t pl_trainer_zero_grad(pl_trainer *t) {

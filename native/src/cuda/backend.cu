@@ -1000,14 +1000,7 @@ static int32_t block_bwd(dtrainer *t, dstep *st, int64_t l, int64_t i) {
 }
 
 static int64_t lowest_trained_layer(const dtrainer *t) {
-    if (t->full) return 0;
-    const pl_lora *lo = t->model->lora;
-    int64_t low = t->model->p.n_layer;
-    for (int32_t i = 0; i < lo->n_slots; i++) {
-        const lora_slot *s = &lo->slots[i];
-        if (lora_slot_active(lo, s) && (s->train_a || s->train_b) && s->layer < low) low = s->layer;
-    }
-    return low;
+    return t->full ? 0 : lora_lowest_trained_layer(t->model->lora, t->model->p.n_layer);
 }
 
 static int32_t be_trainer_zero_grad(void *p) {
