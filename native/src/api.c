@@ -5,7 +5,8 @@
 #include <string.h>
 #include <dlfcn.h>
 #include <pthread.h>
-#include <omp.h>
+#include <sched.h>
+#include <unistd.h>
 #include "common.h"
 #include "backend.h"
 
@@ -152,9 +153,28 @@ PL_EXPORT const char *pl_build_info(void) {
     return info;
 }
 
+/* CPUs this process may run on (its affinity mask, as taskset or a container's cpuset sets it), at least 1. */
+static int usable_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        const int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 int pl_threads(void) {
     int n = __atomic_load_n(&pl_num_threads, __ATOMIC_RELAXED);
-    return n > 0 ? n : omp_get_num_procs();
+    if (n > 0) return n;
+    static int cpus; /* read once: the affinity mask is fixed for a run */
+    int c = __atomic_load_n(&cpus, __ATOMIC_RELAXED);
+    if (c == 0) {
+        c = usable_cpus();
+        if (c > 1024) c = 1024;
+        __atomic_store_n(&cpus, c, __ATOMIC_RELAXED);
+    }
+    return c;
 }
 
 PL_EXPORT int32_t pl_set_num_threads(int32_t n) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common.h"
+#include "pool.h"
 #include "block.h"
 #include "lora.h"
 #include "model.h"
@@ -307,17 +308,31 @@ PL_EXPORT int32_t pl_trainer_grad_norm(pl_trainer *t, double *norm) {
     return PL_OK;
 }
 
-/* AdamW on n floats: m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²; w -= lr (m̂/(√v̂+ε) + wd·w). */
-static void adamw(float *w, const float *g, float *m, float *v, int64_t n, int64_t step, const pl_adamw_params *p) {
-    const float bc1 = 1.0f - powf(p->beta1, (float)step), bc2 = 1.0f - powf(p->beta2, (float)step);
-    #pragma omp parallel for num_threads(pl_threads()) schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        const float gi = g[i] * p->grad_scale;
+typedef struct {
+    float *w, *m, *v;
+    const float *g;
+    float bc1, bc2;
+    const pl_adamw_params *p;
+} adamw_args;
+
+static void adamw_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
+    const adamw_args *a = ctx;
+    const pl_adamw_params *p = a->p;
+    float *w = a->w, *m = a->m, *v = a->v;
+    for (int64_t i = i0; i < i1; i++) {
+        const float gi = a->g[i] * p->grad_scale;
         m[i] = p->beta1 * m[i] + (1.0f - p->beta1) * gi;
         v[i] = p->beta2 * v[i] + (1.0f - p->beta2) * gi * gi;
-        const float mh = m[i] / bc1, vh = v[i] / bc2;
+        const float mh = m[i] / a->bc1, vh = v[i] / a->bc2;
         w[i] -= p->lr * (mh / (sqrtf(vh) + p->eps) + p->weight_decay * w[i]);
     }
+}
+
+/* AdamW on n floats: m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²; w -= lr (m̂/(√v̂+ε) + wd·w). */
+static void adamw(float *w, const float *g, float *m, float *v, int64_t n, int64_t step, const pl_adamw_params *p) {
+    adamw_args a = {w, m, v, g, 1.0f - powf(p->beta1, (float)step), 1.0f - powf(p->beta2, (float)step), p};
+    if (n <= 65536) adamw_chunk(&a, 0, n, 0);
+    else pl_parallel_for(n, 16384, pl_threads(), adamw_chunk, &a);
 }
 
 PL_EXPORT int32_t pl_trainer_adamw_step(pl_trainer *t, const pl_adamw_params *ap) {

@@ -4,7 +4,7 @@
 #include "common.h"
 #include "ops/ops.h"
 #include "ops/matmul.h"
-#include <omp.h>
+#include "pool.h"
 
 /* s = a·b over n floats (an OpenMP SIMD reduction: fixed order for a given build). */
 static inline float dot_f32(const float *a, const float *b, int64_t n) {
@@ -14,51 +14,67 @@ static inline float dot_f32(const float *a, const float *b, int64_t n) {
     return s;
 }
 
+typedef struct {
+    float *out, *probs, *dq, *dk, *dv;
+    const float *q, *k, *v, *dout, *probs_in;
+    int64_t B, Tq, Tk, pos0, n_head, n_head_kv, hd, kv_batch_stride;
+    float *bufs;       /* backward: per-head gradient buffers */
+    _Atomic int failed;
+} attn_args;
+
+/* Queries [i0, i1) of the flattened (sequence, head, query) index. */
+static void forward_rows_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
+    attn_args *a = ctx;
+    const int64_t n_head = a->n_head, hd = a->hd, Tq = a->Tq, Tk = a->Tk, group = n_head / a->n_head_kv;
+    const int64_t q_row = n_head * hd, kv_row = a->n_head_kv * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *scratch = a->probs ? NULL : pl_scratch(PL_SCRATCH_ATTN, (size_t)Tk * sizeof(float));
+    if (!a->probs && !scratch) {
+        a->failed = 1;
+        return;
+    }
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t bh = i / Tq, t = i % Tq;
+        const int64_t b = bh / n_head, h = bh % n_head, hk = h / group;
+        const float *qt = a->q + (b * Tq + t) * q_row + h * hd;
+        const float *kb = a->k + b * a->kv_batch_stride + hk * hd;
+        const float *vb = a->v + b * a->kv_batch_stride + hk * hd;
+        float *p = a->probs ? a->probs + ((b * n_head + h) * Tq + t) * Tk : scratch;
+        const int64_t n_keys = a->pos0 + t + 1 < Tk ? a->pos0 + t + 1 : Tk;
+        float mx = -INFINITY;
+        for (int64_t s = 0; s < n_keys; s++) {
+            float sc = dot_f32(qt, kb + s * kv_row, hd) * scale;
+            p[s] = sc;
+            mx = sc > mx ? sc : mx;
+        }
+        float sum = 0.0f;
+        for (int64_t s = 0; s < n_keys; s++) { p[s] = expf(p[s] - mx); sum += p[s]; }
+        const float inv = 1.0f / sum;
+        for (int64_t s = 0; s < n_keys; s++) p[s] *= inv;
+        if (a->probs) for (int64_t s = n_keys; s < Tk; s++) p[s] = 0.0f;
+        float *ot = a->out + (b * Tq + t) * q_row + h * hd;
+        memset(ot, 0, (size_t)hd * sizeof(float));
+        for (int64_t s = 0; s < n_keys; s++) {
+            const float ps = p[s];
+            const float *vs = vb + s * kv_row;
+            #pragma omp simd
+            for (int64_t d = 0; d < hd; d++) ot[d] += ps * vs[d];
+        }
+    }
+}
+
 /* out = softmax(q kᵀ/√hd, causal) v per (sequence, head, query), one dot product at a time: the decode path. */
 static int32_t attention_forward_rows(float *out, float *probs, const float *q, const float *k, const float *v,
                           int64_t B, int64_t Tq, int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv,
                           int64_t hd, int64_t kv_batch_stride) {
-    const int64_t group = n_head / n_head_kv;
-    const int64_t q_row = n_head * hd, kv_row = n_head_kv * hd;
-    const float scale = 1.0f / sqrtf((float)hd);
+    attn_args a = {.out = out, .probs = probs, .q = q, .k = k, .v = v, .B = B, .Tq = Tq, .Tk = Tk, .pos0 = pos0,
+                   .n_head = n_head, .n_head_kv = n_head_kv, .hd = hd, .kv_batch_stride = kv_batch_stride};
+    const int64_t n = B * n_head * Tq;
     /* a decode step of a small model is a few thousand multiply-adds: not worth waking threads */
-    const int nth = B * n_head * Tq * Tk * hd < 65536 ? 1 : pl_threads();
-    float *scratch = NULL;
-    if (!probs) {
-        scratch = pl_alloc((size_t)nth * (size_t)Tk * sizeof(float));
-        if (!scratch) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention: cannot allocate %lld floats of scores", (long long)(nth * Tk));
-    }
-    #pragma omp parallel for num_threads(nth) schedule(dynamic, 4) collapse(2)
-    for (int64_t bh = 0; bh < B * n_head; bh++) {
-        for (int64_t t = 0; t < Tq; t++) {
-            const int64_t b = bh / n_head, h = bh % n_head, hk = h / group;
-            const float *qt = q + (b * Tq + t) * q_row + h * hd;
-            const float *kb = k + b * kv_batch_stride + hk * hd;
-            const float *vb = v + b * kv_batch_stride + hk * hd;
-            float *p = probs ? probs + ((b * n_head + h) * Tq + t) * Tk : scratch + (int64_t)omp_get_thread_num() * Tk;
-            const int64_t n_keys = pos0 + t + 1 < Tk ? pos0 + t + 1 : Tk;
-            float mx = -INFINITY;
-            for (int64_t s = 0; s < n_keys; s++) {
-                float sc = dot_f32(qt, kb + s * kv_row, hd) * scale;
-                p[s] = sc;
-                mx = sc > mx ? sc : mx;
-            }
-            float sum = 0.0f;
-            for (int64_t s = 0; s < n_keys; s++) { p[s] = expf(p[s] - mx); sum += p[s]; }
-            const float inv = 1.0f / sum;
-            for (int64_t s = 0; s < n_keys; s++) p[s] *= inv;
-            if (probs) for (int64_t s = n_keys; s < Tk; s++) p[s] = 0.0f;
-            float *ot = out + (b * Tq + t) * q_row + h * hd;
-            memset(ot, 0, (size_t)hd * sizeof(float));
-            for (int64_t s = 0; s < n_keys; s++) {
-                const float ps = p[s];
-                const float *vs = vb + s * kv_row;
-                #pragma omp simd
-                for (int64_t d = 0; d < hd; d++) ot[d] += ps * vs[d];
-            }
-        }
-    }
-    pl_free(scratch);
+    const int width = n * Tk * hd < 65536 ? 1 : pl_threads();
+    if (width <= 1) forward_rows_chunk(&a, 0, n, 0);
+    else pl_parallel_for(n, pl_grain_for(n, width, 8, 1), width, forward_rows_chunk, &a);
+    if (a.failed) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention: cannot allocate %lld floats of scores", (long long)Tk);
     return PL_OK;
 }
 
@@ -114,80 +130,118 @@ static void attention_head_backward(float *dq, float *dk_h, float *dv_h, int64_t
    probs [B][n_head][T][T] as saved by attention_forward. Overwrites dq, dk, dv. A shared K/V head's gradient is
    each query head's contribution (summed over t in order) added in head order, so the result is bit-identical
    for any thread count: with few (b, kv-head) pairs per thread, heads run in parallel into per-head buffers. */
+/* group == 1: (b, h) pairs [i0, i1) straight into dk, dv. */
+static void backward_rows_direct_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
+    attn_args *a = ctx;
+    const int64_t T = a->Tq, n_head = a->n_head, hd = a->hd, kv_row = a->n_head_kv * hd;
+    float *ds = pl_scratch(PL_SCRATCH_ATTN, (size_t)T * sizeof(float));
+    if (!ds) {
+        a->failed = 1;
+        return;
+    }
+    for (int64_t bh = i0; bh < i1; bh++) {
+        const int64_t b = bh / n_head, h = bh % n_head, off = b * T * kv_row + h * hd;
+        attention_head_backward(a->dq, a->dk + off, a->dv + off, kv_row, ds, a->dout, a->q, a->k, a->v, a->probs_in,
+                                b, h, T, n_head, a->n_head_kv, hd);
+    }
+}
+
+/* (b, kv-head) pairs [i0, i1): the group's query heads in order into scratch, added to dk, dv. */
+static void backward_rows_group_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
+    attn_args *a = ctx;
+    const int64_t T = a->Tq, n_head = a->n_head, n_head_kv = a->n_head_kv, hd = a->hd, kv_row = n_head_kv * hd;
+    const int64_t group = n_head / n_head_kv, head_buf = T * hd;
+    float *ds = pl_scratch(PL_SCRATCH_ATTN, (size_t)(T + 2 * head_buf) * sizeof(float));
+    if (!ds) {
+        a->failed = 1;
+        return;
+    }
+    float *dk_h = ds + T, *dv_h = dk_h + head_buf;
+    for (int64_t bk = i0; bk < i1; bk++) {
+        const int64_t b = bk / n_head_kv, hk = bk % n_head_kv;
+        float *dkb = a->dk + b * T * kv_row + hk * hd, *dvb = a->dv + b * T * kv_row + hk * hd;
+        for (int64_t s = 0; s < T; s++) {
+            memset(dkb + s * kv_row, 0, (size_t)hd * sizeof(float));
+            memset(dvb + s * kv_row, 0, (size_t)hd * sizeof(float));
+        }
+        for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
+            attention_head_backward(a->dq, dk_h, dv_h, hd, ds, a->dout, a->q, a->k, a->v, a->probs_in, b, h, T, n_head,
+                                    n_head_kv, hd);
+            for (int64_t s = 0; s < T; s++) {
+                float *dks = dkb + s * kv_row, *dvs = dvb + s * kv_row;
+                const float *x = dk_h + s * hd, *y = dv_h + s * hd;
+                #pragma omp simd
+                for (int64_t d = 0; d < hd; d++) { dks[d] += x[d]; dvs[d] += y[d]; }
+            }
+        }
+    }
+}
+
+/* Few K/V heads: (b, h) pairs [i0, i1) into their own buffers. */
+static void backward_rows_heads_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
+    attn_args *a = ctx;
+    const int64_t T = a->Tq, n_head = a->n_head, hd = a->hd, head_buf = T * hd, n_bh = a->B * n_head;
+    float *ds = pl_scratch(PL_SCRATCH_ATTN, (size_t)T * sizeof(float));
+    if (!ds) {
+        a->failed = 1;
+        return;
+    }
+    float *dk_heads = a->bufs, *dv_heads = a->bufs + n_bh * head_buf;
+    for (int64_t bh = i0; bh < i1; bh++) {
+        const int64_t b = bh / n_head, h = bh % n_head;
+        attention_head_backward(a->dq, dk_heads + bh * head_buf, dv_heads + bh * head_buf, hd, ds, a->dout, a->q, a->k,
+                                a->v, a->probs_in, b, h, T, n_head, a->n_head_kv, hd);
+    }
+}
+
+/* Few K/V heads: rows [i0, i1) of the flattened (b, kv-head, s) index reduced over the group in head order. */
+static void backward_rows_reduce_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
+    attn_args *a = ctx;
+    const int64_t T = a->Tq, n_head = a->n_head, n_head_kv = a->n_head_kv, hd = a->hd, kv_row = n_head_kv * hd;
+    const int64_t group = n_head / n_head_kv, head_buf = T * hd, n_bh = a->B * n_head;
+    const float *dk_heads = a->bufs, *dv_heads = a->bufs + n_bh * head_buf;
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t bk = i / T, s = i % T, b = bk / n_head_kv, hk = bk % n_head_kv;
+        float *dks = a->dk + (b * T + s) * kv_row + hk * hd, *dvs = a->dv + (b * T + s) * kv_row + hk * hd;
+        memset(dks, 0, (size_t)hd * sizeof(float));
+        memset(dvs, 0, (size_t)hd * sizeof(float));
+        for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
+            const float *x = dk_heads + (b * n_head + h) * head_buf + s * hd;
+            const float *y = dv_heads + (b * n_head + h) * head_buf + s * hd;
+            #pragma omp simd
+            for (int64_t d = 0; d < hd; d++) { dks[d] += x[d]; dvs[d] += y[d]; }
+        }
+    }
+}
+
+/* The same backward one dot product at a time (the reference the GEMM path is tested against).
+   dP = dout·vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dq = dS·k/√hd, dk = Σ_group dSᵀ·q/√hd, dv = Σ_group Pᵀ·dout.
+   Full causal sequences: q, dq [B][T][n_head*hd]; k, v, dk, dv [B][T][n_head_kv*hd] (batch stride T*n_head_kv*hd);
+   probs [B][n_head][T][T] as saved by attention_forward. Overwrites dq, dk, dv. A shared K/V head's gradient is
+   each query head's contribution (summed over t in order) added in head order, so the result is bit-identical
+   for any thread count: with few (b, kv-head) pairs per thread, heads run in parallel into per-head buffers. */
 int32_t attention_backward_rows(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                                 const float *v, const float *probs, int64_t B, int64_t T, int64_t n_head,
                                 int64_t n_head_kv, int64_t hd) {
-    const int64_t group = n_head / n_head_kv, kv_row = n_head_kv * hd;
-    const int nth = pl_threads();
+    const int64_t group = n_head / n_head_kv;
+    const int width = pl_threads();
+    attn_args a = {.dq = dq, .dk = dk, .dv = dv, .dout = dout, .q = q, .k = k, .v = v, .probs_in = probs, .B = B,
+                   .Tq = T, .Tk = T, .n_head = n_head, .n_head_kv = n_head_kv, .hd = hd};
     if (group == 1) { /* every K/V head has one query head: write straight into dk, dv */
-        float *ds_all = pl_alloc((size_t)nth * (size_t)T * sizeof(float));
-        if (!ds_all) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention_backward: cannot allocate %lld floats of scratch", (long long)(nth * T));
-        #pragma omp parallel for num_threads(nth) schedule(dynamic, 1)
-        for (int64_t bh = 0; bh < B * n_head; bh++) {
-            const int64_t b = bh / n_head, h = bh % n_head;
-            float *ds = ds_all + (int64_t)omp_get_thread_num() * T;
-            const int64_t off = b * T * kv_row + h * hd;
-            attention_head_backward(dq, dk + off, dv + off, kv_row, ds, dout, q, k, v, probs, b, h, T, n_head, n_head_kv, hd);
-        }
-        pl_free(ds_all);
-        return PL_OK;
+        pl_parallel_for(B * n_head, 1, width, backward_rows_direct_chunk, &a);
+    } else if (B * n_head_kv >= width) {
+        pl_parallel_for(B * n_head_kv, 1, width, backward_rows_group_chunk, &a);
+    } else {
+        /* few K/V heads for the threads: every (b, h) in parallel into its own buffers, then a reduction in head order */
+        const int64_t n_bh = B * n_head, head_buf = T * hd;
+        a.bufs = pl_alloc((size_t)(2 * n_bh * head_buf) * sizeof(float));
+        if (!a.bufs) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention_backward: cannot allocate %lld floats of per-head gradients", (long long)(2 * n_bh * head_buf));
+        pl_parallel_for(n_bh, 1, width, backward_rows_heads_chunk, &a);
+        const int64_t rows = B * n_head_kv * T;
+        pl_parallel_for(rows, pl_grain_for(rows, width, 8, 1), width, backward_rows_reduce_chunk, &a);
+        pl_free(a.bufs);
     }
-    const int64_t head_buf = T * hd; /* one head's dk (then dv) contribution, rows of hd */
-    if (B * n_head_kv >= nth) {
-        /* a thread owns a (b, kv-head): its query heads run in order into thread scratch, added to dk, dv */
-        const int64_t per_thread = T + 2 * head_buf;
-        float *scratch = pl_alloc((size_t)nth * (size_t)per_thread * sizeof(float));
-        if (!scratch) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention_backward: cannot allocate %lld floats of scratch", (long long)(nth * per_thread));
-        #pragma omp parallel for num_threads(nth) schedule(dynamic, 1)
-        for (int64_t bk = 0; bk < B * n_head_kv; bk++) {
-            const int64_t b = bk / n_head_kv, hk = bk % n_head_kv;
-            float *ds = scratch + (int64_t)omp_get_thread_num() * per_thread, *dk_h = ds + T, *dv_h = dk_h + head_buf;
-            float *dkb = dk + b * T * kv_row + hk * hd, *dvb = dv + b * T * kv_row + hk * hd;
-            for (int64_t s = 0; s < T; s++) {
-                memset(dkb + s * kv_row, 0, (size_t)hd * sizeof(float));
-                memset(dvb + s * kv_row, 0, (size_t)hd * sizeof(float));
-            }
-            for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
-                attention_head_backward(dq, dk_h, dv_h, hd, ds, dout, q, k, v, probs, b, h, T, n_head, n_head_kv, hd);
-                for (int64_t s = 0; s < T; s++) {
-                    float *dks = dkb + s * kv_row, *dvs = dvb + s * kv_row;
-                    const float *a = dk_h + s * hd, *c = dv_h + s * hd;
-                    #pragma omp simd
-                    for (int64_t d = 0; d < hd; d++) { dks[d] += a[d]; dvs[d] += c[d]; }
-                }
-            }
-        }
-        pl_free(scratch);
-        return PL_OK;
-    }
-    /* few K/V heads for the threads: every (b, h) in parallel into its own buffers, then a reduction in head order */
-    const int64_t n_bh = B * n_head;
-    float *bufs = pl_alloc((size_t)(2 * n_bh * head_buf + (int64_t)nth * T) * sizeof(float));
-    if (!bufs) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention_backward: cannot allocate %lld floats of per-head gradients", (long long)(2 * n_bh * head_buf + (int64_t)nth * T));
-    float *dk_heads = bufs, *dv_heads = bufs + n_bh * head_buf, *ds_all = bufs + 2 * n_bh * head_buf;
-    #pragma omp parallel for num_threads(nth) schedule(dynamic, 1)
-    for (int64_t bh = 0; bh < n_bh; bh++) {
-        const int64_t b = bh / n_head, h = bh % n_head;
-        float *ds = ds_all + (int64_t)omp_get_thread_num() * T;
-        attention_head_backward(dq, dk_heads + bh * head_buf, dv_heads + bh * head_buf, hd, ds, dout, q, k, v, probs,
-                                b, h, T, n_head, n_head_kv, hd);
-    }
-    #pragma omp parallel for num_threads(nth) schedule(static) collapse(2)
-    for (int64_t bk = 0; bk < B * n_head_kv; bk++) {
-        for (int64_t s = 0; s < T; s++) {
-            const int64_t b = bk / n_head_kv, hk = bk % n_head_kv;
-            float *dks = dk + (b * T + s) * kv_row + hk * hd, *dvs = dv + (b * T + s) * kv_row + hk * hd;
-            memset(dks, 0, (size_t)hd * sizeof(float));
-            memset(dvs, 0, (size_t)hd * sizeof(float));
-            for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
-                const float *a = dk_heads + (b * n_head + h) * head_buf + s * hd;
-                const float *c = dv_heads + (b * n_head + h) * head_buf + s * hd;
-                #pragma omp simd
-                for (int64_t d = 0; d < hd; d++) { dks[d] += a[d]; dvs[d] += c[d]; }
-            }
-        }
-    }
-    pl_free(bufs);
+    if (a.failed) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention_backward: cannot allocate per-thread scratch for T = %lld", (long long)T);
     return PL_OK;
 }
 
@@ -204,32 +258,78 @@ static void softmax_causal_row(float *row, int64_t Tk, int64_t n_keys) {
     for (int64_t s = n_keys; s < Tk; s++) row[s] = 0.0f;
 }
 
-/* S = Q_h K_hᵀ/√hd (Tq×Tk), causal softmax, O_h = P V_h — each a GEMM over the whole (sequence, head). */
+typedef struct {
+    attn_args *a;
+    float *p;      /* scores of one (sequence, head) */
+    float *ds;
+    int64_t Tk, pos0, T;
+    const float *pin;
+    float scale;
+} attn_rows_args;
+
+static void softmax_rows_chunk(void *ctx, int64_t t0, int64_t t1, int worker) {
+    const attn_rows_args *r = ctx;
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t n_keys = r->pos0 + t + 1 < r->Tk ? r->pos0 + t + 1 : r->Tk;
+        softmax_causal_row(r->p + t * r->Tk, r->Tk, n_keys);
+    }
+}
+
+/* Runs a row function of a T-row score matrix: over the pool when the matrix is large and this is not a chunk. */
+static void score_rows(int64_t rows, int64_t cols, pl_chunk_fn fn, void *ctx) {
+    const int width = pl_threads();
+    if (rows * cols <= 16384 || width <= 1) fn(ctx, 0, rows, 0);
+    else pl_parallel_for(rows, pl_grain_for(rows, width, 8, 1), width, fn, ctx);
+}
+
+/* One (sequence, head): S = Q_h K_hᵀ/√hd (Tq×Tk), causal softmax, O_h = P V_h. p: Tq×Tk scores. */
+static int32_t forward_head(attn_args *a, int64_t bh, float *p) {
+    const int64_t n_head = a->n_head, hd = a->hd, Tq = a->Tq, Tk = a->Tk, group = n_head / a->n_head_kv;
+    const int64_t q_row = n_head * hd, kv_row = a->n_head_kv * hd;
+    const int64_t b = bh / n_head, h = bh % n_head, hk = h / group;
+    const float *qh = a->q + b * Tq * q_row + h * hd;
+    const float *kh = a->k + b * a->kv_batch_stride + hk * hd, *vh = a->v + b * a->kv_batch_stride + hk * hd;
+    PL_TRY(pl_sgemm(0, 1, Tq, Tk, hd, 1.0f / sqrtf((float)hd), qh, q_row, kh, kv_row, 0.0f, p, Tk));
+    attn_rows_args r = {.a = a, .p = p, .Tk = Tk, .pos0 = a->pos0};
+    score_rows(Tq, Tk, softmax_rows_chunk, &r);
+    return pl_sgemm(0, 0, Tq, hd, Tk, 1.0f, p, Tk, vh, kv_row, 0.0f, a->out + b * Tq * q_row + h * hd, q_row);
+}
+
+/* (sequence, head) pairs [i0, i1), each on this thread (the GEMMs inside run serially). */
+static void forward_heads_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
+    attn_args *a = ctx;
+    const int64_t tt = a->Tq * a->Tk;
+    float *scratch = a->probs ? NULL : pl_scratch(PL_SCRATCH_ATTN, (size_t)tt * sizeof(float));
+    if (!a->probs && !scratch) {
+        a->failed = 1;
+        return;
+    }
+    for (int64_t bh = i0; bh < i1; bh++)
+        if (forward_head(a, bh, a->probs ? a->probs + bh * tt : scratch) != PL_OK) a->failed = 1;
+}
+
+/* S = Q_h K_hᵀ/√hd (Tq×Tk), causal softmax, O_h = P V_h — each a GEMM over the whole (sequence, head). With at
+   least two (sequence, head) pairs per thread, pairs are the parallel chunks (one pool loop for the whole op);
+   otherwise pairs run in order and each GEMM and softmax is parallel. The results are the same either way. */
 static int32_t attention_forward_gemm(float *out, float *probs, const float *q, const float *k, const float *v,
                                       int64_t B, int64_t Tq, int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv,
                                       int64_t hd, int64_t kv_batch_stride) {
-    const int64_t group = n_head / n_head_kv, q_row = n_head * hd, kv_row = n_head_kv * hd;
-    const float scale = 1.0f / sqrtf((float)hd);
+    attn_args a = {.out = out, .probs = probs, .q = q, .k = k, .v = v, .B = B, .Tq = Tq, .Tk = Tk, .pos0 = pos0,
+                   .n_head = n_head, .n_head_kv = n_head_kv, .hd = hd, .kv_batch_stride = kv_batch_stride};
+    const int width = pl_threads();
+    const int64_t n_bh = B * n_head;
+    if (n_bh >= 2 * (int64_t)width) {
+        pl_parallel_for(n_bh, 1, width, forward_heads_chunk, &a);
+        if (a.failed) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention: cannot allocate %lld scores", (long long)(Tq * Tk));
+        return PL_OK;
+    }
     float *scratch = NULL;
     if (!probs) {
         scratch = pl_alloc((size_t)(Tq * Tk) * sizeof(float));
         if (!scratch) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention: cannot allocate %lld scores", (long long)(Tq * Tk));
     }
     int32_t rc = PL_OK;
-    for (int64_t bh = 0; rc == PL_OK && bh < B * n_head; bh++) {
-        const int64_t b = bh / n_head, h = bh % n_head, hk = h / group;
-        const float *qh = q + b * Tq * q_row + h * hd;
-        const float *kh = k + b * kv_batch_stride + hk * hd, *vh = v + b * kv_batch_stride + hk * hd;
-        float *p = probs ? probs + bh * Tq * Tk : scratch;
-        rc = pl_sgemm(0, 1, Tq, Tk, hd, scale, qh, q_row, kh, kv_row, 0.0f, p, Tk);
-        if (rc != PL_OK) break;
-        #pragma omp parallel for num_threads(pl_threads()) schedule(static) if (Tq * Tk > 16384)
-        for (int64_t t = 0; t < Tq; t++) {
-            const int64_t n_keys = pos0 + t + 1 < Tk ? pos0 + t + 1 : Tk;
-            softmax_causal_row(p + t * Tk, Tk, n_keys);
-        }
-        rc = pl_sgemm(0, 0, Tq, hd, Tk, 1.0f, p, Tk, vh, kv_row, 0.0f, out + b * Tq * q_row + h * hd, q_row);
-    }
+    for (int64_t bh = 0; rc == PL_OK && bh < n_bh; bh++) rc = forward_head(&a, bh, probs ? probs + bh * Tq * Tk : scratch);
     pl_free(scratch);
     return rc;
 }
@@ -242,44 +342,76 @@ int32_t attention_forward(float *out, float *probs, const float *q, const float 
     return attention_forward_gemm(out, probs, q, k, v, B, Tq, Tk, pos0, n_head, n_head_kv, hd, kv_batch_stride);
 }
 
-/* Per (sequence b, K/V head), for each of its query heads h in order:
+static void ds_rows_chunk(void *ctx, int64_t t0, int64_t t1, int worker) {
+    const attn_rows_args *r = ctx;
+    const int64_t T = r->T;
+    for (int64_t t = t0; t < t1; t++) {
+        const float *pt = r->pin + t * T;
+        float *dst = r->ds + t * T;
+        float d = 0.0f;
+        for (int64_t s = 0; s <= t; s++) d += pt[s] * dst[s];
+        for (int64_t s = 0; s <= t; s++) dst[s] = pt[s] * (dst[s] - d) * r->scale;
+        for (int64_t s = t + 1; s < T; s++) dst[s] = 0.0f;
+    }
+}
+
+/* One (sequence b, K/V head hk): zeroes its dk, dv rows, then for each of its query heads h in order
    dP = dO_h V_hkᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P))/√hd; dQ_h = dS K_hk; dK_hk += dSᵀ Q_h; dV_hk += Pᵀ dO_h.
-   The order of the additions is fixed, so the result does not depend on the thread count. */
+   ds: T×T scratch. */
+static int32_t backward_kv_head(attn_args *a, int64_t b, int64_t hk, float *ds) {
+    const int64_t T = a->Tq, n_head = a->n_head, hd = a->hd, group = n_head / a->n_head_kv;
+    const int64_t q_row = n_head * hd, kv_row = a->n_head_kv * hd;
+    const float *kh = a->k + b * T * kv_row + hk * hd, *vh = a->v + b * T * kv_row + hk * hd;
+    float *dkh = a->dk + b * T * kv_row + hk * hd, *dvh = a->dv + b * T * kv_row + hk * hd;
+    for (int64_t s = 0; s < T; s++) {
+        memset(dkh + s * kv_row, 0, (size_t)hd * sizeof(float));
+        memset(dvh + s * kv_row, 0, (size_t)hd * sizeof(float));
+    }
+    for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
+        const float *p = a->probs_in + (b * n_head + h) * T * T;
+        const float *doh = a->dout + b * T * q_row + h * hd, *qh = a->q + b * T * q_row + h * hd;
+        float *dqh = a->dq + b * T * q_row + h * hd;
+        PL_TRY(pl_sgemm(0, 1, T, T, hd, 1.0f, doh, q_row, vh, kv_row, 0.0f, ds, T));
+        attn_rows_args r = {.a = a, .ds = ds, .pin = p, .T = T, .scale = 1.0f / sqrtf((float)hd)};
+        score_rows(T, T, ds_rows_chunk, &r);
+        PL_TRY(pl_sgemm(0, 0, T, hd, T, 1.0f, ds, T, kh, kv_row, 0.0f, dqh, q_row));
+        PL_TRY(pl_sgemm(1, 0, T, hd, T, 1.0f, ds, T, qh, q_row, 1.0f, dkh, kv_row));
+        PL_TRY(pl_sgemm(1, 0, T, hd, T, 1.0f, p, T, doh, q_row, 1.0f, dvh, kv_row));
+    }
+    return PL_OK;
+}
+
+static void backward_kv_heads_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
+    attn_args *a = ctx;
+    float *ds = pl_scratch(PL_SCRATCH_ATTN, (size_t)(a->Tq * a->Tq) * sizeof(float));
+    if (!ds) {
+        a->failed = 1;
+        return;
+    }
+    for (int64_t bk = i0; bk < i1; bk++)
+        if (backward_kv_head(a, bk / a->n_head_kv, bk % a->n_head_kv, ds) != PL_OK) a->failed = 1;
+}
+
+/* Per (sequence b, K/V head), for each of its query heads h in order (backward_kv_head). The order of the additions
+   is fixed, so the result does not depend on the thread count: (b, K/V head) pairs are the parallel chunks when
+   there are at least two per thread, otherwise they run in order with parallel GEMMs. */
 int32_t attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                            const float *v, const float *probs, int64_t B, int64_t T, int64_t n_head,
                            int64_t n_head_kv, int64_t hd) {
     if (T < 8) return attention_backward_rows(dq, dk, dv, dout, q, k, v, probs, B, T, n_head, n_head_kv, hd);
-    const int64_t group = n_head / n_head_kv, q_row = n_head * hd, kv_row = n_head_kv * hd;
-    const float scale = 1.0f / sqrtf((float)hd);
+    attn_args a = {.dq = dq, .dk = dk, .dv = dv, .dout = dout, .q = q, .k = k, .v = v, .probs_in = probs, .B = B,
+                   .Tq = T, .Tk = T, .n_head = n_head, .n_head_kv = n_head_kv, .hd = hd};
+    const int width = pl_threads();
+    const int64_t n_bk = B * n_head_kv;
+    if (n_bk >= 2 * (int64_t)width) {
+        pl_parallel_for(n_bk, 1, width, backward_kv_heads_chunk, &a);
+        if (a.failed) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention_backward: cannot allocate %lld floats of scratch", (long long)(T * T));
+        return PL_OK;
+    }
     float *ds = pl_alloc((size_t)(T * T) * sizeof(float));
     if (!ds) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention_backward: cannot allocate %lld floats of scratch", (long long)(T * T));
-    for (int64_t i = 0; i < B * T; i++) {
-        memset(dk + i * kv_row, 0, (size_t)kv_row * sizeof(float));
-        memset(dv + i * kv_row, 0, (size_t)kv_row * sizeof(float));
-    }
     int32_t rc = PL_OK;
-    for (int64_t b = 0; rc == PL_OK && b < B; b++) {
-        for (int64_t h = 0; rc == PL_OK && h < n_head; h++) {
-            const int64_t hk = h / group;
-            const float *p = probs + (b * n_head + h) * T * T;
-            const float *doh = dout + b * T * q_row + h * hd, *qh = q + b * T * q_row + h * hd;
-            const float *kh = k + b * T * kv_row + hk * hd, *vh = v + b * T * kv_row + hk * hd;
-            float *dqh = dq + b * T * q_row + h * hd, *dkh = dk + b * T * kv_row + hk * hd, *dvh = dv + b * T * kv_row + hk * hd;
-            if ((rc = pl_sgemm(0, 1, T, T, hd, 1.0f, doh, q_row, vh, kv_row, 0.0f, ds, T)) != PL_OK) break;
-            #pragma omp parallel for num_threads(pl_threads()) schedule(static) if (T * T > 16384)
-            for (int64_t t = 0; t < T; t++) {
-                const float *pt = p + t * T;
-                float *dst = ds + t * T;
-                float d = 0.0f;
-                for (int64_t s = 0; s <= t; s++) d += pt[s] * dst[s];
-                for (int64_t s = 0; s <= t; s++) dst[s] = pt[s] * (dst[s] - d) * scale;
-                for (int64_t s = t + 1; s < T; s++) dst[s] = 0.0f;
-            }
-            if ((rc = pl_sgemm(0, 0, T, hd, T, 1.0f, ds, T, kh, kv_row, 0.0f, dqh, q_row)) != PL_OK) break;
-            if ((rc = pl_sgemm(1, 0, T, hd, T, 1.0f, ds, T, qh, q_row, 1.0f, dkh, kv_row)) != PL_OK) break;
-            rc = pl_sgemm(1, 0, T, hd, T, 1.0f, p, T, doh, q_row, 1.0f, dvh, kv_row);
-        }
-    }
+    for (int64_t bk = 0; rc == PL_OK && bk < n_bk; bk++) rc = backward_kv_head(&a, bk / n_head_kv, bk % n_head_kv, ds);
     pl_free(ds);
     return rc;
 }

@@ -18,14 +18,15 @@
 #define PL_X86 0
 #endif
 #include <math.h>
-#include <omp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "common.h"
 #include "ops/matmul.h"
 #include "ops/sgemm.h"
 #include "quant/quant.h"
+#include "pool.h"
 #ifdef PANLORA_HAVE_OPENBLAS
 #include <cblas.h>
 #include <limits.h>
@@ -103,16 +104,25 @@ static int fits_blas_int(int64_t M, int64_t N, int64_t K, int64_t lda, int64_t l
 }
 #endif
 
-/* C = alpha * op(A) op(B) + beta * C (row-major): OpenBLAS when linked, else panlora's kernels. */
+/* 1 when PANLORA_GEMM=openblas asks for OpenBLAS's GEMM (multi-threaded with static shares: fastest on an idle
+   machine, stalls whenever one of its threads is descheduled). Read once. */
+static int use_openblas(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        const char *e = getenv("PANLORA_GEMM");
+        cached = e && strcmp(e, "openblas") == 0;
+    }
+    return cached;
+}
+
+/* C = alpha * op(A) op(B) + beta * C (row-major): panlora's kernels on the engine's thread pool; OpenBLAS when
+   linked and chosen with PANLORA_GEMM=openblas. */
 int32_t pl_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
 #ifdef PANLORA_HAVE_OPENBLAS
-    if (M > 0 && N > 0 && K > 0 && alpha != 0.0f && fits_blas_int(M, N, K, lda, ldb, ldc)) {
-        /* OpenMP OpenBLAS runs with the calling thread's omp_get_max_threads(); setting its count sets that too.
-           Inside a parallel region it runs on one thread, and its (global) count is left alone. */
+    if (use_openblas() && !pl_pool_in_chunk() && M > 0 && N > 0 && K > 0 && alpha != 0.0f && fits_blas_int(M, N, K, lda, ldb, ldc)) {
         const int threads = pl_threads();
-        if (!omp_in_parallel() && (omp_get_max_threads() != threads || openblas_get_num_threads() != threads))
-            openblas_set_num_threads(threads);
+        if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M,
                     (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
         return PL_OK;
@@ -138,98 +148,113 @@ static int64_t chunk_rows_for(int64_t in, int64_t out, int64_t multiple) {
     return rows;
 }
 
-/* dst[r][0..in) = rows r < n_rows of the weight starting at w, decoded to F32 (rows split over threads). */
-static void dequant_rows(int32_t type, const uint8_t *w, int64_t row_bytes, int64_t in, int64_t n_rows, float *dst) {
-    const int threads = n_rows * in < PL_PARALLEL_MIN_ELEMS ? 1 : pl_threads();
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t r = 0; r < n_rows; r++) pl_dequant_row(type, w + r * row_bytes, dst + r * in, in);
+typedef struct {
+    int32_t type;
+    const uint8_t *w;
+    int64_t row_bytes, in, out, n_tok;
+    const float *x;  /* forward input x, or backward dy */
+    float *y;        /* forward output y, dequantized rows, or backward dx */
+    int accumulate, use_avx2;
+    int64_t unit;    /* backward: columns per work unit */
+    _Atomic int failed;
+} rows_args;
+
+static void dequant_chunk(void *ctx, int64_t r0, int64_t r1, int worker) {
+    const rows_args *a = ctx;
+    for (int64_t r = r0; r < r1; r++) pl_dequant_row(a->type, a->w + r * a->row_bytes, a->y + r * a->in, a->in);
 }
 
-/* Decode forward: y[t][o] (+)= dot(W[o], x[t]) for t < n_tok, output rows split over threads. */
-static int32_t linear_forward_rows(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x,
-                                   int64_t n_tok, float *y, int accumulate) {
-    const int64_t row_bytes = row_bytes_of(wtype, in);
-    const int64_t stride = (in + 15) / 16 * 16; /* per-thread row buffers on separate cache lines */
-    int threads = out * in < PL_PARALLEL_MIN_ELEMS ? 1 : pl_threads();
-    if (threads > out) threads = (int)out;
-    const int direct = wtype == PL_TYPE_F32;
-    float *buf = NULL;
-    if (!direct) {
-        buf = pl_alloc(sizeof(float) * (size_t)(stride * threads));
-        if (!buf) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_forward: cannot allocate row buffers");
+/* dst[r][0..in) = rows r < n_rows of the weight starting at w, decoded to F32 (rows in chunks over the pool). */
+static void dequant_rows(int32_t type, const uint8_t *w, int64_t row_bytes, int64_t in, int64_t n_rows, float *dst) {
+    rows_args a = {.type = type, .w = w, .row_bytes = row_bytes, .in = in, .y = dst};
+    const int width = n_rows * in < PL_PARALLEL_MIN_ELEMS ? 1 : pl_threads();
+    if (width <= 1) dequant_chunk(&a, 0, n_rows, 0);
+    else pl_parallel_for(n_rows, pl_grain_for(n_rows, width, 8, 1), width, dequant_chunk, &a);
+}
+
+static void forward_rows_chunk(void *ctx, int64_t o0, int64_t o1, int worker) {
+    rows_args *a = ctx;
+    const int direct = a->type == PL_TYPE_F32;
+    float *row = direct ? NULL : pl_scratch(PL_SCRATCH_ROWS, sizeof(float) * (size_t)a->in);
+    if (!direct && !row) {
+        a->failed = 1;
+        return;
     }
-    const int use_avx2 = pl_cpu_has_avx2();
-    const uint8_t *wb = w;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        const int64_t o0 = out * tid / nth, o1 = out * (tid + 1) / nth;
-        float *row = direct ? NULL : buf + stride * tid;
-        for (int64_t o = o0; o < o1; o++) {
-            const float *wr;
-            if (direct) {
-                wr = (const float *)w + o * in;
-            } else {
-                pl_dequant_row(wtype, wb + o * row_bytes, row, in);
-                wr = row;
-            }
-            for (int64_t t = 0; t < n_tok; t++) {
-                const float s = use_avx2 ? dot_avx2(wr, x + t * in, in) : dot_scalar(wr, x + t * in, in);
-                y[t * out + o] = accumulate ? y[t * out + o] + s : s;
-            }
+    for (int64_t o = o0; o < o1; o++) {
+        const float *wr;
+        if (direct) {
+            wr = (const float *)(const void *)a->w + o * a->in;
+        } else {
+            pl_dequant_row(a->type, a->w + o * a->row_bytes, row, a->in);
+            wr = row;
+        }
+        for (int64_t t = 0; t < a->n_tok; t++) {
+            const float *xt = a->x + t * a->in;
+            const float s = a->use_avx2 ? dot_avx2(wr, xt, a->in) : dot_scalar(wr, xt, a->in);
+            float *yo = a->y + t * a->out + o;
+            *yo = a->accumulate ? *yo + s : s;
         }
     }
-    pl_free(buf);
+}
+
+/* Decode forward: y[t][o] (+)= dot(W[o], x[t]) for t < n_tok, output rows in chunks over the pool. */
+static int32_t linear_forward_rows(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x,
+                                   int64_t n_tok, float *y, int accumulate) {
+    rows_args a = {.type = wtype, .w = w, .row_bytes = row_bytes_of(wtype, in), .in = in, .out = out, .n_tok = n_tok,
+                   .x = x, .y = y, .accumulate = accumulate, .use_avx2 = pl_cpu_has_avx2()};
+    const int width = out * in < PL_PARALLEL_MIN_ELEMS ? 1 : pl_threads();
+    if (width <= 1) forward_rows_chunk(&a, 0, out, 0);
+    else pl_parallel_for(out, pl_grain_for(out, width, 8, 16), width, forward_rows_chunk, &a);
+    if (a.failed) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_forward: cannot allocate a row buffer of %lld floats", (long long)in);
     return PL_OK;
 }
 
-/* Decode input gradient: dx[t][i] (+)= sum_o dy[t][o] W[o][i], columns split over threads in whole blocks,
-   rows added in order. */
-static int32_t linear_backward_rows(int32_t wtype, const void *w, int64_t in, int64_t out, const float *dy,
-                                    int64_t n_tok, float *dx, int accumulate) {
-    const int64_t block_elems = pl_type_block_elems(wtype), block_bytes = pl_type_block_bytes(wtype);
-    const int64_t row_bytes = row_bytes_of(wtype, in);
-    const int64_t unit = block_elems >= 16 ? block_elems : 16; /* columns per work unit (whole blocks) */
-    const int64_t n_units = (in + unit - 1) / unit;
-    int threads = out * in < PL_PARALLEL_MIN_ELEMS ? 1 : pl_threads();
-    if (threads > n_units) threads = (int)n_units;
-    const int64_t seg_max = (n_units + threads - 1) / threads * unit;
-    const int direct = wtype == PL_TYPE_F32;
-    float *buf = NULL;
-    if (!direct) {
-        buf = pl_alloc(sizeof(float) * (size_t)(seg_max * threads));
-        if (!buf) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_backward_input: cannot allocate row buffers");
+static void backward_rows_chunk(void *ctx, int64_t u0, int64_t u1, int worker) {
+    rows_args *a = ctx;
+    const int64_t block_elems = pl_type_block_elems(a->type), block_bytes = pl_type_block_bytes(a->type);
+    const int64_t in = a->in, e0 = u0 * a->unit, e1 = u1 * a->unit < in ? u1 * a->unit : in;
+    if (e1 <= e0) return;
+    const int direct = a->type == PL_TYPE_F32;
+    float *seg = direct ? NULL : pl_scratch(PL_SCRATCH_ROWS, sizeof(float) * (size_t)(e1 - e0));
+    if (!direct && !seg) {
+        a->failed = 1;
+        return;
     }
-    const int use_avx2 = pl_cpu_has_avx2();
-    const uint8_t *wb = w;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        const int64_t u0 = n_units * tid / nth, u1 = n_units * (tid + 1) / nth;
-        const int64_t e0 = u0 * unit, e1 = u1 * unit < in ? u1 * unit : in;
-        float *seg = direct ? NULL : buf + seg_max * tid;
-        if (e1 > e0) {
-            if (!accumulate)
-                for (int64_t t = 0; t < n_tok; t++) memset(dx + t * in + e0, 0, sizeof(float) * (size_t)(e1 - e0));
-            for (int64_t o = 0; o < out; o++) {
-                const float *wr;
-                if (direct) {
-                    wr = (const float *)w + o * in + e0;
-                } else {
-                    pl_dequant_row(wtype, wb + o * row_bytes + e0 / block_elems * block_bytes, seg, e1 - e0);
-                    wr = seg;
-                }
-                for (int64_t t = 0; t < n_tok; t++) {
-                    if (use_avx2) {
-                        axpy_avx2(dy[t * out + o], wr, dx + t * in + e0, e1 - e0);
-                    } else {
-                        axpy_scalar(dy[t * out + o], wr, dx + t * in + e0, e1 - e0);
-                    }
-                }
+    float *dx = a->y;
+    if (!a->accumulate)
+        for (int64_t t = 0; t < a->n_tok; t++) memset(dx + t * in + e0, 0, sizeof(float) * (size_t)(e1 - e0));
+    for (int64_t o = 0; o < a->out; o++) {
+        const float *wr;
+        if (direct) {
+            wr = (const float *)(const void *)a->w + o * in + e0;
+        } else {
+            pl_dequant_row(a->type, a->w + o * a->row_bytes + e0 / block_elems * block_bytes, seg, e1 - e0);
+            wr = seg;
+        }
+        for (int64_t t = 0; t < a->n_tok; t++) {
+            const float d = a->x[t * a->out + o];
+            if (a->use_avx2) {
+                axpy_avx2(d, wr, dx + t * in + e0, e1 - e0);
+            } else {
+                axpy_scalar(d, wr, dx + t * in + e0, e1 - e0);
             }
         }
     }
-    pl_free(buf);
+}
+
+/* Decode input gradient: dx[t][i] (+)= sum_o dy[t][o] W[o][i], columns in chunks of whole blocks over the pool,
+   rows added in order. */
+static int32_t linear_backward_rows(int32_t wtype, const void *w, int64_t in, int64_t out, const float *dy,
+                                    int64_t n_tok, float *dx, int accumulate) {
+    const int64_t block_elems = pl_type_block_elems(wtype);
+    rows_args a = {.type = wtype, .w = w, .row_bytes = row_bytes_of(wtype, in), .in = in, .out = out, .n_tok = n_tok,
+                   .x = dy, .y = dx, .accumulate = accumulate, .use_avx2 = pl_cpu_has_avx2(),
+                   .unit = block_elems >= 16 ? block_elems : 16};
+    const int64_t n_units = (in + a.unit - 1) / a.unit;
+    const int width = out * in < PL_PARALLEL_MIN_ELEMS ? 1 : pl_threads();
+    if (width <= 1) backward_rows_chunk(&a, 0, n_units, 0);
+    else pl_parallel_for(n_units, pl_grain_for(n_units, width, 4, 1), width, backward_rows_chunk, &a);
+    if (a.failed) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_backward_input: cannot allocate a row buffer of %lld floats", (long long)in);
     return PL_OK;
 }
 

@@ -6,8 +6,10 @@
  * tile in registers over the KC slice. Packing pads edges with zeros, so the kernels never see ragged
  * tiles; ragged tiles are computed into a local buffer and copied out.
  *
- * Threads work on a grid of blocks of C without barriers: each packs the A rows and B columns its block
- * needs (the grid is chosen to duplicate the least packing). A tile's result does not depend on which
+ * Threads claim tasks — blocks of C of at most MC rows by NC columns, over all of K — one at a time from the
+ * pool (pool.h), so a descheduled thread delays only the block it holds. Each thread packs what its block
+ * needs; tasks are numbered column block by column block, and a thread keeps the packed B of its last column
+ * block (for all of K, when it fits) to reuse for the next row block. A tile's result does not depend on which
  * thread computes it and the K slices are added in order, so the output is the same for every thread count.
  */
 #if defined(__x86_64__) || defined(__i386__)
@@ -16,10 +18,12 @@
 #else
 #define PL_X86 0
 #endif
-#include <omp.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <stdlib.h>
 #include "common.h"
 #include "ops/sgemm.h"
+#include "pool.h"
 
 #define PL_MR 6      /* rows of a micro-tile (all kernels) */
 #define PL_NR_MAX 32 /* widest micro-tile */
@@ -333,6 +337,9 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
 
 /* ---- driver ---- */
 
+/* Bytes of packed B a thread keeps so that it can reuse it for the next row block of the same columns. */
+#define PL_B_KEEP_BYTES (4 << 20)
+
 typedef struct {
     int trans_a, trans_b;
     int64_t M, N, K;
@@ -341,73 +348,77 @@ typedef struct {
     int64_t lda, ldb, ldc;
     float *C;
     const pl_gemm_desc *kd;
+    /* tasks: blocks of mc rows x nc columns of C, numbered column block by column block */
+    int64_t mc, nc, m_blocks, n_blocks;
+    int64_t n_slices;   /* KC-deep slices of K */
+    int b_whole;        /* 1: a thread packs its column block of op(B) for all of K once and reuses it */
+    uint64_t call;      /* number of this call, tagging the packed B a thread keeps */
+    _Atomic int failed; /* a thread could not get its packing buffers */
 } pl_gemm_job;
 
-/* C[i0..i1)[j0..j1) = alpha * op(A) op(B) + beta * C for one thread's block, with its own packing buffers
-   pack_a (PL_MC x PL_KC) and pack_b (PL_KC x PL_NC or less). */
-static void gemm_block(const pl_gemm_job *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *pack_a,
-                       float *pack_b) {
+static _Atomic uint64_t gemm_calls;
+/* The packed B this thread holds: (call, column block); valid only with b_whole. */
+static _Thread_local uint64_t kept_call;
+static _Thread_local int64_t kept_block = -1;
+
+/* One task: C[i0..i0+mc)[j0..j0+nc) = alpha * op(A) op(B) + beta * C over all of K. */
+static void gemm_task(pl_gemm_job *g, int64_t task) {
     const int NR = g->kd->nr;
+    const int64_t jb = task / g->m_blocks, ib = task % g->m_blocks;
+    const int64_t i0 = ib * g->mc, j0 = jb * g->nc;
+    const int64_t mc = g->M - i0 < g->mc ? g->M - i0 : g->mc, nc = g->N - j0 < g->nc ? g->N - j0 : g->nc;
+    const int64_t n_panels = (nc + NR - 1) / NR, m_panels = (mc + PL_MR - 1) / PL_MR;
+    const int64_t kc_max = g->K < PL_KC ? g->K : PL_KC;
+    const int64_t slice_floats = n_panels * NR * kc_max;
+    float *pack_a = pl_scratch(PL_SCRATCH_GEMM_A, sizeof(float) * (size_t)(m_panels * PL_MR * kc_max));
+    float *pack_b = pl_scratch(PL_SCRATCH_GEMM_B, sizeof(float) * (size_t)(slice_floats * (g->b_whole ? g->n_slices : 1)));
+    if (!pack_a || !pack_b) {
+        g->failed = 1;
+        kept_block = -1;
+        return;
+    }
+    const int reuse = g->b_whole && kept_call == g->call && kept_block == jb;
     _Alignas(64) float tile[PL_MR * PL_NR_MAX];
-    for (int64_t jc = j0; jc < j1; jc += PL_NC) {
-        const int64_t nc = j1 - jc < PL_NC ? j1 - jc : PL_NC;
-        const int64_t n_panels = (nc + NR - 1) / NR;
-        for (int64_t pc = 0; pc < g->K; pc += PL_KC) {
-            const int64_t kc = g->K - pc < PL_KC ? g->K - pc : PL_KC;
-            const float beta = pc == 0 ? g->beta : 1.0f; /* later slices add to what the first wrote */
+    for (int64_t s = 0; s < g->n_slices; s++) {
+        const int64_t pc = s * PL_KC, kc = g->K - pc < PL_KC ? g->K - pc : PL_KC;
+        const float beta = s == 0 ? g->beta : 1.0f; /* later slices add to what the first wrote */
+        float *bs = pack_b + (g->b_whole ? s * slice_floats : 0);
+        if (!reuse)
             for (int64_t q = 0; q < n_panels; q++) {
                 const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
-                pack_b_panel(g->trans_b, g->B, g->ldb, pc, kc, jc + q * NR, nr, NR, g->kd->avx2_pack,
-                             pack_b + q * NR * kc);
+                pack_b_panel(g->trans_b, g->B, g->ldb, pc, kc, j0 + q * NR, nr, NR, g->kd->avx2_pack, bs + q * NR * kc);
             }
-            for (int64_t ic = i0; ic < i1; ic += PL_MC) {
-                const int64_t mc = i1 - ic < PL_MC ? i1 - ic : PL_MC;
-                const int64_t m_panels = (mc + PL_MR - 1) / PL_MR;
-                for (int64_t p = 0; p < m_panels; p++) {
-                    const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
-                    pack_a_panel(g->trans_a, g->A, g->lda, ic + p * PL_MR, mr, pc, kc, g->kd->avx2_pack,
-                                 pack_a + p * PL_MR * kc);
-                }
-                for (int64_t q = 0; q < n_panels; q++) { /* a B micro-panel stays in L1 across the A panels */
-                    const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
-                    const float *bp = pack_b + q * NR * kc;
-                    for (int64_t p = 0; p < m_panels; p++) {
-                        const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
-                        const float *ap = pack_a + p * PL_MR * kc;
-                        float *cp = g->C + (ic + p * PL_MR) * g->ldc + jc + q * NR;
-                        if (mr == PL_MR && nr == NR) {
-                            g->kd->tile(kc, ap, bp, cp, g->ldc, g->alpha, beta);
-                        } else {
-                            g->kd->tile(kc, ap, bp, tile, NR, 1.0f, 0.0f);
-                            store_edge(mr, nr, tile, NR, cp, g->ldc, g->alpha, beta);
-                        }
-                    }
+        for (int64_t p = 0; p < m_panels; p++) {
+            const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
+            pack_a_panel(g->trans_a, g->A, g->lda, i0 + p * PL_MR, mr, pc, kc, g->kd->avx2_pack, pack_a + p * PL_MR * kc);
+        }
+        for (int64_t q = 0; q < n_panels; q++) { /* a B micro-panel stays in L1 across the A panels */
+            const int64_t nr = nc - q * NR < NR ? nc - q * NR : NR;
+            const float *bp = bs + q * NR * kc;
+            for (int64_t p = 0; p < m_panels; p++) {
+                const int64_t mr = mc - p * PL_MR < PL_MR ? mc - p * PL_MR : PL_MR;
+                const float *ap = pack_a + p * PL_MR * kc;
+                float *cp = g->C + (i0 + p * PL_MR) * g->ldc + j0 + q * NR;
+                if (mr == PL_MR && nr == NR) {
+                    g->kd->tile(kc, ap, bp, cp, g->ldc, g->alpha, beta);
+                } else {
+                    g->kd->tile(kc, ap, bp, tile, NR, 1.0f, 0.0f);
+                    store_edge(mr, nr, tile, NR, cp, g->ldc, g->alpha, beta);
                 }
             }
         }
     }
+    kept_call = g->call;
+    kept_block = g->b_whole ? jb : -1;
 }
 
-/* Splits `threads` into a grid tm x tn over rows and columns of C: every thread packs the A rows and B columns
-   of its block, so choose the grid that packs the fewest elements (tn * M * K + tm * N * K) while giving each
-   thread at least one micro-tile row and column. */
-static void choose_grid(int threads, int64_t M, int64_t N, int NR, int *tm, int *tn) {
-    const int64_t m_panels = (M + PL_MR - 1) / PL_MR, n_panels = (N + NR - 1) / NR;
-    double best = -1;
-    *tm = 1;
-    *tn = 1;
-    for (int d = 1; d <= threads; d++) {
-        if (threads % d != 0) continue;
-        const int cm = threads / d, cn = d;
-        if (cm > m_panels || cn > n_panels) continue;
-        const double cost = (double)cn * (double)M + (double)cm * (double)N;
-        if (best < 0 || cost < best) {
-            best = cost;
-            *tm = cm;
-            *tn = cn;
-        }
-    }
+static void gemm_chunk(void *ctx, int64_t begin, int64_t end, int worker) {
+    (void)worker;
+    for (int64_t t = begin; t < end; t++) gemm_task(ctx, t);
 }
+
+/* Rounds x down to a multiple of m, at least m. */
+static int64_t round_down(int64_t x, int64_t m) { return x < m ? m : x / m * m; }
 
 /* C = alpha * op(A) op(B) + beta * C with panlora's kernels (see sgemm.h). */
 int32_t pl_sgemm_own(int kernel, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -419,39 +430,40 @@ int32_t pl_sgemm_own(int kernel, int trans_a, int trans_b, int64_t M, int64_t N,
         scale_c(M, N, beta, C, ldc);
         return PL_OK;
     }
-    const pl_gemm_job g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, choose_kernel(kernel, N)};
+    pl_gemm_job g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, choose_kernel(kernel, N)};
     const int NR = g.kd->nr;
-
-    /* thread grid: whole micro-panels per thread; a thread count that leaves no grid falls back to fewer */
     const double flops = 2.0 * (double)M * (double)N * (double)K;
-    int threads = flops < PL_MIN_PARALLEL_FLOPS ? 1 : pl_threads(), tm = 1, tn = 1;
-    while (threads > 1) {
-        choose_grid(threads, M, N, NR, &tm, &tn);
-        if (tm * tn == threads) break;
-        threads--;
-    }
-    const int64_t m_panels = (M + PL_MR - 1) / PL_MR, n_panels = (N + NR - 1) / NR;
-    const int64_t rows_max = (m_panels + tm - 1) / tm * PL_MR, cols_max = (n_panels + tn - 1) / tn * NR;
+    const int width = flops < PL_MIN_PARALLEL_FLOPS ? 1 : pl_threads();
 
-    /* one allocation holds every thread's packing buffers */
-    const int64_t kc_max = K < PL_KC ? K : PL_KC;
-    const int64_t mc_max = rows_max < PL_MC ? rows_max : PL_MC;
-    const int64_t nc_max = cols_max < PL_NC ? cols_max : PL_NC;
-    const int64_t a_floats = (mc_max * kc_max + 15) / 16 * 16; /* keeps B panels 64-byte aligned */
-    const int64_t per_thread = a_floats + (kc_max * nc_max + 15) / 16 * 16;
-    float *packs = pl_alloc(sizeof(float) * (size_t)(per_thread * threads));
-    if (!packs)
-        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_sgemm: cannot allocate %lld bytes of packing buffers",
-                       (long long)(sizeof(float) * (size_t)(per_thread * threads)));
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const int tid = omp_get_thread_num();
-        const int ti = tid / tn, tj = tid % tn;
-        const int64_t i0 = m_panels * ti / tm * PL_MR, i1 = m_panels * (ti + 1) / tm * PL_MR;
-        const int64_t j0 = n_panels * tj / tn * NR, j1 = n_panels * (tj + 1) / tn * NR;
-        float *pack_a = packs + per_thread * tid;
-        gemm_block(&g, i0, i1 < M ? i1 : M, j0, j1 < N ? j1 : N, pack_a, pack_a + a_floats);
+    /* Tasks: at most PL_MC rows (packed A stays in L2) and PL_NC columns; when the packed B of a column block for
+       all of K fits PL_B_KEEP_BYTES a thread keeps it for the next row block of those columns. Blocks shrink until
+       every thread has about four tasks, so a thread that stalls leaves little work for the others to wait on. */
+    g.n_slices = (K + PL_KC - 1) / PL_KC;
+    const int64_t k_floats = g.n_slices * (K < PL_KC ? K : PL_KC);
+    int64_t nc = round_down((int64_t)(PL_B_KEEP_BYTES / sizeof(float)) / k_floats, NR);
+    g.b_whole = nc >= 4 * NR;
+    if (!g.b_whole) nc = 16 * NR;
+    const int64_t n_pad = (N + NR - 1) / NR * NR;
+    if (nc > PL_NC) nc = PL_NC;
+    if (nc > n_pad) nc = n_pad;
+    int64_t mc = M < PL_MC ? (M + PL_MR - 1) / PL_MR * PL_MR : PL_MC;
+    static int per = 0; if (!per) { const char *e = getenv("PL_TASKS"); per = e ? atoi(e) : 4; }
+    const int64_t want = width > 1 ? per * (int64_t)width : 1;
+    for (;;) {
+        const int64_t tasks = ((M + mc - 1) / mc) * ((N + nc - 1) / nc);
+        if (tasks >= want) break;
+        if (mc >= 4 * PL_MR) mc = round_down(mc / 2, PL_MR);
+        else if (nc >= 2 * NR) nc = round_down(nc / 2, NR);
+        else break;
     }
-    pl_free(packs);
+    g.mc = mc;
+    g.nc = nc;
+    g.m_blocks = (M + mc - 1) / mc;
+    g.n_blocks = (N + nc - 1) / nc;
+    g.call = atomic_fetch_add(&gemm_calls, 1) + 1;
+    pl_parallel_for(g.m_blocks * g.n_blocks, 1, width, gemm_chunk, &g);
+    if (g.failed)
+        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_sgemm: cannot allocate packing buffers (%lld x %lld x %lld product)",
+                       (long long)M, (long long)N, (long long)K);
     return PL_OK;
 }

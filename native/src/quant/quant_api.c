@@ -3,6 +3,7 @@
    result does not depend on the thread count). */
 #include <math.h>
 #include "common.h"
+#include "pool.h"
 #include "quant_internal.h"
 
 /* Rows shorter than this many elements are coded on the calling thread. */
@@ -29,6 +30,30 @@ static int32_t checked_row_bytes(const char *fn, int32_t type, int64_t n, int64_
 static int64_t chunk_elems_for(int64_t block_elems) {
     const int64_t blocks = PL_CHUNK_ELEMS / block_elems;
     return (blocks > 0 ? blocks : 1) * block_elems;
+}
+
+/* One chunked encode or decode over the pool: chunk c covers elements [c * chunk, ...) of n. */
+typedef struct {
+    int32_t type;
+    int64_t n, chunk, block_elems, block_bytes;
+    uint8_t *bytes;
+    float *floats;
+} codec_args;
+
+static void dequant_chunk(void *ctx, int64_t c0, int64_t c1, int worker) {
+    const codec_args *a = ctx;
+    for (int64_t c = c0; c < c1; c++) {
+        const int64_t first = c * a->chunk, count = a->n - first < a->chunk ? a->n - first : a->chunk;
+        pl_dequant_row(a->type, a->bytes + first / a->block_elems * a->block_bytes, a->floats + first, count);
+    }
+}
+
+static void quant_chunk(void *ctx, int64_t c0, int64_t c1, int worker) {
+    const codec_args *a = ctx;
+    for (int64_t c = c0; c < c1; c++) {
+        const int64_t first = c * a->chunk, count = a->n - first < a->chunk ? a->n - first : a->chunk;
+        pl_quant_row(a->type, a->floats + first, a->bytes + first / a->block_elems * a->block_bytes, count);
+    }
 }
 
 /* Elements and bytes per block of a type. */
@@ -71,12 +96,9 @@ PL_EXPORT int32_t pl_dequantize(int32_t type, const void *src, int64_t src_bytes
     const int64_t chunk = chunk_elems_for(block_elems);
     const int64_t n_chunks = (n + chunk - 1) / chunk;
     const uint8_t *bytes = src;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t c = 0; c < n_chunks; c++) {
-        const int64_t first = c * chunk;
-        const int64_t count = n - first < chunk ? n - first : chunk;
-        pl_dequant_row(type, bytes + first / block_elems * block_bytes, dst + first, count);
-    }
+    codec_args a = {.type = type, .n = n, .chunk = chunk, .block_elems = block_elems, .block_bytes = block_bytes,
+                    .bytes = (uint8_t *)(uintptr_t)bytes, .floats = dst};
+    pl_parallel_for(n_chunks, 1, threads, dequant_chunk, &a);
     return PL_OK;
 }
 
@@ -121,11 +143,8 @@ PL_EXPORT int32_t pl_quantize(int32_t type, const float *src, int64_t n, void *d
     const int64_t chunk = chunk_elems_for(block_elems);
     const int64_t n_chunks = (n + chunk - 1) / chunk;
     uint8_t *bytes = dst;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t c = 0; c < n_chunks; c++) {
-        const int64_t first = c * chunk;
-        const int64_t count = n - first < chunk ? n - first : chunk;
-        pl_quant_row(type, src + first, bytes + first / block_elems * block_bytes, count);
-    }
+    codec_args a = {.type = type, .n = n, .chunk = chunk, .block_elems = block_elems, .block_bytes = block_bytes,
+                    .bytes = bytes, .floats = (float *)(uintptr_t)src};
+    pl_parallel_for(n_chunks, 1, threads, quant_chunk, &a);
     return PL_OK;
 }

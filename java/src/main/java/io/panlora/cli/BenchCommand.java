@@ -40,7 +40,8 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: 'peak' (F32 GEMM; BF16 GEMM on CUDA), 'matmul' (weight types, CPU kernels), 'forward' (LLaMA forward), "
-                + "'train' (LoRA step; with --device cuda: MFU against the same run's BF16 GEMM, peak GPU memory), 'variants' (LoRA variants).")
+                + "'train' (LoRA step; with --device cuda: MFU against the same run's BF16 GEMM, peak GPU memory), 'variants' (LoRA variants), "
+                + "'contention' (forward and LoRA step alone and beside 1 and 2 busy processes, for -t 1, -t 2 and the default).")
 final class BenchCommand implements Callable<Integer> {
     /** Rows of random weights quantized once per tensor kind and tiled (big shapes, and every CUDA run). */
     static final int POOL_ROWS = 256;
@@ -48,7 +49,7 @@ final class BenchCommand implements Callable<Integer> {
     static final long GEMM_N = 8192;
     static final int GEMM_REPS = 10;
 
-    @Parameters(index = "0", description = "peak | matmul | forward | train | variants")
+    @Parameters(index = "0", description = "peak | matmul | forward | train | variants | contention")
     String what;
 
     @Option(names = "--types", split = ",", description = "weight types (default: F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q6_K; 'train' on CUDA: BF16,Q4_K)")
@@ -105,8 +106,13 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        if (!List.of("peak", "matmul", "forward", "train", "variants").contains(what))
-            throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward, train, variants)");
+        if (!List.of("peak", "matmul", "forward", "train", "variants", "contention").contains(what))
+            throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward, train, variants, contention)");
+        if (what.equals("contention")) {
+            System.out.println("machine: " + MachineInfo.describe());
+            System.out.println("engine:  " + Native.buildInfo());
+            return new ContentionBench(preset != null ? preset : "25m", tokens != null ? tokens : 512, reps).run(preset != null ? preset : "25m");
+        }
         Device dev = common.device();
         System.out.println("machine: " + MachineInfo.describe());
         System.out.println("engine:  " + Native.buildInfo());
