@@ -98,8 +98,15 @@ PL_TARGET_AVX2_FMA static void ukernel_6x16_avx2(int64_t kc, const float *a, con
     __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-#pragma GCC unroll 4
+    /* the C tile is read or written after the loop: start fetching it now; the panels stream ahead of use */
+    for (int r = 0; r < PL_MR; r++) {
+        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * ldc + 15), _MM_HINT_T0);
+    }
+#pragma GCC unroll 8
     for (int64_t k = 0; k < kc; k++) {
+        _mm_prefetch((const char *)(b + 128), _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + 48), _MM_HINT_T0);
         const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         __m256 av;
 #define PL_ROW(r)                                    \
@@ -138,8 +145,14 @@ PL_TARGET_AVX512 static void ukernel_6x32_avx512(int64_t kc, const float *a, con
     __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
     __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
     __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
-#pragma GCC unroll 4
+    for (int r = 0; r < PL_MR; r++) {
+        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * ldc + 31), _MM_HINT_T0);
+    }
+#pragma GCC unroll 8
     for (int64_t k = 0; k < kc; k++) {
+        _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + 48), _MM_HINT_T0);
         const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
         __m512 av;
 #define PL_ROW(r)                                    \
