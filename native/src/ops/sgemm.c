@@ -30,7 +30,7 @@
 #define PL_KC 256    /* depth of a packed slice: an A and a B micro-panel stay in L1 */
 #define PL_MC 144    /* rows of a packed A block (multiple of PL_MR): stays in L2 */
 #define PL_NC 3072   /* columns of a packed B panel (multiple of every NR): stays in L3 */
-#define PL_MIN_PARALLEL_FLOPS (1 << 19) /* smaller products run on one thread */
+#define PL_MIN_PARALLEL_FLOPS (1 << 24) /* smaller products (about 0.2 ms on one core) run on the calling thread */
 
 #define PL_TARGET_AVX2_FMA __attribute__((target("avx2,fma")))
 #define PL_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
