@@ -38,8 +38,13 @@ static struct {
     void *ctx;
     int64_t n, grain;
     uint32_t n_chunks;
-    _Atomic int64_t parallel_loops, serial_loops;
-} pool = {.submit = PTHREAD_MUTEX_INITIALIZER, .grow = PTHREAD_MUTEX_INITIALIZER};
+    _Atomic int64_t parallel_loops, serial_loops, backoff_loops;
+    /* payoff of the workers, kept by the thread holding `submit` (see pl_parallel_for) */
+    int adaptive;
+    int64_t est_ns, took_ns;  /* this window: estimated time on the caller alone, time taken */
+    int64_t serial_until;     /* loops run on the caller alone until this time */
+    int64_t backoff_ns;       /* length of the next serial period */
+} pool = {.submit = PTHREAD_MUTEX_INITIALIZER, .grow = PTHREAD_MUTEX_INITIALIZER, .adaptive = 1};
 
 static _Thread_local int in_chunk; /* 1 while this thread runs a chunk (nested loops run serially) */
 
@@ -60,13 +65,11 @@ static int64_t now_ns(void) {
 }
 
 /* Spins up to PL_SPIN_NS while *word == val; returns its last value. */
-static int64_t spin_ns = -1;
 
 static uint32_t spin_while_equal(_Atomic uint32_t *word, uint32_t val) {
     uint32_t v = atomic_load_explicit(word, memory_order_acquire);
     if (v != val) return v;
-    if (spin_ns < 0) { const char *e = getenv("PL_SPIN_NS"); spin_ns = e ? atoll(e) : PL_SPIN_NS; }
-    const int64_t until = now_ns() + spin_ns;
+    const int64_t until = now_ns() + PL_SPIN_NS;
     for (int i = 1;; i++) {
         cpu_relax();
         v = atomic_load_explicit(word, memory_order_acquire);
@@ -75,13 +78,16 @@ static uint32_t spin_while_equal(_Atomic uint32_t *word, uint32_t val) {
     }
 }
 
-/* Claims and runs chunks of loop number `gen` until none is left (or a later loop has started). */
-static void run_chunks(uint32_t gen, int worker) {
-    for (;;) {
+/* Claims and runs chunks of loop number `gen` until none is left (or a later loop has started); returns how many
+   it ran. */
+static uint32_t run_chunks(uint32_t gen, int worker) {
+    for (uint32_t ran = 0;; ran++) {
         uint64_t t = atomic_load_explicit(&pool.ticket, memory_order_acquire);
-        if ((uint32_t)(t >> 32) != gen || (uint32_t)t == 0) return;
-        if (!atomic_compare_exchange_weak_explicit(&pool.ticket, &t, t - 1, memory_order_acq_rel, memory_order_acquire))
+        if ((uint32_t)(t >> 32) != gen || (uint32_t)t == 0) return ran;
+        if (!atomic_compare_exchange_weak_explicit(&pool.ticket, &t, t - 1, memory_order_acq_rel, memory_order_acquire)) {
+            ran--;
             continue;
+        }
         /* claimed: the loop's arguments stay valid until this chunk is counted in done */
         const uint32_t left = (uint32_t)t, n_chunks = pool.n_chunks;
         const int64_t c = (int64_t)(n_chunks - left), begin = c * pool.grain;
@@ -130,6 +136,31 @@ static int ensure_workers(int want) {
     return have + 1 < want ? have + 1 : want;
 }
 
+/* Whether the workers pay. The caller ran `mine` of the loop's n_chunks chunks in t1 - t0 and the loop took
+   t2 - t0; alone it would have taken about (t1 - t0) * n_chunks / mine. On an idle machine the workers shorten
+   every loop; on a busy one a worker can be descheduled holding a chunk and the caller waits a time slice for it,
+   and when such waits eat the gain the loops are better run on the caller alone (the other program gets the core
+   our workers would have fought it for). So: over windows of PL_PAYOFF_WINDOW_NS of parallel loops, when the
+   estimated time alone is below the time taken, loops run on the calling thread for a backoff period (doubling
+   while the workers keep failing to pay, up to PL_BACKOFF_MAX_NS), then the workers are tried again. */
+#define PL_PAYOFF_WINDOW_NS 20000000LL   /* 20 ms */
+#define PL_BACKOFF_MIN_NS 100000000LL    /* 100 ms */
+#define PL_BACKOFF_MAX_NS 1600000000LL   /* 1.6 s */
+
+static void account(int64_t t0, int64_t t1, int64_t t2, uint32_t mine, uint32_t n_chunks) {
+    pool.took_ns += t2 - t0;
+    pool.est_ns += mine > 0 ? (int64_t)((double)(t1 - t0) * n_chunks / mine) : t2 - t0;
+    if (pool.took_ns < PL_PAYOFF_WINDOW_NS) return;
+    if (pool.est_ns < pool.took_ns) {
+        if (pool.backoff_ns < PL_BACKOFF_MIN_NS) pool.backoff_ns = PL_BACKOFF_MIN_NS;
+        pool.serial_until = t2 + pool.backoff_ns;
+        if (pool.backoff_ns < PL_BACKOFF_MAX_NS) pool.backoff_ns *= 2;
+    } else {
+        pool.backoff_ns = 0;
+    }
+    pool.est_ns = pool.took_ns = 0;
+}
+
 static void run_serial(int64_t n, int64_t grain, pl_chunk_fn fn, void *ctx) {
     atomic_fetch_add_explicit(&pool.serial_loops, 1, memory_order_relaxed);
     const int nested = in_chunk;
@@ -148,6 +179,15 @@ void pl_parallel_for(int64_t n, int64_t grain, int width, pl_chunk_fn fn, void *
     if (width <= 1 || in_chunk || pthread_mutex_trylock(&pool.submit) != 0) {
         run_serial(n, grain, fn, ctx);
         return;
+    }
+    if (pool.adaptive && pool.serial_until != 0) {
+        if (now_ns() < pool.serial_until) {
+            pthread_mutex_unlock(&pool.submit);
+            atomic_fetch_add_explicit(&pool.backoff_loops, 1, memory_order_relaxed);
+            run_serial(n, grain, fn, ctx);
+            return;
+        }
+        pool.serial_until = 0;
     }
     width = ensure_workers(width);
     if (width <= 1) {
@@ -168,7 +208,9 @@ void pl_parallel_for(int64_t n, int64_t grain, int width, pl_chunk_fn fn, void *
     atomic_store(&pool.seq, gen); /* sequentially consistent: pairs with the sleepers count below */
     if (atomic_load(&pool.sleepers) > 0) futex(&pool.seq, FUTEX_WAKE, INT_MAX);
 
-    run_chunks(gen, 0);
+    const int64_t t0 = pool.adaptive ? now_ns() : 0;
+    const uint32_t mine = run_chunks(gen, 0);
+    const int64_t t1 = pool.adaptive ? now_ns() : 0;
 
     /* wait for the chunks other threads claimed: spin while they make progress, sleep when they do not */
     const uint32_t target = (uint32_t)n_chunks;
@@ -180,6 +222,7 @@ void pl_parallel_for(int64_t n, int64_t grain, int width, pl_chunk_fn fn, void *
         if (d != target) futex(&pool.done, FUTEX_WAIT, d);
         atomic_store(&pool.caller_sleeping, 0);
     }
+    if (pool.adaptive) account(t0, t1, now_ns(), mine, target);
     pthread_mutex_unlock(&pool.submit);
 }
 
@@ -233,7 +276,15 @@ int64_t pl_grain_for(int64_t n, int width, int per_thread, int64_t min_grain) {
     return g < 1 ? 1 : g;
 }
 
-void pl_pool_counts(int64_t *parallel, int64_t *serial) {
+void pl_pool_counts(int64_t *parallel, int64_t *serial, int64_t *backoff) {
     if (parallel) *parallel = atomic_load(&pool.parallel_loops);
     if (serial) *serial = atomic_load(&pool.serial_loops);
+    if (backoff) *backoff = atomic_load(&pool.backoff_loops);
+}
+
+void pl_pool_set_adaptive(int on) {
+    pthread_mutex_lock(&pool.submit);
+    pool.adaptive = on != 0;
+    pool.est_ns = pool.took_ns = pool.serial_until = pool.backoff_ns = 0;
+    pthread_mutex_unlock(&pool.submit);
 }

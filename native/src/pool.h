@@ -37,7 +37,11 @@ int64_t pl_grain_for(int64_t n, int width, int per_thread, int64_t min_grain);
 enum { PL_SCRATCH_GEMM_A, PL_SCRATCH_GEMM_B, PL_SCRATCH_ROWS, PL_SCRATCH_ATTN, PL_SCRATCH_SLOTS };
 void *pl_scratch(int slot, size_t bytes);
 
-/* Statistics for benchmarks: parallel loops run (and run serially), since the library was loaded. */
-void pl_pool_counts(int64_t *parallel, int64_t *serial);
+/* Statistics for benchmarks since the library was loaded: loops run in parallel, loops run serially (all of
+   them, including those below), and loops run serially because the workers did not pay (see pool.c). */
+void pl_pool_counts(int64_t *parallel, int64_t *serial, int64_t *backoff);
+
+/* Turns the payoff check on (the default) or off; off, every loop that can use workers does (tests). */
+void pl_pool_set_adaptive(int on);
 
 #endif

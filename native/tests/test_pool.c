@@ -1,5 +1,5 @@
 /* Tests of the engine's thread pool (src/pool.c): every chunk runs exactly once, nested and concurrent loops,
-   a stalled thread does not hold the others back, per-thread scratch. */
+   a stalled thread does not hold the others back, loops leave workers that do not pay, per-thread scratch. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -158,6 +158,39 @@ static void test_many_loops(void) {
     CHECK(sum == 20001 * 64, "20001 loops of 64: %lld", (long long)sum);
 }
 
+/* ---- payoff: loops go to the caller alone while the workers cost more than they give, then back ---- */
+typedef struct {
+    double worker_ms, caller_ms;
+} payoff_args;
+
+static void payoff_chunk(void *ctx, int64_t b, int64_t e, int worker) {
+    payoff_args *a = ctx;
+    (void)b, (void)e;
+    sleep_ms(worker == 0 ? a->caller_ms : a->worker_ms);
+}
+
+static void test_payoff(void) {
+    pl_pool_set_adaptive(1);
+    int64_t par0, ser0, back0, par1, ser1, back1, par2, ser2, back2;
+    pl_pool_counts(&par0, &ser0, &back0);
+    /* a worker that holds its chunk 10 ms (as one descheduled for a time slice would) while the caller does the
+       other chunks in 1 ms each: the loop takes ~10 ms, the caller alone ~4 ms */
+    payoff_args bad = {10, 1};
+    for (int i = 0; i < 12; i++) pl_parallel_for(4, 1, 2, payoff_chunk, &bad);
+    pl_pool_counts(&par1, &ser1, &back1);
+    CHECK(back1 - back0 >= 6, "loops run on the caller alone after the workers failed to pay: %lld of 12",
+          (long long)(back1 - back0));
+    CHECK(par1 - par0 <= 4, "parallel loops before backing off: %lld", (long long)(par1 - par0));
+    /* after the backoff period the workers are tried again, and kept while they pay */
+    sleep_ms(250);
+    payoff_args good = {1, 1};
+    for (int i = 0; i < 20; i++) pl_parallel_for(8, 1, 2, payoff_chunk, &good);
+    pl_pool_counts(&par2, &ser2, &back2);
+    CHECK(par2 - par1 == 20 && back2 == back1, "workers that pay are kept: %lld of 20 loops parallel, %lld backed off",
+          (long long)(par2 - par1), (long long)(back2 - back1));
+    pl_pool_set_adaptive(0);
+}
+
 /* ---- per-thread scratch ---- */
 static void test_scratch(void) {
     char *a = pl_scratch(PL_SCRATCH_ROWS, 100);
@@ -172,14 +205,16 @@ static void test_scratch(void) {
 }
 
 int main(void) {
+    pl_pool_set_adaptive(0); /* the tests below count on every loop using its workers */
     test_coverage();
     test_nested();
     test_stall();
     test_concurrent();
     test_many_loops();
     test_scratch();
+    test_payoff();
     int64_t par = 0, ser = 0;
-    pl_pool_counts(&par, &ser);
+    pl_pool_counts(&par, &ser, NULL);
     printf("test_pool: %d checks, %d failures (%lld parallel loops, %lld serial)\n", checks, failures, (long long)par,
            (long long)ser);
     return failures ? 1 : 0;

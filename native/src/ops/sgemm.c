@@ -460,8 +460,7 @@ int32_t pl_sgemm_own(int kernel, int trans_a, int trans_b, int64_t M, int64_t N,
     if (nc > PL_NC) nc = PL_NC;
     if (nc > n_pad) nc = n_pad;
     int64_t mc = M < PL_MC ? (M + PL_MR - 1) / PL_MR * PL_MR : PL_MC;
-    static int per = 0; if (!per) { const char *e = getenv("PL_TASKS"); per = e ? atoi(e) : 4; }
-    const int64_t want = width > 1 ? per * (int64_t)width : 1;
+    const int64_t want = width > 1 ? 4 * (int64_t)width : 1;
     for (;;) {
         const int64_t tasks = ((M + mc - 1) / mc) * ((N + nc - 1) / nc);
         if (tasks >= want) break;
