@@ -50,7 +50,7 @@ final class ContentionBench {
         System.out.printf("model:   preset %s: %s; forward of %d tokens; LoRA step rank 16 on q,k,v,o, 1 x %d tokens; F32 weights%n",
                 presetName, Presets.describe(config), tokens, tokens);
         System.out.printf("load:    %s before the run; busy processes: /bin/sh busy loops started by this benchmark%n", loadAverage());
-        System.out.printf("reps:    %d per cell (median)%n", reps);
+        System.out.printf("reps:    %d per cell after a warm-up, taken round the thread counts; medians, and min-max%n", reps);
         List<Integer> threadCounts = new ArrayList<>(List.of(1, 2));
         if (!threadCounts.contains(defaultThreads)) threadCounts.add(defaultThreads);
         List<Cell> cells = new ArrayList<>();
@@ -62,32 +62,40 @@ final class ContentionBench {
                 LoraInit.addStandard(set, 16, 2f, Target.parseList("q,k,v,o"), 1);
                 set.attach();
                 try (StepEngine e = new StepEngine(m, 1, tokens, StepEngine.Mode.LORA, false)) {
-                    System.out.printf("%-5s %-12s %12s %12s %10s %10s%n", "busy", "threads", "fwd tok/s", "step tok/s", "fwd/alone", "step/alone");
+                    System.out.printf("%-5s %-12s %12s %12s %10s %10s   %-11s   %s%n", "busy", "threads", "fwd tok/s", "step tok/s", "fwd/alone",
+                            "step/alone", "fwd min-max", "step min-max");
                     Map<Integer, Cell> alone = new LinkedHashMap<>();
                     for (int busy = 0; busy <= 2; busy++) {
                         List<Process> load = startBusy(busy);
                         try {
                             Thread.sleep(busy > 0 ? 300 : 0); // let the scheduler see them
-                            for (int th : threadCounts) {
-                                Native.setThreads(th);
-                                double fwd = median(() -> {
+                            // repetitions go round the thread counts, so a drift in the machine's speed (other
+                            // programs, the host of a VM) falls on every count alike
+                            Map<Integer, double[]> fwd = new LinkedHashMap<>(), step = new LinkedHashMap<>();
+                            for (int th : threadCounts) { fwd.put(th, new double[reps]); step.put(th, new double[reps]); }
+                            for (int r = -1; r < reps; r++) { // r = -1: warm-up
+                                for (int th : threadCounts) {
+                                    Native.setThreads(th);
                                     long t0 = System.nanoTime();
                                     m.nll(tok, tok);
-                                    return tokens / ((System.nanoTime() - t0) / 1e9);
-                                });
-                                double step = median(() -> {
-                                    long t0 = System.nanoTime();
+                                    double f = tokens / ((System.nanoTime() - t0) / 1e9);
+                                    t0 = System.nanoTime();
                                     e.zeroGrad();
                                     e.accumulate(tok, tgt, 1f / tokens);
                                     e.adamw(1e-4f, 0.9f, 0.999f, 1e-8f, 0f, 1f);
-                                    return tokens / ((System.nanoTime() - t0) / 1e9);
-                                });
-                                Cell c = new Cell(busy, th, fwd, step);
+                                    double st = tokens / ((System.nanoTime() - t0) / 1e9);
+                                    if (r >= 0) { fwd.get(th)[r] = f; step.get(th)[r] = st; }
+                                }
+                            }
+                            for (int th : threadCounts) {
+                                double[] fv = fwd.get(th), sv = step.get(th);
+                                Cell c = new Cell(busy, th, median(fv), median(sv));
                                 cells.add(c);
                                 if (busy == 0) alone.put(th, c);
                                 Cell a = alone.get(th);
-                                System.out.printf(Locale.ROOT, "%-5d %-12s %12.0f %12.0f %9.0f%% %9.0f%%%n", busy, label(th), fwd, step,
-                                        100 * fwd / a.forward(), 100 * step / a.step());
+                                System.out.printf(Locale.ROOT, "%-5d %-12s %12.0f %12.0f %9.0f%% %9.0f%%   %s   %s%n", busy, label(th),
+                                        c.forward(), c.step(), 100 * c.forward() / a.forward(), 100 * c.step() / a.step(),
+                                        range(fv), range(sv));
                             }
                         } finally {
                             stopBusy(load);
@@ -134,16 +142,16 @@ final class ContentionBench {
         return cells.stream().filter(c -> c.busy() == busy && c.threads() == threads).findFirst().orElseThrow();
     }
 
-    private interface Measure {
-        double once();
+    private static double median(double[] values) {
+        double[] v = values.clone();
+        Arrays.sort(v);
+        int n = v.length;
+        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     }
 
-    private double median(Measure m) {
-        m.once(); // warm-up
-        double[] v = new double[reps];
-        for (int i = 0; i < reps; i++) v[i] = m.once();
-        Arrays.sort(v);
-        return reps % 2 == 1 ? v[reps / 2] : (v[reps / 2 - 1] + v[reps / 2]) / 2;
+    private static String range(double[] values) {
+        double lo = Arrays.stream(values).min().orElse(0), hi = Arrays.stream(values).max().orElse(0);
+        return String.format(Locale.ROOT, "%5.0f-%-5.0f", lo, hi);
     }
 
     private static List<Process> startBusy(int n) throws IOException {
