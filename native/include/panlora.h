@@ -4,7 +4,11 @@
  * Conventions (see DESIGN.md):
  *  - every function is prefixed pl_; handles are opaque;
  *  - every function that can fail returns an int32_t status (PL_OK = 0); on failure
- *    pl_last_error() returns a thread-local message naming the problem;
+ *    pl_last_error() returns a thread-local message naming the problem; on success every
+ *    call clears it to "" (the one exception: pl_cuda_device_count leaves the reason there
+ *    when it finds no usable device);
+ *  - every pointer comes with an explicit length (an element or byte count) that is checked;
+ *    every size product is checked for 64-bit overflow and refused, never wrapped;
  *  - the engine never aborts and never prints to stdout;
  *  - all sizes, counts and offsets are int64_t;
  *  - tensors follow ggml: ne0 is the contiguous dimension; a weight of a linear
@@ -55,11 +59,11 @@ enum pl_type {
 
 /* ---- library ---- */
 
-/* The message of the last failed call on this thread ("" if none). Valid until the next call on this thread. */
+/* The message of the last failed call on this thread; "" after a call that succeeded. Valid until the next call on this thread. */
 const char *pl_last_error(void);
 /* PL_API_VERSION of the built library. */
 int32_t pl_api_version(void);
-/* A one-line description of the build: backends, SIMD levels compiled and detected, BLAS. */
+/* A one-line description of the build: backends, SIMD levels detected, BLAS. Thread-safe; the string is never freed or rewritten. */
 const char *pl_build_info(void);
 /* Sets the number of CPU threads the engine uses (n >= 1); results are deterministic for a given n. */
 int32_t pl_set_num_threads(int32_t n);
@@ -121,7 +125,18 @@ enum pl_rope_type {
     PL_ROPE_NEOX = 2
 };
 
-/* Hyperparameters of a LLaMA-architecture model. */
+/* Limits of a model's hyperparameters: pl_model_create refuses anything outside them (with every size product that
+   follows from them checked for overflow), so no later size computation can wrap. */
+#define PL_MAX_VOCAB 2147483647LL      /* n_vocab: token ids are int32_t */
+#define PL_MAX_EMBD 1048576LL          /* n_embd: 2^20 */
+#define PL_MAX_LAYERS 4096LL           /* n_layer */
+#define PL_MAX_HEADS 65536LL           /* n_head and n_head_kv: 2^16 */
+#define PL_MAX_HEAD_DIM 4096LL         /* head_dim (key and value length) */
+#define PL_MAX_ATTN_WIDTH 1048576LL    /* n_head * head_dim: 2^20 */
+#define PL_MAX_FF 4194304LL            /* n_ff: 2^22 */
+#define PL_MAX_CTX 16777216LL          /* n_ctx_train, and any KV cache or batch length: 2^24 */
+
+/* Hyperparameters of a LLaMA-architecture model (limits above; the floats must be finite). */
 typedef struct pl_model_params {
     int64_t n_vocab;
     int64_t n_embd;         /* model width */
@@ -132,9 +147,9 @@ typedef struct pl_model_params {
     int64_t n_ff;           /* FFN hidden width */
     int64_t n_ctx_train;    /* longest context the model was trained for */
     int64_t n_rot;          /* RoPE dimensions per head (<= head_dim, even) */
-    float rope_freq_base;   /* theta, e.g. 10000 */
-    float rope_freq_scale;  /* linear position scale, 1 = none */
-    float norm_eps;         /* RMSNorm epsilon */
+    float rope_freq_base;   /* theta, e.g. 10000; finite and > 0 */
+    float rope_freq_scale;  /* linear position scale, 1 = none; finite and > 0 */
+    float norm_eps;         /* RMSNorm epsilon, in (0, 1) */
     int32_t rope_type;      /* enum pl_rope_type */
 } pl_model_params;
 
@@ -240,14 +255,17 @@ int32_t pl_lora_get_grads(const pl_lora *lora, int32_t slot, float *da, int64_t 
 int32_t pl_lora_set_flags(pl_lora *lora, int32_t slot, float scale, int32_t train_a, int32_t train_b, int32_t enabled);
 /* Enables or disables every slot of a layer at once (the per-layer mask; a disabled layer runs the base only and trains nothing). */
 int32_t pl_lora_set_layer_enabled(pl_lora *lora, int64_t layer, int32_t enabled);
-/* AdamW state of a slot: first/second moments of A and B (same sizes as the factors) and its step count; NULL skips. */
-int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, float *m_b, float *v_b, int64_t *step);
-/* Restores a slot's AdamW state (NULL leaves that part). */
-int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, const float *m_b, const float *v_b,
-                         int64_t step);
+/* AdamW state of a slot: first/second moments of A (m_a, v_a: a_len floats each, a_len = rank*in) and of B (m_b, v_b:
+   b_len floats each, b_len = out*rank) and its step count; a NULL pointer skips that part, a wrong length fails. */
+int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, int64_t a_len, float *m_b, float *v_b,
+                         int64_t b_len, int64_t *step);
+/* Restores a slot's AdamW state (same lengths as pl_lora_get_adam; NULL leaves that part; moments must be finite, v >= 0). */
+int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, int64_t a_len, const float *m_b,
+                         const float *v_b, int64_t b_len, int64_t step);
 /* Zeroes a slot's AdamW moments and step (slot = -1: every slot). */
 int32_t pl_lora_reset_adam(pl_lora *lora, int32_t slot);
-/* Attaches an adapter set to the model for every forward, decode and training call (NULL detaches). */
+/* Attaches an adapter set to the model for every forward, decode and training call (NULL detaches). Every slot's layer,
+   target, rank and in/out sizes are checked against the model; a trainer re-checks them against the shapes it was made for. */
 int32_t pl_model_set_lora(pl_model *model, pl_lora *lora);
 
 /* ---- training ---- */

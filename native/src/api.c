@@ -23,9 +23,16 @@ int32_t pl_fail(int32_t code, const char *fmt, ...) {
 
 void pl_clear_error(void) { pl_error_buf[0] = 0; }
 
+int32_t pl_ok(void) { pl_error_buf[0] = 0; return PL_OK; }
+
+int32_t pl_done(int32_t rc) {
+    if (rc == PL_OK) pl_error_buf[0] = 0;
+    return rc;
+}
+
 PL_EXPORT const char *pl_last_error(void) { return pl_error_buf; }
 
-PL_EXPORT int32_t pl_api_version(void) { return PL_API_VERSION; }
+PL_EXPORT int32_t pl_api_version(void) { pl_clear_error(); return PL_API_VERSION; }
 
 int pl_cpu_has_avx2(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -110,7 +117,7 @@ PL_EXPORT int32_t pl_cuda_device_count(int32_t *n) {
     *n = 0;
     const char *why = NULL;
     const pl_backend *be = pl_cuda_backend(&why);
-    if (!be) { pl_fail(PL_OK, "%s", why); return PL_OK; }
+    if (!be) { pl_fail(PL_OK, "%s", why); return PL_OK; } /* the reason stays readable (documented exception) */
     char reason[512] = "";
     PL_TRY(be->device_count(n, reason, sizeof reason));
     if (*n == 0) pl_fail(PL_OK, "%s", reason[0] ? reason : "no CUDA GPU found");
@@ -124,7 +131,7 @@ PL_EXPORT int32_t pl_cuda_device_info(int32_t device, char *buf, int64_t buf_len
     PL_TRY(pl_cuda_device_count(&n));
     if (n == 0) { char why[1024]; snprintf(why, sizeof why, "%s", pl_last_error()); return pl_fail(PL_ERR_UNSUPPORTED, "pl_cuda_device_info: %s", why); }
     PL_REQUIRE(device >= 0 && device < n, "pl_cuda_device_info: device %d out of range (%d devices)", device, n);
-    return pl_cuda_backend(NULL)->device_info(device, buf, (size_t)buf_len);
+    return pl_done(pl_cuda_backend(NULL)->device_info(device, buf, (size_t)buf_len));
 }
 
 PL_EXPORT int32_t pl_cuda_bench_gemm(int32_t device, int64_t n, int32_t reps, double *tflops) {
@@ -134,23 +141,32 @@ PL_EXPORT int32_t pl_cuda_bench_gemm(int32_t device, int64_t n, int32_t reps, do
     PL_TRY(pl_cuda_device_count(&count));
     if (count == 0) { char why[1024]; snprintf(why, sizeof why, "%s", pl_last_error()); return pl_fail(PL_ERR_UNSUPPORTED, "pl_cuda_bench_gemm: %s", why); }
     PL_REQUIRE(device >= 0 && device < count, "pl_cuda_bench_gemm: device %d out of range (%d devices)", device, count);
-    return pl_cuda_backend(NULL)->bench_gemm(device, n, reps, tflops);
+    return pl_done(pl_cuda_backend(NULL)->bench_gemm(device, n, reps, tflops));
+}
+
+/* The build description, written once (pthread_once) for each state of the CUDA backend and never rewritten, so any
+   thread may hold the pointer for the life of the process. The thread count is not part of it (pl_get_num_threads). */
+static pthread_once_t info_once = PTHREAD_ONCE_INIT;
+static char info_text[3][256]; /* CUDA not probed yet, loaded, unavailable */
+
+static void info_build(void) {
+    static const char *const cuda_state[3] = {", cuda (not probed yet)", ", cuda", ", cuda unavailable"};
+    for (int i = 0; i < 3; i++)
+        snprintf(info_text[i], sizeof info_text[i], "panlora api %d; backends: cpu%s; cpu: avx2=%s avx512=%s; blas=%s",
+                 PL_API_VERSION, cuda_state[i], pl_cpu_has_avx2() ? "yes" : "no", pl_cpu_has_avx512() ? "yes" : "no",
+#ifdef PANLORA_HAVE_OPENBLAS
+                 "openblas"
+#else
+                 "none"
+#endif
+        );
 }
 
 PL_EXPORT const char *pl_build_info(void) {
-    static _Thread_local char info[512];
-    const int tried = __atomic_load_n(&cuda_tried, __ATOMIC_ACQUIRE);
-    snprintf(info, sizeof info, "panlora api %d; backends: cpu%s; cpu: avx2=%s avx512=%s; threads=%d; blas=%s",
-             PL_API_VERSION, !tried ? ", cuda (not probed yet)" : cuda_be ? ", cuda" : ", cuda unavailable",
-             pl_cpu_has_avx2() ? "yes" : "no", pl_cpu_has_avx512() ? "yes" : "no",
-             pl_threads(),
-#ifdef PANLORA_HAVE_OPENBLAS
-             "openblas"
-#else
-             "none"
-#endif
-    );
-    return info;
+    pthread_once(&info_once, info_build);
+    const int tried = __atomic_load_n(&cuda_tried, __ATOMIC_ACQUIRE); /* cuda_be is written before cuda_tried */
+    pl_clear_error();
+    return info_text[!tried ? 0 : cuda_be ? 1 : 2];
 }
 
 /* CPUs this process may run on (its affinity mask, as taskset or a container's cpuset sets it), at least 1. */
@@ -180,10 +196,10 @@ int pl_threads(void) {
 PL_EXPORT int32_t pl_set_num_threads(int32_t n) {
     PL_REQUIRE(n >= 1 && n <= 1024, "pl_set_num_threads: n must be in 1..1024, got %d", n);
     __atomic_store_n(&pl_num_threads, n, __ATOMIC_RELAXED);
-    return PL_OK;
+    return pl_ok();
 }
 
-PL_EXPORT int32_t pl_get_num_threads(void) { return pl_threads(); }
+PL_EXPORT int32_t pl_get_num_threads(void) { pl_clear_error(); return pl_threads(); }
 
 void *pl_alloc(size_t bytes) {
     if (bytes == 0) return NULL;

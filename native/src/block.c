@@ -26,7 +26,7 @@ int32_t block_linear_forward(const pl_model *m, int64_t l, int32_t which, int32_
         PL_TRY(pl_sgemm(0, 1, n, s->rank, s->in, 1.0f, x, s->in, s->a, s->in, 0.0f, u, s->rank));
         PL_TRY(pl_sgemm(0, 1, n, s->out, s->rank, s->scale, u, s->rank, s->b, s->rank, 1.0f, y, s->out));
     }
-    return PL_OK;
+    return pl_ok();
 }
 
 int32_t block_linear_backward(const pl_model *m, int64_t l, int32_t which, const float *x, const float *dy, int64_t n,
@@ -49,7 +49,7 @@ int32_t block_linear_backward(const pl_model *m, int64_t l, int32_t which, const
         if (s->train_a) PL_TRY(pl_sgemm(1, 0, s->rank, s->in, n, 1.0f, du_tmp, s->rank, x, s->in, 1.0f, s->da, s->in));
         if (dx) PL_TRY(pl_sgemm(0, 0, n, s->in, s->rank, 1.0f, du_tmp, s->rank, s->a, s->in, 1.0f, dx, s->in));
     }
-    return PL_OK;
+    return pl_ok();
 }
 
 int32_t block_forward(const pl_model *m, int64_t l, float *x, int64_t B, int64_t T, int64_t pos0,
@@ -74,5 +74,5 @@ int32_t block_forward(const pl_model *m, int64_t l, float *x, int64_t B, int64_t
     swiglu_forward(a->h, a->g, a->u, n * p->n_ff);
     PL_TRY(block_linear_forward(m, l, PL_W_FFN_DOWN, -1, a->h, n, a->tmp, a));
     residual_add(x, a->tmp, n * D);
-    return PL_OK;
+    return pl_ok();
 }

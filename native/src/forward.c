@@ -33,7 +33,7 @@ static int32_t ws_alloc(block_acts *a, const pl_model *m, int64_t n) {
         ws_free(a);
         return pl_fail(PL_ERR_OUT_OF_MEMORY, "forward: cannot allocate activations for %lld tokens", (long long)n);
     }
-    return PL_OK;
+    return pl_ok();
 }
 
 /* Final norm and logits for rows [r0, r0+nr) of x into logits (nr x V); xn is scratch. */
@@ -49,7 +49,7 @@ static int32_t check_tokens(const pl_model *m, const int32_t *tokens, int64_t n,
         if (tokens[i] < 0 || tokens[i] >= m->p.n_vocab)
             return pl_fail(PL_ERR_INVALID_ARGUMENT, "%s: token %d at index %lld is outside the vocabulary (0..%lld)",
                            fn, tokens[i], (long long)i, (long long)m->p.n_vocab - 1);
-    return PL_OK;
+    return pl_ok();
 }
 
 /* Runs the blocks over tokens [B][T] and leaves the final residual stream in x [B*T, D]. */
@@ -71,8 +71,10 @@ static int32_t trunk_forward(const pl_model *m, const int32_t *tokens, int64_t B
 
 static int32_t check_forward_args(pl_model *m, const int32_t *tokens, int64_t n_seq, int64_t n_tok, const char *fn) {
     PL_REQUIRE(m && tokens, "%s: model and tokens must not be NULL", fn);
-    PL_REQUIRE(n_seq > 0 && n_tok > 0 && n_seq <= (1LL << 20) && n_tok <= (1LL << 24), "%s: bad batch shape %lld x %lld",
-               fn, (long long)n_seq, (long long)n_tok);
+    int64_t n = 0;
+    PL_REQUIRE(n_seq > 0 && n_tok > 0 && n_tok <= PL_MAX_CTX && pl_mul_ok(n_seq, n_tok, &n) && n <= PL_MAX_CTX,
+               "%s: bad batch shape %lld x %lld (n_tok and n_seq x n_tok must be in 1..%lld)", fn, (long long)n_seq, (long long)n_tok,
+               PL_MAX_CTX);
     if (!m->validated) PL_TRY(pl_model_validate(m));
     return check_tokens(m, tokens, n_seq * n_tok, fn);
 }
@@ -80,9 +82,12 @@ static int32_t check_forward_args(pl_model *m, const int32_t *tokens, int64_t n_
 PL_EXPORT int32_t pl_model_forward(pl_model *m, const int32_t *tokens, int64_t n_seq, int64_t n_tok,
                                    float *logits, int64_t logits_len) {
     PL_TRY(check_forward_args(m, tokens, n_seq, n_tok, "pl_model_forward"));
-    PL_REQUIRE(logits && logits_len >= n_seq * n_tok * m->p.n_vocab, "pl_model_forward: logits needs %lld floats, got %lld",
-               (long long)(n_seq * n_tok * m->p.n_vocab), (long long)logits_len);
-    if (m->dev) return pl_cuda_backend(NULL)->forward(m, tokens, n_seq, n_tok, logits);
+    int64_t need = 0;
+    PL_REQUIRE(pl_mul3_ok(n_seq, n_tok, m->p.n_vocab, &need) && need <= INT64_MAX / (int64_t)sizeof(float),
+               "pl_model_forward: %lld x %lld x n_vocab %lld logits overflow a 64-bit size", (long long)n_seq, (long long)n_tok,
+               (long long)m->p.n_vocab);
+    PL_REQUIRE(logits && logits_len >= need, "pl_model_forward: logits needs %lld floats, got %lld", (long long)need, (long long)logits_len);
+    if (m->dev) return pl_done(pl_cuda_backend(NULL)->forward(m, tokens, n_seq, n_tok, logits));
     const int64_t n = n_seq * n_tok, D = m->p.n_embd;
     float *x = pl_alloc((size_t)n * D * sizeof(float)), *xn = pl_alloc((size_t)n * D * sizeof(float));
     int32_t rc = (x && xn) ? PL_OK : pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_model_forward: out of memory");
@@ -99,7 +104,7 @@ PL_EXPORT int32_t pl_model_nll(pl_model *m, const int32_t *tokens, const int32_t
     const int64_t n = n_seq * n_tok, D = m->p.n_embd, V = m->p.n_vocab;
     for (int64_t i = 0; i < n; i++)
         PL_REQUIRE(targets[i] < V, "pl_model_nll: target %d at index %lld is outside the vocabulary", targets[i], (long long)i);
-    if (m->dev) return pl_cuda_backend(NULL)->nll(m, tokens, targets, n_seq, n_tok, nll);
+    if (m->dev) return pl_done(pl_cuda_backend(NULL)->nll(m, tokens, targets, n_seq, n_tok, nll));
     const int64_t chunk = n < 256 ? n : 256; /* logits are made chunk rows at a time: N x V can be large */
     float *x = pl_alloc((size_t)n * D * sizeof(float)), *xn = pl_alloc((size_t)chunk * D * sizeof(float));
     float *logits = pl_alloc((size_t)chunk * V * sizeof(float));
@@ -125,10 +130,13 @@ struct pl_kv_cache {
 
 PL_EXPORT int32_t pl_kv_cache_create(pl_model *m, int64_t n_ctx, pl_kv_cache **out) {
     PL_REQUIRE(m && out, "pl_kv_cache_create: model and out must not be NULL");
-    PL_REQUIRE(n_ctx > 0 && n_ctx <= (1LL << 24), "pl_kv_cache_create: n_ctx %lld out of range", (long long)n_ctx);
+    PL_REQUIRE(n_ctx > 0 && n_ctx <= PL_MAX_CTX, "pl_kv_cache_create: n_ctx %lld out of range 1..%lld", (long long)n_ctx, PL_MAX_CTX);
     *out = NULL;
     if (!m->validated) PL_TRY(pl_model_validate(m));
-    const size_t per = (size_t)m->p.n_layer * n_ctx * m->p.n_head_kv * m->p.head_dim * sizeof(float);
+    int64_t per_bytes = 0;
+    PL_REQUIRE(pl_mul4_ok(m->p.n_layer, n_ctx, m->p.n_head_kv * m->p.head_dim, (int64_t)sizeof(float), &per_bytes),
+               "pl_kv_cache_create: %lld positions of %lld layers overflow a 64-bit size", (long long)n_ctx, (long long)m->p.n_layer);
+    const size_t per = (size_t)per_bytes;
     pl_kv_cache *c = calloc(1, sizeof *c);
     if (!c) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_kv_cache_create: out of memory");
     c->model = m; c->n_ctx = n_ctx;
@@ -136,7 +144,7 @@ PL_EXPORT int32_t pl_kv_cache_create(pl_model *m, int64_t n_ctx, pl_kv_cache **o
         int32_t rc = pl_cuda_backend(NULL)->kv_create(m, n_ctx, &c->dev);
         if (rc != PL_OK) { free(c); return rc; }
         *out = c;
-        return PL_OK;
+        return pl_ok();
     }
     c->k = pl_alloc(per); c->v = pl_alloc(per);
     if (!c->k || !c->v) {
@@ -144,7 +152,7 @@ PL_EXPORT int32_t pl_kv_cache_create(pl_model *m, int64_t n_ctx, pl_kv_cache **o
         return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_kv_cache_create: cannot allocate %zu bytes for %lld positions", 2 * per, (long long)n_ctx);
     }
     *out = c;
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT void pl_kv_cache_free(pl_kv_cache *c) {
@@ -157,27 +165,27 @@ PL_EXPORT void pl_kv_cache_free(pl_kv_cache *c) {
 PL_EXPORT int32_t pl_kv_cache_clear(pl_kv_cache *c) {
     PL_REQUIRE(c, "pl_kv_cache_clear: cache must not be NULL");
     c->n_pos = 0;
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_kv_cache_length(const pl_kv_cache *c, int64_t *n_pos) {
     PL_REQUIRE(c && n_pos, "pl_kv_cache_length: cache and n_pos must not be NULL");
     *n_pos = c->n_pos;
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_model_decode(pl_model *m, pl_kv_cache *c, const int32_t *tokens, int64_t n_tok,
                                   float *logits_last, int64_t logits_len) {
-    PL_TRY(check_forward_args(m, tokens, 1, n_tok, "pl_model_decode"));
-    PL_REQUIRE(c && c->model == m, "pl_model_decode: the cache must belong to this model");
-    PL_REQUIRE(logits_last && logits_len >= m->p.n_vocab, "pl_model_decode: logits_last needs %lld floats", (long long)m->p.n_vocab);
-    if (c->n_pos + n_tok > c->n_ctx)
+    PL_REQUIRE(m && c && c->model == m, "pl_model_decode: the cache must belong to this model");
+    if (n_tok > c->n_ctx - c->n_pos) /* before any token is read: n_tok is the length of tokens */
         return pl_fail(PL_ERR_INVALID_ARGUMENT, "pl_model_decode: context full: %lld positions held + %lld new > n_ctx %lld",
                        (long long)c->n_pos, (long long)n_tok, (long long)c->n_ctx);
+    PL_TRY(check_forward_args(m, tokens, 1, n_tok, "pl_model_decode"));
+    PL_REQUIRE(logits_last && logits_len >= m->p.n_vocab, "pl_model_decode: logits_last needs %lld floats", (long long)m->p.n_vocab);
     if (c->dev) {
         PL_TRY(pl_cuda_backend(NULL)->decode(m, c->dev, c->n_pos, tokens, n_tok, logits_last));
         c->n_pos += n_tok;
-        return PL_OK;
+        return pl_ok();
     }
     const pl_model_params *p = &m->p;
     const int64_t D = p->n_embd, kvd = p->n_head_kv * p->head_dim, pos0 = c->n_pos;

@@ -17,7 +17,7 @@ PL_EXPORT int32_t pl_lora_create(pl_model *model, pl_lora **out) {
     memset(l->layer_enabled, 1, (size_t)model->p.n_layer);
     l->device = model->device;
     *out = l;
-    return PL_OK;
+    return pl_ok();
 }
 
 static void slot_free(lora_slot *s) {
@@ -60,7 +60,10 @@ PL_EXPORT int32_t pl_lora_add_slot(pl_lora *l, int64_t layer, int32_t target, in
     }
     lora_slot s = {.layer = layer, .target = target, .rank = rank, .in = in, .out = out, .scale = scale,
                    .train_a = 1, .train_b = 1, .enabled = 1};
-    const size_t na = (size_t)(rank * in) * sizeof(float), nb = (size_t)(out * rank) * sizeof(float);
+    int64_t ea, eb;
+    size_t na, nb;
+    PL_REQUIRE(pl_mul_ok(rank, in, &ea) && pl_mul_ok(out, rank, &eb) && pl_f32_bytes_ok(ea, &na) && pl_f32_bytes_ok(eb, &nb),
+               "pl_lora_add_slot: a rank-%lld slot of %lld x %lld overflows a 64-bit size", (long long)rank, (long long)in, (long long)out);
     s.a = pl_calloc(na); s.b = pl_calloc(nb); s.da = pl_calloc(na); s.db = pl_calloc(nb);
     s.ma = pl_calloc(na); s.va = pl_calloc(na); s.mb = pl_calloc(nb); s.vb = pl_calloc(nb);
     if (!s.a || !s.b || !s.da || !s.db || !s.ma || !s.va || !s.mb || !s.vb) {
@@ -70,7 +73,7 @@ PL_EXPORT int32_t pl_lora_add_slot(pl_lora *l, int64_t layer, int32_t target, in
     l->slots[l->n_slots] = s;
     if (slot_out) *slot_out = l->n_slots;
     l->n_slots++;
-    return PL_OK;
+    return pl_ok();
 }
 
 #define SLOT_OR_FAIL(fn) \
@@ -78,11 +81,27 @@ PL_EXPORT int32_t pl_lora_add_slot(pl_lora *l, int64_t layer, int32_t target, in
     PL_REQUIRE(slot >= 0 && slot < l->n_slots, fn ": slot %d out of range (%d slots)", slot, l->n_slots); \
     lora_slot *s = &l->slots[slot]
 
+int32_t lora_check_slot(const pl_model *m, const lora_slot *s, int32_t i, const char *fn) {
+    PL_REQUIRE(s->layer >= 0 && s->layer < m->p.n_layer, "%s: slot %d: layer %lld out of range 0..%lld", fn, i, (long long)s->layer,
+               (long long)m->p.n_layer - 1);
+    PL_REQUIRE(s->target >= 0 && s->target < PL_N_TARGETS, "%s: slot %d: unknown target %d", fn, i, s->target);
+    const int64_t q = m->p.n_head * m->p.head_dim, kv = m->p.n_head_kv * m->p.head_dim, D = m->p.n_embd, F = m->p.n_ff;
+    const int64_t ins[PL_N_TARGETS] = {D, D, D, q, D, D, F}, outs[PL_N_TARGETS] = {q, kv, kv, D, F, F, D};
+    PL_REQUIRE(s->in == ins[s->target] && s->out == outs[s->target],
+               "%s: slot %d (layer %lld, target %d) is %lld -> %lld, the model's linear is %lld -> %lld", fn, i, (long long)s->layer,
+               s->target, (long long)s->in, (long long)s->out, (long long)ins[s->target], (long long)outs[s->target]);
+    PL_REQUIRE(s->rank >= 1 && s->rank <= s->in && s->rank <= s->out && s->rank <= 65536,
+               "%s: slot %d: rank %lld out of range 1..min(in %lld, out %lld)", fn, i, (long long)s->rank, (long long)s->in,
+               (long long)s->out);
+    PL_REQUIRE(s->a && s->b && s->da && s->db && s->ma && s->va && s->mb && s->vb, "%s: slot %d has no storage", fn, i);
+    return PL_OK;
+}
+
 int32_t lora_pull(pl_lora *l, int32_t slot) {
-    if (!l->slots[slot].dev_dirty) return PL_OK;
+    if (!l->slots[slot].dev_dirty) return pl_ok();
     const pl_backend *be = pl_cuda_backend(NULL);
     if (!be) return pl_fail(PL_ERR_STATE, "adapter: the CUDA backend holding slot %d is gone", slot);
-    return be->lora_pull(l, slot);
+    return pl_done(be->lora_pull(l, slot));
 }
 
 /* Before the host writes part of a slot: the device's newer parts come back first (the upload sends the whole slot). */
@@ -91,7 +110,7 @@ int32_t lora_pull(pl_lora *l, int32_t slot) {
 PL_EXPORT int32_t pl_lora_slot_count(const pl_lora *l, int32_t *n) {
     PL_REQUIRE(l && n, "pl_lora_slot_count: arguments must not be NULL");
     *n = l->n_slots;
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_lora_slot_info(const pl_lora *l, int32_t slot, int64_t *layer, int32_t *target, int64_t *rank,
@@ -102,7 +121,7 @@ PL_EXPORT int32_t pl_lora_slot_info(const pl_lora *l, int32_t slot, int64_t *lay
     if (rank) *rank = s->rank;
     if (in) *in = s->in;
     if (out) *out = s->out;
-    return PL_OK;
+    return pl_ok();
 }
 
 /* Copies n floats from src to dst after checking the caller's length and finiteness. */
@@ -112,7 +131,7 @@ static int32_t copy_checked(float *dst, const float *src, int64_t n, int64_t len
         if (!(src[i] - src[i] == 0.0f))
             return pl_fail(PL_ERR_NUMERIC, "%s: element %lld is not finite", what, (long long)i);
     memcpy(dst, src, (size_t)n * sizeof(float));
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_lora_set_weights(pl_lora *l, int32_t slot, const float *a, int64_t a_len, const float *b, int64_t b_len) {
@@ -121,7 +140,7 @@ PL_EXPORT int32_t pl_lora_set_weights(pl_lora *l, int32_t slot, const float *a, 
     if (a) PL_TRY(copy_checked(s->a, a, s->rank * s->in, a_len, "pl_lora_set_weights(A)"));
     if (b) PL_TRY(copy_checked(s->b, b, s->out * s->rank, b_len, "pl_lora_set_weights(B)"));
     s->host_gen++;
-    return PL_OK;
+    return pl_ok();
 }
 
 /* Copies a slot's pair of buffers out with length checks. */
@@ -134,7 +153,7 @@ static int32_t copy_out(const lora_slot *s, const float *sa, const float *sb, fl
         PL_REQUIRE(b_len == s->out * s->rank, "%s: B length %lld, expected %lld", fn, (long long)b_len, (long long)(s->out * s->rank));
         memcpy(b, sb, (size_t)b_len * sizeof(float));
     }
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_lora_get_weights(const pl_lora *l, int32_t slot, float *a, int64_t a_len, float *b, int64_t b_len) {
@@ -156,41 +175,63 @@ PL_EXPORT int32_t pl_lora_set_flags(pl_lora *l, int32_t slot, float scale, int32
     s->train_a = train_a != 0;
     s->train_b = train_b != 0;
     s->enabled = enabled != 0;
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_lora_set_layer_enabled(pl_lora *l, int64_t layer, int32_t enabled) {
     PL_REQUIRE(l, "pl_lora_set_layer_enabled: lora must not be NULL");
     PL_REQUIRE(layer >= 0 && layer < l->model->p.n_layer, "pl_lora_set_layer_enabled: layer %lld out of range", (long long)layer);
     l->layer_enabled[layer] = enabled != 0;
-    return PL_OK;
+    return pl_ok();
 }
 
-PL_EXPORT int32_t pl_lora_get_adam(const pl_lora *l, int32_t slot, float *m_a, float *v_a, float *m_b, float *v_b, int64_t *step) {
+PL_EXPORT int32_t pl_lora_get_adam(const pl_lora *l, int32_t slot, float *m_a, float *v_a, int64_t a_len, float *m_b,
+                                   float *v_b, int64_t b_len, int64_t *step) {
     SLOT_OR_FAIL("pl_lora_get_adam");
+    const int64_t na = s->rank * s->in, nb = s->out * s->rank;
+    PL_REQUIRE(!(m_a || v_a) || a_len == na, "pl_lora_get_adam: A moments length %lld, expected %lld (rank %lld x in %lld)",
+               (long long)a_len, (long long)na, (long long)s->rank, (long long)s->in);
+    PL_REQUIRE(!(m_b || v_b) || b_len == nb, "pl_lora_get_adam: B moments length %lld, expected %lld (out %lld x rank %lld)",
+               (long long)b_len, (long long)nb, (long long)s->out, (long long)s->rank);
     PULL_OR_FAIL(l, slot);
-    const size_t na = (size_t)(s->rank * s->in) * sizeof(float), nb = (size_t)(s->out * s->rank) * sizeof(float);
-    if (m_a) memcpy(m_a, s->ma, na);
-    if (v_a) memcpy(v_a, s->va, na);
-    if (m_b) memcpy(m_b, s->mb, nb);
-    if (v_b) memcpy(v_b, s->vb, nb);
+    if (m_a) memcpy(m_a, s->ma, (size_t)na * sizeof(float));
+    if (v_a) memcpy(v_a, s->va, (size_t)na * sizeof(float));
+    if (m_b) memcpy(m_b, s->mb, (size_t)nb * sizeof(float));
+    if (v_b) memcpy(v_b, s->vb, (size_t)nb * sizeof(float));
     if (step) *step = s->step;
+    return pl_ok();
+}
+
+/* Checks n restored moments: finite, and (second moments) not negative. */
+static int32_t check_moments(const float *x, int64_t n, int second, const char *what) {
+    for (int64_t i = 0; i < n; i++)
+        if (!(x[i] - x[i] == 0.0f) || (second && x[i] < 0.0f))
+            return pl_fail(PL_ERR_NUMERIC, "pl_lora_set_adam: %s element %lld is %g; moments must be finite%s", what, (long long)i,
+                           (double)x[i], second ? " and >= 0" : "");
     return PL_OK;
 }
 
-PL_EXPORT int32_t pl_lora_set_adam(pl_lora *l, int32_t slot, const float *m_a, const float *v_a, const float *m_b,
-                                   const float *v_b, int64_t step) {
+PL_EXPORT int32_t pl_lora_set_adam(pl_lora *l, int32_t slot, const float *m_a, const float *v_a, int64_t a_len, const float *m_b,
+                                   const float *v_b, int64_t b_len, int64_t step) {
     SLOT_OR_FAIL("pl_lora_set_adam");
     PL_REQUIRE(step >= 0, "pl_lora_set_adam: step %lld must be >= 0", (long long)step);
+    const int64_t na = s->rank * s->in, nb = s->out * s->rank;
+    PL_REQUIRE(!(m_a || v_a) || a_len == na, "pl_lora_set_adam: A moments length %lld, expected %lld (rank %lld x in %lld)",
+               (long long)a_len, (long long)na, (long long)s->rank, (long long)s->in);
+    PL_REQUIRE(!(m_b || v_b) || b_len == nb, "pl_lora_set_adam: B moments length %lld, expected %lld (out %lld x rank %lld)",
+               (long long)b_len, (long long)nb, (long long)s->out, (long long)s->rank);
+    if (m_a) PL_TRY(check_moments(m_a, na, 0, "m_a"));
+    if (v_a) PL_TRY(check_moments(v_a, na, 1, "v_a"));
+    if (m_b) PL_TRY(check_moments(m_b, nb, 0, "m_b"));
+    if (v_b) PL_TRY(check_moments(v_b, nb, 1, "v_b"));
     PULL_OR_FAIL(l, slot);
-    const size_t na = (size_t)(s->rank * s->in) * sizeof(float), nb = (size_t)(s->out * s->rank) * sizeof(float);
-    if (m_a) memcpy(s->ma, m_a, na);
-    if (v_a) memcpy(s->va, v_a, na);
-    if (m_b) memcpy(s->mb, m_b, nb);
-    if (v_b) memcpy(s->vb, v_b, nb);
+    if (m_a) memcpy(s->ma, m_a, (size_t)na * sizeof(float));
+    if (v_a) memcpy(s->va, v_a, (size_t)na * sizeof(float));
+    if (m_b) memcpy(s->mb, m_b, (size_t)nb * sizeof(float));
+    if (v_b) memcpy(s->vb, v_b, (size_t)nb * sizeof(float));
     s->step = step;
     s->host_gen++;
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_lora_reset_adam(pl_lora *l, int32_t slot) {
@@ -204,13 +245,14 @@ PL_EXPORT int32_t pl_lora_reset_adam(pl_lora *l, int32_t slot) {
         s->step = 0;
         s->host_gen++;
     }
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_model_set_lora(pl_model *m, pl_lora *l) {
     PL_REQUIRE(m, "pl_model_set_lora: model must not be NULL");
     PL_REQUIRE(!l || l->model == m, "pl_model_set_lora: the adapter was created for another model");
     PL_REQUIRE(!l || l->device == m->device, "pl_model_set_lora: the adapter was created on another device");
+    for (int32_t i = 0; l && i < l->n_slots; i++) PL_TRY(lora_check_slot(m, &l->slots[i], i, "pl_model_set_lora"));
     m->lora = l;
-    return PL_OK;
+    return pl_ok();
 }

@@ -31,6 +31,8 @@ struct pl_lora {
     int32_t device;         /* the model's device when the set was created */
 };
 
+/* Checks slot i's layer, target, in/out sizes and rank against the model's shapes (fn names the caller). */
+int32_t lora_check_slot(const pl_model *m, const lora_slot *s, int32_t i, const char *fn);
 /* Brings a slot's host arrays up to date with its device copy (no-op on the CPU). */
 int32_t lora_pull(pl_lora *l, int32_t slot);
 

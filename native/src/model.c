@@ -32,6 +32,41 @@ static void expected_shape(const pl_model_params *p, int32_t which, int64_t *ne0
     }
 }
 
+/* 1 if f is finite (not NaN, not ±Inf). */
+static int finite_f(float f) { return f - f == 0.0f; }
+
+int32_t pl_model_params_check(const pl_model_params *p, const char *fn) {
+    PL_REQUIRE(p->n_vocab >= 1 && p->n_vocab <= PL_MAX_VOCAB, "%s: n_vocab %lld out of range 1..%lld", fn, (long long)p->n_vocab, PL_MAX_VOCAB);
+    PL_REQUIRE(p->n_embd >= 1 && p->n_embd <= PL_MAX_EMBD, "%s: n_embd %lld out of range 1..%lld", fn, (long long)p->n_embd, PL_MAX_EMBD);
+    PL_REQUIRE(p->n_layer >= 1 && p->n_layer <= PL_MAX_LAYERS, "%s: n_layer %lld out of range 1..%lld", fn, (long long)p->n_layer, PL_MAX_LAYERS);
+    PL_REQUIRE(p->n_head >= 1 && p->n_head <= PL_MAX_HEADS, "%s: n_head %lld out of range 1..%lld", fn, (long long)p->n_head, PL_MAX_HEADS);
+    PL_REQUIRE(p->n_head_kv >= 1 && p->n_head_kv <= PL_MAX_HEADS, "%s: n_head_kv %lld out of range 1..%lld", fn, (long long)p->n_head_kv, PL_MAX_HEADS);
+    PL_REQUIRE(p->n_head % p->n_head_kv == 0, "%s: n_head %lld must be a multiple of n_head_kv %lld", fn,
+               (long long)p->n_head, (long long)p->n_head_kv);
+    PL_REQUIRE(p->head_dim >= 1 && p->head_dim <= PL_MAX_HEAD_DIM, "%s: head_dim %lld out of range 1..%lld", fn, (long long)p->head_dim, PL_MAX_HEAD_DIM);
+    int64_t width;
+    PL_REQUIRE(pl_mul_ok(p->n_head, p->head_dim, &width) && width <= PL_MAX_ATTN_WIDTH,
+               "%s: n_head %lld x head_dim %lld exceeds the attention width limit %lld", fn, (long long)p->n_head,
+               (long long)p->head_dim, PL_MAX_ATTN_WIDTH);
+    PL_REQUIRE(p->n_ff >= 1 && p->n_ff <= PL_MAX_FF, "%s: n_ff %lld out of range 1..%lld", fn, (long long)p->n_ff, PL_MAX_FF);
+    PL_REQUIRE(p->n_rot >= 2 && p->n_rot <= p->head_dim && p->n_rot % 2 == 0,
+               "%s: n_rot %lld must be even and in 2..head_dim (%lld)", fn, (long long)p->n_rot, (long long)p->head_dim);
+    PL_REQUIRE(p->n_ctx_train >= 1 && p->n_ctx_train <= PL_MAX_CTX, "%s: n_ctx_train %lld out of range 1..%lld", fn,
+               (long long)p->n_ctx_train, PL_MAX_CTX);
+    PL_REQUIRE(finite_f(p->rope_freq_base) && p->rope_freq_base > 0.0f, "%s: rope_freq_base %g must be finite and positive", fn,
+               (double)p->rope_freq_base);
+    PL_REQUIRE(finite_f(p->rope_freq_scale) && p->rope_freq_scale > 0.0f, "%s: rope_freq_scale %g must be finite and positive", fn,
+               (double)p->rope_freq_scale);
+    PL_REQUIRE(finite_f(p->norm_eps) && p->norm_eps > 0.0f && p->norm_eps < 1.0f, "%s: norm_eps %g out of range (0, 1)", fn, (double)p->norm_eps);
+    PL_REQUIRE(p->rope_type == PL_ROPE_NORMAL || p->rope_type == PL_ROPE_NEOX, "%s: unknown rope_type %d", fn, p->rope_type);
+    /* Every size the engine derives from these fits: the largest is a weight's element count n_vocab x n_embd (< 2^51),
+       and each activation row is at most max(n_ff, attention width, n_vocab) floats. Checked here once all the same. */
+    int64_t n;
+    PL_REQUIRE(pl_mul3_ok(p->n_vocab, p->n_embd, (int64_t)sizeof(float), &n) && pl_mul4_ok(p->n_layer, p->n_embd, p->n_ff, 3 * (int64_t)sizeof(float), &n),
+               "%s: the model's size overflows a 64-bit byte count", fn);
+    return pl_ok();
+}
+
 PL_EXPORT int32_t pl_model_create(const pl_model_params *params, pl_model **out) {
     return pl_model_create_on(params, PL_DEVICE_CPU, out);
 }
@@ -50,21 +85,8 @@ PL_EXPORT int32_t pl_model_create_on(const pl_model_params *params, int32_t devi
         }
         if (device >= n) return pl_fail(PL_ERR_INVALID_ARGUMENT, "pl_model_create: CUDA device %d was asked for, but there are %d", device, n);
     }
+    PL_TRY(pl_model_params_check(params, "pl_model_create"));
     const pl_model_params *p = params;
-    PL_REQUIRE(p->n_vocab > 0 && p->n_vocab < (1LL << 31), "pl_model_create: n_vocab %lld out of range", (long long)p->n_vocab);
-    PL_REQUIRE(p->n_embd > 0 && p->n_embd <= (1 << 20), "pl_model_create: n_embd %lld out of range", (long long)p->n_embd);
-    PL_REQUIRE(p->n_layer > 0 && p->n_layer <= 4096, "pl_model_create: n_layer %lld out of range", (long long)p->n_layer);
-    PL_REQUIRE(p->n_head > 0 && p->n_head_kv > 0 && p->n_head % p->n_head_kv == 0,
-               "pl_model_create: n_head %lld must be a positive multiple of n_head_kv %lld",
-               (long long)p->n_head, (long long)p->n_head_kv);
-    PL_REQUIRE(p->head_dim > 0 && p->head_dim <= 4096, "pl_model_create: head_dim %lld out of range", (long long)p->head_dim);
-    PL_REQUIRE(p->n_ff > 0 && p->n_ff <= (1 << 22), "pl_model_create: n_ff %lld out of range", (long long)p->n_ff);
-    PL_REQUIRE(p->n_rot > 0 && p->n_rot <= p->head_dim && p->n_rot % 2 == 0,
-               "pl_model_create: n_rot %lld must be even and in 1..head_dim (%lld)", (long long)p->n_rot, (long long)p->head_dim);
-    PL_REQUIRE(p->n_ctx_train > 0, "pl_model_create: n_ctx_train %lld must be positive", (long long)p->n_ctx_train);
-    PL_REQUIRE(p->rope_freq_base > 0.0f && p->rope_freq_scale > 0.0f, "pl_model_create: rope_freq_base and rope_freq_scale must be positive");
-    PL_REQUIRE(p->norm_eps > 0.0f && p->norm_eps < 1.0f, "pl_model_create: norm_eps %g out of range", (double)p->norm_eps);
-    PL_REQUIRE(p->rope_type == PL_ROPE_NORMAL || p->rope_type == PL_ROPE_NEOX, "pl_model_create: unknown rope_type %d", p->rope_type);
     pl_model *m = calloc(1, sizeof *m);
     if (!m) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_model_create: out of memory");
     m->p = *p;
@@ -73,7 +95,7 @@ PL_EXPORT int32_t pl_model_create_on(const pl_model_params *params, int32_t devi
     m->layers = calloc((size_t)p->n_layer, sizeof *m->layers);
     if (!m->layers) { free(m); return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_model_create: out of memory"); }
     *out = m;
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT void pl_model_free(pl_model *m) {
@@ -101,24 +123,27 @@ PL_EXPORT int32_t pl_model_set_weight(pl_model *m, int32_t which, int64_t layer,
     if (!pl_type_known(type) || !pl_type_can_dequantize(type))
         return pl_fail(PL_ERR_UNSUPPORTED, "pl_model_set_weight(%s): tensor type %d (%s) is not supported", name, type, pl_type_name(type));
     int is_vector = which == PL_W_OUTPUT_NORM || which == PL_W_ATTN_NORM || which == PL_W_FFN_NORM || which >= PL_W_ATTN_Q_BIAS;
-    if (which == PL_W_ROPE_FREQS && type == PL_TYPE_F32)
-        for (int64_t i = 0; i < ne0; i++) {
-            const float f = ((const float *)data)[i];
-            if (!(f > 0.0f) || f - f != 0.0f)
-                return pl_fail(PL_ERR_NUMERIC, "pl_model_set_weight(rope_freqs): factor %lld is %g; factors must be positive and finite", (long long)i, (double)f);
-        }
     if (is_vector && type != PL_TYPE_F32)
         return pl_fail(PL_ERR_UNSUPPORTED, "pl_model_set_weight(%s): vectors must be F32, got %s", name, pl_type_name(type));
     const int64_t be = pl_type_block_elems(type);
     PL_REQUIRE(ne0 % be == 0, "pl_model_set_weight(%s): row length %lld is not a multiple of the %s block (%lld)",
                name, (long long)ne0, pl_type_name(type), (long long)be);
-    const int64_t need = ne0 / be * pl_type_block_bytes(type) * ne1;
+    int64_t need = 0;
+    PL_REQUIRE(pl_mul_ok(ne0 / be, pl_type_block_bytes(type), &need) && pl_mul_ok(need, ne1, &need),
+               "pl_model_set_weight(%s): a [%lld, %lld] %s tensor overflows a 64-bit size", name, (long long)ne0, (long long)ne1,
+               pl_type_name(type));
     PL_REQUIRE(nbytes >= need, "pl_model_set_weight(%s): %lld bytes given, %lld needed", name, (long long)nbytes, (long long)need);
+    if (which == PL_W_ROPE_FREQS) /* read only after the byte count is known to cover them */
+        for (int64_t i = 0; i < ne0; i++) {
+            const float f = ((const float *)data)[i];
+            if (!(f > 0.0f) || f - f != 0.0f)
+                return pl_fail(PL_ERR_NUMERIC, "pl_model_set_weight(rope_freqs): factor %lld is %g; factors must be positive and finite", (long long)i, (double)f);
+        }
     pl_weight_ref ref = {type, ne0, ne1, data};
     if (pl_weight_is_per_layer(which)) { m->layers[layer].w[which] = ref; m->layers[layer].gen[which]++; }
     else { m->global[which] = ref; m->global_gen[which]++; }
     m->validated = 0;
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_model_set_delta(pl_model *m, int32_t which, int64_t layer, const float *delta, int64_t len) {
@@ -129,17 +154,18 @@ PL_EXPORT int32_t pl_model_set_delta(pl_model *m, int32_t which, int64_t layer, 
     if (delta) {
         int64_t e0, e1;
         expected_shape(&m->p, which, &e0, &e1);
-        PL_REQUIRE(len == e0 * e1, "pl_model_set_delta(%s, layer %lld): %lld floats, expected %lld", weight_names[which],
-                   (long long)layer, (long long)len, (long long)(e0 * e1));
+        int64_t n = 0;
+        PL_REQUIRE(pl_mul_ok(e0, e1, &n) && len == n, "pl_model_set_delta(%s, layer %lld): %lld floats, expected %lld x %lld",
+                   weight_names[which], (long long)layer, (long long)len, (long long)e0, (long long)e1);
     }
     m->layers[layer].delta[which] = delta;
     m->layers[layer].delta_gen[which]++;
     if (m->dev && m->validated) { /* a device copies the delta now (the caller may change its buffer afterwards) */
         const pl_backend *be = pl_cuda_backend(NULL);
         if (!be) return pl_fail(PL_ERR_STATE, "pl_model_set_delta: the CUDA backend is gone");
-        return be->model_sync(m);
+        return pl_done(be->model_sync(m));
     }
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_model_validate(pl_model *m) {
@@ -158,13 +184,13 @@ PL_EXPORT int32_t pl_model_validate(pl_model *m) {
     }
     m->validated = 1;
     pl_clear_error();
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_model_get_device(const pl_model *m, int32_t *device) {
     PL_REQUIRE(m && device, "pl_model_get_device: arguments must not be NULL");
     *device = m->device;
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_model_set_placement(pl_model *m, int32_t placement) {
@@ -173,7 +199,7 @@ PL_EXPORT int32_t pl_model_set_placement(pl_model *m, int32_t placement) {
     if (m->dev && placement != m->placement)
         return pl_fail(PL_ERR_STATE, "pl_model_set_placement: the weights are on the device already; set the placement before validating");
     m->placement = placement;
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_model_device_memory(const pl_model *m, int64_t *used, int64_t *peak, int64_t *total) {
@@ -186,5 +212,5 @@ PL_EXPORT int32_t pl_model_device_memory(const pl_model *m, int64_t *used, int64
     if (used) *used = u;
     if (peak) *peak = p;
     if (total) *total = t;
-    return PL_OK;
+    return pl_ok();
 }

@@ -36,6 +36,8 @@ struct pl_model {
 
 /* 1 if the weight kind is per layer. */
 static inline int pl_weight_is_per_layer(int32_t which) { return which >= PL_W_ATTN_NORM && which <= PL_W_ATTN_V_BIAS; }
+/* Checks hyperparameters against the PL_MAX_* limits (panlora.h); fn names the caller in the message. */
+int32_t pl_model_params_check(const pl_model_params *p, const char *fn);
 /* The output projection: OUTPUT if set, else the tied TOKEN_EMBD. */
 const pl_weight_ref *pl_model_output_weight(const pl_model *m);
 

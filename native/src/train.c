@@ -35,6 +35,7 @@ struct pl_trainer {
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dg, *du, *dh, *du_lora; /* gradients */
     float **slot_u;         /* [n_slots] saved A x per slot: [N·rank] */
     int32_t n_slots;
+    int64_t *slot_shape;    /* [n_slots][4] layer, target, rank, in·out of each slot when the trainer was made (scratch is sized by them) */
     full_param *full;       /* FULL mode: [PL_N_WEIGHT_KINDS · (n_layer + 1)] indexed by param_index */
     void *dev;              /* device models: the backend's trainer (every other field unused) */
 };
@@ -48,7 +49,9 @@ static int64_t param_index(const pl_model *m, int32_t which, int64_t layer) {
 }
 
 static float *falloc(int64_t n, int *ok) {
-    float *p = pl_alloc((size_t)n * sizeof(float));
+    size_t bytes;
+    if (!pl_f32_bytes_ok(n, &bytes)) { *ok = 0; return NULL; }
+    float *p = pl_alloc(bytes);
     if (!p) *ok = 0;
     return p;
 }
@@ -72,7 +75,7 @@ PL_EXPORT void pl_trainer_free(pl_trainer *t) {
             pl_free(t->full[i].g); pl_free(t->full[i].m); pl_free(t->full[i].v);
         }
     }
-    free(t->acts); free(t->k); free(t->v); free(t->x_in); free(t->slot_u); free(t->full);
+    free(t->acts); free(t->k); free(t->v); free(t->x_in); free(t->slot_u); free(t->full); free(t->slot_shape);
     pl_free(t->x); pl_free(t->xf_n); pl_free(t->rstd_f); pl_free(t->logits);
     pl_free(t->dx); pl_free(t->dxn); pl_free(t->dq); pl_free(t->dk); pl_free(t->dv); pl_free(t->datt);
     pl_free(t->dg); pl_free(t->du); pl_free(t->dh); pl_free(t->du_lora);
@@ -82,8 +85,10 @@ PL_EXPORT void pl_trainer_free(pl_trainer *t) {
 PL_EXPORT int32_t pl_trainer_create(pl_model *m, const pl_trainer_params *tp, pl_trainer **out) {
     PL_REQUIRE(m && tp && out, "pl_trainer_create: arguments must not be NULL");
     *out = NULL;
-    PL_REQUIRE(tp->n_seq > 0 && tp->n_tok > 0 && tp->n_seq * tp->n_tok <= (1LL << 24),
-               "pl_trainer_create: bad batch shape %lld x %lld", (long long)tp->n_seq, (long long)tp->n_tok);
+    int64_t n_rows = 0;
+    PL_REQUIRE(tp->n_seq > 0 && tp->n_tok > 0 && tp->n_tok <= PL_MAX_CTX && pl_mul_ok(tp->n_seq, tp->n_tok, &n_rows) && n_rows <= PL_MAX_CTX,
+               "pl_trainer_create: bad batch shape %lld x %lld (n_tok and n_seq x n_tok must be in 1..%lld)", (long long)tp->n_seq,
+               (long long)tp->n_tok, PL_MAX_CTX);
     PL_REQUIRE(tp->mode == PL_TRAIN_LORA || tp->mode == PL_TRAIN_FULL, "pl_trainer_create: unknown mode %d", tp->mode);
     if (!m->validated) PL_TRY(pl_model_validate(m));
     const pl_model_params *p = &m->p;
@@ -98,16 +103,29 @@ PL_EXPORT int32_t pl_trainer_create(pl_model *m, const pl_trainer_params *tp, pl
                                    w, (long long)l, r->type);
             }
     }
+    /* the attention probabilities are the largest activation: n_seq x n_head x n_tok² floats per saved layer */
+    int64_t probs = 0, probs_all = 0;
+    PL_REQUIRE(pl_mul4_ok(tp->n_seq, p->n_head, tp->n_tok, tp->n_tok, &probs) && pl_mul3_ok(probs, p->n_layer, (int64_t)sizeof(float), &probs_all),
+               "pl_trainer_create: a %lld x %lld batch with %lld heads overflows a 64-bit size", (long long)tp->n_seq,
+               (long long)tp->n_tok, (long long)p->n_head);
+    for (int32_t i = 0; m->lora && i < m->lora->n_slots; i++) PL_TRY(lora_check_slot(m, &m->lora->slots[i], i, "pl_trainer_create"));
     pl_trainer *t = calloc(1, sizeof *t);
     if (!t) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_trainer_create: out of memory");
     t->model = m;
     t->tp = *tp;
+    t->n_slots = m->lora ? m->lora->n_slots : 0;
+    t->slot_shape = calloc((size_t)(t->n_slots > 0 ? t->n_slots : 1) * 4, sizeof(int64_t));
+    if (!t->slot_shape) { free(t); return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_trainer_create: out of memory"); }
+    for (int32_t i = 0; i < t->n_slots; i++) {
+        const lora_slot *s = &m->lora->slots[i];
+        int64_t *sh = t->slot_shape + 4 * (int64_t)i;
+        sh[0] = s->layer; sh[1] = s->target; sh[2] = s->rank; sh[3] = s->in * s->out;
+    }
     if (m->dev) {
-        t->n_slots = m->lora ? m->lora->n_slots : 0;
         int32_t rc = dev_backend()->trainer_create(m, tp, &t->dev);
-        if (rc != PL_OK) { free(t); return rc; }
+        if (rc != PL_OK) { free(t->slot_shape); free(t); return rc; }
         *out = t;
-        return PL_OK;
+        return pl_ok();
     }
     const int64_t N = tp->n_seq * tp->n_tok, D = p->n_embd, F = p->n_ff, V = p->n_vocab;
     const int64_t Q = p->n_head * p->head_dim, KV = p->n_head_kv * p->head_dim;
@@ -163,7 +181,7 @@ PL_EXPORT int32_t pl_trainer_create(pl_model *m, const pl_trainer_params *tp, pl
                        (long long)tp->n_seq, (long long)tp->n_tok);
     }
     *out = t;
-    return PL_OK;
+    return pl_ok();
 }
 
 /* The FULL-mode gradient buffer of a weight, or NULL (LORA mode, or the weight is absent). */
@@ -204,6 +222,26 @@ static int32_t block_bwd(pl_trainer *t, int64_t l, int64_t i) {
     PL_TRY(block_linear_backward(m, l, PL_W_ATTN_K, a->xn1, t->dk, N, t->dxn, 1, wgrad(t, PL_W_ATTN_K, l), su, t->du_lora));
     PL_TRY(block_linear_backward(m, l, PL_W_ATTN_V, a->xn1, t->dv, N, t->dxn, 1, wgrad(t, PL_W_ATTN_V, l), su, t->du_lora));
     rmsnorm_backward(t->dx, wgrad(t, PL_W_ATTN_NORM, l), t->dxn, t->x_in[l], lw->w[PL_W_ATTN_NORM].data, a->rstd1, N, D);
+    return pl_ok();
+}
+
+/* The attached adapter must have the slots, in the same order and of the same shapes, that the trainer sized its
+   scratch for: an adapter swapped or grown since (pl_model_set_lora, pl_lora_add_slot) needs a new trainer. */
+static int32_t trainer_check_lora(const pl_trainer *t, const char *fn) {
+    const pl_lora *lo = t->model->lora;
+    const int32_t n = lo ? lo->n_slots : 0;
+    if (t->full && !lo) return PL_OK;
+    PL_REQUIRE(n == t->n_slots, "%s: the attached adapter has %d slots, the trainer was created for %d; create a new trainer",
+               fn, n, t->n_slots);
+    for (int32_t i = 0; i < n; i++) {
+        const lora_slot *s = &lo->slots[i];
+        const int64_t *sh = t->slot_shape + 4 * (int64_t)i;
+        PL_REQUIRE(s->layer == sh[0] && s->target == sh[1] && s->rank == sh[2] && s->in * s->out == sh[3],
+                   "%s: slot %d is now layer %lld target %d rank %lld, the trainer was created for layer %lld target %lld rank %lld;"
+                   " create a new trainer", fn, i, (long long)s->layer, s->target, (long long)s->rank, (long long)sh[0],
+                   (long long)sh[1], (long long)sh[2]);
+        PL_TRY(lora_check_slot(t->model, s, i, fn));
+    }
     return PL_OK;
 }
 
@@ -214,7 +252,7 @@ static int64_t lowest_trained_layer(const pl_trainer *t) {
 
 PL_EXPORT int32_t pl_trainer_zero_grad(pl_trainer *t) {
     PL_REQUIRE(t, "pl_trainer_zero_grad: trainer must not be NULL");
-    if (t->dev) return dev_backend()->trainer_zero_grad(t->dev);
+    if (t->dev) return pl_done(dev_backend()->trainer_zero_grad(t->dev));
     const pl_lora *lo = t->model->lora;
     for (int32_t i = 0; lo && i < lo->n_slots; i++) {
         const lora_slot *s = &lo->slots[i];
@@ -223,7 +261,7 @@ PL_EXPORT int32_t pl_trainer_zero_grad(pl_trainer *t) {
     }
     for (int64_t i = 0; t->full && i < (t->model->p.n_layer + 1) * PL_N_WEIGHT_KINDS; i++)
         if (t->full[i].g) memset(t->full[i].g, 0, (size_t)t->full[i].n * sizeof(float));
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_trainer_accumulate(pl_trainer *t, const int32_t *tokens, const int32_t *targets, float grad_scale,
@@ -231,8 +269,7 @@ PL_EXPORT int32_t pl_trainer_accumulate(pl_trainer *t, const int32_t *tokens, co
     PL_REQUIRE(t && tokens && targets, "pl_trainer_accumulate: arguments must not be NULL");
     pl_model *m = t->model;
     const pl_model_params *p = &m->p;
-    PL_REQUIRE(!m->lora || m->lora->n_slots == t->n_slots,
-               "pl_trainer_accumulate: the adapter gained slots after the trainer was created; create a new trainer");
+    PL_TRY(trainer_check_lora(t, "pl_trainer_accumulate"));
     PL_REQUIRE(t->full || m->lora, "pl_trainer_accumulate: no adapter attached");
     PL_REQUIRE(grad_scale - grad_scale == 0.0f, "pl_trainer_accumulate: grad_scale is not finite");
     const int64_t N = t->tp.n_seq * t->tp.n_tok, D = p->n_embd, V = p->n_vocab, L = p->n_layer;
@@ -242,7 +279,7 @@ PL_EXPORT int32_t pl_trainer_accumulate(pl_trainer *t, const int32_t *tokens, co
         PL_REQUIRE(targets[i] < V, "pl_trainer_accumulate: target %d at %lld outside the vocabulary", targets[i], (long long)i);
         counted += targets[i] >= 0;
     }
-    if (t->dev) return dev_backend()->trainer_accumulate(t->dev, tokens, targets, grad_scale, loss_sum, n_targets);
+    if (t->dev) return pl_done(dev_backend()->trainer_accumulate(t->dev, tokens, targets, grad_scale, loss_sum, n_targets));
     /* forward */
     const pl_weight_ref *emb = &m->global[PL_W_TOKEN_EMBD];
     embedding_forward(t->x, tokens, N, emb->type, emb->data, D);
@@ -278,7 +315,7 @@ PL_EXPORT int32_t pl_trainer_accumulate(pl_trainer *t, const int32_t *tokens, co
         PL_TRY(block_bwd(t, l, t->tp.recompute ? 0 : l));
     }
     if (t->full) embedding_backward(wgrad(t, PL_W_TOKEN_EMBD, -1), tokens, t->dx, N, D);
-    return PL_OK;
+    return pl_ok();
 }
 
 /* Σ x² over n floats in double. */
@@ -290,7 +327,7 @@ static double sumsq(const float *x, int64_t n) {
 
 PL_EXPORT int32_t pl_trainer_grad_norm(pl_trainer *t, double *norm) {
     PL_REQUIRE(t && norm, "pl_trainer_grad_norm: arguments must not be NULL");
-    if (t->dev) return dev_backend()->trainer_grad_norm(t->dev, norm);
+    if (t->dev) return pl_done(dev_backend()->trainer_grad_norm(t->dev, norm));
     double s = 0.0;
     const pl_lora *lo = t->model->lora;
     if (!t->full) {
@@ -305,7 +342,7 @@ PL_EXPORT int32_t pl_trainer_grad_norm(pl_trainer *t, double *norm) {
             if (t->full[i].g) s += sumsq(t->full[i].g, t->full[i].n);
     }
     *norm = sqrt(s);
-    return PL_OK;
+    return pl_ok();
 }
 
 typedef struct {
@@ -341,7 +378,7 @@ PL_EXPORT int32_t pl_trainer_adamw_step(pl_trainer *t, const pl_adamw_params *ap
                ap->eps > 0.0f && ap->weight_decay >= 0.0f && ap->grad_scale - ap->grad_scale == 0.0f,
                "pl_trainer_adamw_step: bad hyperparameters (lr %g beta1 %g beta2 %g eps %g wd %g scale %g)",
                (double)ap->lr, (double)ap->beta1, (double)ap->beta2, (double)ap->eps, (double)ap->weight_decay, (double)ap->grad_scale);
-    if (t->dev) return dev_backend()->trainer_adamw_step(t->dev, ap);
+    if (t->dev) return pl_done(dev_backend()->trainer_adamw_step(t->dev, ap));
     pl_lora *lo = t->model->lora;
     if (!t->full) {
         for (int32_t i = 0; lo && i < lo->n_slots; i++) {
@@ -359,7 +396,7 @@ PL_EXPORT int32_t pl_trainer_adamw_step(pl_trainer *t, const pl_adamw_params *ap
             adamw(fp->w, fp->g, fp->m, fp->v, fp->n, fp->step, ap);
         }
     }
-    return PL_OK;
+    return pl_ok();
 }
 
 PL_EXPORT int32_t pl_trainer_get_weight_grad(pl_trainer *t, int32_t which, int64_t layer, float *dst, int64_t len) {
@@ -368,7 +405,7 @@ PL_EXPORT int32_t pl_trainer_get_weight_grad(pl_trainer *t, int32_t which, int64
         PL_REQUIRE(which >= 0 && which < PL_N_WEIGHT_KINDS, "pl_trainer_get_weight_grad: unknown weight %d", which);
         PL_REQUIRE(!pl_weight_is_per_layer(which) || (layer >= 0 && layer < t->model->p.n_layer),
                    "pl_trainer_get_weight_grad: layer %lld out of range", (long long)layer);
-        return dev_backend()->trainer_get_weight_grad(t->dev, which, layer, dst, len);
+        return pl_done(dev_backend()->trainer_get_weight_grad(t->dev, which, layer, dst, len));
     }
     if (!t->full) return pl_fail(PL_ERR_STATE, "pl_trainer_get_weight_grad: the trainer is not in FULL mode");
     PL_REQUIRE(which >= 0 && which < PL_N_WEIGHT_KINDS, "pl_trainer_get_weight_grad: unknown weight %d", which);
@@ -378,5 +415,5 @@ PL_EXPORT int32_t pl_trainer_get_weight_grad(pl_trainer *t, int32_t which, int64
     if (!fp->g) return pl_fail(PL_ERR_STATE, "pl_trainer_get_weight_grad: weight %d is not bound", which);
     PL_REQUIRE(len == fp->n, "pl_trainer_get_weight_grad: length %lld, expected %lld", (long long)len, (long long)fp->n);
     memcpy(dst, fp->g, (size_t)len * sizeof(float));
-    return PL_OK;
+    return pl_ok();
 }

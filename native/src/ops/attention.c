@@ -75,7 +75,7 @@ static int32_t attention_forward_rows(float *out, float *probs, const float *q, 
     if (width <= 1) forward_rows_chunk(&a, 0, n, 0);
     else pl_parallel_for(n, pl_grain_for(n, width, 8, 1), width, forward_rows_chunk, &a);
     if (a.failed) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention: cannot allocate %lld floats of scores", (long long)Tk);
-    return PL_OK;
+    return pl_ok();
 }
 
 /* One (sequence b, query head h) of the attention backward over full causal sequences (pos0 = 0, Tq = Tk = T).
@@ -242,7 +242,7 @@ int32_t attention_backward_rows(float *dq, float *dk, float *dv, const float *do
         pl_free(a.bufs);
     }
     if (a.failed) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention_backward: cannot allocate per-thread scratch for T = %lld", (long long)T);
-    return PL_OK;
+    return pl_ok();
 }
 
 /* ---- GEMM formulation: per (sequence, head) S = Q Kᵀ, P = softmax(S), O = P V and the backward as GEMMs ---- */
@@ -321,7 +321,7 @@ static int32_t attention_forward_gemm(float *out, float *probs, const float *q, 
     if (n_bh >= 2 * (int64_t)width) {
         pl_parallel_for(n_bh, 1, width, forward_heads_chunk, &a);
         if (a.failed) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention: cannot allocate %lld scores", (long long)(Tq * Tk));
-        return PL_OK;
+        return pl_ok();
     }
     float *scratch = NULL;
     if (!probs) {
@@ -378,7 +378,7 @@ static int32_t backward_kv_head(attn_args *a, int64_t b, int64_t hk, float *ds) 
         PL_TRY(pl_sgemm(1, 0, T, hd, T, 1.0f, ds, T, qh, q_row, 1.0f, dkh, kv_row));
         PL_TRY(pl_sgemm(1, 0, T, hd, T, 1.0f, p, T, doh, q_row, 1.0f, dvh, kv_row));
     }
-    return PL_OK;
+    return pl_ok();
 }
 
 static void backward_kv_heads_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
@@ -406,7 +406,7 @@ int32_t attention_backward(float *dq, float *dk, float *dv, const float *dout, c
     if (n_bk >= 2 * (int64_t)width) {
         pl_parallel_for(n_bk, 1, width, backward_kv_heads_chunk, &a);
         if (a.failed) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention_backward: cannot allocate %lld floats of scratch", (long long)(T * T));
-        return PL_OK;
+        return pl_ok();
     }
     float *ds = pl_alloc((size_t)(T * T) * sizeof(float));
     if (!ds) return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention_backward: cannot allocate %lld floats of scratch", (long long)(T * T));

@@ -125,7 +125,7 @@ int32_t pl_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
         if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M,
                     (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
-        return PL_OK;
+        return pl_ok();
     }
 #endif
     return pl_sgemm_own(PL_GEMM_AUTO, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -206,7 +206,7 @@ static int32_t linear_forward_rows(int32_t wtype, const void *w, int64_t in, int
     if (width <= 1) forward_rows_chunk(&a, 0, out, 0);
     else pl_parallel_for(out, pl_grain_for(out, width, 8, 16), width, forward_rows_chunk, &a);
     if (a.failed) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_forward: cannot allocate a row buffer of %lld floats", (long long)in);
-    return PL_OK;
+    return pl_ok();
 }
 
 static void backward_rows_chunk(void *ctx, int64_t u0, int64_t u1, int worker) {
@@ -255,13 +255,13 @@ static int32_t linear_backward_rows(int32_t wtype, const void *w, int64_t in, in
     if (width <= 1) backward_rows_chunk(&a, 0, n_units, 0);
     else pl_parallel_for(n_units, pl_grain_for(n_units, width, 4, 1), width, backward_rows_chunk, &a);
     if (a.failed) return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_backward_input: cannot allocate a row buffer of %lld floats", (long long)in);
-    return PL_OK;
+    return pl_ok();
 }
 
 /* y[t][o] (+)= sum_i W[o][i] x[t][i]: one GEMM for F32 W, else a GEMM per dequantized chunk of rows. */
 int32_t pl_linear_forward(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x, int64_t n_tok,
                           float *y, int accumulate) {
-    if (n_tok <= 0 || out <= 0) return PL_OK;
+    if (n_tok <= 0 || out <= 0) return pl_ok();
     const float beta = accumulate ? 1.0f : 0.0f;
     if (n_tok <= PL_ROWS_MAX_TOK) return linear_forward_rows(wtype, w, in, out, x, n_tok, y, accumulate);
     if (wtype == PL_TYPE_F32) return pl_sgemm(0, 1, n_tok, out, in, 1.0f, x, in, w, in, beta, y, out);
@@ -285,7 +285,7 @@ int32_t pl_linear_forward(int32_t wtype, const void *w, int64_t in, int64_t out,
 /* dx[t][i] (+)= sum_o W[o][i] dy[t][o]: one GEMM for F32 W, else dx += dy[:, chunk] * W[chunk] per chunk of rows. */
 int32_t pl_linear_backward_input(int32_t wtype, const void *w, int64_t in, int64_t out, const float *dy,
                                  int64_t n_tok, float *dx, int accumulate) {
-    if (n_tok <= 0 || in <= 0) return PL_OK;
+    if (n_tok <= 0 || in <= 0) return pl_ok();
     const float beta = accumulate ? 1.0f : 0.0f;
     if (n_tok <= PL_ROWS_MAX_TOK) return linear_backward_rows(wtype, w, in, out, dy, n_tok, dx, accumulate);
     if (wtype == PL_TYPE_F32) return pl_sgemm(0, 0, n_tok, in, out, 1.0f, dy, out, w, in, beta, dx, in);
@@ -336,7 +336,7 @@ static int32_t check_matmul_args(const char *fn, int32_t wtype, const void *w, i
                pl_type_name(wtype));
     PL_REQUIRE(w_bytes >= row_bytes * out, "%s: w_bytes = %lld, but a %lld x %lld %s weight takes %lld bytes", fn,
                (long long)w_bytes, (long long)out, (long long)in, pl_type_name(wtype), (long long)(row_bytes * out));
-    return PL_OK;
+    return pl_ok();
 }
 
 /* y[t][o] = sum_i W[o][i] x[t][i]. */
@@ -387,5 +387,5 @@ PL_EXPORT int32_t pl_bench_sgemm(int64_t n, int32_t reps, double *gflops) {
     pl_free(c);
     PL_TRY(rc);
     *gflops = seconds > 0 ? 2.0 * (double)n * (double)n * (double)n * (double)reps / seconds / 1e9 : 0.0;
-    return PL_OK;
+    return pl_ok();
 }

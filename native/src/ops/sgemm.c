@@ -438,10 +438,10 @@ int32_t pl_sgemm_own(int kernel, int trans_a, int trans_b, int64_t M, int64_t N,
                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (!pl_gemm_kernel_available(kernel))
         return pl_fail(PL_ERR_UNSUPPORTED, "pl_sgemm: GEMM kernel %d is not supported by this CPU", kernel);
-    if (M <= 0 || N <= 0) return PL_OK;
+    if (M <= 0 || N <= 0) return pl_ok();
     if (K <= 0 || alpha == 0.0f) {
         scale_c(M, N, beta, C, ldc);
-        return PL_OK;
+        return pl_ok();
     }
     pl_gemm_job g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, choose_kernel(kernel, N)};
     const int NR = g.kd->nr;
@@ -477,5 +477,5 @@ int32_t pl_sgemm_own(int kernel, int trans_a, int trans_b, int64_t M, int64_t N,
     if (g.failed)
         return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_sgemm: cannot allocate packing buffers (%lld x %lld x %lld product)",
                        (long long)M, (long long)N, (long long)K);
-    return PL_OK;
+    return pl_ok();
 }

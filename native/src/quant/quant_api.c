@@ -23,7 +23,7 @@ static int32_t checked_row_bytes(const char *fn, int32_t type, int64_t n, int64_
     PL_REQUIRE(n_blocks <= INT64_MAX / block_bytes, "%s: n = %lld elements of %s overflow a 64-bit byte count", fn,
                (long long)n, pl_type_name(type));
     *bytes = n_blocks * block_bytes;
-    return PL_OK;
+    return pl_ok();
 }
 
 /* Elements per work item for a split of n elements of a type with blocks of block_elems. */
@@ -63,7 +63,7 @@ PL_EXPORT int32_t pl_type_info(int32_t type, int64_t *block_elems, int64_t *bloc
     if (!pl_type_known(type)) return pl_fail(PL_ERR_INVALID_ARGUMENT, "pl_type_info: unknown type id %d", type);
     *block_elems = pl_type_block_elems(type);
     *block_bytes = pl_type_block_bytes(type);
-    return PL_OK;
+    return pl_ok();
 }
 
 /* Bytes taken by n elements (whole blocks) of a type. */
@@ -72,7 +72,7 @@ PL_EXPORT int32_t pl_row_bytes(int32_t type, int64_t n, int64_t *out_bytes) {
     int64_t bytes = 0;
     PL_TRY(checked_row_bytes("pl_row_bytes", type, n, &bytes));
     *out_bytes = bytes;
-    return PL_OK;
+    return pl_ok();
 }
 
 /* Decodes n elements of type from src (src_bytes long) into dst. */
@@ -91,7 +91,7 @@ PL_EXPORT int32_t pl_dequantize(int32_t type, const void *src, int64_t src_bytes
     const int threads = pl_threads();
     if (n < PL_PARALLEL_MIN_ELEMS || threads <= 1) {
         pl_dequant_row(type, src, dst, n);
-        return PL_OK;
+        return pl_ok();
     }
     const int64_t chunk = chunk_elems_for(block_elems);
     const int64_t n_chunks = (n + chunk - 1) / chunk;
@@ -99,7 +99,7 @@ PL_EXPORT int32_t pl_dequantize(int32_t type, const void *src, int64_t src_bytes
     codec_args a = {.type = type, .n = n, .chunk = chunk, .block_elems = block_elems, .block_bytes = block_bytes,
                     .bytes = (uint8_t *)(uintptr_t)bytes, .floats = dst};
     pl_parallel_for(n_chunks, 1, threads, dequant_chunk, &a);
-    return PL_OK;
+    return pl_ok();
 }
 
 /* Index of the first non-finite value of x[0..n), or -1 if all are finite. */
@@ -138,7 +138,7 @@ PL_EXPORT int32_t pl_quantize(int32_t type, const float *src, int64_t n, void *d
     const int threads = pl_threads();
     if (n < PL_PARALLEL_MIN_ELEMS || threads <= 1) {
         pl_quant_row(type, src, dst, n);
-        return PL_OK;
+        return pl_ok();
     }
     const int64_t chunk = chunk_elems_for(block_elems);
     const int64_t n_chunks = (n + chunk - 1) / chunk;
@@ -146,5 +146,5 @@ PL_EXPORT int32_t pl_quantize(int32_t type, const float *src, int64_t n, void *d
     codec_args a = {.type = type, .n = n, .chunk = chunk, .block_elems = block_elems, .block_bytes = block_bytes,
                     .bytes = bytes, .floats = (float *)(uintptr_t)src};
     pl_parallel_for(n_chunks, 1, threads, quant_chunk, &a);
-    return PL_OK;
+    return pl_ok();
 }

@@ -253,7 +253,7 @@ static double compare_slots(pl_lora *a, pl_lora *b, int n, int grads, int adam) 
         double e = fmax(rel_err(x2, x1, na, 1e-6), rel_err(y2, y1, nb, 1e-6));
         if (adam) {
             int64_t s1, s2;
-            rc = pl_lora_get_adam(a, i, m1, NULL, v1, NULL, &s1) | pl_lora_get_adam(b, i, m2, NULL, v2, NULL, &s2);
+            rc = pl_lora_get_adam(a, i, m1, NULL, na, v1, NULL, nb, &s1) | pl_lora_get_adam(b, i, m2, NULL, na, v2, NULL, nb, &s2);
             if (rc || s1 != s2) worst = INFINITY;
             e = fmax(e, fmax(rel_err(m2, m1, na, 1e-6), rel_err(v2, v1, nb, 1e-6)));
         }

@@ -54,19 +54,25 @@ public final class PeftAdapter {
         for (var e : Safetensors.read(weights).entrySet()) {
             Matcher m = NAME.matcher(e.getKey());
             if (!m.matches()) throw new IOException(weights + ": tensor '" + e.getKey() + "' is not a LoRA factor of a LLaMA linear");
+            if (m.group(1).length() > 9 || Long.parseLong(m.group(1)) >= c.nLayer()) // digits of any length: never parsed as an int
+                throw new IOException(weights + ": tensor '" + e.getKey() + "' names layer " + m.group(1) + ", but the model has " + c.nLayer()
+                        + " layers (0.." + (c.nLayer() - 1) + ")");
             pairs.computeIfAbsent(m.group(1) + "/" + m.group(2), k -> new Safetensors.Tensor[2])[m.group(3).equals("A") ? 0 : 1] = e.getValue();
         }
         int n = 0;
         for (var e : pairs.entrySet()) {
             String[] k = e.getKey().split("/");
-            int layer = Integer.parseInt(k[0]);
+            int layer = Integer.parseInt(k[0]); // checked against nLayer above
             Target t = Target.byName(k[1]);
             Safetensors.Tensor a = e.getValue()[0], b = e.getValue()[1];
             if (a == null || b == null) throw new IOException(weights + ": layer " + layer + " " + k[1] + " has only one of lora_A / lora_B");
-            long in = t.in(c), out = t.out(c), r = a.shape()[0];
+            long in = t.in(c), out = t.out(c), r = a.shape().length == 2 ? a.shape()[0] : 0;
             if (layer >= c.nLayer() || a.shape().length != 2 || b.shape().length != 2 || a.shape()[1] != in || b.shape()[0] != out || b.shape()[1] != r)
                 throw new IOException(weights + ": layer " + layer + " " + k[1] + ": lora_A " + java.util.Arrays.toString(a.shape()) + ", lora_B "
                         + java.util.Arrays.toString(b.shape()) + " do not fit the model (expected [r, " + in + "] and [" + out + ", r])");
+            if (r < 1 || r > Math.min(in, out))
+                throw new IOException(weights + ": layer " + layer + " " + k[1] + ": rank " + r + " (lora_A's rows) is out of range 1.."
+                        + Math.min(in, out));
             float scale = (float) (userScale * alpha / (rs ? Math.sqrt(r) : r));
             LoraSet.Slot s = set.addSlot(layer, t, (int) r, scale);
             set.setWeights(s, a.values(), permuteRows(b.values(), t, c, (int) r, true));

@@ -109,6 +109,18 @@ public final class AdapterGguf {
         w.addTensor(name, new long[] {ne0, ne1}, t, seg);
     }
 
+    /**
+     * The layer index of a tensor name's {@code blk.N}: digits of any length are refused with the tensor and the file named
+     * (never a NumberFormatException), as is a layer the model does not have.
+     */
+    static int layerIndex(String digits, String tensor, String where, long nLayer) {
+        long layer = digits.length() <= 18 ? Long.parseLong(digits) : Long.MAX_VALUE; // at most 18 digits fit a long
+        if (layer >= nLayer)
+            throw new GgufException(where + ": tensor '" + tensor + "' names layer " + (digits.length() <= 18 ? Long.toString(layer) : digits)
+                    + ", but the model has " + nLayer + " layers (0.." + (nLayer - 1) + ")");
+        return (int) layer;
+    }
+
     private static final Pattern NAME = Pattern.compile("blk\\.(\\d+)\\.([a-z_]+)\\.weight\\.lora_([ab])");
 
     /**
@@ -133,7 +145,13 @@ public final class AdapterGguf {
                 Matcher m = NAME.matcher(t.name());
                 if (!m.matches())
                     throw new GgufException(where + ": tensor '" + t.name() + "' is not a LoRA factor panlora can apply");
-                GgufTensorInfo[] p = pairs.computeIfAbsent("blk." + m.group(1) + "." + m.group(2), k -> new GgufTensorInfo[2]);
+                int layer = layerIndex(m.group(1), t.name(), where, c.nLayer());
+                try {
+                    Target.byName(m.group(2));
+                } catch (IllegalArgumentException e) {
+                    throw new GgufException(where + ": tensor '" + t.name() + "': " + e.getMessage());
+                }
+                GgufTensorInfo[] p = pairs.computeIfAbsent("blk." + layer + "." + m.group(2), k -> new GgufTensorInfo[2]);
                 p[m.group(3).equals("a") ? 0 : 1] = t;
             }
             int n = 0;
@@ -142,10 +160,11 @@ public final class AdapterGguf {
                 if (ta == null || tb == null)
                     throw new GgufException(where + ": " + e.getKey() + " has only one of lora_a / lora_b");
                 String[] parts = e.getKey().split("\\.");
-                int layer = Integer.parseInt(parts[1]);
+                int layer = Integer.parseInt(parts[1]); // checked by layerIndex above
                 Target target = Target.byName(parts[2]);
-                if (layer >= c.nLayer()) throw new GgufException(where + ": " + e.getKey() + ": the model has " + c.nLayer() + " layers");
                 long in = target.in(c), out = target.out(c), r = tb.ne()[0];
+                if (r < 1 || r > Math.min(in, out))
+                    throw new GgufException(where + ": " + e.getKey() + ": rank " + r + " (lora_b's ne[0]) is out of range 1.." + Math.min(in, out));
                 if (ta.nDims() != 2 || tb.nDims() != 2 || ta.ne()[0] != in || ta.ne()[1] != r || tb.ne()[1] != out)
                     throw new GgufException(where + ": " + e.getKey() + ": shapes lora_a " + ta.shapeString() + ", lora_b " + tb.shapeString()
                             + " do not fit the model (expected [" + in + ", r] and [r, " + out + "])");

@@ -129,17 +129,21 @@ public final class LoraSet implements AutoCloseable {
             MemorySegment ma = ar.allocate(ValueLayout.JAVA_FLOAT, s.aLength()), va = ar.allocate(ValueLayout.JAVA_FLOAT, s.aLength());
             MemorySegment mb = ar.allocate(ValueLayout.JAVA_FLOAT, s.bLength()), vb = ar.allocate(ValueLayout.JAVA_FLOAT, s.bLength());
             MemorySegment st = ar.allocate(ValueLayout.JAVA_LONG);
-            Native.check(panlora_h.pl_lora_get_adam(handle, s.index(), ma, va, mb, vb, st), "pl_lora_get_adam");
+            Native.check(panlora_h.pl_lora_get_adam(handle, s.index(), ma, va, s.aLength(), mb, vb, s.bLength(), st), "pl_lora_get_adam");
             return new AdamState(ma.toArray(ValueLayout.JAVA_FLOAT), va.toArray(ValueLayout.JAVA_FLOAT),
                     mb.toArray(ValueLayout.JAVA_FLOAT), vb.toArray(ValueLayout.JAVA_FLOAT), st.get(ValueLayout.JAVA_LONG, 0));
         }
     }
 
+    /** Restores a slot's AdamW state; the engine checks each length against the slot's shape (rank·in, out·rank). */
     public void setAdam(Slot s, AdamState st) {
+        if (st.mA().length != st.vA().length || st.mB().length != st.vB().length)
+            throw new IllegalArgumentException("AdamW state of slot " + s.index() + ": m_a/v_a lengths " + st.mA().length + "/" + st.vA().length
+                    + " and m_b/v_b lengths " + st.mB().length + "/" + st.vB().length + " must match pairwise");
         try (Arena ar = Arena.ofConfined()) {
             Native.check(panlora_h.pl_lora_set_adam(handle, s.index(), ar.allocateFrom(ValueLayout.JAVA_FLOAT, st.mA()),
-                    ar.allocateFrom(ValueLayout.JAVA_FLOAT, st.vA()), ar.allocateFrom(ValueLayout.JAVA_FLOAT, st.mB()),
-                    ar.allocateFrom(ValueLayout.JAVA_FLOAT, st.vB()), st.step()), "pl_lora_set_adam");
+                    ar.allocateFrom(ValueLayout.JAVA_FLOAT, st.vA()), st.mA().length, ar.allocateFrom(ValueLayout.JAVA_FLOAT, st.mB()),
+                    ar.allocateFrom(ValueLayout.JAVA_FLOAT, st.vB()), st.mB().length, st.step()), "pl_lora_set_adam");
         }
     }
 

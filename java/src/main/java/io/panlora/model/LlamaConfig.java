@@ -21,9 +21,55 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
     public static final int ROPE_NORMAL = 0;
     public static final int ROPE_NEOX = 2;
 
+    /*
+     * Limits of the hyperparameters: the engine's PL_MAX_* (native/include/panlora.h), checked here first so that a file's
+     * number is refused with the key that holds it, and so that no product of them (n_head · head_dim, n_vocab · n_embd, …)
+     * can overflow a long or an int cast of a length.
+     */
+    /** Largest vocabulary: token ids are 32-bit. */
+    public static final long MAX_VOCAB = Integer.MAX_VALUE;
+    /** Largest model width (2^20). */
+    public static final long MAX_EMBD = 1L << 20;
+    /** Most blocks. */
+    public static final long MAX_LAYERS = 4096;
+    /** Most attention heads, query or key/value (2^16). */
+    public static final long MAX_HEADS = 1L << 16;
+    /** Largest key/value length per head. */
+    public static final long MAX_HEAD_DIM = 4096;
+    /** Largest n_head · head_dim (2^20). */
+    public static final long MAX_ATTN_WIDTH = 1L << 20;
+    /** Largest FFN width (2^22). */
+    public static final long MAX_FF = 1L << 22;
+    /** Longest training context (2^24): it and any window derived from it fit an int. */
+    public static final long MAX_CTX = 1L << 24;
+
     public LlamaConfig {
-        if (nHead <= 0 || nHeadKv <= 0 || nHead % nHeadKv != 0)
-            throw new IllegalArgumentException("n_head " + nHead + " must be a positive multiple of n_head_kv " + nHeadKv);
+        String bad = problem(nVocab, nEmbd, nLayer, nHead, nHeadKv, headDim, nFf, nCtxTrain, nRot, ropeFreqBase, ropeFreqScale, normEps, ropeType);
+        if (bad != null) throw new IllegalArgumentException("model config: " + bad);
+    }
+
+    /** The first hyperparameter outside its limit (named as in the engine's pl_model_params), or null when all fit. */
+    private static String problem(long nVocab, long nEmbd, long nLayer, long nHead, long nHeadKv, long headDim, long nFf, long nCtx,
+                                  long nRot, float base, float scale, float eps, int ropeType) {
+        String r;
+        if ((r = range("n_vocab", nVocab, MAX_VOCAB)) != null || (r = range("n_embd", nEmbd, MAX_EMBD)) != null
+                || (r = range("n_layer", nLayer, MAX_LAYERS)) != null || (r = range("n_head", nHead, MAX_HEADS)) != null
+                || (r = range("n_head_kv", nHeadKv, MAX_HEADS)) != null || (r = range("head_dim", headDim, MAX_HEAD_DIM)) != null
+                || (r = range("n_ff", nFf, MAX_FF)) != null || (r = range("n_ctx_train", nCtx, MAX_CTX)) != null)
+            return r;
+        if (nHead % nHeadKv != 0) return "n_head " + nHead + " must be a multiple of n_head_kv " + nHeadKv;
+        if (nHead * headDim > MAX_ATTN_WIDTH) // both bounded above: the product cannot overflow
+            return "n_head " + nHead + " x head_dim " + headDim + " exceeds the attention width limit " + MAX_ATTN_WIDTH;
+        if (nRot < 2 || nRot > headDim || nRot % 2 != 0) return "n_rot " + nRot + " must be even and in 2.." + headDim + " (head_dim)";
+        if (!(base > 0) || Float.isInfinite(base)) return "rope_freq_base " + base + " must be finite and positive";
+        if (!(scale > 0) || Float.isInfinite(scale)) return "rope_freq_scale " + scale + " must be finite and positive";
+        if (!(eps > 0 && eps < 1)) return "norm_eps " + eps + " must be in (0, 1)";
+        if (ropeType != ROPE_NORMAL && ropeType != ROPE_NEOX) return "unknown rope type " + ropeType;
+        return null;
+    }
+
+    private static String range(String name, long v, long max) {
+        return v >= 1 && v <= max ? null : name + " " + v + " out of range 1.." + max;
     }
 
     /** A LLaMA config with the usual derived values (head_dim = n_embd / n_head, n_rot = head_dim, theta 10000, eps 1e-5). */
@@ -41,35 +87,56 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
         if (!SUPPORTED_ARCHS.contains(arch))
             throw new GgufException(where + ": architecture '" + arch + "' is not supported (supported: "
                     + String.join(", ", SUPPORTED_ARCHS.stream().sorted().toList()) + ")");
-        long nEmbd = required(f, arch + ".embedding_length");
-        long nLayer = required(f, arch + ".block_count");
-        long nFf = required(f, arch + ".feed_forward_length");
-        long nHead = required(f, arch + ".attention.head_count");
-        long nHeadKv = f.getLong(arch + ".attention.head_count_kv", nHead);
-        long nCtx = f.getLong(arch + ".context_length", 2048L);
-        long headDim = f.getLong(arch + ".attention.key_length", nHead > 0 ? nEmbd / nHead : 0);
+        long nEmbd = bounded(f, arch + ".embedding_length", required(f, arch + ".embedding_length"), MAX_EMBD);
+        long nLayer = bounded(f, arch + ".block_count", required(f, arch + ".block_count"), MAX_LAYERS);
+        long nFf = bounded(f, arch + ".feed_forward_length", required(f, arch + ".feed_forward_length"), MAX_FF);
+        long nHead = bounded(f, arch + ".attention.head_count", required(f, arch + ".attention.head_count"), MAX_HEADS);
+        long nHeadKv = bounded(f, arch + ".attention.head_count_kv", f.getLong(arch + ".attention.head_count_kv", nHead), MAX_HEADS);
+        long nCtx = bounded(f, arch + ".context_length", f.getLong(arch + ".context_length", 2048L), MAX_CTX);
+        long headDim = bounded(f, arch + ".attention.key_length", f.getLong(arch + ".attention.key_length", nEmbd / nHead), MAX_HEAD_DIM);
+        if (f.has(arch + ".attention.value_length") && f.getLong(arch + ".attention.value_length") != headDim)
+            throw new GgufException(where + ": " + arch + ".attention.value_length = " + f.getLong(arch + ".attention.value_length")
+                    + " differs from the key length " + headDim + "; panlora needs them equal");
+        if (nHead % nHeadKv != 0)
+            throw new GgufException(where + ": " + arch + ".attention.head_count " + nHead + " must be a multiple of head_count_kv " + nHeadKv);
+        if (nHead * headDim > MAX_ATTN_WIDTH) // both bounded: no overflow
+            throw new GgufException(where + ": " + arch + ".attention.head_count " + nHead + " x key_length " + headDim
+                    + " exceeds the limit " + MAX_ATTN_WIDTH + " on the attention width");
         long nRot = f.getLong(arch + ".rope.dimension_count", headDim);
-        float base = (float) f.getDouble(arch + ".rope.freq_base", 10000.0);
-        float eps = (float) f.getDouble(arch + ".attention.layer_norm_rms_epsilon", 1e-5);
+        if (nRot < 2 || nRot > headDim || nRot % 2 != 0)
+            throw new GgufException(where + ": " + arch + ".rope.dimension_count = " + nRot + " must be even and in 2.." + headDim + " (the key length)");
+        double baseD = f.getDouble(arch + ".rope.freq_base", 10000.0);
+        float base = (float) baseD;
+        if (!(base > 0) || Float.isInfinite(base))
+            throw new GgufException(where + ": " + arch + ".rope.freq_base = " + baseD + " must be finite and positive");
+        double epsD = f.getDouble(arch + ".attention.layer_norm_rms_epsilon", 1e-5);
+        float eps = (float) epsD;
+        if (!(eps > 0 && eps < 1))
+            throw new GgufException(where + ": " + arch + ".attention.layer_norm_rms_epsilon = " + epsD + " must be in (0, 1)");
         float scale = 1f;
+        String factorKey = arch + ".rope.scaling.factor";
+        double factor = f.getDouble(factorKey, 1.0);
+        if (!(factor > 0) || Double.isInfinite(factor) || !((float) (1.0 / factor) > 0))
+            throw new GgufException(where + ": " + factorKey + " = " + factor + " must be finite and positive");
         String scaling = f.getString(arch + ".rope.scaling.type", "none");
         if (scaling.equals("linear")) {
-            double factor = f.getDouble(arch + ".rope.scaling.factor", 1.0);
-            if (factor > 0) scale = (float) (1.0 / factor);
+            scale = (float) (1.0 / factor);
         } else if (!scaling.equals("none")) {
             throw new GgufException(where + ": rope scaling '" + scaling + "' is not supported (none, linear)");
         }
         GgufTensorInfo emb = f.findTensor("token_embd.weight")
                 .orElseThrow(() -> new GgufException(where + ": tensor token_embd.weight is missing"));
-        long nVocab = f.getLong(arch + ".vocab_size", emb.ne()[1]);
+        String vocabKey = f.has(arch + ".vocab_size") ? arch + ".vocab_size" : "token_embd.weight's ne[1]";
+        long nVocab = bounded(f, vocabKey, f.getLong(arch + ".vocab_size", emb.ne().length > 1 ? emb.ne()[1] : 0), MAX_VOCAB);
         int ropeType = arch.equals("qwen2") ? ROPE_NEOX : ROPE_NORMAL;
-        if (nHead <= 0 || nHeadKv <= 0 || nHead % nHeadKv != 0)
-            throw new GgufException(where + ": attention.head_count " + nHead + " must be a positive multiple of head_count_kv " + nHeadKv);
-        if (headDim <= 0 || nRot <= 0 || nRot > headDim || nRot % 2 != 0)
-            throw new GgufException(where + ": bad head size " + headDim + " / rope dimensions " + nRot);
-        for (long v : new long[] {nEmbd, nLayer, nFf, nCtx, nVocab})
-            if (v <= 0 || v > (1L << 31)) throw new GgufException(where + ": hyperparameter out of range: " + v);
         return new LlamaConfig(arch, nVocab, nEmbd, nLayer, nHead, nHeadKv, headDim, nFf, nCtx, nRot, base, scale, eps, ropeType);
+    }
+
+    /** v when it is in 1..max, else a GgufException naming the file, the key, the value and the limit. */
+    private static long bounded(GgufFile f, String key, long v, long max) {
+        if (v < 1 || v > max)
+            throw new GgufException(f.path() + ": " + key + " = " + v + " is out of range 1.." + max + " (the limit panlora accepts)");
+        return v;
     }
 
     private static long required(GgufFile f, String key) {

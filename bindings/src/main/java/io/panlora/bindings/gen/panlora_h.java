@@ -3053,8 +3053,10 @@ public class panlora_h extends panlora_h$shared {
             panlora_h.C_INT,
             panlora_h.C_POINTER,
             panlora_h.C_POINTER,
+            panlora_h.C_LONG,
             panlora_h.C_POINTER,
             panlora_h.C_POINTER,
+            panlora_h.C_LONG,
             panlora_h.C_POINTER
         );
 
@@ -3066,7 +3068,7 @@ public class panlora_h extends panlora_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, float *m_b, float *v_b, int64_t *step)
+     * int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, int64_t a_len, float *m_b, float *v_b, int64_t b_len, int64_t *step)
      * }
      */
     public static FunctionDescriptor pl_lora_get_adam$descriptor() {
@@ -3076,7 +3078,7 @@ public class panlora_h extends panlora_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, float *m_b, float *v_b, int64_t *step)
+     * int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, int64_t a_len, float *m_b, float *v_b, int64_t b_len, int64_t *step)
      * }
      */
     public static MethodHandle pl_lora_get_adam$handle() {
@@ -3086,7 +3088,7 @@ public class panlora_h extends panlora_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, float *m_b, float *v_b, int64_t *step)
+     * int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, int64_t a_len, float *m_b, float *v_b, int64_t b_len, int64_t *step)
      * }
      */
     public static MemorySegment pl_lora_get_adam$address() {
@@ -3095,16 +3097,16 @@ public class panlora_h extends panlora_h$shared {
 
     /**
      * {@snippet lang=c :
-     * int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, float *m_b, float *v_b, int64_t *step)
+     * int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, int64_t a_len, float *m_b, float *v_b, int64_t b_len, int64_t *step)
      * }
      */
-    public static int pl_lora_get_adam(MemorySegment lora, int slot, MemorySegment m_a, MemorySegment v_a, MemorySegment m_b, MemorySegment v_b, MemorySegment step) {
+    public static int pl_lora_get_adam(MemorySegment lora, int slot, MemorySegment m_a, MemorySegment v_a, long a_len, MemorySegment m_b, MemorySegment v_b, long b_len, MemorySegment step) {
         var mh$ = pl_lora_get_adam.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("pl_lora_get_adam", lora, slot, m_a, v_a, m_b, v_b, step);
+                traceDowncall("pl_lora_get_adam", lora, slot, m_a, v_a, a_len, m_b, v_b, b_len, step);
             }
-            return (int)mh$.invokeExact(lora, slot, m_a, v_a, m_b, v_b, step);
+            return (int)mh$.invokeExact(lora, slot, m_a, v_a, a_len, m_b, v_b, b_len, step);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3119,8 +3121,10 @@ public class panlora_h extends panlora_h$shared {
             panlora_h.C_INT,
             panlora_h.C_POINTER,
             panlora_h.C_POINTER,
+            panlora_h.C_LONG,
             panlora_h.C_POINTER,
             panlora_h.C_POINTER,
+            panlora_h.C_LONG,
             panlora_h.C_LONG
         );
 
@@ -3132,7 +3136,7 @@ public class panlora_h extends panlora_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, const float *m_b, const float *v_b, int64_t step)
+     * int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, int64_t a_len, const float *m_b, const float *v_b, int64_t b_len, int64_t step)
      * }
      */
     public static FunctionDescriptor pl_lora_set_adam$descriptor() {
@@ -3142,7 +3146,7 @@ public class panlora_h extends panlora_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, const float *m_b, const float *v_b, int64_t step)
+     * int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, int64_t a_len, const float *m_b, const float *v_b, int64_t b_len, int64_t step)
      * }
      */
     public static MethodHandle pl_lora_set_adam$handle() {
@@ -3152,7 +3156,7 @@ public class panlora_h extends panlora_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, const float *m_b, const float *v_b, int64_t step)
+     * int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, int64_t a_len, const float *m_b, const float *v_b, int64_t b_len, int64_t step)
      * }
      */
     public static MemorySegment pl_lora_set_adam$address() {
@@ -3161,16 +3165,16 @@ public class panlora_h extends panlora_h$shared {
 
     /**
      * {@snippet lang=c :
-     * int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, const float *m_b, const float *v_b, int64_t step)
+     * int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, int64_t a_len, const float *m_b, const float *v_b, int64_t b_len, int64_t step)
      * }
      */
-    public static int pl_lora_set_adam(MemorySegment lora, int slot, MemorySegment m_a, MemorySegment v_a, MemorySegment m_b, MemorySegment v_b, long step) {
+    public static int pl_lora_set_adam(MemorySegment lora, int slot, MemorySegment m_a, MemorySegment v_a, long a_len, MemorySegment m_b, MemorySegment v_b, long b_len, long step) {
         var mh$ = pl_lora_set_adam.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("pl_lora_set_adam", lora, slot, m_a, v_a, m_b, v_b, step);
+                traceDowncall("pl_lora_set_adam", lora, slot, m_a, v_a, a_len, m_b, v_b, b_len, step);
             }
-            return (int)mh$.invokeExact(lora, slot, m_a, v_a, m_b, v_b, step);
+            return (int)mh$.invokeExact(lora, slot, m_a, v_a, a_len, m_b, v_b, b_len, step);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3757,6 +3761,78 @@ public class panlora_h extends panlora_h$shared {
      */
     public static int PL_DEVICE_CPU() {
         return PL_DEVICE_CPU;
+    }
+    private static final long PL_MAX_VOCAB = 2147483647L;
+    /**
+     * {@snippet lang=c :
+     * #define PL_MAX_VOCAB 2147483647
+     * }
+     */
+    public static long PL_MAX_VOCAB() {
+        return PL_MAX_VOCAB;
+    }
+    private static final long PL_MAX_EMBD = 1048576L;
+    /**
+     * {@snippet lang=c :
+     * #define PL_MAX_EMBD 1048576
+     * }
+     */
+    public static long PL_MAX_EMBD() {
+        return PL_MAX_EMBD;
+    }
+    private static final long PL_MAX_LAYERS = 4096L;
+    /**
+     * {@snippet lang=c :
+     * #define PL_MAX_LAYERS 4096
+     * }
+     */
+    public static long PL_MAX_LAYERS() {
+        return PL_MAX_LAYERS;
+    }
+    private static final long PL_MAX_HEADS = 65536L;
+    /**
+     * {@snippet lang=c :
+     * #define PL_MAX_HEADS 65536
+     * }
+     */
+    public static long PL_MAX_HEADS() {
+        return PL_MAX_HEADS;
+    }
+    private static final long PL_MAX_HEAD_DIM = 4096L;
+    /**
+     * {@snippet lang=c :
+     * #define PL_MAX_HEAD_DIM 4096
+     * }
+     */
+    public static long PL_MAX_HEAD_DIM() {
+        return PL_MAX_HEAD_DIM;
+    }
+    private static final long PL_MAX_ATTN_WIDTH = 1048576L;
+    /**
+     * {@snippet lang=c :
+     * #define PL_MAX_ATTN_WIDTH 1048576
+     * }
+     */
+    public static long PL_MAX_ATTN_WIDTH() {
+        return PL_MAX_ATTN_WIDTH;
+    }
+    private static final long PL_MAX_FF = 4194304L;
+    /**
+     * {@snippet lang=c :
+     * #define PL_MAX_FF 4194304
+     * }
+     */
+    public static long PL_MAX_FF() {
+        return PL_MAX_FF;
+    }
+    private static final long PL_MAX_CTX = 16777216L;
+    /**
+     * {@snippet lang=c :
+     * #define PL_MAX_CTX 16777216
+     * }
+     */
+    public static long PL_MAX_CTX() {
+        return PL_MAX_CTX;
     }
 }
 
