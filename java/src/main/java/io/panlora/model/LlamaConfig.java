@@ -55,7 +55,9 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
         String scaling = f.getString(arch + ".rope.scaling.type", "none");
         if (scaling.equals("linear")) {
             double factor = f.getDouble(arch + ".rope.scaling.factor", 1.0);
-            if (factor > 0) scale = (float) (1.0 / factor);
+            if (!(factor > 0) || !Double.isFinite(factor))
+                throw new GgufException(where + ": " + arch + ".rope.scaling.factor is " + factor + ", not a finite number above 0");
+            scale = (float) (1.0 / factor);
         } else if (!scaling.equals("none")) {
             throw new GgufException(where + ": rope scaling '" + scaling + "' is not supported (none, linear)");
         }
