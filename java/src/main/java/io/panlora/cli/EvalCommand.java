@@ -55,7 +55,7 @@ final class EvalCommand implements Callable<Integer> {
         common.apply();
         var where = common.load(weights.placement());
         common.checkTensors(model);
-        MemoryPlan.forInference(model, where, (long) batch * ctx, ctx, data).check(common.maxMemory());
+        MemoryPlan.forInference(model, where, batch, ctx, data).check(common.maxMemory());
         try (LlamaModel m = LlamaModel.load(model, where); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             ReadOptions ro = ReadOptions.defaults().withSkipBadLines(skipBad);

@@ -77,7 +77,7 @@ final class GenerateCommand implements Callable<Integer> {
         common.apply();
         var where = common.load(weights.placement());
         common.checkTensors(model);
-        MemoryPlan.forInference(model, where, 1, ctx > 0 ? ctx : 4096, null).check(common.maxMemory());
+        MemoryPlan.forInference(model, where, 0, ctx > 0 ? ctx : -4096, null).check(common.maxMemory());
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (LlamaModel m = LlamaModel.load(model, where); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());

@@ -1,5 +1,6 @@
 package io.panlora.cli;
 
+import io.panlora.bindings.Native;
 import io.panlora.gguf.GgufFile;
 import io.panlora.gguf.GgufTensorInfo;
 import io.panlora.lora.Target;
@@ -44,19 +45,39 @@ record MemoryPlan(double nativeBytes, double weightBytes, double heapBytes, Stri
         }
     }
 
-    /** Inference (generate, perplexity, eval) over n tokens at a time with a context of ctx. */
-    static MemoryPlan forInference(Path model, LlamaModel.LoadOptions where, long n, long ctx, Path text) throws IOException {
+    /**
+     * Inference on the CPU (native/src/forward.c): perplexity and eval score {@code seqs} windows of {@code ctx} tokens at a
+     * time (pl_model_nll: the residual stream, one block's workspace, keys and values for those tokens, logits 256 rows at a
+     * time); generate ({@code seqs} = 0) holds a KV cache of {@code ctx} positions and decodes a prompt of up to ctx tokens
+     * through the same workspace. Attention scores are per-thread scratch of ctx × ctx floats. On CUDA only the weights are
+     * planned here (the rest lives on the GPU). A negative ctx stands for the smaller of -ctx and the model's training context
+     * (what generate and perplexity then use).
+     */
+    static MemoryPlan forInference(Path model, LlamaModel.LoadOptions where, long seqs, long ctx, Path text) throws IOException {
         try (GgufFile f = GgufFile.open(model)) {
             LlamaConfig c = LlamaConfig.fromGguf(f);
-            double kv = where.device().isCpu() ? 2.0 * c.nLayer() * ctx * c.nHeadKv() * c.headDim() * F : 0;
-            double q = c.nHead() * c.headDim();
-            double ws = where.device().isCpu()
-                    ? n * F * (3.0 * c.nEmbd() + 2 * q + 2.0 * c.nFf() + c.nVocab()) + c.nHead() * (double) ctx * n * F : 0;
+            if (ctx < 0) ctx = Math.min(-ctx, Math.max(2, c.nCtxTrain()));
+            long n = seqs * ctx;
             double weights = weightBytes(f);
-            return new MemoryPlan(weights + kv + ws, weights, dataBytes(text) * 8 + n * 8.0,
-                    "a context of " + ctx + " tokens, " + n + " at a time");
+            double rest = where.device().isCpu() ? inferenceBytes(c, n, ctx, Native.threads()) : 0;
+            return new MemoryPlan(weights + rest, weights, dataBytes(text) + n * 8.0,
+                    n == 0 ? "a context of " + ctx + " tokens" : "scoring " + seqs + " windows of " + ctx + " tokens at a time");
         }
     }
+
+    /** The native bytes of inference beside the weights (see {@link #forInference}). */
+    static double inferenceBytes(LlamaConfig c, long n, long ctx, int threads) {
+        double d = c.nEmbd(), ff = c.nFf(), v = c.nVocab(), q = c.nHead() * c.headDim(), kvd = c.nHeadKv() * c.headDim();
+        double tokens = n == 0 ? ctx : n; // generate: the prompt, up to a full context, goes through at once
+        double ws = tokens * (d + 2 * d + 2 * q + 2 * ff + LORA_RANK_ALLOWANCE);
+        double kv = n == 0 ? 2.0 * c.nLayer() * ctx * kvd : 2 * tokens * kvd;
+        double head = Math.min(tokens, 256) * (d + v);
+        double scores = Math.max(1, Math.min(threads, (tokens / ctx) * c.nHead())) * 1.25 * ctx * ctx;
+        return F * (ws + kv + head + scores);
+    }
+
+    /** Floats per token reserved for the LoRA workspace of inference (a rank-64 adapter; higher ranks are rare at inference). */
+    private static final double LORA_RANK_ALLOWANCE = 64;
 
     /** The bytes pl_trainer_create allocates on the CPU (native/src/train.c), without the per-slot buffers. */
     static double trainerBytes(LlamaConfig c, long batch, long ctx, long rank, boolean recompute) {

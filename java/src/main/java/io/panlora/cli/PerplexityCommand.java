@@ -53,7 +53,7 @@ final class PerplexityCommand implements Callable<Integer> {
         common.apply();
         var where = common.load(weights.placement());
         common.checkTensors(model);
-        MemoryPlan.forInference(model, where, (long) batch * ctx, ctx, file).check(common.maxMemory());
+        MemoryPlan.forInference(model, where, batch, -ctx, file).check(common.maxMemory());
         String text = Files.readString(file);
         try (LlamaModel m = LlamaModel.load(model, where); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());

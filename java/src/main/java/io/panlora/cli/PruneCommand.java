@@ -49,7 +49,7 @@ final class PruneCommand implements Callable<Integer> {
         Check.oneOf("--type", type, TrainCommand.ADAPTER_TYPES);
         common.apply();
         common.checkTensors(model);
-        MemoryPlan.forInference(model, LlamaModel.LoadOptions.on(common.device()), 4L * ctx, ctx, data).check(common.maxMemory());
+        MemoryPlan.forInference(model, LlamaModel.LoadOptions.on(common.device()), 4, ctx, data).check(common.maxMemory());
         try (LlamaModel m = LlamaModel.load(model, common.device()); LoraSet set = new LoraSet(m)) {
             AdapterGguf.load(adapter, set, 1f);
             set.attach();

@@ -156,6 +156,8 @@ final class TrainCommand implements Callable<Integer> {
         Check.nonNegative("--epochs", epochs);
         Check.range("--batch", batch, 1, 1 << 20);
         Check.range("--ctx", ctx, 2, Check.MAX_CTX);
+        if ((long) batch * ctx > 1 << 24) // the engine's limit on tokens per micro-batch (pl_trainer_create)
+            throw Check.bad("--batch " + batch + " --ctx", ctx, "give at most 16777216 tokens per micro-batch (batch × ctx)");
         Check.range("--grad-accum", gradAccum, 1, 1 << 20);
         Check.nonNegative("--clip", clip);
         Check.nonNegative("--weight-decay", wd);

@@ -164,7 +164,7 @@ public final class AdapterGguf {
     }
 
     /** Adapter values are always checked at load: a NaN or infinity in a factor is refused, naming the file and tensor. */
-    private static void requireFinite(String where, String tensor, float[] v) {
+    public static void requireFinite(String where, String tensor, float[] v) {
         for (int i = 0; i < v.length; i++)
             if (!Float.isFinite(v[i])) throw new GgufException(where + ": tensor '" + tensor + "' holds " + v[i] + " at element " + i);
     }

@@ -67,9 +67,13 @@ class MemoryPlanTest {
         int rank = 8, batch = 8, ctx = 256; // buffers of 64 KiB and more: page rounding stays under 1 %
         List<Target> targets = Target.parseList("q,k,v,o");
         assertEquals(1, (int) mallopt.invokeExact(-3 /* M_MMAP_THRESHOLD */, 4096));
+        var measured = new java.util.HashSet<Boolean>();
         try (LlamaModel m = LlamaModel.load(model, Device.CPU)) {
             LlamaConfig c = m.config();
-            for (boolean recompute : new boolean[] {false, true}) {
+            // the first pass of each mode is a warm-up: the JVM's own native allocations (the JIT compiling these paths on
+            // other threads) also land in mallinfo2's counts, so only a pass over already compiled code is measured
+            for (boolean recompute : new boolean[] {false, false, true, true}) {
+                boolean warmUp = measured.add(recompute); // first time this mode
                 long before = mallocated(mallinfo2);
                 try (LoraSet set = new LoraSet(m)) {
                     for (int l = 0; l < c.nLayer(); l++) for (Target t : targets) set.addSlot(l, t, rank, 2f);
@@ -81,6 +85,7 @@ class MemoryPlanTest {
                                 recompute, null, null);
                         double planned = plan.nativeBytes() - plan.weightBytes();
                         assertTrue(adapters > 0 && taken > adapters, "counted " + adapters + ", " + taken);
+                        if (warmUp) continue;
                         System.out.println("memory plan: recompute " + recompute + " planned " + planned + " allocated " + taken + " adapters " + adapters);
                         assertEquals(1.0, planned / taken, 0.015, "recompute " + recompute + ": planned " + planned + " B, allocated " + taken + " B");
                     }
