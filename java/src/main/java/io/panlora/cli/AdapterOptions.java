@@ -17,6 +17,28 @@ final class AdapterOptions {
     @Option(names = "--lora-scaled", description = "apply a GGUF LoRA adapter with a user scale, FILE:SCALE (repeatable)")
     List<String> loraScaled = new ArrayList<>();
 
+    /** Checks every --lora file and every --lora-scaled FILE:SCALE before anything is loaded. */
+    void checkArguments() {
+        for (Path p : lora) Check.inputFile("--lora", p);
+        for (String s : loraScaled) {
+            Check.inputFile("--lora-scaled", Path.of(s.substring(0, Math.max(0, s.lastIndexOf(':')))));
+            scaleOf(s);
+        }
+    }
+
+    /** The SCALE of FILE:SCALE: a finite number. */
+    private static float scaleOf(String s) {
+        int i = s.lastIndexOf(':');
+        if (i <= 0) throw new IllegalArgumentException("--lora-scaled expects FILE:SCALE, got '" + s + "'");
+        float scale;
+        try {
+            scale = Float.parseFloat(s.substring(i + 1));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--lora-scaled: '" + s.substring(i + 1) + "' is not a number");
+        }
+        return Check.finite("--lora-scaled " + s + ": the scale", scale);
+    }
+
     /** Loads every adapter into one set attached to the model; returns null when none was given. */
     LoraSet apply(LlamaModel m) throws IOException {
         if (lora.isEmpty() && loraScaled.isEmpty()) return null;
@@ -24,15 +46,8 @@ final class AdapterOptions {
         try {
             for (Path p : lora) report(p, AdapterGguf.load(p, set, 1f), 1f);
             for (String s : loraScaled) {
-                int i = s.lastIndexOf(':');
-                if (i <= 0) throw new IllegalArgumentException("--lora-scaled expects FILE:SCALE, got '" + s + "'");
-                float scale;
-                try {
-                    scale = Float.parseFloat(s.substring(i + 1));
-                } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("--lora-scaled: '" + s.substring(i + 1) + "' is not a number");
-                }
-                Path p = Path.of(s.substring(0, i));
+                float scale = scaleOf(s);
+                Path p = Path.of(s.substring(0, s.lastIndexOf(':')));
                 report(p, AdapterGguf.load(p, set, scale), scale);
             }
             set.attach();

@@ -100,14 +100,32 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     WeightsOption weights;
 
+    /** Every flag and file checked before a benchmark starts (nothing is written before). */
+    private void checkArguments() {
+        if (types != null) for (String t : types) Check.oneOf("--types", t, InitCommand.WEIGHT_TYPES);
+        if (preset != null) for (String s : preset.split(",")) if (!s.isBlank()) Check.preset("--preset", s.trim());
+        if (tokens != null) Check.range("--tokens", tokens, 2, Check.MAX_CTX);
+        Check.range("--reps", reps, 1, 1 << 20);
+        if (batch != null) Check.range("--batch", batch, 1, 1 << 20);
+        Check.range("--rank", rank, 1, Check.MAX_RANK);
+        if (targets != null) Check.targets("--targets", targets);
+        if (json != null) Check.outputFile("--json", json);
+        Check.inputFile("-m", model);
+        Check.inputFile("--data", data);
+        Check.inputFile("--shifted", shifted);
+        Check.range("--steps", steps, 1, Integer.MAX_VALUE);
+        Check.range("--shapley-permutations", shapleyPermutations, 0, 1 << 20);
+    }
+
     /** The reference rate of this run: what it is and its FLOP/s. */
     record Reference(String label, double flopsPerSecond) {}
 
     @Override
     public Integer call() throws Exception {
-        common.apply();
         if (!List.of("peak", "matmul", "forward", "train", "variants", "contention").contains(what))
             throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward, train, variants, contention)");
+        checkArguments();
+        common.apply();
         if (what.equals("contention")) {
             System.out.println("machine: " + MachineInfo.describe());
             System.out.println("engine:  " + Native.buildInfo());

@@ -15,10 +15,29 @@ final class CommonOptions {
             description = "where the model runs: cpu, cuda (= cuda:0), cuda:N, or auto = cuda:0 when a usable GPU is present, else cpu (default: ${DEFAULT-VALUE})")
     String device;
 
+    @Option(names = "--max-memory", paramLabel = "SIZE",
+            description = "refuse to start when the planned memory exceeds SIZE (e.g. 8G, 512M; default: MemAvailable of /proc/meminfo)")
+    String maxMemory;
+
+    @Option(names = "--check-tensors", description = "check every base weight for NaN or infinite values before loading (as llama.cpp's --check-tensors)")
+    boolean checkTensors;
+
     private Device resolved;
+
+    /** --max-memory in bytes, or null. */
+    Long maxMemory() {
+        return maxMemory == null ? null : Check.size("--max-memory", maxMemory);
+    }
+
+    /** With --check-tensors, refuses a model file holding a non-finite weight, naming the file and the tensor. */
+    void checkTensors(java.nio.file.Path model) throws java.io.IOException {
+        if (checkTensors) TensorCheck.requireFinite(model);
+    }
 
     /** Applies the thread count to the engine. */
     void apply() {
+        if (threads != null) Check.range("--threads", threads, 1, 4096);
+        maxMemory();
         Native.ensureLoaded();
         if (threads != null) Native.setThreads(threads);
         else if (System.getProperty("panlora.threads") != null) Native.setThreads(Integer.getInteger("panlora.threads"));

@@ -26,6 +26,16 @@ final class ConvertCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if ((fromPeft == null) == (adapter == null)) throw new IllegalArgumentException("give exactly one of --from-peft DIR or --adapter FILE");
         if ((toPeft == null) == (output == null)) throw new IllegalArgumentException("give exactly one of --to-peft DIR or -o FILE");
+        Check.inputFile("-m", model);
+        Check.inputDirectory("--from-peft", fromPeft);
+        Check.inputFile("--adapter", adapter);
+        if (output != null) {
+            Check.outputFile("-o", output);
+            Check.oneOf("--type", type, TrainCommand.ADAPTER_TYPES);
+        } else {
+            Check.outputDirectory("--to-peft", toPeft);
+            Check.oneOf("--type", type, java.util.List.of("F32", "F16", "BF16"));
+        }
         try (LlamaModel m = LlamaModel.load(model); LoraSet set = new LoraSet(m)) {
             int n = fromPeft != null ? PeftAdapter.load(fromPeft, set, 1f) : AdapterGguf.load(adapter, set, 1f);
             if (output != null) {
@@ -33,7 +43,11 @@ final class ConvertCommand implements Callable<Integer> {
                     System.out.println("note: " + note);
                 System.out.printf("wrote %s: %d modules%n", output, n);
             } else {
-                PeftAdapter.write(toPeft, set, type.toUpperCase(), baseName.isEmpty() ? m.gguf().orElseThrow().getString("general.name", "") : baseName);
+                try {
+                    PeftAdapter.write(toPeft, set, type.toUpperCase(), baseName.isEmpty() ? m.gguf().orElseThrow().getString("general.name", "") : baseName);
+                } catch (java.io.IOException e) {
+                    throw Check.naming(toPeft, e);
+                }
                 System.out.printf("wrote %s: %d modules%n", toPeft, n);
             }
         }

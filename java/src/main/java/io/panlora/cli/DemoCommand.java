@@ -31,6 +31,10 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Check.range("--base-steps", baseSteps, 0, Integer.MAX_VALUE);
+        Check.range("--lora-steps", loraSteps, 1, Integer.MAX_VALUE);
+        Check.outputDirectory("-o", out);
+        if (cache != null) Check.outputDirectory("--cache", cache);
         common.apply();
         String home = System.getProperty("panlora.home", ".");
         Path c = cache != null ? cache : Path.of(home, "models", "cache");

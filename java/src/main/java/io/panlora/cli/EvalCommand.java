@@ -46,8 +46,16 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Check.inputFile("-m", model);
+        Check.inputFile("--data", data);
+        Check.range("--ctx", ctx, 2, Check.MAX_CTX);
+        Check.range("--batch", batch, 1, 1 << 20);
+        if (chatTemplate != null) ChatTemplate.named(chatTemplate);
+        adapters.checkArguments();
         common.apply();
         var where = common.load(weights.placement());
+        common.checkTensors(model);
+        MemoryPlan.forInference(model, where, batch, ctx, data).check(common.maxMemory());
         try (LlamaModel m = LlamaModel.load(model, where); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             ReadOptions ro = ReadOptions.defaults().withSkipBadLines(skipBad);

@@ -37,7 +37,12 @@ final class ExportCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if ((checkpoint == null) == (adapter == null)) throw new IllegalArgumentException("give exactly one of --checkpoint DIR or --adapter FILE");
-        GgmlType t = type == null ? (merge ? null : GgmlType.Q8_0) : GgmlType.valueOf(type.toUpperCase());
+        Check.inputFile("-m", model);
+        Check.inputDirectory("--checkpoint", checkpoint);
+        Check.inputFile("--adapter", adapter);
+        Check.outputFile("-o", output);
+        GgmlType t = type == null ? (merge ? null : GgmlType.Q8_0)
+                : GgmlType.valueOf(merge ? Check.oneOf("--type", type, InitCommand.WEIGHT_TYPES) : Check.oneOf("--type", type, TrainCommand.ADAPTER_TYPES));
         try (LlamaModel m = LlamaModel.load(model); LoraSet set = new LoraSet(m)) {
             int n = checkpoint != null ? Checkpoint.loadSlotsInto(checkpoint, set) : AdapterGguf.load(adapter, set, 1f);
             List<String> notes = merge ? MergedModel.write(m.gguf().orElseThrow(), set, output, t) : AdapterGguf.write(output, set, m.config(), t, "panlora-lora");

@@ -63,8 +63,21 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Check.inputFile("-m", model);
+        Check.range("--n-predict", nPredict, 0, Check.MAX_CTX);
+        Check.range("--ctx-size", ctx, 0, Check.MAX_CTX);
+        if (ctx == 1) throw Check.bad("--ctx-size", ctx, "must be 0 (the model's) or at least 2");
+        Check.nonNegative("--temp", temp);
+        Check.range("--top-k", topK, 0, Integer.MAX_VALUE);
+        Check.range("--top-p", topP, 0, 1);
+        Check.range("--min-p", minP, 0, 1);
+        Check.positive("--repeat-penalty", repeatPenalty);
+        Check.range("--repeat-last-n", repeatLastN, 0, Check.MAX_CTX);
+        adapters.checkArguments();
         common.apply();
         var where = common.load(weights.placement());
+        common.checkTensors(model);
+        MemoryPlan.forInference(model, where, 0, ctx > 0 ? ctx : -4096, null).check(common.maxMemory());
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (LlamaModel m = LlamaModel.load(model, where); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());

@@ -49,6 +49,13 @@ final class InitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Check.outputFile("-o", output);
+        Check.inputFile("--tokenizer-from", tokenizerFrom);
+        Check.range("--vocab", vocab, 259, 1 << 20);
+        GgmlType t = GgmlType.valueOf(Check.oneOf("--type", type, WEIGHT_TYPES));
+        if (preset != null) Check.preset("--preset", preset);
+        for (var e : new Object[][] {{"--dim", dim}, {"--layers", layers}, {"--heads", heads}, {"--kv-heads", kvHeads}, {"--ffn", ffn}, {"--ctx", ctx}})
+            if (e[1] != null) Check.range((String) e[0], (Long) e[1], 1, 1 << 20);
         TokenizerSpec tok;
         if (tokenizerFrom != null) {
             if (!Files.isReadable(tokenizerFrom)) throw new IllegalArgumentException(tokenizerFrom + ": cannot read the tokenizer text");
@@ -60,13 +67,15 @@ final class InitCommand implements Callable<Integer> {
             tok = BpeTrainer.byteVocabulary(List.of());
         }
         LlamaConfig c = shape(tok.tokens().size());
-        GgmlType t = GgmlType.valueOf(type.toUpperCase());
         try (Arena arena = Arena.ofConfined()) {
             ModelWriter.write(output, name, c, tok, ModelInit.randomWeights(c, t, seed, false, arena));
         }
         System.out.printf("wrote %s: %s, %.2fM parameters, %s weights%n", output, Presets.describe(c), c.parameterCount(true) / 1e6, t);
         return 0;
     }
+
+    /** The weight types a model can be written with. */
+    static final List<String> WEIGHT_TYPES = java.util.Arrays.stream(GgmlType.values()).map(Enum::name).toList();
 
     private LlamaConfig shape(long nVocab) {
         LlamaConfig p = Presets.byName(preset != null ? preset : "tiny");

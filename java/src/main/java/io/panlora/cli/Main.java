@@ -17,18 +17,53 @@ public final class Main implements Runnable {
 
     /**
      * The configured command line: exceptions become one clear line on its error writer ({@code panlora CMD: error: …}) and
-     * exit status 1 (stack traces with PANLORA_DEBUG=1).
+     * exit status 1 (stack traces with PANLORA_DEBUG=1); a bad flag value is one line too ({@code panlora CMD: error: Invalid
+     * value …}, usage with {@code --help}) with exit status 2; an OutOfMemoryError is caught and reported the same way.
      */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            if (System.getenv("PANLORA_DEBUG") != null) ex.printStackTrace();
-            String msg = ex.getMessage() != null ? ex.getMessage() : ex.toString();
-            cmd.getErr().println("panlora " + cmd.getCommandName() + ": error: " + msg);
+            Throwable t = ex instanceof CommandLine.ExecutionException && ex.getCause() != null ? ex.getCause() : ex;
+            if (debug()) t.printStackTrace(new java.io.PrintWriter(cmd.getErr(), true));
+            cmd.getErr().println("panlora " + cmd.getCommandName() + ": error: " + message(t));
             cmd.getErr().flush();
             return 1;
         });
+        cl.setParameterExceptionHandler((ex, args) -> {
+            CommandLine cmd = ex.getCommandLine();
+            if (debug()) ex.printStackTrace(new java.io.PrintWriter(cmd.getErr(), true));
+            String msg = ex.getMessage() == null ? ex.toString() : ex.getMessage().strip().replaceAll("\\s*\\R\\s*", "; ");
+            cmd.getErr().println("panlora " + cmd.getCommandName() + ": error: " + msg + " (see panlora "
+                    + (cmd.getParent() == null ? "" : cmd.getCommandName() + " ") + "--help)");
+            cmd.getErr().flush();
+            return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        });
+        CommandLine.IExecutionStrategy run = new CommandLine.RunLast();
+        cl.setExecutionStrategy(parsed -> {
+            try {
+                return run.execute(parsed);
+            } catch (OutOfMemoryError e) { // an Error passes picocli's handler by: make it one line too
+                CommandLine cmd = parsed.asCommandLineList().getLast();
+                throw new CommandLine.ExecutionException(cmd, message(e), e);
+            }
+        });
         return cl;
+    }
+
+    /** Whether stack traces are asked for: PANLORA_DEBUG set in the environment, or -Dpanlora.debug. */
+    static boolean debug() {
+        return System.getenv("PANLORA_DEBUG") != null || Boolean.getBoolean("panlora.debug");
+    }
+
+    /** One sentence for an exception; file-system errors name their file (a bare {@code NoSuchFileException} is just the path). */
+    static String message(Throwable ex) {
+        if (ex instanceof java.nio.file.NoSuchFileException e && e.getReason() == null) return e.getFile() + ": no such file or directory";
+        if (ex instanceof java.nio.file.AccessDeniedException e && e.getReason() == null) return e.getFile() + ": permission denied";
+        if (ex instanceof java.nio.file.FileSystemException e && e.getFile() != null)
+            return e.getFile() + ": " + (e.getReason() != null ? e.getReason() : e.getClass().getSimpleName());
+        if (ex instanceof OutOfMemoryError) return "out of memory (" + ex.getMessage() + "); use a smaller --batch or --ctx, or see --max-memory";
+        String m = ex.getMessage() != null ? ex.getMessage() : ex.toString();
+        return m.strip().replaceAll("\\s*\\R\\s*", "; ");
     }
 
     /** Runs the CLI and exits with its status. */

@@ -42,6 +42,12 @@ final class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Check.inputFile("-m", model);
+        Check.outputFile("-o", output);
+        Check.range("--rank", rank, 0, Check.MAX_RANK);
+        Check.range("--density", density, 0, 1);
+        GgmlType outType = GgmlType.valueOf(Check.oneOf("--type", type, TrainCommand.ADAPTER_TYPES));
+        AdapterMerge.Method how = AdapterMerge.Method.parse(method);
         List<Path> paths = new ArrayList<>();
         double[] w = new double[adapters.size()];
         for (int i = 0; i < adapters.size(); i++) {
@@ -52,15 +58,16 @@ final class MergeCommand implements Callable<Integer> {
                 try {
                     w[i] = Double.parseDouble(a.substring(c + 1));
                     a = a.substring(0, c);
+                    Check.finite("--adapter " + adapters.get(i) + ": the weight", w[i]);
                 } catch (NumberFormatException e) {
                     // a path with a colon and no weight
                 }
             }
-            paths.add(Path.of(a));
+            paths.add(Check.inputFile("--adapter", Path.of(a)));
         }
         try (LlamaModel m = LlamaModel.load(model); LoraSet out = new LoraSet(m)) {
-            AdapterMerge.merge(m, paths, w, AdapterMerge.Method.parse(method), rank, density, seed, out);
-            for (String n : AdapterGguf.write(output, out, m.config(), GgmlType.valueOf(type.toUpperCase()), "panlora-merged"))
+            AdapterMerge.merge(m, paths, w, how, rank, density, seed, out);
+            for (String n : AdapterGguf.write(output, out, m.config(), outType, "panlora-merged"))
                 System.out.println("note: " + n);
             System.out.printf("wrote %s: %d adapters merged with %s%n", output, paths.size(), method);
         }

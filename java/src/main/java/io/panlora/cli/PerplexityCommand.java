@@ -44,9 +44,16 @@ final class PerplexityCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Check.inputFile("-m", model);
+        Check.inputFile("--file", file);
+        Check.range("--ctx-size", ctx, 2, Check.MAX_CTX);
+        if (chunks != -1) Check.range("--chunks", chunks, 1, Integer.MAX_VALUE);
+        Check.range("--batch", batch, 1, 1 << 20);
+        adapters.checkArguments();
         common.apply();
         var where = common.load(weights.placement());
-        if (!Files.isReadable(file)) throw new IllegalArgumentException(file + ": cannot read the text file");
+        common.checkTensors(model);
+        MemoryPlan.forInference(model, where, batch, -ctx, file).check(common.maxMemory());
         String text = Files.readString(file);
         try (LlamaModel m = LlamaModel.load(model, where); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());

@@ -36,7 +36,20 @@ final class PruneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Check.inputFile("-m", model);
+        Check.inputFile("--adapter", adapter);
+        Check.inputFile("--data", data);
+        Check.outputFile("-o", output);
+        Check.oneOf("--method", method, java.util.List.of("magnitude", "rank", "shapley"));
+        Check.range("--keep", keep, 0, 1);
+        Check.range("--rank", rank, 1, Check.MAX_RANK);
+        Check.range("--layers", layers, 0, 1 << 20);
+        Check.range("--permutations", permutations, 1, 1 << 20);
+        Check.range("--ctx", ctx, 2, Check.MAX_CTX);
+        Check.oneOf("--type", type, TrainCommand.ADAPTER_TYPES);
         common.apply();
+        common.checkTensors(model);
+        MemoryPlan.forInference(model, LlamaModel.LoadOptions.on(common.device()), 4, ctx, data).check(common.maxMemory());
         try (LlamaModel m = LlamaModel.load(model, common.device()); LoraSet set = new LoraSet(m)) {
             AdapterGguf.load(adapter, set, 1f);
             set.attach();

@@ -15,6 +15,7 @@ import io.panlora.variants.cora.CoraStrategy;
 import io.panlora.variants.lorasc.LorascCascade;
 import io.panlora.variants.lorasc.LorascConfig;
 import io.panlora.variants.copra.CopraSchedule;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -92,19 +93,21 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        common.apply();
-        var where = common.load(weights.placement());
         Path dir = out != null ? out : resume;
         if (dir == null) throw new IllegalArgumentException("give an output directory with -o (or --resume DIR)");
         if (resume != null && out != null && !resume.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize()))
             throw new IllegalArgumentException("--resume " + resume + " and -o " + out + " differ: a run resumes in its own directory");
+        GgmlType at = checkArguments(dir);
+        common.apply();
+        var where = common.load(weights.placement());
+        common.checkTensors(model);
+        MemoryPlan.forTraining(model, where, rank, targets, batch, ctx, recompute, data, val).check(common.maxMemory());
         TrainConfig cfg = TrainConfig.builder().lora(rank, alpha).rsLora(rsLora).targets(targets)
                 .lr(lr, LrSchedule.parse(schedule), warmup, minLr).steps(steps).batch(batch, ctx, gradAccum).seed(seed)
                 .optimizer(clip, wd, 0.9f, 0.999f, 1e-8f).eval(evalEvery, evalBatches).checkpointEvery(saveEvery).recompute(recompute)
                 .build();
         ReadOptions ro = ReadOptions.defaults().withSkipBadLines(skipBad);
         if (chatTemplate != null) ro = ro.withChatTemplate(ChatTemplate.named(chatTemplate));
-        GgmlType at = GgmlType.valueOf(adapterType.toUpperCase());
         TrainingStrategy strategy = switch (variant.toLowerCase()) {
             case "lora" -> TrainingStrategy.LORA;
             case "copra", "coto" -> new CopraSchedule(new CopraConfig(copraP0, copraP1, copraRho, seed, shapley));
@@ -119,8 +122,13 @@ final class TrainCommand implements Callable<Integer> {
             }
             default -> throw new IllegalArgumentException("unknown --variant '" + variant + "' (lora, copra, cola, cora, lorasc)");
         };
-        LoraRun.Summary s = LoraRun.run(new LoraRun.Options(model, data, val, val != null ? 0 : valFraction, cfg, epochs, ro, at, dir,
-                resume != null, System.out, strategy, where));
+        LoraRun.Summary s;
+        try {
+            s = LoraRun.run(new LoraRun.Options(model, data, val, val != null ? 0 : valFraction, cfg, epochs, ro, at, dir,
+                    resume != null, System.out, strategy, where));
+        } catch (IOException e) {
+            throw Check.naming(dir, e);
+        }
         var r = s.result();
         System.out.printf("trained %d steps: train loss %.4f -> %.4f%n", r.steps(), r.firstLoss(), r.lastLoss());
         if (!Double.isNaN(r.valAfter()))
@@ -131,4 +139,49 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** Every flag and input file checked before anything is loaded or created; returns the adapter type. */
+    private GgmlType checkArguments(Path dir) {
+        Check.inputFile("-m", model);
+        Check.inputFile("--data", data);
+        Check.inputFile("--val", val);
+        if (resume != null) Check.inputDirectory("--resume", resume);
+        else Check.outputDirectory("-o", dir);
+        Check.range("--val-fraction", valFraction, 0, 0.9);
+        Check.range("--rank", rank, 1, Check.MAX_RANK);
+        Check.finite("--alpha", alpha);
+        Check.positive("--lr", lr);
+        Check.range("--min-lr-ratio", minLr, 0, 1);
+        Check.range("--warmup", warmup, 0, Integer.MAX_VALUE);
+        Check.range("--steps", steps, 1, Integer.MAX_VALUE);
+        Check.nonNegative("--epochs", epochs);
+        Check.range("--batch", batch, 1, 1 << 20);
+        Check.range("--ctx", ctx, 2, Check.MAX_CTX);
+        if ((long) batch * ctx > 1 << 24) // the engine's limit on tokens per micro-batch (pl_trainer_create)
+            throw Check.bad("--batch " + batch + " --ctx", ctx, "give at most 16777216 tokens per micro-batch (batch × ctx)");
+        Check.range("--grad-accum", gradAccum, 1, 1 << 20);
+        Check.nonNegative("--clip", clip);
+        Check.nonNegative("--weight-decay", wd);
+        Check.range("--eval-every", evalEvery, 0, Integer.MAX_VALUE);
+        Check.range("--eval-batches", evalBatches, 0, Integer.MAX_VALUE);
+        Check.range("--save-every", saveEvery, 0, Integer.MAX_VALUE);
+        LrSchedule.parse(schedule);
+        if (chatTemplate != null) ChatTemplate.named(chatTemplate);
+        Check.oneOf("--variant", variant, java.util.List.of("lora", "copra", "coto", "cola", "cora", "lorasc"));
+        Check.targets("--targets", targets);
+        Check.oneOf("--cora-subspace", coraSubspace, java.util.List.of("principal", "minor", "shared"));
+        Check.oneOf("--cora-mode", coraMode, java.util.List.of("frozen", "init"));
+        Check.range("--copra-p0", copraP0, 0, 1);
+        Check.range("--copra-p1", copraP1, 0, 1);
+        Check.range("--copra-rho", copraRho, 0, 1);
+        Check.range("--shapley-permutations", shapley, 0, 1 << 20);
+        Check.range("--cola-links", colaLinks, 1, 1 << 20);
+        Check.range("--lorasc-every", lorascEvery, 0, Integer.MAX_VALUE);
+        Check.range("--lorasc-alpha", lorascAlpha, 0, 1);
+        Check.nonNegative("--lorasc-noise", lorascNoise);
+        if (coraShared != null) for (Path p : coraShared) Check.inputFile("--cora-shared", p);
+        return GgmlType.valueOf(Check.oneOf("--adapter-type", adapterType, ADAPTER_TYPES));
+    }
+
+    /** The types an adapter can be exported as. */
+    static final java.util.List<String> ADAPTER_TYPES = java.util.List.of("F32", "F16", "BF16", "Q8_0");
 }

@@ -42,6 +42,7 @@ public final class PeftAdapter {
         String type = cfg.fields().get("peft_type") instanceof JsonValue.Str s ? s.value() : "LORA";
         if (!type.equalsIgnoreCase("LORA")) throw new IOException(cfgFile + ": peft_type " + type + " is not LORA");
         double alpha = number(cfg, "lora_alpha", 8);
+        if (!Double.isFinite(alpha)) throw new IOException(cfgFile + ": lora_alpha is " + alpha + ", not a finite number");
         boolean rs = cfg.fields().get("use_rslora") instanceof JsonValue.Bool b && b.value();
         if (cfg.fields().get("fan_in_fan_out") instanceof JsonValue.Bool b && b.value())
             throw new IOException(cfgFile + ": fan_in_fan_out adapters (GPT-2 Conv1D) are not LLaMA adapters");
@@ -75,6 +76,8 @@ public final class PeftAdapter {
                         + Math.min(in, out));
             float scale = (float) (userScale * alpha / (rs ? Math.sqrt(r) : r));
             LoraSet.Slot s = set.addSlot(layer, t, (int) r, scale);
+            AdapterGguf.requireFinite(weights.toString(), "layer " + layer + " " + k[1] + " lora_A", a.values());
+            AdapterGguf.requireFinite(weights.toString(), "layer " + layer + " " + k[1] + " lora_B", b.values());
             set.setWeights(s, a.values(), permuteRows(b.values(), t, c, (int) r, true));
             n++;
         }

@@ -52,6 +52,8 @@ public final class DataReader {
      * @throws IllegalArgumentException if chat records need a template and the model's is not recognized
      */
     public static TrainingData read(Path file, Tokenizer tokenizer, ReadOptions options) throws IOException {
+        if (Files.isDirectory(file)) throw new IOException(file + ": is a directory, not a data file");
+        if (!Files.exists(file)) throw new java.nio.file.NoSuchFileException(file.toString(), null, "no such data file");
         return isJsonl(file) ? readJsonl(file, tokenizer, options) : readText(file, tokenizer);
     }
 

@@ -139,6 +139,7 @@ public final class AdapterGguf {
             if (!arch.equals(c.arch()))
                 throw new GgufException(where + ": adapter is for architecture '" + arch + "', the model is '" + c.arch() + "'");
             float alpha = f.getFloat("adapter.lora.alpha", 0f);
+            if (!Float.isFinite(alpha)) throw new GgufException(where + ": adapter.lora.alpha is " + alpha + ", not a finite number");
             Map<String, GgufTensorInfo[]> pairs = new LinkedHashMap<>();
             for (GgufTensorInfo t : f.tensors()) {
                 if (t.name().endsWith("_norm.weight")) continue;
@@ -170,11 +171,20 @@ public final class AdapterGguf {
                             + " do not fit the model (expected [" + in + ", r] and [r, " + out + "])");
                 float scale = alpha != 0 ? userScale * alpha / r : userScale;
                 LoraSet.Slot s = set.addSlot(layer, target, (int) r, scale);
-                set.setWeights(s, Codec.dequantize(ta.type(), f.tensorData(ta), in * r), Codec.dequantize(tb.type(), f.tensorData(tb), r * out));
+                float[] a = Codec.dequantize(ta.type(), f.tensorData(ta), in * r), b = Codec.dequantize(tb.type(), f.tensorData(tb), r * out);
+                requireFinite(where, ta.name(), a);
+                requireFinite(where, tb.name(), b);
+                set.setWeights(s, a, b);
                 n++;
             }
             if (n == 0) throw new GgufException(where + ": the adapter has no LoRA tensors");
             return n;
         }
+    }
+
+    /** Adapter values are always checked at load: a NaN or infinity in a factor is refused, naming the file and tensor. */
+    public static void requireFinite(String where, String tensor, float[] v) {
+        for (int i = 0; i < v.length; i++)
+            if (!Float.isFinite(v[i])) throw new GgufException(where + ": tensor '" + tensor + "' holds " + v[i] + " at element " + i);
     }
 }
