@@ -3,6 +3,7 @@ package io.panlora.cli;
 import io.panlora.data.ChatTemplate;
 import io.panlora.data.ReadOptions;
 import io.panlora.gguf.GgmlType;
+import io.panlora.train.DivergenceGuard;
 import io.panlora.train.LoraRun;
 import io.panlora.train.LrSchedule;
 import io.panlora.train.TrainConfig;
@@ -62,6 +63,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-every", defaultValue = "50", description = "validate every N steps, 0 = only at the end (default: ${DEFAULT-VALUE})") int evalEvery;
     @Option(names = "--eval-batches", defaultValue = "8", description = "validation batches, 0 = all (default: ${DEFAULT-VALUE})") int evalBatches;
     @Option(names = "--save-every", defaultValue = "50", description = "checkpoint every N steps (default: ${DEFAULT-VALUE})") int saveEvery;
+    @Option(names = "--on-divergence", defaultValue = "stop", description = "on explosive loss growth (the mean loss of the last "
+            + "8 steps more than 2 nats above its best): stop (exit status 1, the last good checkpoint kept) | warn (report and go on); "
+            + "a NaN/Inf loss always stops (default: ${DEFAULT-VALUE})")
+    String onDivergence;
     @Option(names = "--recompute", description = "recompute activations per layer in the backward (less memory, ~30% slower)") boolean recompute;
     @Option(names = "--adapter-type", defaultValue = "F16", description = "exported adapter type: F32, F16, BF16, Q8_0 (default: ${DEFAULT-VALUE})") String adapterType;
     @Option(names = "--skip-bad-lines", description = "skip malformed JSONL lines (reported) instead of refusing the data") boolean skipBad;
@@ -93,6 +98,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
+        DivergenceGuard.Policy policy = DivergenceGuard.Policy.parse(onDivergence);
         var where = common.load(weights.placement());
         Path dir = out != null ? out : resume;
         if (dir == null) throw new IllegalArgumentException("give an output directory with -o (or --resume DIR)");
@@ -120,7 +126,7 @@ final class TrainCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("unknown --variant '" + variant + "' (lora, copra, cola, cora, lorasc)");
         };
         LoraRun.Summary s = LoraRun.run(new LoraRun.Options(model, data, val, val != null ? 0 : valFraction, cfg, epochs, ro, at, dir,
-                resume != null, System.out, strategy, where));
+                resume != null, System.out, strategy, where, policy));
         var r = s.result();
         System.out.printf("trained %d steps: train loss %.4f -> %.4f%n", r.steps(), r.firstLoss(), r.lastLoss());
         if (!Double.isNaN(r.valAfter()))
