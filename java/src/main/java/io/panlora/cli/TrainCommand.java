@@ -3,6 +3,7 @@ package io.panlora.cli;
 import io.panlora.data.ChatTemplate;
 import io.panlora.data.ReadOptions;
 import io.panlora.gguf.GgmlType;
+import io.panlora.train.DivergenceGuard;
 import io.panlora.train.LoraRun;
 import io.panlora.train.LrSchedule;
 import io.panlora.train.TrainConfig;
@@ -63,6 +64,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-every", defaultValue = "50", description = "validate every N steps, 0 = only at the end (default: ${DEFAULT-VALUE})") int evalEvery;
     @Option(names = "--eval-batches", defaultValue = "8", description = "validation batches, 0 = all (default: ${DEFAULT-VALUE})") int evalBatches;
     @Option(names = "--save-every", defaultValue = "50", description = "checkpoint every N steps (default: ${DEFAULT-VALUE})") int saveEvery;
+    @Option(names = "--on-divergence", defaultValue = "stop", description = "on explosive loss growth (the mean loss of the last "
+            + "8 steps more than 2 nats above its best): stop (exit status 1, the last good checkpoint kept) | warn (report and go on); "
+            + "a NaN/Inf loss always stops (default: ${DEFAULT-VALUE})")
+    String onDivergence;
     @Option(names = "--recompute", description = "recompute activations per layer in the backward (less memory, ~30% slower)") boolean recompute;
     @Option(names = "--adapter-type", defaultValue = "F16", description = "exported adapter type: F32, F16, BF16, Q8_0 (default: ${DEFAULT-VALUE})") String adapterType;
     @Option(names = "--skip-bad-lines", description = "skip malformed JSONL lines (reported) instead of refusing the data") boolean skipBad;
@@ -98,6 +103,7 @@ final class TrainCommand implements Callable<Integer> {
         if (resume != null && out != null && !resume.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize()))
             throw new IllegalArgumentException("--resume " + resume + " and -o " + out + " differ: a run resumes in its own directory");
         GgmlType at = checkArguments(dir);
+        DivergenceGuard.Policy policy = DivergenceGuard.Policy.parse(onDivergence);
         common.apply();
         var where = common.load(weights.placement());
         common.checkTensors(model);
@@ -125,7 +131,7 @@ final class TrainCommand implements Callable<Integer> {
         LoraRun.Summary s;
         try {
             s = LoraRun.run(new LoraRun.Options(model, data, val, val != null ? 0 : valFraction, cfg, epochs, ro, at, dir,
-                    resume != null, System.out, strategy, where));
+                    resume != null, System.out, strategy, where, policy));
         } catch (IOException e) {
             throw Check.naming(dir, e);
         }

@@ -24,14 +24,36 @@ public final class Checkpoint {
 
     private Checkpoint() {}
 
-    /** The state besides the slots. */
-    public record State(int step, long[] dataPosition, long[] hookState, String configKey, Map<String, float[]> hookTensors) {
+    /**
+     * The state besides the slots. {@code divergenceState} is the {@link DivergenceGuard}'s (empty when there is none; a
+     * checkpoint without it resumes with a fresh guard).
+     */
+    public record State(int step, long[] dataPosition, long[] hookState, String configKey, Map<String, float[]> hookTensors,
+                        long[] divergenceState) {
+        public State(int step, long[] dataPosition, long[] hookState, String configKey, Map<String, float[]> hookTensors) {
+            this(step, dataPosition, hookState, configKey, hookTensors, new long[0]);
+        }
+
         public State(int step, long[] dataPosition, long[] hookState, String configKey) {
             this(step, dataPosition, hookState, configKey, Map.of());
         }
     }
 
-    /** Writes the checkpoint to dir/checkpoint.gguf. */
+    /** Thrown by {@link #save} when a value to be saved is NaN or infinite; nothing was written. */
+    public static final class NonFiniteException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        NonFiniteException(String msg) {
+            super(msg);
+        }
+    }
+
+    /**
+     * Writes the checkpoint to dir/checkpoint.gguf, atomically (a temporary file, fsync, rename: a reader or a resumed run sees
+     * the old checkpoint or the new one, never a part). Every adapter factor, AdamW moment and hook tensor is checked first:
+     * if one holds a NaN or an infinity, nothing is written (the previous checkpoint stays) and a {@link NonFiniteException}
+     * says where.
+     */
     public static void save(Path dir, LoraSet set, State st) throws IOException {
         GgufWriter w = new GgufWriter();
         w.putString("general.type", "panlora.checkpoint");
@@ -44,19 +66,38 @@ public final class Checkpoint {
         for (LoraSet.Slot s : set.slots()) {
             String p = "panlora.slot." + s.index() + ".";
             LoraSet.AdamState a = set.getAdam(s);
+            String where = s.layer() + "/" + s.target().gguf + "/" + s.rank();
+            float[] fa = set.getA(s), fb = set.getB(s);
+            finite(fa, "the LoRA factor A", where);
+            finite(fb, "the LoRA factor B", where);
+            finite(a.mA(), "AdamW's first moment of A", where);
+            finite(a.vA(), "AdamW's second moment of A", where);
+            finite(a.mB(), "AdamW's first moment of B", where);
+            finite(a.vB(), "AdamW's second moment of B", where);
+            if (!Float.isFinite(set.scale(s))) throw new NonFiniteException("the scale of slot " + where + " is " + set.scale(s));
             w.put(p + "step", GgufValue.int64(a.step()));
             w.putFloat32(p + "scale", set.scale(s));
             w.putBool(p + "enabled", set.enabled(s));
-            w.putString(p + "where", s.layer() + "/" + s.target().gguf + "/" + s.rank());
-            add(w, p + "a", set.getA(s), s.in(), s.rank());
-            add(w, p + "b", set.getB(s), s.rank(), s.out());
+            w.putString(p + "where", where);
+            add(w, p + "a", fa, s.in(), s.rank());
+            add(w, p + "b", fb, s.rank(), s.out());
             add(w, p + "m_a", a.mA(), s.in(), s.rank());
             add(w, p + "v_a", a.vA(), s.in(), s.rank());
             add(w, p + "m_b", a.mB(), s.rank(), s.out());
             add(w, p + "v_b", a.vB(), s.rank(), s.out());
         }
-        for (var e : st.hookTensors().entrySet()) add(w, "panlora.hook." + e.getKey(), e.getValue(), e.getValue().length, 1);
+        for (var e : st.hookTensors().entrySet()) {
+            finite(e.getValue(), "the training-strategy tensor", e.getKey());
+            add(w, "panlora.hook." + e.getKey(), e.getValue(), e.getValue().length, 1);
+        }
+        if (st.divergenceState().length > 0)
+            w.put("panlora.checkpoint.divergence_state", GgufValue.intArray(GgufValueType.INT64, st.divergenceState()));
         w.write(dir.resolve(FILE));
+    }
+
+    private static void finite(float[] v, String what, String where) throws NonFiniteException {
+        for (int i = 0; i < v.length; i++)
+            if (!Float.isFinite(v[i])) throw new NonFiniteException(what + " of " + where + " holds " + v[i] + " (element " + i + ")");
     }
 
     private static void add(GgufWriter w, String name, float[] v, long ne0, long ne1) {
@@ -70,16 +111,21 @@ public final class Checkpoint {
         return Files.isRegularFile(dir.resolve(FILE));
     }
 
-    /** Restores slots (which must already exist with the same layout) and returns the rest of the state. */
+    /**
+     * Restores slots (which must already exist with the same layout) and returns the rest of the state. Every failure (no
+     * file, not a checkpoint, damaged, another configuration or layout) is an IOException whose message is one line that
+     * starts with the file's path.
+     */
     public static State load(Path dir, LoraSet set, String expectedConfigKey) throws IOException {
         Path file = dir.resolve(FILE);
+        if (!Files.isRegularFile(file)) throw new IOException(file + ": no checkpoint to resume from (the file does not exist)");
         try (GgufFile f = GgufFile.open(file)) {
             if (!"panlora.checkpoint".equals(f.getString("general.type", "")))
                 throw new GgufException(file + ": not a panlora checkpoint");
             String key = f.getString("panlora.checkpoint.config");
             if (!key.equals(expectedConfigKey))
-                throw new GgufException(file + ": the checkpoint was made with a different configuration:\n  checkpoint: " + key
-                        + "\n  now:        " + expectedConfigKey);
+                throw new GgufException(file + ": the checkpoint was made with another configuration (" + keyDiff(key, expectedConfigKey)
+                        + "); resume with the same options, or start a new run with -o");
             List<LoraSet.Slot> slots = set.slots();
             if (f.getLong("panlora.checkpoint.slots") != slots.size())
                 throw new GgufException(file + ": " + f.getLong("panlora.checkpoint.slots") + " slots saved, " + slots.size() + " now");
@@ -88,16 +134,53 @@ public final class Checkpoint {
                 String where = s.layer() + "/" + s.target().gguf + "/" + s.rank();
                 if (!where.equals(f.getString(p + "where")))
                     throw new GgufException(file + ": slot " + s.index() + " is " + f.getString(p + "where") + ", expected " + where);
-                set.setWeights(s, get(f, p + "a"), get(f, p + "b"));
-                set.setAdam(s, new LoraSet.AdamState(get(f, p + "m_a"), get(f, p + "v_a"), get(f, p + "m_b"), get(f, p + "v_b"),
-                        f.getLong(p + "step")));
+                float[] a = get(f, p + "a", s.aLength()), b = get(f, p + "b", s.bLength());
+                set.setWeights(s, a, b);
+                set.setAdam(s, new LoraSet.AdamState(get(f, p + "m_a", s.aLength()), get(f, p + "v_a", s.aLength()),
+                        get(f, p + "m_b", s.bLength()), get(f, p + "v_b", s.bLength()), f.getLong(p + "step")));
             }
             Map<String, float[]> hookTensors = new java.util.LinkedHashMap<>();
             for (var t : f.tensors())
                 if (t.name().startsWith("panlora.hook.")) hookTensors.put(t.name().substring("panlora.hook.".length()), get(f, t.name()));
+            long[] div = f.has("panlora.checkpoint.divergence_state") ? f.getLongArray("panlora.checkpoint.divergence_state") : new long[0];
             return new State((int) f.getLong("panlora.checkpoint.step"), f.getLongArray("panlora.checkpoint.data_position"),
-                    f.getLongArray("panlora.checkpoint.hook_state"), key, hookTensors);
+                    f.getLongArray("panlora.checkpoint.hook_state"), key, hookTensors, div);
+        } catch (IOException | RuntimeException e) {
+            throw new IOException(oneLine(file, e), e);
         }
+    }
+
+    /** An exception's message as one line that starts with the file (GGUF errors already do; others get it in front). */
+    static String oneLine(Path file, Throwable e) {
+        String m = e.getMessage() != null ? e.getMessage() : e.toString();
+        m = m.replaceAll("\\s*\\R\\s*", "; ").strip();
+        String f = file.toString();
+        if (m.startsWith(f)) return m;
+        int at = m.indexOf(f);
+        return f + ": " + (at >= 0 ? m : "the checkpoint is damaged or of another layout: " + m);
+    }
+
+    /** The name=value fields in which two configuration keys differ, as "name: SAVED then, NOW now" (at most 4 of them). */
+    static String keyDiff(String saved, String now) {
+        List<String> a = fields(saved), b = fields(now);
+        List<String> out = new java.util.ArrayList<>();
+        int n = Math.max(a.size(), b.size());
+        for (int i = 0; i < n && out.size() < 4; i++) {
+            String x = i < a.size() ? a.get(i) : "", y = i < b.size() ? b.get(i) : "";
+            if (x.equals(y)) continue;
+            String name = (x.contains("=") ? x : y).replaceAll("=.*", "");
+            out.add(name + ": " + x.replaceFirst("^[^=]*=", "") + " then, " + y.replaceFirst("^[^=]*=", "") + " now");
+        }
+        return out.isEmpty() ? "the keys differ" : String.join("; ", out);
+    }
+
+    private static List<String> fields(String key) {
+        List<String> out = new java.util.ArrayList<>();
+        for (String t : key.split("[\\[\\],]+|\\s+(?=[A-Za-z_]+=)")) {
+            t = t.strip();
+            if (!t.isEmpty()) out.add(t);
+        }
+        return out;
     }
 
     /** Restores the scale and enabled flag of every slot (for variants whose slots change during training). */
@@ -131,5 +214,11 @@ public final class Checkpoint {
 
     private static float[] get(GgufFile f, String name) {
         return f.tensorData(name).toArray(ValueLayout.JAVA_FLOAT);
+    }
+
+    private static float[] get(GgufFile f, String name, long expected) {
+        float[] v = get(f, name);
+        if (v.length != expected) throw new GgufException(f.path() + ": tensor " + name + " holds " + v.length + " values, " + expected + " expected");
+        return v;
     }
 }

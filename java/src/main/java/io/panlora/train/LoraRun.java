@@ -21,13 +21,23 @@ public final class LoraRun {
 
     /**
      * Everything a run needs. epochs > 0 overrides cfg.steps(). {@code load} says where the model runs (default: the CPU); it is
-     * not part of the checkpoint's key, so a run may resume on another device (within that device's numerics).
+     * not part of the checkpoint's key, so a run may resume on another device (within that device's numerics). Nor is
+     * {@code onDivergence} (default: stop).
      */
     public record Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
                           ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
-                          TrainingStrategy strategy, LlamaModel.LoadOptions load) {
+                          TrainingStrategy strategy, LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence) {
         public Options {
             if (load == null) load = LlamaModel.LoadOptions.cpu();
+            if (onDivergence == null) onDivergence = DivergenceGuard.Policy.STOP;
+        }
+
+        /** Stopping on divergence. */
+        public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
+                       ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
+                       TrainingStrategy strategy, LlamaModel.LoadOptions load) {
+            this(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress, strategy,
+                    load, DivergenceGuard.Policy.STOP);
         }
 
         /** On the CPU. */
@@ -48,7 +58,13 @@ public final class LoraRun {
         /** The same run on another device / weight placement. */
         public Options on(LlamaModel.LoadOptions where) {
             return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
-                    strategy, where);
+                    strategy, where, onDivergence);
+        }
+
+        /** The same run with another divergence policy. */
+        public Options onDivergence(DivergenceGuard.Policy p) {
+            return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
+                    strategy, load, p);
         }
     }
 
@@ -56,8 +72,38 @@ public final class LoraRun {
     public record Summary(Trainer.Result result, Path adapter, List<String> exportNotes, int trainWindows, int validationWindows,
                           int steps) {}
 
+    /**
+     * Runs. The output directory is locked ({@link RunLock}) for the whole run: if it exists, before anything is loaded (a
+     * second run on it fails at once), otherwise as soon as it is created. With the lock held, temporary files that a killed
+     * write left there are removed (each reported); with --resume, a missing checkpoint is refused before the model loads.
+     */
     public static Summary run(Options o) throws IOException {
         PrintStream out = o.progress();
+        RunLock lock = null;
+        try {
+            if (Files.isDirectory(o.outDir())) lock = lockAndClean(o.outDir(), out);
+            if (o.resume() && !Checkpoint.exists(o.outDir()))
+                throw new IOException(o.outDir().resolve(Checkpoint.FILE) + ": no checkpoint to resume from (the file does not exist)");
+            return run(o, lock);
+        } finally {
+            if (lock != null) lock.close();
+        }
+    }
+
+    private static RunLock lockAndClean(Path dir, PrintStream out) throws IOException {
+        RunLock lock = RunLock.acquire(dir);
+        try {
+            lock.removeStaleTemporaries(out);
+            return lock;
+        } catch (IOException | RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+    }
+
+    private static Summary run(Options o, RunLock held) throws IOException {
+        PrintStream out = o.progress();
+        RunLock created = null;
         try (LlamaModel m = LlamaModel.load(o.base(), o.load())) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             TrainConfig cfg = o.cfg();
@@ -69,7 +115,10 @@ public final class LoraRun {
                 out.printf("skipped %d bad lines of %s:%n", ds.trainData().badLines(), o.data());
                 for (String r : ds.trainData().badLineReports()) out.println("  " + r);
             }
-            Files.createDirectories(o.outDir()); // only once the data is known to be good
+            if (held == null) { // only once the data is known to be good
+                Files.createDirectories(o.outDir());
+                created = lockAndClean(o.outDir(), out);
+            }
             DatasetBatches batches = new DatasetBatches(ds, cfg.batch(), cfg.seed());
             if (o.epochs() > 0) {
                 int steps = (int) Math.max(1, Math.ceil(o.epochs() * batches.batchesPerEpoch() / cfg.gradAccum()));
@@ -83,13 +132,15 @@ public final class LoraRun {
                 TrainingStrategy strategy = o.strategy() == null ? TrainingStrategy.LORA : o.strategy();
                 strategy.addSlots(set, cfg);
                 set.attach();
-                Trainer tr = new Trainer(m, set, cfg, batches, val, o.outDir(), out);
+                Trainer tr = new Trainer(m, set, cfg, batches, val, o.outDir(), out).onDivergence(o.onDivergence());
                 for (TrainHook h : strategy.hooks()) tr.addHook(h);
                 Trainer.Result r = tr.run(o.resume());
                 Path adapter = o.outDir().resolve("adapter.gguf");
                 List<String> notes = AdapterGguf.write(adapter, set, m.config(), o.adapterType(), "panlora-lora");
                 return new Summary(r, adapter, notes, ds.train().size(), ds.validation().size(), cfg.steps());
             }
+        } finally {
+            if (created != null) created.close();
         }
     }
 }

@@ -31,7 +31,15 @@ public final class MetricsLog implements AutoCloseable {
                 if (!Double.isNaN(vl)) val.add(new double[] {step, vl});
             }
         }
-        Files.write(path, kept, StandardCharsets.UTF_8);
+        // rewritten atomically: a run killed here leaves the old log (and a stale .tmp that the next run removes), never half of it
+        Path dir = path.toAbsolutePath().getParent();
+        Path tmp = dir.resolve("." + path.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".tmp");
+        try {
+            Files.write(tmp, kept, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            Files.move(tmp, path, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
         out = Files.newBufferedWriter(path, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
     }
 

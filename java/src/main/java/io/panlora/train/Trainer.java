@@ -13,11 +13,19 @@ import java.util.Locale;
 
 /**
  * The training loop: micro-batches with gradient accumulation, global-norm clipping, AdamW with a learning-rate
- * schedule, periodic validation, atomic checkpoints and resume, metrics JSONL and a loss plot, NaN/Inf detection.
- * Strategies (LoRA variants) plug in as {@link TrainHook}s.
+ * schedule, periodic validation, atomic checkpoints and resume, metrics JSONL and a loss plot, NaN/Inf detection and
+ * divergence detection ({@link DivergenceGuard}). Strategies (LoRA variants) plug in as {@link TrainHook}s.
+ *
+ * <p>A checkpoint is written only from a state that passes three checks: every adapter factor, AdamW moment and strategy
+ * tensor is finite; the model with the updated weights gives a finite loss on the step's first micro-batch; and that loss is
+ * not more than {@link DivergenceGuard#MARGIN_NATS} above the divergence reference ({@link DivergenceGuard#reference()}).
+ * A non-finite state is never written and stops the run. A finite one beyond the margin is not written under
+ * {@link DivergenceGuard.Policy#STOP} (reported; the run goes on until the divergence rule stops it) and written with a
+ * warning under {@link DivergenceGuard.Policy#WARN}. So under STOP the checkpoint on disk is always the last good one, and
+ * under WARN the last finite one.
  */
 public final class Trainer {
-    /** Thrown when the loss or the gradients stop being finite; the last good checkpoint is kept. */
+    /** Thrown when the loss or the gradients stop being finite, or the loss explodes; the last good checkpoint is kept. */
     public static final class DivergedException extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
@@ -40,6 +48,11 @@ public final class Trainer {
     private StepEngine engine;
     private int step;
     private double lastLoss = Double.NaN;
+    private DivergenceGuard.Policy onDivergence = DivergenceGuard.Policy.STOP;
+    private DivergenceGuard guard = new DivergenceGuard();
+    private int lastCheckpointStep = -1;
+    private boolean warned; // a warning was given for the current episode of explosive growth (WARN policy)
+    private boolean midLine; // the progress line (\r-updated) is not ended yet
 
     /**
      * @param lora   the adapter to train (attached to model), or null in FULL mode
@@ -57,6 +70,15 @@ public final class Trainer {
         this.progress = progress;
         if (cfg.mode() == StepEngine.Mode.LORA && lora == null) throw new IllegalArgumentException("LoRA training needs an adapter");
     }
+
+    /** What to do on explosive loss growth (default: stop). Non-finite losses, gradients or weights always stop the run. */
+    public Trainer onDivergence(DivergenceGuard.Policy p) {
+        onDivergence = p == null ? DivergenceGuard.Policy.STOP : p;
+        return this;
+    }
+
+    /** The divergence detector of the current run. */
+    public DivergenceGuard divergenceGuard() { return guard; }
 
     public Trainer addHook(TrainHook h) {
         hooks.add(h);
@@ -118,19 +140,26 @@ public final class Trainer {
     /** Runs to cfg.steps(), from the checkpoint in outDir when resume is set and one exists. */
     public Result run(boolean resume) throws IOException {
         step = 0;
+        guard = new DivergenceGuard();
+        lastCheckpointStep = -1;
+        warned = false;
+        midLine = false;
         if (outDir != null) Files.createDirectories(outDir);
         if (resume) {
-            if (outDir == null || !Checkpoint.exists(outDir))
-                throw new IOException("--resume: no checkpoint in " + outDir + " (expected " + Checkpoint.FILE + ")");
+            if (outDir == null) throw new IOException("--resume: no run directory");
+            Path ckpt = outDir.resolve(Checkpoint.FILE);
             Checkpoint.State st = Checkpoint.load(outDir, lora, configKey());
             step = st.step();
+            lastCheckpointStep = step;
+            guard.restore(st.divergenceState());
             data.seek(st.dataPosition());
             long[] hs = st.hookState();
             int off = 0;
             for (TrainHook h : hooks)
                 if (h instanceof StatefulHook sh) {
                     int n = sh.state().length; // each hook's state has a fixed length
-                    if (off + n > hs.length) throw new IOException("--resume: the checkpoint's hook state is shorter than the hooks need");
+                    if (off + n > hs.length)
+                        throw new IOException(ckpt + ": the checkpoint's training-strategy state is shorter than --variant needs");
                     sh.restore(java.util.Arrays.copyOfRange(hs, off, off + n));
                     off += n;
                 }
@@ -162,16 +191,36 @@ public final class Trainer {
                 engine.zeroGrad();
                 double lossSum = 0;
                 float scale = counted == 0 ? 0f : 1f / counted;
+                BatchSource.Batch firstBatch = null; // the first micro-batch with counted targets: the checkpoint check's batch
                 try {
-                    for (BatchSource.Batch b : micro) lossSum += engine.accumulate(b.inputs(), b.targets(), scale).sum();
+                    for (BatchSource.Batch b : micro) {
+                        StepEngine.Loss l = engine.accumulate(b.inputs(), b.targets(), scale);
+                        lossSum += l.sum();
+                        if (firstBatch == null && l.count() > 0) firstBatch = b;
+                    }
                 } catch (PanloraException e) {
                     throw diverged("the loss is not finite", e);
                 }
                 double loss = counted == 0 ? 0 : lossSum / counted;
+                if (!Double.isFinite(loss)) throw diverged("the loss is " + loss, null);
                 double norm = engine.gradNorm();
                 if (!Double.isFinite(norm)) throw diverged("the gradient norm is " + norm, null);
                 float clip = cfg.maxGradNorm() > 0 && norm > cfg.maxGradNorm() ? (float) (cfg.maxGradNorm() / norm) : 1f;
                 float lr = LrSchedule.at(cfg.schedule(), cfg.lr(), step, cfg.steps(), cfg.warmupSteps(), cfg.minLrRatio());
+                if (counted > 0) guard.observe(loss);
+                if (guard.diverged()) {
+                    if (onDivergence == DivergenceGuard.Policy.STOP) {
+                        if (log != null) { // the loss that stopped the run goes into the metrics too
+                            long tokens = tokensDone + (long) cfg.gradAccum() * cfg.batch() * cfg.ctx();
+                            double elapsed = (System.nanoTime() - t0) / 1e9;
+                            log.step(step + 1, loss, lr, norm, tokens, tokens / elapsed, elapsed);
+                        }
+                        throw diverged(guard.describe(), null);
+                    }
+                    warn(guard.describe());
+                } else if (guard.recent() <= guard.reference() + DivergenceGuard.MARGIN_NATS / 2) {
+                    warned = false; // the episode is over once the loss is well back (half the margin: no warning per wobble)
+                }
                 engine.adamw(lr, cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.weightDecay(), clip);
                 lastLoss = loss;
                 if (Double.isNaN(firstLoss)) firstLoss = loss;
@@ -185,16 +234,18 @@ public final class Trainer {
                     progress.printf(Locale.ROOT, "\rstep %d/%d | loss %.4f | lr %.2e | %.0f tok/s | ETA %s   ", step + 1, cfg.steps(), loss, lr, tps,
                             formatTime(eta));
                     progress.flush();
+                    midLine = true;
                 }
                 boolean last = step + 1 == cfg.steps();
                 if (!val.isEmpty() && cfg.evalEvery() > 0 && ((step + 1) % cfg.evalEvery() == 0 || last)) {
                     double v = evaluate();
                     if (log != null) log.validation(step + 1, v);
+                    midLine = false;
                     if (progress != null) progress.printf(Locale.ROOT, "%nstep %d: validation loss %.4f (ppl %.2f)%n", step + 1, v, Math.exp(v));
                 }
                 if (outDir != null && lora != null && cfg.checkpointEvery() > 0 && ((step + 1) % cfg.checkpointEvery() == 0 || last))
                 {
-                    Checkpoint.save(outDir, lora, new Checkpoint.State(step + 1, data.position(), hookState(), configKey(), hookTensors()));
+                    checkpoint(firstBatch);
                     // fault injection for the resume test: die like a killed process right after this checkpoint
                     if (Integer.getInteger("panlora.test.haltAfterCheckpoint", -1) == step + 1) Runtime.getRuntime().halt(137);
                 }
@@ -202,6 +253,7 @@ public final class Trainer {
                     LossPlot.write(plot, "panlora training loss", log.trainPoints(), log.valPoints());
             }
             if (progress != null) progress.println();
+            midLine = false;
             for (TrainHook h : hooks) h.onEnd(this);
             double valAfter = val.isEmpty() ? Double.NaN : evaluate();
             if (log != null) LossPlot.write(plot, "panlora training loss", log.trainPoints(), log.valPoints());
@@ -213,6 +265,62 @@ public final class Trainer {
                 engine = null;
             }
         }
+    }
+
+    /**
+     * Writes the checkpoint of the step just done if the state passes the checks (see the class comment). A non-finite state
+     * or loss is not written and stops the run; a finite loss beyond the margin is not written under STOP (reported; the
+     * divergence rule decides whether the run stops) and written with a warning under WARN.
+     */
+    private void checkpoint(BatchSource.Batch batch) throws IOException {
+        if (batch != null) {
+            double post;
+            try {
+                post = evaluate(model, List.of(batch));
+            } catch (PanloraException e) {
+                post = Double.NaN;
+            }
+            if (!Double.isFinite(post)) throw diverged("the updated weights give a loss of " + post + " on this step's batch", null, true);
+            if (guard.tooHigh(post)) {
+                String what = String.format(Locale.ROOT, "the updated weights give a loss of %.4f on this step's batch, more than %.1f nats "
+                        + "above the best %.4f", post, DivergenceGuard.MARGIN_NATS, guard.reference());
+                if (onDivergence == DivergenceGuard.Policy.STOP) {
+                    note(String.format(Locale.ROOT, "step %d: checkpoint not written: %s; %s", step + 1, what, lastGood()));
+                    return;
+                }
+                warn("explosive loss growth: " + what);
+            }
+        }
+        try {
+            Checkpoint.save(outDir, lora, new Checkpoint.State(step + 1, data.position(), hookState(), configKey(), hookTensors(),
+                    guard.state()));
+        } catch (Checkpoint.NonFiniteException e) {
+            throw diverged(e.getMessage(), null, true);
+        }
+        lastCheckpointStep = step + 1;
+    }
+
+    /** Reports explosive growth under the WARN policy, once per episode (until the loss is back within half the margin). */
+    private void warn(String what) {
+        if (warned) return;
+        warned = true;
+        note(String.format(Locale.ROOT, "warning: step %d: %s; training goes on (--on-divergence warn)", step + 1, what));
+    }
+
+    /** A line of its own on the progress stream. */
+    private void note(String line) {
+        if (progress == null) return;
+        if (midLine) progress.println();
+        progress.println(line);
+        progress.flush();
+        midLine = false;
+    }
+
+    /** Where the last good checkpoint is, in words. */
+    private String lastGood() {
+        if (lastCheckpointStep >= 0) return "the last good checkpoint (step " + lastCheckpointStep + ") is kept: " + outDir.resolve(Checkpoint.FILE);
+        if (outDir != null && lora != null && Checkpoint.exists(outDir)) return outDir.resolve(Checkpoint.FILE) + " (of an earlier run) is left as it was";
+        return "no checkpoint has been written";
     }
 
     private java.util.Map<String, float[]> hookTensors() {
@@ -228,11 +336,20 @@ public final class Trainer {
     }
 
     private DivergedException diverged(String what, Throwable cause) {
-        String ckpt = outDir != null && Checkpoint.exists(outDir) ? "; the last good checkpoint is " + outDir.resolve(Checkpoint.FILE)
-                : "; no checkpoint was written yet";
-        return new DivergedException("training stopped at step " + (step + 1) + ": " + what
-                + (cause != null ? " (" + cause.getMessage() + ")" : "") + " — NaN/Inf in the data, the weights or a too-high learning rate"
-                + ckpt, cause);
+        return diverged(what, cause, false);
+    }
+
+    private DivergedException diverged(String what, Throwable cause, boolean atCheckpoint) {
+        if (progress != null && midLine) { // the error line (printed by the caller) starts on a line of its own
+            progress.println();
+            progress.flush();
+            midLine = false;
+        }
+        String good = lastGood();
+        String msg = "training stopped at step " + (step + 1) + ": " + what + (cause != null ? " (" + cause.getMessage() + ")" : "")
+                + (what.startsWith("explosive") ? " (usually a too-high --lr)" : " (NaN/Inf in the data or the weights, or a too-high --lr)")
+                + "; " + (atCheckpoint && !good.startsWith("no ") ? "this step's checkpoint was not written; " : "") + good;
+        return new DivergedException(msg.replaceAll("\\s*\\R\\s*", " "), cause);
     }
 
     static String formatTime(double s) {

@@ -16,9 +16,13 @@ public final class SharedData {
         throw new IllegalStateException("cannot find the repository root from " + Path.of("").toAbsolutePath());
     }
 
-    /** A file of ../shared/data, or skips the test when it is absent. */
+    /**
+     * A file of ../shared/data (or of the directory PANLORA_SHARED_DATA names, for checkouts elsewhere, e.g. git worktrees),
+     * or skips the test when it is absent.
+     */
     public static Path require(String name) {
-        Path p = repoRoot().resolveSibling("shared").resolve("data").resolve(name);
+        String env = System.getenv("PANLORA_SHARED_DATA");
+        Path p = (env != null && !env.isBlank() ? Path.of(env) : repoRoot().resolveSibling("shared").resolve("data")).resolve(name);
         assumeTrue(Files.isRegularFile(p), "shared data file " + p + " is absent: skipped");
         return p;
     }
