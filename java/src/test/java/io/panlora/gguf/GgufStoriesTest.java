@@ -36,7 +36,7 @@ class GgufStoriesTest {
 
     private static Path storiesOrSkip() {
         Path model = sharedData("stories260K.gguf");
-        assumeTrue(model != null && Files.isRegularFile(model), "stories260K.gguf not present beside the checkout");
+        io.panlora.testing.SharedData.present(model != null && Files.isRegularFile(model), "stories260K.gguf not present beside the checkout");
         return model;
     }
 

@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Locates ../shared/data beside the checkout; tests that need it are skipped (not failed) when it is absent. */
+/**
+ * Locates ../shared/data beside the checkout. A test that needs a file that is absent is skipped on a user's machine and
+ * fails in CI (environment variable CI=true), where missing data means a broken set-up, not an optional test.
+ */
 public final class SharedData {
     private SharedData() {}
 
@@ -23,7 +26,14 @@ public final class SharedData {
     public static Path require(String name) {
         String env = System.getenv("PANLORA_SHARED_DATA");
         Path p = (env != null && !env.isBlank() ? Path.of(env) : repoRoot().resolveSibling("shared").resolve("data")).resolve(name);
-        assumeTrue(Files.isRegularFile(p), "shared data file " + p + " is absent: skipped");
+        present(Files.isRegularFile(p), "shared data file " + p + " is absent");
         return p;
+    }
+
+    /** Skips the calling test when {@code ok} is false (fails it in CI), saying why. */
+    public static void present(boolean ok, String what) {
+        if (ok) return;
+        if ("true".equalsIgnoreCase(System.getenv("CI"))) throw new AssertionError(what + " (CI=true: a missing dependency fails)");
+        assumeTrue(false, what + ": skipped");
     }
 }

@@ -16,7 +16,7 @@ class TokLlama2cTest {
 
     private static Tokenizer tok512() throws IOException {
         Path file = TokenizerTestData.sharedFile("tok512.bin");
-        assumeTrue(file != null, "shared test data tok512.bin not present");
+        io.panlora.testing.SharedData.present(file != null, "shared test data tok512.bin not present");
         return Tokenizer.of(Llama2cTokenizerFile.read(file));
     }
 
@@ -49,7 +49,7 @@ class TokLlama2cTest {
     void roundTripsTinyStories() throws IOException {
         Tokenizer t = tok512();
         Path stories = TokenizerTestData.sharedFile("tinystories-valid-sample.txt");
-        assumeTrue(stories != null, "shared test data tinystories-valid-sample.txt not present");
+        io.panlora.testing.SharedData.present(stories != null, "shared test data tinystories-valid-sample.txt not present");
         String text = Files.readString(stories);
         String start = text.substring(0, Math.min(text.length(), 200_000));
         long t0 = System.nanoTime();

@@ -65,7 +65,7 @@ class TokLlamaCppReferenceTest {
     @Test
     void sentencePieceMatchesLlamaCppOnTok512() throws IOException {
         Path file = TokenizerTestData.sharedFile("tok512.bin");
-        assumeTrue(file != null, "shared test data tok512.bin not present");
+        io.panlora.testing.SharedData.present(file != null, "shared test data tok512.bin not present");
         Tokenizer t = Tokenizer.of(Llama2cTokenizerFile.read(file));
         List<Case> cases = cases("spm-tok512");
         for (Case c : cases) {
