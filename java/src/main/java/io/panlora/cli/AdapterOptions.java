@@ -39,6 +39,14 @@ final class AdapterOptions {
         return Check.finite("--lora-scaled " + s + ": the scale", scale);
     }
 
+    /** Every adapter with its scale (--lora at 1), in the order given. */
+    java.util.List<io.panlora.llamacpp.Parity.Adapter> all() {
+        var out = new ArrayList<io.panlora.llamacpp.Parity.Adapter>();
+        for (Path p : lora) out.add(new io.panlora.llamacpp.Parity.Adapter(p, 1f));
+        for (String s : loraScaled) out.add(new io.panlora.llamacpp.Parity.Adapter(Path.of(s.substring(0, s.lastIndexOf(':'))), scaleOf(s)));
+        return out;
+    }
+
     /** Loads every adapter into one set attached to the model; returns null when none was given. */
     LoraSet apply(LlamaModel m) throws IOException {
         if (lora.isEmpty() && loraScaled.isEmpty()) return null;

@@ -61,6 +61,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     AdapterOptions adapters;
 
+    @Mixin
+    EngineOption engine;
+
     @Override
     public Integer call() throws Exception {
         Check.inputFile("-m", model);
@@ -74,11 +77,13 @@ final class GenerateCommand implements Callable<Integer> {
         Check.positive("--repeat-penalty", repeatPenalty);
         Check.range("--repeat-last-n", repeatLastN, 0, Check.MAX_CTX);
         adapters.checkArguments();
+        boolean llama = engine.llamaCpp();
         common.apply();
         var where = common.load(weights.placement());
         common.checkTensors(model);
         MemoryPlan.forInference(model, where, 0, ctx > 0 ? ctx : -4096, null).check(common.maxMemory());
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        if (llama) return generateWithLlamaCpp(where.device(), out);
         try (LlamaModel m = LlamaModel.load(model, where); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             int nCtx = ctx > 0 ? ctx : (int) Math.min(m.config().nCtxTrain(), 4096);
@@ -87,6 +92,36 @@ final class GenerateCommand implements Callable<Integer> {
             String text = Generator.generate(m, tok, prompt, nPredict, nCtx, new Sampler(temp, topK, topP, minP, repeatPenalty, repeatLastN, s), out);
             out.println();
             System.err.printf("panlora: generated %d chars (seed %d)%n", text.length(), s);
+        }
+        return 0;
+    }
+
+    /** The same through llama.cpp: its tokenizer, its adapters at the same scales, its sampler chain with the same settings. */
+    private int generateWithLlamaCpp(io.panlora.model.Device device, PrintStream out) {
+        EngineOption.announce();
+        try (var lm = io.panlora.llamacpp.LlamaCppModel.load(model, EngineOption.loadOptions(device))) {
+            int nCtx = ctx > 0 ? ctx : Math.min(lm.nCtxTrain(), 4096);
+            var scaled = new java.util.ArrayList<io.panlora.llamacpp.LlamaCppContext.Scaled>();
+            for (var a : adapters.all()) scaled.add(new io.panlora.llamacpp.LlamaCppContext.Scaled(lm.loadAdapter(a.file()), a.scale()));
+            long s = seed >= 0 ? seed : System.nanoTime() & 0x7fffffffL;
+            int[] ids = lm.tokenize(prompt, true, false);
+            if (ids.length == 0) throw new IllegalArgumentException("the prompt gives no tokens and the model adds no BOS");
+            if (ids.length >= nCtx) throw new IllegalArgumentException("the prompt has " + ids.length + " tokens, more than the context of " + nCtx);
+            try (var c = lm.newContext(new io.panlora.llamacpp.LlamaCppContext.Options(nCtx, Math.min(nCtx, 512),
+                    common.threads == null ? 0 : common.threads, false));
+                 var sampler = new io.panlora.llamacpp.LlamaCppSampler(lm.nVocab(), temp, topK, topP, minP, repeatPenalty, repeatLastN, s)) {
+                c.setAdapters(scaled);
+                if (!noDisplayPrompt) out.print(prompt);
+                int[] n = {0};
+                int[] gen = c.generate(ids, nPredict, sampler, t -> {
+                    out.write(lm.pieceBytes(t, false), 0, lm.pieceBytes(t, false).length);
+                    out.flush();
+                    n[0]++;
+                    return true;
+                });
+                out.println();
+                System.err.printf("panlora: llama.cpp generated %d tokens (seed %d)%n", gen.length, s);
+            }
         }
         return 0;
     }

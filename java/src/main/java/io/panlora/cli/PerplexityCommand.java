@@ -42,6 +42,9 @@ final class PerplexityCommand implements Callable<Integer> {
     @Mixin
     AdapterOptions adapters;
 
+    @Mixin
+    EngineOption engine;
+
     @Override
     public Integer call() throws Exception {
         Check.inputFile("-m", model);
@@ -50,22 +53,56 @@ final class PerplexityCommand implements Callable<Integer> {
         if (chunks != -1) Check.range("--chunks", chunks, 1, Integer.MAX_VALUE);
         Check.range("--batch", batch, 1, 1 << 20);
         adapters.checkArguments();
+        boolean llama = engine.llamaCpp();
         common.apply();
         var where = common.load(weights.placement());
         common.checkTensors(model);
         MemoryPlan.forInference(model, where, batch, -ctx, file).check(common.maxMemory());
         String text = Files.readString(file);
+        if (llama) return withLlamaCpp(where.device(), text);
         try (LlamaModel m = LlamaModel.load(model, where); var lora = adapters.apply(m)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
             int c = Math.min(ctx, (int) m.config().nCtxTrain());
             long t0 = System.nanoTime();
-            Perplexity.Result r = Perplexity.evaluate(m, tok, text, c, chunks, batch, secondHalf ? c / 2 : 0,
-                    (done, total, running) -> System.err.printf("\r[%d/%d] ppl so far %.4f", done, total, Math.exp(running)));
+            Perplexity.Result r = secondHalf
+                    ? Perplexity.secondHalf(tok.encode(text, true, false), tok.addBos() ? tok.bos() : -1, c, chunks, batch, m::nll, PROGRESS)
+                    : Perplexity.evaluate(m, tok, text, c, chunks, batch, 0, PROGRESS);
             System.err.println();
             double secs = (System.nanoTime() - t0) / 1e9;
-            System.out.printf("file: %s%nwindows: %d x %d tokens, %d predictions scored%nmean NLL: %.4f nats/token%nperplexity: %.4f%n",
-                    file, r.windows(), c, r.predictions(), r.meanNll(), Math.exp(r.meanNll()));
+            print(r, c);
             System.err.printf("panlora: %.1f tokens/s%n", r.predictions() / secs);
+        }
+        return 0;
+    }
+
+    private static final Perplexity.Progress PROGRESS =
+            (done, total, running) -> System.err.printf("\r[%d/%d] ppl so far %.4f", done, total, Math.exp(running));
+
+    private void print(Perplexity.Result r, int c) {
+        System.out.printf("file: %s%n%s: %d x %d tokens, %d predictions scored%nmean NLL: %.6f nats/token%nperplexity: %.6f%n",
+                file, secondHalf ? "chunks (second half scored, as llama-perplexity)" : "windows", r.windows(), c, r.predictions(),
+                r.meanNll(), Math.exp(r.meanNll()));
+    }
+
+    /** The same windows (or llama-perplexity's chunks) scored by llama.cpp, its tokenizer and its adapters at the same scales. */
+    private int withLlamaCpp(io.panlora.model.Device device, String text) {
+        EngineOption.announce();
+        try (var lm = io.panlora.llamacpp.LlamaCppModel.load(model, EngineOption.loadOptions(device))) {
+            int c = Math.min(ctx, lm.nCtxTrain());
+            var scaled = new java.util.ArrayList<io.panlora.llamacpp.LlamaCppContext.Scaled>();
+            for (var a : adapters.all()) scaled.add(new io.panlora.llamacpp.LlamaCppContext.Scaled(lm.loadAdapter(a.file()), a.scale()));
+            try (var cx = lm.newContext(new io.panlora.llamacpp.LlamaCppContext.Options(c, Math.min(c, 512),
+                    common.threads == null ? 0 : common.threads, false))) {
+                cx.setAdapters(scaled);
+                long t0 = System.nanoTime();
+                int bos = lm.bos();
+                Perplexity.Result r = secondHalf
+                        ? Perplexity.secondHalf(lm.tokenize(text, true, false), lm.addsBos() ? bos : -1, c, chunks, 1, cx::nll, PROGRESS)
+                        : Perplexity.evaluate(lm.tokenize(text, false, false), bos, c, chunks, 1, 0, cx::nll, PROGRESS);
+                System.err.println();
+                print(r, c);
+                System.err.printf("llama.cpp: %.1f tokens/s%n", r.predictions() / ((System.nanoTime() - t0) / 1e9));
+            }
         }
         return 0;
     }

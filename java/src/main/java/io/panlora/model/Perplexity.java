@@ -27,10 +27,14 @@ public final class Perplexity {
      */
     public static Result evaluate(LlamaModel m, Tokenizer tok, String text, int ctx, int maxWindows, int batch, int firstScored,
                                   Progress progress) {
-        if (firstScored < 0 || firstScored >= ctx - 1) throw new IllegalArgumentException("first scored position " + firstScored + " outside the window");
+        return evaluate(tok.encode(text, false, false), tok.bos(), ctx, maxWindows, batch, firstScored, m::nll, progress);
+    }
+
+    /** The same over token ids of the text (no BOS) from any tokenizer, scored by any engine; bos < 0: no BOS token. */
+    public static Result evaluate(int[] ids, int bos, int ctx, int maxWindows, int batch, int firstScored, BatchScorer scorer,
+                                  Progress progress) {
         if (ctx < 2) throw new IllegalArgumentException("context must be at least 2 tokens, got " + ctx);
-        int[] ids = tok.encode(text, false, false);
-        int bos = tok.bos();
+        if (firstScored < 0 || firstScored >= ctx - 1) throw new IllegalArgumentException("first scored position " + firstScored + " outside the window");
         int body = bos >= 0 ? ctx - 1 : ctx;
         List<int[]> windows = new ArrayList<>();
         for (int start = 0; start + body <= ids.length; start += body) {
@@ -53,11 +57,50 @@ public final class Perplexity {
                 tokens[b] = windows.get(i + b);
                 for (int t = 0; t < ctx; t++) targets[b][t] = t + 1 < ctx ? tokens[b][t + 1] : -1;
             }
-            float[] nll = m.nll(tokens, targets);
+            float[] nll = scorer.nll(tokens, targets);
             for (int b = 0; b < nb; b++)
                 for (int t = firstScored; t + 1 < ctx; t++) { sum += nll[b * ctx + t]; n++; }
             if (progress != null) progress.update(i + nb, windows.size(), sum / n);
         }
         return new Result(windows.size(), n, sum / n);
+    }
+
+    /** Per-position NLL of a batch of equal-length sequences: nll[b * len + t] of tokens[b][t + 1] given tokens[b][..t]. */
+    public interface BatchScorer {
+        float[] nll(int[][] tokens, int[][] targets);
+    }
+
+    /**
+     * llama.cpp's llama-perplexity method: the whole text tokenized once ({@code tokens}, BOS first when the vocabulary adds
+     * it), cut into chunks of ctx tokens (tokens.length / ctx of them, or maxChunks), the first token of each chunk replaced by
+     * BOS when the vocabulary adds BOS (bos ≥ 0), and only the predictions of positions ctx/2 .. ctx−2 scored (the second
+     * half). At least 2·ctx tokens are needed, as there.
+     */
+    public static Result secondHalf(int[] tokens, int bos, int ctx, int maxChunks, int batch, BatchScorer scorer, Progress progress) {
+        if (ctx < 4) throw new IllegalArgumentException("context must be at least 4 tokens for --second-half, got " + ctx);
+        if (tokens.length < 2L * ctx)
+            throw new IllegalArgumentException("the text has " + tokens.length + " tokens; scoring the second half of chunks of " + ctx
+                    + " needs at least " + 2L * ctx + " (as llama-perplexity)");
+        int nChunks = tokens.length / ctx;
+        if (maxChunks >= 0) nChunks = Math.min(nChunks, maxChunks);
+        int first = ctx / 2;
+        double sum = 0;
+        long n = 0;
+        for (int i = 0; i < nChunks; i += batch) {
+            int nb = Math.min(batch, nChunks - i);
+            int[][] toks = new int[nb][];
+            int[][] targets = new int[nb][ctx];
+            for (int b = 0; b < nb; b++) {
+                int start = (i + b) * ctx;
+                toks[b] = java.util.Arrays.copyOfRange(tokens, start, start + ctx);
+                if (bos >= 0) toks[b][0] = bos;
+                for (int t = 0; t < ctx; t++) targets[b][t] = t >= first && t + 1 < ctx ? tokens[start + t + 1] : -1;
+            }
+            float[] nll = scorer.nll(toks, targets);
+            for (int b = 0; b < nb; b++)
+                for (int t = first; t + 1 < ctx; t++) { sum += nll[b * ctx + t]; n++; }
+            if (progress != null) progress.update(i + nb, nChunks, sum / n);
+        }
+        return new Result(nChunks, n, sum / n);
     }
 }

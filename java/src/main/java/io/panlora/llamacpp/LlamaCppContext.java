@@ -1,0 +1,229 @@
+package io.panlora.llamacpp;
+
+import io.panlora.bindings.llama.llama_batch;
+import io.panlora.bindings.llama.llama_context_params;
+import io.panlora.bindings.llama.llama_h;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntPredicate;
+
+/**
+ * A llama.cpp context: a KV cache of {@code nCtx} positions for one sequence, the adapters applied to it with their scales,
+ * and a token batch. {@link #logits} evaluates a whole sequence from an empty cache; {@link #generate} decodes a prompt and
+ * samples. Adapters can be swapped between requests without reloading the model.
+ */
+public final class LlamaCppContext implements AutoCloseable {
+    /**
+     * @param nCtx      positions of the KV cache
+     * @param nBatch    tokens per llama_decode call
+     * @param threads   CPU threads (0: all cores)
+     * @param f32Cache  keys and values cached in F32 (llama.cpp's default is F16)
+     */
+    public record Options(int nCtx, int nBatch, int threads, boolean f32Cache) {
+        public Options {
+            if (nCtx < 1) throw new IllegalArgumentException("nCtx " + nCtx + " must be at least 1");
+            if (nBatch < 1) throw new IllegalArgumentException("nBatch " + nBatch + " must be at least 1");
+            if (threads < 0) throw new IllegalArgumentException("threads " + threads + " must be 0 (all) or more");
+        }
+
+        /** A context of n positions, batches of up to 512 tokens, all cores, F32 cache. */
+        public static Options of(int n) {
+            return new Options(n, Math.min(n, 512), 0, true);
+        }
+    }
+
+    /** An adapter and its user scale (llama.cpp multiplies it with the file's alpha / rank). */
+    public record Scaled(LlamaCppAdapter adapter, float scale) {}
+
+    private static final int GGML_TYPE_F32 = 0, GGML_TYPE_F16 = 1; // ggml_type
+
+    private final LlamaCppModel model;
+    private final Options options;
+    private final Arena arena = Arena.ofShared();
+    private MemorySegment ctx;
+    private final MemorySegment batch;
+    private final List<Scaled> applied = new ArrayList<>();
+    private int nPast;
+
+    LlamaCppContext(LlamaCppModel model, Options options) {
+        this.model = model;
+        this.options = options;
+        int threads = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = llama_h.llama_context_default_params(a);
+            llama_context_params.n_ctx(p, options.nCtx());
+            llama_context_params.n_batch(p, options.nBatch());
+            llama_context_params.n_ubatch(p, options.nBatch());
+            llama_context_params.n_seq_max(p, 1);
+            llama_context_params.n_threads(p, threads);
+            llama_context_params.n_threads_batch(p, threads);
+            llama_context_params.flash_attn_type(p, 0); // disabled: the plain attention, as panlora computes it
+            int kv = options.f32Cache() ? GGML_TYPE_F32 : GGML_TYPE_F16;
+            llama_context_params.type_k(p, kv);
+            llama_context_params.type_v(p, kv);
+            llama_context_params.no_perf(p, true);
+            LlamaCpp.clearLog();
+            ctx = llama_h.llama_init_from_model(model.handle(), p);
+            if (ctx.equals(MemorySegment.NULL)) throw LlamaCpp.failure(model.path() + ": cannot create a context of " + options.nCtx() + " positions");
+        }
+        batch = llama_h.llama_batch_init(arena, options.nBatch(), 0, 1);
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    /** Positions of the cache (llama.cpp may round the requested size up). */
+    public int nCtx() {
+        return llama_h.llama_n_ctx(handle());
+    }
+
+    MemorySegment handle() {
+        if (ctx == null) throw new IllegalStateException("the llama.cpp context is closed");
+        return ctx;
+    }
+
+    /** Applies exactly these adapters with these scales (none: the base model); the cache is cleared. */
+    public void setAdapters(List<Scaled> adapters) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment hs = a.allocate(ValueLayout.ADDRESS, Math.max(1, adapters.size()));
+            MemorySegment ss = a.allocate(ValueLayout.JAVA_FLOAT, Math.max(1, adapters.size()));
+            for (int i = 0; i < adapters.size(); i++) {
+                Scaled s = adapters.get(i);
+                if (s.adapter().model() != model) throw new IllegalArgumentException(s.adapter() + " was loaded for another model");
+                if (!Float.isFinite(s.scale())) throw new IllegalArgumentException(s.adapter() + ": scale " + s.scale() + " is not finite");
+                hs.setAtIndex(ValueLayout.ADDRESS, i, s.adapter().handle());
+                ss.setAtIndex(ValueLayout.JAVA_FLOAT, i, s.scale());
+            }
+            LlamaCpp.clearLog();
+            int rc = llama_h.llama_set_adapters_lora(handle(), adapters.isEmpty() ? MemorySegment.NULL : hs, adapters.size(),
+                    adapters.isEmpty() ? MemorySegment.NULL : ss);
+            if (rc != 0) throw LlamaCpp.failure("setting " + adapters.size() + " adapters failed (" + rc + ")");
+        }
+        applied.clear();
+        applied.addAll(adapters);
+        clearCache();
+    }
+
+    /** The adapters applied now. */
+    public List<Scaled> adapters() {
+        return List.copyOf(applied);
+    }
+
+    void dropAdapter(LlamaCppAdapter a) {
+        if (ctx == null || applied.stream().noneMatch(s -> s.adapter() == a)) return;
+        List<Scaled> rest = new ArrayList<>(applied);
+        rest.removeIf(s -> s.adapter() == a);
+        setAdapters(rest);
+    }
+
+    /** Empties the KV cache. */
+    public void clearCache() {
+        llama_h.llama_memory_clear(llama_h.llama_get_memory(handle()), true);
+        nPast = 0;
+    }
+
+    /** Decodes tokens at the next positions; with wantAll the logits of every token are kept, else only the last one's. */
+    private void decode(int[] tokens, int from, int n, boolean wantAll) {
+        if (nPast + n > nCtx())
+            throw new IllegalArgumentException(nPast + n + " positions exceed the context of " + nCtx());
+        llama_batch.n_tokens(batch, n);
+        MemorySegment tok = llama_batch.token(batch).reinterpret(4L * options.nBatch());
+        MemorySegment pos = llama_batch.pos(batch).reinterpret(4L * options.nBatch());
+        MemorySegment nSeq = llama_batch.n_seq_id(batch).reinterpret(4L * options.nBatch());
+        MemorySegment seqIds = llama_batch.seq_id(batch).reinterpret(ValueLayout.ADDRESS.byteSize() * options.nBatch());
+        MemorySegment out = llama_batch.logits(batch).reinterpret(options.nBatch());
+        for (int i = 0; i < n; i++) {
+            tok.setAtIndex(ValueLayout.JAVA_INT, i, tokens[from + i]);
+            pos.setAtIndex(ValueLayout.JAVA_INT, i, nPast + i);
+            nSeq.setAtIndex(ValueLayout.JAVA_INT, i, 1);
+            seqIds.getAtIndex(ValueLayout.ADDRESS, i).reinterpret(4).set(ValueLayout.JAVA_INT, 0, 0);
+            out.set(ValueLayout.JAVA_BYTE, i, (byte) (wantAll || i == n - 1 ? 1 : 0));
+        }
+        LlamaCpp.clearLog();
+        int rc = llama_h.llama_decode(handle(), batch);
+        if (rc != 0) throw LlamaCpp.failure("llama_decode of " + n + " tokens at position " + nPast + " failed (" + rc + ")");
+        nPast += n;
+    }
+
+    /**
+     * Logits of every position of a sequence evaluated from an empty cache: row t (nVocab floats) predicts the token after
+     * tokens[t]. Returns tokens.length × nVocab floats.
+     */
+    public float[] logits(int[] tokens) {
+        for (int t : tokens) model.checkToken(t);
+        int nv = model.nVocab();
+        clearCache();
+        float[] all = new float[Math.multiplyExact(tokens.length, nv)];
+        for (int from = 0; from < tokens.length; from += options.nBatch()) {
+            int n = Math.min(options.nBatch(), tokens.length - from);
+            decode(tokens, from, n, true);
+            for (int i = 0; i < n; i++) {
+                MemorySegment row = llama_h.llama_get_logits_ith(handle(), i);
+                if (row.equals(MemorySegment.NULL)) throw LlamaCpp.failure("no logits for position " + (from + i));
+                MemorySegment.copy(row.reinterpret(4L * nv), ValueLayout.JAVA_FLOAT, 0, all, (from + i) * nv, nv);
+            }
+        }
+        return all;
+    }
+
+    /**
+     * Per-position NLL of a batch of sequences ({@link io.panlora.model.Perplexity.BatchScorer}): each sequence evaluated from
+     * an empty cache, nll[b * len + t] = −log p(targets[b][t] | tokens[b][..t]) for targets ≥ 0, else 0.
+     */
+    public float[] nll(int[][] tokens, int[][] targets) {
+        int len = tokens[0].length, nv = model.nVocab();
+        float[] out = new float[tokens.length * len];
+        for (int b = 0; b < tokens.length; b++) {
+            if (tokens[b].length != len || targets[b].length != len) throw new IllegalArgumentException("all sequences must have the same length");
+            float[] lg = logits(tokens[b]);
+            for (int t = 0; t < len; t++) {
+                int target = targets[b][t];
+                if (target < 0) continue;
+                model.checkToken(target);
+                out[b * len + t] = (float) Parity.nll(lg, t * nv, nv, target);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Decodes the prompt from an empty cache and samples up to maxTokens tokens with the sampler, stopping early at an
+     * end-of-generation token or when onToken returns false. Returns the generated ids (the stopping EOG token excluded).
+     */
+    public int[] generate(int[] prompt, int maxTokens, LlamaCppSampler sampler, IntPredicate onToken) {
+        if (prompt.length == 0) throw new IllegalArgumentException("the prompt is empty");
+        for (int t : prompt) model.checkToken(t);
+        clearCache();
+        sampler.reset();
+        for (int t : prompt) sampler.accept(t);
+        for (int from = 0; from < prompt.length; from += options.nBatch())
+            decode(prompt, from, Math.min(options.nBatch(), prompt.length - from), false);
+        int[] out = new int[maxTokens];
+        int n = 0;
+        int[] one = new int[1];
+        while (n < maxTokens && nPast < nCtx()) {
+            int t = sampler.sample(this);
+            if (model.isEog(t)) break;
+            out[n++] = t;
+            if (onToken != null && !onToken.test(t)) break;
+            if (n == maxTokens || nPast >= nCtx()) break;
+            one[0] = t;
+            decode(one, 0, 1, false);
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+
+    @Override
+    public void close() {
+        if (ctx == null) return;
+        llama_h.llama_batch_free(batch);
+        llama_h.llama_free(ctx);
+        ctx = null;
+        arena.close();
+        model.contexts.remove(this);
+    }
+}

@@ -1,0 +1,207 @@
+package io.panlora.llamacpp;
+
+import io.panlora.bindings.llama.llama_h;
+import io.panlora.bindings.llama.llama_model_params;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A model loaded by llama.cpp (memory-mapped). Holds the vocabulary (tokenize, detokenize) and the adapters loaded for it;
+ * contexts ({@link #newContext}) evaluate and generate. Closing frees the adapters, then the model; contexts must be closed
+ * first.
+ */
+public final class LlamaCppModel implements AutoCloseable {
+    /** How the model is loaded: layers offloaded to a GPU (0: CPU only; -1: all), and llama.cpp's tensor validation. */
+    public record Options(int gpuLayers, boolean checkTensors) {
+        public static Options cpu() {
+            return new Options(0, false);
+        }
+    }
+
+    private final Path path;
+    private MemorySegment model;
+    private final MemorySegment vocab;
+    private final List<LlamaCppAdapter> adapters = new ArrayList<>();
+    final List<LlamaCppContext> contexts = new ArrayList<>();
+
+    private LlamaCppModel(Path path, MemorySegment model) {
+        this.path = path;
+        this.model = model;
+        this.vocab = llama_h.llama_model_get_vocab(model);
+    }
+
+    /** Loads a GGUF model on the CPU. */
+    public static LlamaCppModel load(Path path) {
+        return load(path, Options.cpu());
+    }
+
+    public static LlamaCppModel load(Path path, Options options) {
+        LlamaCpp.init();
+        if (!Files.isRegularFile(path)) throw new LlamaCppException(path + ": no such file");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = llama_h.llama_model_default_params(a);
+            llama_model_params.n_gpu_layers(p, options.gpuLayers());
+            llama_model_params.check_tensors(p, options.checkTensors());
+            LlamaCpp.clearLog();
+            MemorySegment m = llama_h.llama_model_load_from_file(a.allocateFrom(path.toString()), p);
+            if (m.equals(MemorySegment.NULL)) throw LlamaCpp.failure(path + ": the model could not be loaded");
+            return new LlamaCppModel(path, m);
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    MemorySegment handle() {
+        if (model == null) throw new IllegalStateException(path + ": the llama.cpp model is closed");
+        return model;
+    }
+
+    MemorySegment vocab() {
+        handle();
+        return vocab;
+    }
+
+    public int nVocab() {
+        return llama_h.llama_vocab_n_tokens(vocab());
+    }
+
+    public int nCtxTrain() {
+        return llama_h.llama_model_n_ctx_train(handle());
+    }
+
+    public int nEmbd() {
+        return llama_h.llama_model_n_embd(handle());
+    }
+
+    public int nLayer() {
+        return llama_h.llama_model_n_layer(handle());
+    }
+
+    public long nParams() {
+        return llama_h.llama_model_n_params(handle());
+    }
+
+    /** The BOS token, or -1. */
+    public int bos() {
+        return llama_h.llama_vocab_bos(vocab());
+    }
+
+    public int eos() {
+        return llama_h.llama_vocab_eos(vocab());
+    }
+
+    /** Whether the model adds BOS when tokenizing with addSpecial. */
+    public boolean addsBos() {
+        return llama_h.llama_vocab_get_add_bos(vocab());
+    }
+
+    /** Whether the token ends a generation (EOS, EOT...). */
+    public boolean isEog(int token) {
+        return llama_h.llama_vocab_is_eog(vocab(), token);
+    }
+
+    /**
+     * Token ids of text, as llama.cpp's tokenizer gives them.
+     *
+     * @param addSpecial   add BOS (and EOS) as the model's metadata asks
+     * @param parseSpecial recognise special tokens written in the text
+     */
+    public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
+        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment t = a.allocate(Math.max(1, utf8.length));
+            MemorySegment.copy(utf8, 0, t, ValueLayout.JAVA_BYTE, 0, utf8.length);
+            int cap = utf8.length + 8;
+            MemorySegment out = a.allocate(ValueLayout.JAVA_INT, cap);
+            int n = llama_h.llama_tokenize(vocab(), t, utf8.length, out, cap, addSpecial, parseSpecial);
+            if (n < 0 && n != Integer.MIN_VALUE) {
+                cap = -n;
+                out = a.allocate(ValueLayout.JAVA_INT, cap);
+                n = llama_h.llama_tokenize(vocab(), t, utf8.length, out, cap, addSpecial, parseSpecial);
+            }
+            if (n < 0) throw new LlamaCppException("llama.cpp: tokenizing " + utf8.length + " bytes failed (" + n + ")");
+            return out.asSlice(0, 4L * n).toArray(ValueLayout.JAVA_INT);
+        }
+    }
+
+    /** The bytes of one token (special tokens rendered when special is true). */
+    public byte[] pieceBytes(int token, boolean special) {
+        checkToken(token);
+        try (Arena a = Arena.ofConfined()) {
+            int cap = 64;
+            MemorySegment buf = a.allocate(cap);
+            int n = llama_h.llama_token_to_piece(vocab(), token, buf, cap, 0, special);
+            if (n < 0) {
+                cap = -n;
+                buf = a.allocate(cap);
+                n = llama_h.llama_token_to_piece(vocab(), token, buf, cap, 0, special);
+            }
+            if (n < 0) throw new LlamaCppException("llama.cpp: rendering token " + token + " failed");
+            return buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    /** Text of token ids (llama_detokenize). */
+    public String detokenize(int[] tokens, boolean removeSpecial, boolean unparseSpecial) {
+        for (int t : tokens) checkToken(t);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ids = a.allocateFrom(ValueLayout.JAVA_INT, tokens);
+            int cap = 16 + tokens.length * 8;
+            MemorySegment buf = a.allocate(cap);
+            int n = llama_h.llama_detokenize(vocab(), ids, tokens.length, buf, cap, removeSpecial, unparseSpecial);
+            if (n < 0) {
+                cap = -n;
+                buf = a.allocate(cap);
+                n = llama_h.llama_detokenize(vocab(), ids, tokens.length, buf, cap, removeSpecial, unparseSpecial);
+            }
+            if (n < 0) throw new LlamaCppException("llama.cpp: detokenizing " + tokens.length + " tokens failed");
+            return new String(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+        }
+    }
+
+    void checkToken(int token) {
+        int n = nVocab();
+        if (token < 0 || token >= n) throw new IllegalArgumentException("token id " + token + " outside the vocabulary 0.." + (n - 1));
+    }
+
+    /** Loads a GGUF LoRA adapter for this model; it lives until it or the model is closed. */
+    public LlamaCppAdapter loadAdapter(Path file) {
+        if (!Files.isRegularFile(file)) throw new LlamaCppException(file + ": no such file");
+        try (Arena a = Arena.ofConfined()) {
+            LlamaCpp.clearLog();
+            MemorySegment h = llama_h.llama_adapter_lora_init(handle(), a.allocateFrom(file.toString()));
+            if (h.equals(MemorySegment.NULL)) throw LlamaCpp.failure(file + ": the adapter could not be loaded");
+            LlamaCppAdapter ad = new LlamaCppAdapter(this, file, h);
+            adapters.add(ad);
+            return ad;
+        }
+    }
+
+    void forget(LlamaCppAdapter a) {
+        adapters.remove(a);
+    }
+
+    /** A context (KV cache, compute buffers) for evaluation and generation. */
+    public LlamaCppContext newContext(LlamaCppContext.Options options) {
+        LlamaCppContext c = new LlamaCppContext(this, options);
+        contexts.add(c);
+        return c;
+    }
+
+    @Override
+    public void close() {
+        if (model == null) return;
+        for (LlamaCppContext c : List.copyOf(contexts)) c.close();
+        for (LlamaCppAdapter a : List.copyOf(adapters)) a.close();
+        llama_h.llama_model_free(model);
+        model = null;
+    }
+}
