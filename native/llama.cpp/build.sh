@@ -9,7 +9,8 @@
 #   native/llama.cpp/build.sh            build (or reuse) and print the directory
 #   native/llama.cpp/build.sh --print    print the directory only when a complete build is there (exit 1 otherwise)
 #
-# The directory holds lib/libllama.so, lib/libggml*.so, bin/llama-perplexity, include/ (llama.h, ggml*.h) and
+# The directory holds lib/libllama.so, lib/libggml*.so, bin/llama-perplexity, include/ (llama.h, ggml*.h),
+# vocab/ (the tree's models/ggml-vocab-*.gguf with their .inp/.out test strings, for tokenizer parity tests) and
 # BUILD-INFO (tag, commit, backends). CUDA is built too when nvcc and cuBLAS (cublas_v2.h and libcublas) are found;
 # PANLORA_LLAMA_CUDA=0 turns that off, =1 makes it required.
 set -euo pipefail
@@ -32,16 +33,14 @@ if [ "${1:-}" = "--print" ]; then
   complete && { echo "$DEST"; exit 0; }
   exit 1
 fi
-if complete; then
+has_vocab() { [ -f "$DEST/vocab/ggml-vocab-llama-spm.gguf" ]; }
+if complete && has_vocab; then
   log "using the build in $DEST"
   echo "$DEST"
   exit 0
 fi
 
-command -v cmake >/dev/null || die "cmake is needed (Debian: apt-get install cmake)"
 command -v git >/dev/null || die "git is needed (Debian: apt-get install git)"
-command -v g++ >/dev/null || die "a C++ compiler is needed (Debian: apt-get install g++)"
-
 mkdir -p "$CACHE_ROOT"
 WORK="$(mktemp -d "$CACHE_ROOT/.llama.cpp-$TAG.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
@@ -64,6 +63,21 @@ else
 fi
 head=$(git -C "$SRC" rev-parse HEAD)
 [ "$head" = "$COMMIT" ] || die "llama.cpp $TAG is at commit $head, expected $COMMIT"
+
+copy_vocab() { # the tree's tokenizer test vocabularies and their test strings
+  mkdir -p "$1"
+  cp "$SRC"/models/ggml-vocab-*.gguf* "$1/"
+}
+if complete; then # an older build without vocab/: add it in one rename
+  copy_vocab "$WORK/vocab"
+  mv "$WORK/vocab" "$DEST/vocab"
+  log "added the tokenizer test vocabularies to $DEST/vocab"
+  echo "$DEST"
+  exit 0
+fi
+
+command -v cmake >/dev/null || die "cmake is needed (Debian: apt-get install cmake)"
+command -v g++ >/dev/null || die "a C++ compiler is needed (Debian: apt-get install g++)"
 
 # 2. the build
 cuda=OFF
@@ -89,6 +103,7 @@ mkdir -p "$OUT/lib" "$OUT/bin" "$OUT/include"
 find "$WORK/build" -name 'lib*.so*' \( -name 'libllama*' -o -name 'libggml*' \) -exec cp -P {} "$OUT/lib/" \;
 cp "$WORK/build/bin/llama-perplexity" "$OUT/bin/"
 cp "$SRC/include/llama.h" "$SRC"/ggml/include/*.h "$OUT/include/"
+copy_vocab "$OUT/vocab"
 cat >"$OUT/BUILD-INFO" <<EOF
 tag=$TAG
 commit=$COMMIT
