@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Builds everything and runs every test: native C unit tests (ctest) and the Java suite (maven).
+# Builds everything and runs every test: native C unit tests (ctest), llama.cpp (the parity oracle; built once, cached)
+# and the Java suite (maven), whose llama.cpp parity tests fail in CI when llama.cpp is missing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$PANLORA_ROOT/ci/build.sh" --skip-java
 cd "$PANLORA_ROOT"
 pl_log "native unit tests (ctest)"
 (cd native/build && ctest --output-on-failure)
+pl_log "llama.cpp (built from source once per machine, then cached; the first build takes a while)"
+"$PANLORA_ROOT/native/llama.cpp/build.sh" >/dev/null
 pl_log "Java tests (maven)"
 $PL_MVN -Dpanlora.skipNative=true test

@@ -92,6 +92,54 @@ public final class Demo {
                 r.valBefore(), r.valAfter(), drop, 100 * drop / r.valBefore(), Math.exp(r.valBefore()), Math.exp(r.valAfter()));
         out.printf("adapter: %s (Q8_0, %d KB)%nloss plot: %s%nmetrics: %s%n", s.adapter(), Files.size(s.adapter()) / 1024, r.plot(), r.metrics());
         samples(base, s.adapter(), o.where(), out);
+        throughLlamaCpp(base, s.adapter(), legal, out);
+    }
+
+    /**
+     * The held-out part of the legal notices (the last 10 % of its tokens, as text) scored by panlora and by llama.cpp (built
+     * from source by native/llama.cpp/build.sh), base alone and with the exported adapter, side by side: windows of 128 tokens
+     * (BOS + 127), each engine with its own tokenizer, llama.cpp with an F32 KV cache.
+     */
+    static void throughLlamaCpp(Path base, Path adapter, Path legal, PrintStream out) throws IOException {
+        out.println("\n== The exported adapter through llama.cpp ==");
+        if (!io.panlora.llamacpp.LlamaCpp.available()) {
+            out.println("llama.cpp is not built on this machine: run native/llama.cpp/build.sh (or ./ci/test.sh) to score the adapter through it too");
+            return;
+        }
+        io.panlora.llamacpp.LlamaCpp.init();
+        var info = io.panlora.llamacpp.LlamaCpp.buildInfo();
+        int ctx = 128;
+        String heldOut;
+        double[] ours = new double[2], theirs = new double[2];
+        boolean sameIds;
+        try (LlamaModel m = LlamaModel.load(base, LlamaModel.LoadOptions.cpu());
+             var lm = io.panlora.llamacpp.LlamaCppModel.load(base)) {
+            Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
+            int[] all = tok.encode(Files.readString(legal), false, false);
+            heldOut = tok.decode(java.util.Arrays.copyOfRange(all, all.length - all.length / 10, all.length));
+            int[] ids = tok.encode(heldOut, false, false), lids = lm.tokenize(heldOut, false, false);
+            sameIds = java.util.Arrays.equals(ids, lids);
+            for (int k = 0; k < 2; k++) {
+                boolean with = k == 1;
+                try (LoraSet set = new LoraSet(m)) {
+                    if (with) {
+                        AdapterGguf.load(adapter, set, 1f);
+                        set.attach();
+                    }
+                    ours[k] = io.panlora.model.Perplexity.evaluate(ids, tok.bos(), ctx, -1, 4, 0, m::nll, null).meanNll();
+                    if (with) set.detach();
+                }
+                try (var c = lm.newContext(io.panlora.llamacpp.LlamaCppContext.Options.of(ctx))) {
+                    if (with) c.setAdapters(List.of(new io.panlora.llamacpp.LlamaCppContext.Scaled(lm.loadAdapter(adapter), 1f)));
+                    theirs[k] = io.panlora.model.Perplexity.evaluate(lids, lm.bos(), ctx, -1, 1, 0, c::nll, null).meanNll();
+                }
+            }
+        }
+        out.printf("llama.cpp %s (commit %.7s), held-out text %d KB, token ids %s%n", info.getOrDefault("tag", "?"),
+                info.getOrDefault("commit", "?"), heldOut.length() / 1024, sameIds ? "equal in both engines" : "DIFFERENT between the engines");
+        out.printf("held-out NLL (nats/token)   panlora    llama.cpp%n");
+        out.printf("  base only                 %.4f     %.4f%n", ours[0], theirs[0]);
+        out.printf("  with %-20s %.4f     %.4f%n", adapter.getFileName(), ours[1], theirs[1]);
     }
 
     /** Pretrains the base model (all weights, F32) on a text and writes it as GGUF with its tokenizer. */
