@@ -45,6 +45,11 @@ pl_check_tools() {
   command -v gcc >/dev/null 2>&1 || missing+=(gcc)
   command -v make >/dev/null 2>&1 || missing+=(make)
   command -v mvn >/dev/null 2>&1 || missing+=(maven)
+  # llama.cpp's build (native/llama.cpp/build.sh): a C++ compiler, git, curl and openssl (the package's integrity check)
+  command -v g++ >/dev/null 2>&1 || missing+=(g++)
+  command -v git >/dev/null 2>&1 || missing+=(git)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   if [ ${#missing[@]} -gt 0 ]; then
     pl_apt_install "${missing[@]}" || pl_die "missing ${missing[*]}: install them (Debian: apt-get install ${missing[*]})."
   fi
