@@ -91,14 +91,13 @@ final class PerplexityCommand implements Callable<Integer> {
             int c = Math.min(ctx, lm.nCtxTrain());
             var scaled = new java.util.ArrayList<io.panlora.llamacpp.LlamaCppContext.Scaled>();
             for (var a : adapters.all()) scaled.add(new io.panlora.llamacpp.LlamaCppContext.Scaled(lm.loadAdapter(a.file()), a.scale()));
-            try (var cx = lm.newContext(new io.panlora.llamacpp.LlamaCppContext.Options(c, Math.min(c, 512),
-                    common.threads == null ? 0 : common.threads, false))) {
+            try (var cx = lm.newContext(io.panlora.llamacpp.LlamaCppContext.Options.forWindows(c, common.threads == null ? 0 : common.threads, false))) {
                 cx.setAdapters(scaled);
                 long t0 = System.nanoTime();
                 int bos = lm.bos();
                 Perplexity.Result r = secondHalf
-                        ? Perplexity.secondHalf(lm.tokenize(text, true, false), lm.addsBos() ? bos : -1, c, chunks, 1, cx::nll, PROGRESS)
-                        : Perplexity.evaluate(lm.tokenize(text, false, false), bos, c, chunks, 1, 0, cx::nll, PROGRESS);
+                        ? Perplexity.secondHalf(lm.tokenize(text, true, false), lm.addsBos() ? bos : -1, c, chunks, cx.options().nSeq(), cx::nll, PROGRESS)
+                        : Perplexity.evaluate(lm.tokenize(text, false, false), bos, c, chunks, cx.options().nSeq(), 0, cx::nll, PROGRESS);
                 System.err.println();
                 print(r, c);
                 System.err.printf("llama.cpp: %.1f tokens/s%n", r.predictions() / ((System.nanoTime() - t0) / 1e9));

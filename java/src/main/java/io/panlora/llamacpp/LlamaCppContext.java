@@ -21,17 +21,33 @@ public final class LlamaCppContext implements AutoCloseable {
      * @param nBatch    tokens per llama_decode call
      * @param threads   CPU threads (0: all cores)
      * @param f32Cache  keys and values cached in F32 (llama.cpp's default is F16)
+     * @param nSeq      sequences {@link #nll} may evaluate together in one llama_decode (they share the nCtx positions)
      */
-    public record Options(int nCtx, int nBatch, int threads, boolean f32Cache) {
+    public record Options(int nCtx, int nBatch, int threads, boolean f32Cache, int nSeq) {
         public Options {
             if (nCtx < 1) throw new IllegalArgumentException("nCtx " + nCtx + " must be at least 1");
             if (nBatch < 1) throw new IllegalArgumentException("nBatch " + nBatch + " must be at least 1");
             if (threads < 0) throw new IllegalArgumentException("threads " + threads + " must be 0 (all) or more");
+            if (nSeq < 1 || nSeq > 256) throw new IllegalArgumentException("nSeq " + nSeq + " must be in 1..256");
+        }
+
+        /** One sequence at a time. */
+        public Options(int nCtx, int nBatch, int threads, boolean f32Cache) {
+            this(nCtx, nBatch, threads, f32Cache, 1);
         }
 
         /** A context of n positions, batches of up to 512 tokens, all cores, F32 cache. */
         public static Options of(int n) {
             return new Options(n, Math.min(n, 512), 0, true);
+        }
+
+        /**
+         * For scoring windows of n tokens as llama-perplexity does: up to 2048 / n windows (at least 1) per llama_decode, the
+         * cache holding all of them.
+         */
+        public static Options forWindows(int n, int threads, boolean f32Cache) {
+            int seqs = Math.max(1, Math.min(64, 2048 / n));
+            return new Options(n * seqs, n * seqs, threads, f32Cache, seqs);
         }
     }
 
@@ -57,7 +73,8 @@ public final class LlamaCppContext implements AutoCloseable {
             llama_context_params.n_ctx(p, options.nCtx());
             llama_context_params.n_batch(p, options.nBatch());
             llama_context_params.n_ubatch(p, options.nBatch());
-            llama_context_params.n_seq_max(p, 1);
+            llama_context_params.n_seq_max(p, options.nSeq());
+            llama_context_params.kv_unified(p, false); // each sequence its own nCtx / nSeq cells: attention over its own only
             llama_context_params.n_threads(p, threads);
             llama_context_params.n_threads_batch(p, threads);
             llama_context_params.flash_attn_type(p, 0); // disabled: the plain attention, as panlora computes it
@@ -69,7 +86,7 @@ public final class LlamaCppContext implements AutoCloseable {
             ctx = llama_h.llama_init_from_model(model.handle(), p);
             if (ctx.equals(MemorySegment.NULL)) throw LlamaCpp.failure(model.path() + ": cannot create a context of " + options.nCtx() + " positions");
         }
-        batch = llama_h.llama_batch_init(arena, options.nBatch(), 0, 1);
+        batch = llama_h.llama_batch_init(arena, options.nBatch(), 0, options.nSeq());
     }
 
     public Options options() {
@@ -176,18 +193,64 @@ public final class LlamaCppContext implements AutoCloseable {
      */
     public float[] nll(int[][] tokens, int[][] targets) {
         int len = tokens[0].length, nv = model.nVocab();
-        float[] out = new float[tokens.length * len];
         for (int b = 0; b < tokens.length; b++) {
             if (tokens[b].length != len || targets[b].length != len) throw new IllegalArgumentException("all sequences must have the same length");
-            float[] lg = logits(tokens[b]);
             for (int t = 0; t < len; t++) {
-                int target = targets[b][t];
-                if (target < 0) continue;
-                model.checkToken(target);
-                out[b * len + t] = (float) Parity.nll(lg, t * nv, nv, target);
+                model.checkToken(tokens[b][t]);
+                if (targets[b][t] >= 0) model.checkToken(targets[b][t]);
             }
         }
+        float[] out = new float[tokens.length * len];
+        // as many whole sequences per llama_decode as the batch, the cache and nSeq allow
+        int group = Math.max(1, Math.min(options.nSeq(), Math.min(options.nBatch(), nCtx()) / Math.max(1, len)));
+        for (int g = 0; g < tokens.length; g += group) {
+            int ng = Math.min(group, tokens.length - g);
+            if (ng == 1 || len > options.nBatch()) { // one at a time (also for sequences longer than a batch)
+                for (int b = g; b < g + ng; b++) score(logits(tokens[b]), 0, targets[b], out, b * len, nv);
+                continue;
+            }
+            clearCache();
+            fill(tokens, g, ng, len);
+            LlamaCpp.clearLog();
+            int rc = llama_h.llama_decode(handle(), batch);
+            if (rc != 0) throw LlamaCpp.failure("llama_decode of " + ng + " sequences of " + len + " tokens failed (" + rc + ")");
+            float[] row = new float[nv];
+            for (int b = 0; b < ng; b++)
+                for (int t = 0; t < len; t++) {
+                    if (targets[g + b][t] < 0) continue;
+                    MemorySegment r = llama_h.llama_get_logits_ith(handle(), b * len + t);
+                    if (r.equals(MemorySegment.NULL)) throw LlamaCpp.failure("no logits for sequence " + b + " position " + t);
+                    MemorySegment.copy(r.reinterpret(4L * nv), ValueLayout.JAVA_FLOAT, 0, row, 0, nv);
+                    out[(g + b) * len + t] = (float) Parity.nll(row, 0, nv, targets[g + b][t]);
+                }
+            clearCache();
+        }
         return out;
+    }
+
+    private static void score(float[] logits, int off, int[] targets, float[] out, int at, int nv) {
+        for (int t = 0; t < targets.length; t++)
+            if (targets[t] >= 0) out[at + t] = (float) Parity.nll(logits, off + t * nv, nv, targets[t]);
+    }
+
+    /** Fills the batch with ng whole sequences (sequence b gets seq_id b, positions 0..len-1), every logit wanted. */
+    private void fill(int[][] tokens, int g, int ng, int len) {
+        int n = ng * len;
+        llama_batch.n_tokens(batch, n);
+        MemorySegment tok = llama_batch.token(batch).reinterpret(4L * options.nBatch());
+        MemorySegment pos = llama_batch.pos(batch).reinterpret(4L * options.nBatch());
+        MemorySegment nSeq = llama_batch.n_seq_id(batch).reinterpret(4L * options.nBatch());
+        MemorySegment seqIds = llama_batch.seq_id(batch).reinterpret(ValueLayout.ADDRESS.byteSize() * options.nBatch());
+        MemorySegment out = llama_batch.logits(batch).reinterpret(options.nBatch());
+        for (int b = 0; b < ng; b++)
+            for (int t = 0; t < len; t++) {
+                int i = b * len + t;
+                tok.setAtIndex(ValueLayout.JAVA_INT, i, tokens[g + b][t]);
+                pos.setAtIndex(ValueLayout.JAVA_INT, i, t);
+                nSeq.setAtIndex(ValueLayout.JAVA_INT, i, 1);
+                seqIds.getAtIndex(ValueLayout.ADDRESS, i).reinterpret(4L * options.nSeq()).set(ValueLayout.JAVA_INT, 0, b);
+                out.set(ValueLayout.JAVA_BYTE, i, (byte) 1);
+            }
     }
 
     /**
