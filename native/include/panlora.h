@@ -259,7 +259,8 @@ int32_t pl_lora_set_layer_enabled(pl_lora *lora, int64_t layer, int32_t enabled)
    b_len floats each, b_len = out*rank) and its step count; a NULL pointer skips that part, a wrong length fails. */
 int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, int64_t a_len, float *m_b, float *v_b,
                          int64_t b_len, int64_t *step);
-/* Restores a slot's AdamW state (same lengths as pl_lora_get_adam; NULL leaves that part; moments must be finite, v >= 0). */
+/* Restores a slot's AdamW state (same lengths as pl_lora_get_adam; NULL leaves that part; moments must be finite, v >= 0;
+   step in 0..2^53). */
 int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, int64_t a_len, const float *m_b,
                          const float *v_b, int64_t b_len, int64_t step);
 /* Zeroes a slot's AdamW moments and step (slot = -1: every slot). */

@@ -214,7 +214,10 @@ static int32_t check_moments(const float *x, int64_t n, int second, const char *
 PL_EXPORT int32_t pl_lora_set_adam(pl_lora *l, int32_t slot, const float *m_a, const float *v_a, int64_t a_len, const float *m_b,
                                    const float *v_b, int64_t b_len, int64_t step) {
     SLOT_OR_FAIL("pl_lora_set_adam");
-    PL_REQUIRE(step >= 0, "pl_lora_set_adam: step %lld must be >= 0", (long long)step);
+    /* AdamW's bias correction raises beta to the step as a float and the trainer counts the step up from here: a bound
+       far below INT64_MAX keeps step + 1 from overflowing and 2^53 keeps every step exact as a double. */
+    PL_REQUIRE(step >= 0 && step <= PL_MAX_ADAM_STEP, "pl_lora_set_adam: step %lld out of range 0..%lld (2^53)", (long long)step,
+               (long long)PL_MAX_ADAM_STEP);
     const int64_t na = s->rank * s->in, nb = s->out * s->rank;
     PL_REQUIRE(!(m_a || v_a) || a_len == na, "pl_lora_set_adam: A moments length %lld, expected %lld (rank %lld x in %lld)",
                (long long)a_len, (long long)na, (long long)s->rank, (long long)s->in);

@@ -216,8 +216,35 @@ static void test_adam_lengths(void) {
     nan_v[3] = -1.0f;
     rc = pl_lora_set_adam(lo, slot, NULL, nan_v, na, NULL, NULL, 0, 1);
     CHECKF(rc == PL_ERR_NUMERIC, "set_adam with a negative second moment is refused (rc %d)", rc);
+    /* the step: AdamW counts it up (step + 1) and raises beta to it, so it is bounded to 0..2^53 */
+    const int64_t bad_steps[] = {-1, (INT64_C(1) << 53) + 1, INT64_C(1) << 62, INT64_MAX - 1, INT64_MAX, INT64_MIN};
+    for (int i = 0; i < (int)(sizeof bad_steps / sizeof bad_steps[0]); i++) {
+        rc = pl_lora_set_adam(lo, slot, ma, va, na, mb, vb, nb, bad_steps[i]);
+        CHECKF(rc == PL_ERR_INVALID_ARGUMENT && error_mentions("step", "2^53"), "set_adam with step %lld is refused (rc %d)",
+               (long long)bad_steps[i], rc);
+    }
     rc = pl_lora_get_adam(lo, slot, ga, NULL, na, NULL, NULL, 0, &step);
     check(rc == PL_OK && step == 7 && memcmp(ga, ma, sizeof ma) == 0, "refused calls left the state as it was");
+    /* 2^53 itself is accepted, and a training step from it counts on and keeps the weights finite */
+    rc = pl_lora_set_adam(lo, slot, NULL, NULL, 0, NULL, NULL, 0, INT64_C(1) << 53);
+    check(rc == PL_OK, "set_adam with step 2^53 is accepted");
+    pl_model_set_lora(t.m, lo);
+    pl_trainer_params tp = {1, 4, PL_TRAIN_LORA, 0};
+    pl_trainer *tr = NULL;
+    int32_t tokens[4] = {1, 2, 3, 4}, targets[4] = {2, 3, 4, 5};
+    double loss = 0;
+    int64_t n_counted = 0;
+    const pl_adamw_params ap = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 1.0f};
+    check(pl_trainer_create(t.m, &tp, &tr) == PL_OK && pl_trainer_accumulate(tr, tokens, targets, 1.0f, &loss, &n_counted) == PL_OK &&
+          pl_trainer_adamw_step(tr, &ap) == PL_OK, "a training step from step 2^53");
+    float wa[16];
+    rc = pl_lora_get_adam(lo, slot, NULL, NULL, 0, NULL, NULL, 0, &step);
+    int finite = pl_lora_get_weights(lo, slot, wa, na, NULL, 0) == PL_OK;
+    for (int i = 0; i < 16; i++) finite &= isfinite(wa[i]);
+    CHECKF(rc == PL_OK && step == (INT64_C(1) << 53) + 1 && finite, "the step counted on to 2^53 + 1 (got %lld), weights finite",
+           (long long)step);
+    pl_trainer_free(tr);
+    pl_model_set_lora(t.m, NULL);
     rc = pl_lora_get_adam(lo, slot, NULL, NULL, 0, NULL, NULL, 0, &step);
     check(rc == PL_OK, "NULL moments skip their lengths");
     pl_lora_free(lo);
