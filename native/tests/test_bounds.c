@@ -416,6 +416,27 @@ static void test_fuzz_findings(void) {
     tiny_free(&t);
     free(q);
     free(raw);
+    /* Rows of denormals made 1/d infinite and x * (1/d) a NaN or Inf converted to int, and rows near FLT_MAX made NaN scales
+       that rounded to negative ints shifted left: undefined behaviour that ci/sanitize.sh (UBSan) stops on. Every
+       quantizable type encodes them; tiny rows decode to zeros. */
+    static const int32_t types[] = {PL_TYPE_Q4_0, PL_TYPE_Q4_1, PL_TYPE_Q5_0, PL_TYPE_Q5_1, PL_TYPE_Q8_0, PL_TYPE_Q2_K,
+                                    PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
+    float row[256], back[256];
+    uint8_t enc[512];
+    for (int ti = 0; ti < (int)(sizeof types / sizeof types[0]); ti++)
+        for (int kind = 0; kind < 3; kind++) {
+            for (int i = 0; i < 256; i++) {
+                const float u = (float)((i * 37) % 101) / 50.0f - 1.0f;
+                row[i] = kind == 0 ? u * 1e-42f : kind == 1 ? u * FLT_MAX : (i % 2 ? FLT_MAX : -FLT_MAX);
+            }
+            int64_t nb = 0;
+            pl_row_bytes(types[ti], 256, &nb);
+            rc = pl_quantize(types[ti], row, 256, enc, nb);
+            int ok = rc == PL_OK && pl_dequantize(types[ti], enc, nb, back, 256) == PL_OK;
+            if (kind == 0)
+                for (int i = 0; i < 256; i++) ok &= back[i] == 0.0f;
+            CHECKF(ok, "type %d encodes a row of %s (rc %d)", types[ti], kind == 0 ? "denormals (decoding to 0)" : kind == 1 ? "values up to FLT_MAX" : "+-FLT_MAX", rc);
+        }
 }
 
 #define INFO_THREADS 8
