@@ -21,7 +21,8 @@
  * oracle expects to be refused for their shape, which get a short buffer: the engine must not touch it.
  *
  * Usage: fuzz_model [iterations [seed [only-iteration]]]; or PANLORA_FUZZ_ITERS, PANLORA_FUZZ_SEED,
- * PANLORA_FUZZ_MAX_BYTES. Each iteration has its own PRNG stream, so a failure is reproduced by running its iteration
+ * PANLORA_FUZZ_MAX_BYTES; PANLORA_FUZZ_SCENARIO=params|upload|lora|batch|codecs|threads runs one scenario only, and
+ * PANLORA_FUZZ_VERBOSE=1 prints every call. Each iteration has its own PRNG stream, so a failure is reproduced by running its iteration
  * alone. Exits non-zero when any check failed.
  */
 #include <float.h>
@@ -1083,6 +1084,10 @@ static void scenario_codecs(fz *f) {
     uint8_t *q = xmalloc((size_t)nbytes);
     uint64_t fill = fz_u64(f);
     for (int64_t i = 0; i < cnt; i++) x[i] = (float)((double)(splitmix(&fill) >> 11) * 0x1p-53 * 2.0 - 1.0);
+    if (fz_chance(f, 30)) { /* the whole row scaled by 2^k, from denormals (k = -149) to near FLT_MAX (k = 127) */
+        const int k = (int)fz_below(f, 277) - 149;
+        for (int64_t i = 0; i < cnt; i++) x[i] = ldexpf(x[i], k);
+    }
     int values_ok = 1;
     if (fz_chance(f, 10)) {
         const int64_t i = (int64_t)fz_below(f, (uint32_t)cnt);
@@ -1094,7 +1099,8 @@ static void scenario_codecs(fz *f) {
     const int32_t qrc = pl_quantize(type, x, n, q, qbytes);
     verdict(qrc, q_valid ? (values_ok ? EXP_OK : PL_ERR_NUMERIC) : EXP_FAIL, "quantize(type %d, n %lld, %lld bytes, needs %lld)", type,
             (long long)n, (long long)qbytes, (long long)need);
-    if (qrc != PL_OK) memset(q, 0, (size_t)nbytes); /* zero blocks decode to zeros */
+    if (qrc != PL_OK) /* random blocks: any bytes must decode without undefined behaviour (NaN scales and all) */
+        for (int64_t i = 0; i < nbytes; i++) q[i] = (uint8_t)splitmix(&fill);
     const int64_t dbytes = fz_i64(f, need, 15);
     verdict(pl_dequantize(type, q, dbytes, y, n), need > 0 && deq && dbytes >= need ? EXP_OK : EXP_FAIL,
             "dequantize(type %d, n %lld, %lld bytes)", type, (long long)n, (long long)dbytes);
@@ -1109,7 +1115,8 @@ static void scenario_codecs(fz *f) {
     if (shape_ok && !fits((double)wneed + 4.0 * (double)(ax + ay))) return;
     const int transpose = fz_chance(f, 50), off = fz_chance(f, 8) ? 1 + (int)fz_below(f, 3) : 0; /* the weight 1..3 bytes off now and then */
     uint8_t *wt = xmalloc((size_t)(shape_ok ? wneed : 64) + 3);
-    memset(wt, 0, (size_t)(shape_ok ? wneed : 64) + 3);
+    const int random_w = fz_chance(f, 50); /* random bytes (NaN and Inf scales included) or zeros */
+    for (int64_t i = 0; i < (shape_ok ? wneed : 64) + 3; i++) wt[i] = random_w ? (uint8_t)splitmix(&fill) : 0;
     float *xa = xmalloc((size_t)(shape_ok ? (transpose ? ay : ax) : 4) * sizeof(float));
     float *ya = xmalloc((size_t)(shape_ok ? (transpose ? ax : ay) : 4) * sizeof(float));
     memset(xa, 0, (size_t)(shape_ok ? (transpose ? ay : ax) : 4) * sizeof(float));
@@ -1128,8 +1135,14 @@ static void scenario_threads(fz *f) {
 
 /* ---- one iteration ---- */
 
+static const char *only_scenario; /* PANLORA_FUZZ_SCENARIO: params, upload, lora, batch, codecs or threads alone */
+
 static void fuzz_one(fz *f) {
-    const uint32_t r = fz_below(f, 100);
+    static const char *const names[] = {"params", "upload", "lora", "batch", "codecs", "threads"};
+    static const uint32_t start[] = {0, 22, 44, 74, 90, 98, 100};
+    uint32_t r = fz_below(f, 100);
+    for (int i = 0; only_scenario && i < 6; i++)
+        if (strcmp(only_scenario, names[i]) == 0) r = start[i] + r % (start[i + 1] - start[i]);
     if (r < 22) scenario_params(f);
     else if (r < 44) scenario_upload(f);
     else if (r < 74) scenario_lora(f);
@@ -1161,6 +1174,7 @@ int main(int argc, char **argv) {
     int64_t only = -1;
     max_bytes = env_i64("PANLORA_FUZZ_MAX_BYTES", max_bytes);
     verbose = (int)env_i64("PANLORA_FUZZ_VERBOSE", 0);
+    only_scenario = getenv("PANLORA_FUZZ_SCENARIO");
     if (argc > 1) iters = strtoll(argv[1], NULL, 0);
     if (argc > 2) seed = strtoull(argv[2], NULL, 0);
     if (argc > 3) only = strtoll(argv[3], NULL, 0);
