@@ -21,7 +21,7 @@
  * oracle expects to be refused for their shape, which get a short buffer: the engine must not touch it.
  *
  * Usage: fuzz_model [iterations [seed [only-iteration]]]; or PANLORA_FUZZ_ITERS, PANLORA_FUZZ_SEED,
- * PANLORA_FUZZ_MAX_BYTES; PANLORA_FUZZ_SCENARIO=params|upload|lora|batch|codecs|threads runs one scenario only, and
+ * PANLORA_FUZZ_MAX_BYTES; PANLORA_FUZZ_SCENARIO=params|upload|lora|batch|codecs|library runs one scenario only, and
  * PANLORA_FUZZ_VERBOSE=1 prints every call. Each iteration has its own PRNG stream, so a failure is reproduced by running its iteration
  * alone. Exits non-zero when any check failed.
  */
@@ -805,7 +805,7 @@ static void train_round(world *w, fz *f, pl_lora *lo, const slot_doc *sd, int32_
     const dims *d = &w->d;
     pl_trainer_params tp;
     tp.n_seq = fz_i64(f, 1 + fz_below(f, 2), 10);
-    tp.n_tok = fz_i64(f, 1 + fz_below(f, 6), 10);
+    tp.n_tok = fz_i64(f, 1 + fz_below(f, fz_chance(f, 15) ? 48 : 6), 10);
     const int want_full = w->all_f32 ? fz_chance(f, 25) : fz_chance(f, 5);
     tp.mode = fz_i32(f, want_full ? PL_TRAIN_FULL : PL_TRAIN_LORA, 6);
     tp.recompute = fz_chance(f, 30) ? 1 : fz_i32(f, 0, 5);
@@ -983,7 +983,8 @@ static void scenario_batch(fz *f) {
     for (int op = 0; op < ops; op++) {
         switch (fz_below(f, 4)) {
         case 0: case 1: { /* forward / nll */
-            const int64_t B = fz_i64(f, 1 + fz_below(f, 3), 20), T = fz_i64(f, 1 + fz_below(f, 6), 20);
+            /* sequences up to 80 long now and then: the attention and GEMM kernels' tile edges */
+            const int64_t B = fz_i64(f, 1 + fz_below(f, 3), 20), T = fz_i64(f, 1 + fz_below(f, fz_chance(f, 20) ? 80 : 6), 20);
             int64_t N = 0, need = 0;
             const int shape_ok = B > 0 && T > 0 && T <= PL_MAX_CTX && !__builtin_mul_overflow(B, T, &N) && N <= PL_MAX_CTX;
             const int nll = fz_chance(f, 30);
@@ -1018,7 +1019,7 @@ static void scenario_batch(fz *f) {
             break;
         }
         case 2: { /* KV cache and decode */
-            const int64_t n_ctx = fz_i64(f, 1 + fz_below(f, 12), 15);
+            const int64_t n_ctx = fz_i64(f, 1 + fz_below(f, fz_chance(f, 20) ? 40 : 12), 15);
             const int ctx_ok = n_ctx > 0 && n_ctx <= PL_MAX_CTX;
             if (ctx_ok && !fits(8.0 * (double)d->L * (double)n_ctx * (double)d->KV)) break;
             pl_kv_cache *c = (pl_kv_cache *)(uintptr_t)8;
@@ -1027,10 +1028,10 @@ static void scenario_batch(fz *f) {
                 break;
             }
             int64_t pos = 0;
-            const int steps = 1 + (int)fz_below(f, 5);
+            const int steps = 1 + (int)fz_below(f, 8);
             for (int i = 0; i < steps; i++) {
                 if (fz_chance(f, 10)) { verdict(pl_kv_cache_clear(c), EXP_OK, "kv_cache_clear"); pos = 0; }
-                const int64_t n = fz_i64(f, 1 + fz_below(f, 4), 15);
+                const int64_t n = fz_i64(f, 1 + fz_below(f, fz_chance(f, 20) ? 16 : 4), 15);
                 const int64_t len = fz_i64(f, d->V, 10);
                 const int n_ok = n >= 1 && n <= n_ctx - pos;
                 int32_t tokens[16];
@@ -1127,18 +1128,50 @@ static void scenario_codecs(fz *f) {
     free(wt); free(xa); free(ya);
 }
 
-static void scenario_threads(fz *f) {
+/* Library calls: threads, version, build info, CUDA devices (none usable on most machines that run this). */
+static void scenario_library(fz *f) {
     const int32_t n = fz_i32(f, 2, 60);
     verdict(pl_set_num_threads(n), n >= 1 && n <= 1024 ? EXP_OK : EXP_FAIL, "set_num_threads(%d)", n);
     pl_set_num_threads(1 + (int32_t)fz_below(f, 2)); /* back to what this machine runs well */
+    pl_set_num_threads(0);
+    if (pl_get_num_threads() < 1 || pl_last_error()[0]) report("pl_get_num_threads: %d, message '%s'", pl_get_num_threads(), pl_last_error());
+    pl_set_num_threads(0);
+    if (pl_api_version() != PL_API_VERSION || pl_last_error()[0]) report("pl_api_version: %d, message '%s'", pl_api_version(), pl_last_error());
+    pl_set_num_threads(0);
+    const char *info = pl_build_info();
+    if (!info || !strstr(info, "panlora api") || pl_last_error()[0]) report("pl_build_info: '%s', message '%s'", info ? info : "(null)", pl_last_error());
+    pl_set_num_threads(1 + (int32_t)fz_below(f, 2));
+    int32_t n_dev = -1;
+    /* the one documented exception: PL_OK with the reason left in pl_last_error when no device is usable */
+    const int32_t rc = pl_cuda_device_count(&n_dev);
+    n_calls++;
+    n_ok++;
+    if (rc != PL_OK || n_dev < 0 || (n_dev == 0 && !pl_last_error()[0])) report("pl_cuda_device_count: rc %d, %d devices, reason '%s'", rc, n_dev, pl_last_error());
+    const int32_t dev = fz_i32(f, 0, 40);
+    const int64_t len = fz_i64(f, 256, 30);
+    char buf[256];
+    const int info_ok = n_dev > 0 && dev >= 0 && dev < n_dev && len > 0;
+    if (!info_ok || len <= 256) {
+        memset(buf, 'x', sizeof buf);
+        if (verdict(pl_cuda_device_info(dev, buf, len), info_ok ? EXP_OK : EXP_FAIL, "cuda_device_info(%d, len %lld)", dev, (long long)len) &&
+            memchr(buf, 0, (size_t)len) == NULL)
+            report("cuda_device_info(%d, len %lld): no terminating NUL within len", dev, (long long)len);
+    }
+    const int64_t gn = fz_i64(f, 64, 40);
+    const int32_t reps = fz_i32(f, 1, 40);
+    const int bench_args_ok = gn >= 16 && gn <= 32768 && reps >= 1 && reps <= 10000;
+    double tf = 0;
+    if (!bench_args_ok || n_dev == 0) /* a real benchmark only runs where a device is; here its refusal is checked */
+        verdict(pl_cuda_bench_gemm(fz_i32(f, 0, 30), gn, reps, &tf), EXP_FAIL, "cuda_bench_gemm(n %lld, reps %d) with %d devices",
+                (long long)gn, reps, n_dev);
 }
 
 /* ---- one iteration ---- */
 
-static const char *only_scenario; /* PANLORA_FUZZ_SCENARIO: params, upload, lora, batch, codecs or threads alone */
+static const char *only_scenario; /* PANLORA_FUZZ_SCENARIO: params, upload, lora, batch, codecs or library alone */
 
 static void fuzz_one(fz *f) {
-    static const char *const names[] = {"params", "upload", "lora", "batch", "codecs", "threads"};
+    static const char *const names[] = {"params", "upload", "lora", "batch", "codecs", "library"};
     static const uint32_t start[] = {0, 22, 44, 74, 90, 98, 100};
     uint32_t r = fz_below(f, 100);
     for (int i = 0; only_scenario && i < 6; i++)
@@ -1148,7 +1181,7 @@ static void fuzz_one(fz *f) {
     else if (r < 74) scenario_lora(f);
     else if (r < 90) scenario_batch(f);
     else if (r < 98) scenario_codecs(f);
-    else scenario_threads(f);
+    else scenario_library(f);
 }
 
 #ifdef PANLORA_LIBFUZZER
