@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds everything and runs every test: native C unit tests (ctest), llama.cpp (the parity oracle; built once, cached)
+# Builds everything and runs every test: native C unit tests (ctest), the same under ASan + UBSan (ci/sanitize.sh;
+# PANLORA_SKIP_SANITIZE=1 skips it), llama.cpp (the parity oracle; built once, cached)
 # and the Java suite (maven), whose llama.cpp parity tests fail in CI when llama.cpp is missing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -7,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$PANLORA_ROOT"
 pl_log "native unit tests (ctest)"
 (cd native/build && ctest --output-on-failure)
+[ "${PANLORA_SKIP_SANITIZE:-}" = 1 ] || "$PANLORA_ROOT/ci/sanitize.sh" # the C tests again under ASan + UBSan
 pl_log "llama.cpp (built from source once per machine, then cached; the first build takes a while)"
 "$PANLORA_ROOT/native/llama.cpp/build.sh" >/dev/null
 pl_log "Java tests (maven)"

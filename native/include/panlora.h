@@ -83,7 +83,7 @@ int32_t pl_quantize(int32_t type, const float *src, int64_t n, void *dst, int64_
 
 /* ---- matrix products over (possibly quantized) weights ---- */
 
-/* y[t][o] = sum_i W[o][i] * x[t][i] for t < n_tok: W has ne0 = in, ne1 = out, stored in type wtype (w_bytes long); x is n_tok x in, y is n_tok x out (F32). */
+/* y[t][o] = sum_i W[o][i] * x[t][i] for t < n_tok: W has ne0 = in, ne1 = out, stored in type wtype (w_bytes long; 4-byte aligned when F32); x is n_tok x in, y is n_tok x out (F32). */
 int32_t pl_matmul(int32_t wtype, const void *w, int64_t w_bytes, int64_t in, int64_t out,
                   const float *x, int64_t n_tok, float *y);
 /* dx[t][i] = sum_o W[o][i] * dy[t][o] (the product with W transposed, for input gradients); dy is n_tok x out, dx is n_tok x in. */
@@ -187,7 +187,8 @@ int32_t pl_model_set_placement(pl_model *model, int32_t placement);
 int32_t pl_model_device_memory(const pl_model *model, int64_t *used, int64_t *peak, int64_t *total);
 /* Frees a model (not the weights it borrows). NULL is a no-op. */
 void pl_model_free(pl_model *model);
-/* Sets a weight; layer is ignored (pass -1) for global weights. The data is borrowed, not copied: it must outlive the model. The shape and byte size are checked. */
+/* Sets a weight; layer is ignored (pass -1) for global weights. The data is borrowed, not copied: it must outlive the model. The shape and byte size are checked.
+   F32 data must be 4-byte aligned; the other types may start at any byte. */
 int32_t pl_model_set_weight(pl_model *model, int32_t which, int64_t layer, int32_t type,
                             int64_t ne0, int64_t ne1, const void *data, int64_t nbytes);
 /* Sets (or clears, delta = NULL) a dense F32 correction of a per-layer linear: the layer computes (W + Δ) x. Δ is
@@ -238,14 +239,16 @@ enum pl_target {
 int32_t pl_lora_create(pl_model *model, pl_lora **out);
 /* Frees an adapter set (detach it from models first). NULL is a no-op. */
 void pl_lora_free(pl_lora *lora);
-/* Adds a slot of rank r on a target of a layer: A (r x in) and B (out x r) zero, F32, enabled, both trainable; writes its index. */
+/* Adds a slot of rank r on a target of a layer: A (r x in) and B (out x r) zero, F32, enabled, both trainable; writes its index.
+   The scale must be finite. */
 int32_t pl_lora_add_slot(pl_lora *lora, int64_t layer, int32_t target, int64_t rank, float scale, int32_t *slot_out);
 /* Number of slots. */
 int32_t pl_lora_slot_count(const pl_lora *lora, int32_t *n_slots);
 /* Shape of a slot: its layer, target, rank, in and out features. */
 int32_t pl_lora_slot_info(const pl_lora *lora, int32_t slot, int64_t *layer, int32_t *target, int64_t *rank,
                           int64_t *in, int64_t *out);
-/* Copies A (rank*in floats, row-major [r][in]) and/or B (out*rank floats, [out][r]) into the slot; a NULL pointer leaves that factor. */
+/* Copies A (rank*in floats, row-major [r][in]) and/or B (out*rank floats, [out][r]) into the slot; a NULL pointer leaves that factor.
+   Values must be finite; both factors are checked before either is copied, so a refused call changes nothing. */
 int32_t pl_lora_set_weights(pl_lora *lora, int32_t slot, const float *a, int64_t a_len, const float *b, int64_t b_len);
 /* Copies the slot's A and/or B out (NULL skips). */
 int32_t pl_lora_get_weights(const pl_lora *lora, int32_t slot, float *a, int64_t a_len, float *b, int64_t b_len);
@@ -259,7 +262,8 @@ int32_t pl_lora_set_layer_enabled(pl_lora *lora, int64_t layer, int32_t enabled)
    b_len floats each, b_len = out*rank) and its step count; a NULL pointer skips that part, a wrong length fails. */
 int32_t pl_lora_get_adam(const pl_lora *lora, int32_t slot, float *m_a, float *v_a, int64_t a_len, float *m_b, float *v_b,
                          int64_t b_len, int64_t *step);
-/* Restores a slot's AdamW state (same lengths as pl_lora_get_adam; NULL leaves that part; moments must be finite, v >= 0). */
+/* Restores a slot's AdamW state (same lengths as pl_lora_get_adam; NULL leaves that part; moments must be finite, v >= 0;
+   step in 0..2^53). */
 int32_t pl_lora_set_adam(pl_lora *lora, int32_t slot, const float *m_a, const float *v_a, int64_t a_len, const float *m_b,
                          const float *v_b, int64_t b_len, int64_t step);
 /* Zeroes a slot's AdamW moments and step (slot = -1: every slot). */
@@ -307,7 +311,8 @@ int32_t pl_trainer_accumulate(pl_trainer *trainer, const int32_t *tokens, const 
                               double *loss_sum, int64_t *n_targets);
 /* The global L2 norm of the accumulated gradients of every trainable parameter (NaN if any is not finite). */
 int32_t pl_trainer_grad_norm(pl_trainer *trainer, double *norm);
-/* One AdamW step on every trainable parameter with bias correction by each parameter's own step count. */
+/* One AdamW step on every trainable parameter with bias correction by each parameter's own step count. Every value of params
+   must be finite, lr and weight_decay >= 0, beta1 and beta2 in [0, 1), eps > 0. */
 int32_t pl_trainer_adamw_step(pl_trainer *trainer, const pl_adamw_params *params);
 /* FULL mode: copies the accumulated gradient of a weight (layer -1 for global ones) into dst (its element count). */
 int32_t pl_trainer_get_weight_grad(pl_trainer *trainer, int32_t which, int64_t layer, float *dst, int64_t len);

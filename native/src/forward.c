@@ -130,8 +130,8 @@ struct pl_kv_cache {
 
 PL_EXPORT int32_t pl_kv_cache_create(pl_model *m, int64_t n_ctx, pl_kv_cache **out) {
     PL_REQUIRE(m && out, "pl_kv_cache_create: model and out must not be NULL");
+    *out = NULL; /* before any other check: a refused call leaves no stale handle behind */
     PL_REQUIRE(n_ctx > 0 && n_ctx <= PL_MAX_CTX, "pl_kv_cache_create: n_ctx %lld out of range 1..%lld", (long long)n_ctx, PL_MAX_CTX);
-    *out = NULL;
     if (!m->validated) PL_TRY(pl_model_validate(m));
     int64_t per_bytes = 0;
     PL_REQUIRE(pl_mul4_ok(m->p.n_layer, n_ctx, m->p.n_head_kv * m->p.head_dim, (int64_t)sizeof(float), &per_bytes),

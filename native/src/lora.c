@@ -51,7 +51,7 @@ PL_EXPORT int32_t pl_lora_add_slot(pl_lora *l, int64_t layer, int32_t target, in
     }
     PL_REQUIRE(rank >= 1 && rank <= in && rank <= out && rank <= 65536, "pl_lora_add_slot: rank %lld must be in 1..min(in %lld, out %lld)",
                (long long)rank, (long long)in, (long long)out);
-    PL_REQUIRE(scale == scale, "pl_lora_add_slot: scale is NaN");
+    PL_REQUIRE(scale - scale == 0.0f, "pl_lora_add_slot: scale %g is not finite", (double)scale); /* as pl_lora_set_flags */
     if (l->n_slots == l->cap) {
         int32_t cap = l->cap ? 2 * l->cap : 16;
         lora_slot *ns = realloc(l->slots, (size_t)cap * sizeof *ns);
@@ -124,21 +124,23 @@ PL_EXPORT int32_t pl_lora_slot_info(const pl_lora *l, int32_t slot, int64_t *lay
     return pl_ok();
 }
 
-/* Copies n floats from src to dst after checking the caller's length and finiteness. */
-static int32_t copy_checked(float *dst, const float *src, int64_t n, int64_t len, const char *what) {
+/* Checks the caller's length (n expected) and that every value is finite. */
+static int32_t check_values(const float *src, int64_t n, int64_t len, const char *what) {
     PL_REQUIRE(len == n, "%s: length %lld, expected %lld", what, (long long)len, (long long)n);
     for (int64_t i = 0; i < n; i++)
         if (!(src[i] - src[i] == 0.0f))
             return pl_fail(PL_ERR_NUMERIC, "%s: element %lld is not finite", what, (long long)i);
-    memcpy(dst, src, (size_t)n * sizeof(float));
-    return pl_ok();
+    return PL_OK;
 }
 
 PL_EXPORT int32_t pl_lora_set_weights(pl_lora *l, int32_t slot, const float *a, int64_t a_len, const float *b, int64_t b_len) {
     SLOT_OR_FAIL("pl_lora_set_weights");
+    /* both factors are checked before either is written: a refused call leaves the slot as it was */
+    if (a) PL_TRY(check_values(a, s->rank * s->in, a_len, "pl_lora_set_weights(A)"));
+    if (b) PL_TRY(check_values(b, s->out * s->rank, b_len, "pl_lora_set_weights(B)"));
     PULL_OR_FAIL(l, slot);
-    if (a) PL_TRY(copy_checked(s->a, a, s->rank * s->in, a_len, "pl_lora_set_weights(A)"));
-    if (b) PL_TRY(copy_checked(s->b, b, s->out * s->rank, b_len, "pl_lora_set_weights(B)"));
+    if (a) memcpy(s->a, a, (size_t)(s->rank * s->in) * sizeof(float));
+    if (b) memcpy(s->b, b, (size_t)(s->out * s->rank) * sizeof(float));
     s->host_gen++;
     return pl_ok();
 }
@@ -214,7 +216,10 @@ static int32_t check_moments(const float *x, int64_t n, int second, const char *
 PL_EXPORT int32_t pl_lora_set_adam(pl_lora *l, int32_t slot, const float *m_a, const float *v_a, int64_t a_len, const float *m_b,
                                    const float *v_b, int64_t b_len, int64_t step) {
     SLOT_OR_FAIL("pl_lora_set_adam");
-    PL_REQUIRE(step >= 0, "pl_lora_set_adam: step %lld must be >= 0", (long long)step);
+    /* AdamW's bias correction raises beta to the step as a float and the trainer counts the step up from here: a bound
+       far below INT64_MAX keeps step + 1 from overflowing and 2^53 keeps every step exact as a double. */
+    PL_REQUIRE(step >= 0 && step <= PL_MAX_ADAM_STEP, "pl_lora_set_adam: step %lld out of range 0..%lld (2^53)", (long long)step,
+               (long long)PL_MAX_ADAM_STEP);
     const int64_t na = s->rank * s->in, nb = s->out * s->rank;
     PL_REQUIRE(!(m_a || v_a) || a_len == na, "pl_lora_set_adam: A moments length %lld, expected %lld (rank %lld x in %lld)",
                (long long)a_len, (long long)na, (long long)s->rank, (long long)s->in);

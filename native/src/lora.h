@@ -6,6 +6,8 @@
 #include "panlora.h"
 
 #define PL_N_TARGETS 7
+/* Largest AdamW step count pl_lora_set_adam accepts: 2^53. */
+#define PL_MAX_ADAM_STEP (INT64_C(1) << 53)
 
 /* One low-rank slot: y += scale · B (A x), with its gradients and AdamW moments. */
 typedef struct lora_slot {

@@ -133,6 +133,10 @@ PL_EXPORT int32_t pl_model_set_weight(pl_model *m, int32_t which, int64_t layer,
                "pl_model_set_weight(%s): a [%lld, %lld] %s tensor overflows a 64-bit size", name, (long long)ne0, (long long)ne1,
                pl_type_name(type));
     PL_REQUIRE(nbytes >= need, "pl_model_set_weight(%s): %lld bytes given, %lld needed", name, (long long)nbytes, (long long)need);
+    /* F32 weights are read as floats; the other types byte by byte (packed blocks), so only F32 needs an aligned address */
+    PL_REQUIRE(type != PL_TYPE_F32 || ((uintptr_t)data & 3) == 0,
+               "pl_model_set_weight(%s): F32 data at %p is not 4-byte aligned (a GGUF file with general.alignment below 4 can place"
+               " it so: copy the tensor to an aligned buffer)", name, data);
     if (which == PL_W_ROPE_FREQS) /* read only after the byte count is known to cover them */
         for (int64_t i = 0; i < ne0; i++) {
             const float f = ((const float *)data)[i];
@@ -157,6 +161,8 @@ PL_EXPORT int32_t pl_model_set_delta(pl_model *m, int32_t which, int64_t layer, 
         int64_t n = 0;
         PL_REQUIRE(pl_mul_ok(e0, e1, &n) && len == n, "pl_model_set_delta(%s, layer %lld): %lld floats, expected %lld x %lld",
                    weight_names[which], (long long)layer, (long long)len, (long long)e0, (long long)e1);
+        PL_REQUIRE(((uintptr_t)delta & 3) == 0, "pl_model_set_delta(%s, layer %lld): the floats at %p are not 4-byte aligned",
+                   weight_names[which], (long long)layer, (const void *)delta);
     }
     m->layers[layer].delta[which] = delta;
     m->layers[layer].delta_gen[which]++;

@@ -374,8 +374,10 @@ static void adamw(float *w, const float *g, float *m, float *v, int64_t n, int64
 
 PL_EXPORT int32_t pl_trainer_adamw_step(pl_trainer *t, const pl_adamw_params *ap) {
     PL_REQUIRE(t && ap, "pl_trainer_adamw_step: arguments must not be NULL");
-    PL_REQUIRE(ap->lr >= 0.0f && ap->beta1 >= 0.0f && ap->beta1 < 1.0f && ap->beta2 >= 0.0f && ap->beta2 < 1.0f &&
-               ap->eps > 0.0f && ap->weight_decay >= 0.0f && ap->grad_scale - ap->grad_scale == 0.0f,
+    /* every value finite: an infinite lr or weight decay turns the weights into NaN, an infinite eps stops training */
+    PL_REQUIRE(ap->lr >= 0.0f && ap->lr - ap->lr == 0.0f && ap->beta1 >= 0.0f && ap->beta1 < 1.0f && ap->beta2 >= 0.0f &&
+               ap->beta2 < 1.0f && ap->eps > 0.0f && ap->eps - ap->eps == 0.0f && ap->weight_decay >= 0.0f &&
+               ap->weight_decay - ap->weight_decay == 0.0f && ap->grad_scale - ap->grad_scale == 0.0f,
                "pl_trainer_adamw_step: bad hyperparameters (lr %g beta1 %g beta2 %g eps %g wd %g scale %g)",
                (double)ap->lr, (double)ap->beta1, (double)ap->beta2, (double)ap->eps, (double)ap->weight_decay, (double)ap->grad_scale);
     if (t->dev) return pl_done(dev_backend()->trainer_adamw_step(t->dev, ap));

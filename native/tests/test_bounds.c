@@ -2,6 +2,7 @@
    through overflowing products), batch and cache sizes whose products overflow, AdamW state with explicit lengths,
    slot shapes re-checked when an adapter is swapped under a trainer, pl_last_error cleared by every successful call,
    and pl_build_info shared safely between threads. Prints "bounds: N passed, M failed"; exits non-zero on a failure. */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -216,8 +217,35 @@ static void test_adam_lengths(void) {
     nan_v[3] = -1.0f;
     rc = pl_lora_set_adam(lo, slot, NULL, nan_v, na, NULL, NULL, 0, 1);
     CHECKF(rc == PL_ERR_NUMERIC, "set_adam with a negative second moment is refused (rc %d)", rc);
+    /* the step: AdamW counts it up (step + 1) and raises beta to it, so it is bounded to 0..2^53 */
+    const int64_t bad_steps[] = {-1, (INT64_C(1) << 53) + 1, INT64_C(1) << 62, INT64_MAX - 1, INT64_MAX, INT64_MIN};
+    for (int i = 0; i < (int)(sizeof bad_steps / sizeof bad_steps[0]); i++) {
+        rc = pl_lora_set_adam(lo, slot, ma, va, na, mb, vb, nb, bad_steps[i]);
+        CHECKF(rc == PL_ERR_INVALID_ARGUMENT && error_mentions("step", "2^53"), "set_adam with step %lld is refused (rc %d)",
+               (long long)bad_steps[i], rc);
+    }
     rc = pl_lora_get_adam(lo, slot, ga, NULL, na, NULL, NULL, 0, &step);
     check(rc == PL_OK && step == 7 && memcmp(ga, ma, sizeof ma) == 0, "refused calls left the state as it was");
+    /* 2^53 itself is accepted, and a training step from it counts on and keeps the weights finite */
+    rc = pl_lora_set_adam(lo, slot, NULL, NULL, 0, NULL, NULL, 0, INT64_C(1) << 53);
+    check(rc == PL_OK, "set_adam with step 2^53 is accepted");
+    pl_model_set_lora(t.m, lo);
+    pl_trainer_params tp = {1, 4, PL_TRAIN_LORA, 0};
+    pl_trainer *tr = NULL;
+    int32_t tokens[4] = {1, 2, 3, 4}, targets[4] = {2, 3, 4, 5};
+    double loss = 0;
+    int64_t n_counted = 0;
+    const pl_adamw_params ap = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 1.0f};
+    check(pl_trainer_create(t.m, &tp, &tr) == PL_OK && pl_trainer_accumulate(tr, tokens, targets, 1.0f, &loss, &n_counted) == PL_OK &&
+          pl_trainer_adamw_step(tr, &ap) == PL_OK, "a training step from step 2^53");
+    float wa[16];
+    rc = pl_lora_get_adam(lo, slot, NULL, NULL, 0, NULL, NULL, 0, &step);
+    int finite = pl_lora_get_weights(lo, slot, wa, na, NULL, 0) == PL_OK;
+    for (int i = 0; i < 16; i++) finite &= isfinite(wa[i]);
+    CHECKF(rc == PL_OK && step == (INT64_C(1) << 53) + 1 && finite, "the step counted on to 2^53 + 1 (got %lld), weights finite",
+           (long long)step);
+    pl_trainer_free(tr);
+    pl_model_set_lora(t.m, NULL);
     rc = pl_lora_get_adam(lo, slot, NULL, NULL, 0, NULL, NULL, 0, &step);
     check(rc == PL_OK, "NULL moments skip their lengths");
     pl_lora_free(lo);
@@ -306,6 +334,111 @@ static void test_last_error_cleared(void) {
     tiny_free(&t);
 }
 
+/* Found by fuzz_model: each of these was accepted, or left state behind, before the fix. */
+static void test_fuzz_findings(void) {
+    tiny t;
+    check(tiny_make(&t, 16, 8), "a tiny model");
+    /* a refused cache leaves no stale handle in *out */
+    pl_kv_cache *c = (pl_kv_cache *)(uintptr_t)8;
+    int32_t rc = pl_kv_cache_create(t.m, 0, &c);
+    CHECKF(rc == PL_ERR_INVALID_ARGUMENT && c == NULL, "a 0-position cache is refused and *out is NULL (rc %d, out %p)", rc, (void *)c);
+    c = (pl_kv_cache *)(uintptr_t)8;
+    rc = pl_kv_cache_create(t.m, INT64_MAX, &c);
+    CHECKF(rc == PL_ERR_INVALID_ARGUMENT && c == NULL, "an INT64_MAX-position cache is refused and *out is NULL (rc %d)", rc);
+    /* a slot's scale must be finite, as pl_lora_set_flags requires */
+    pl_lora *lo = NULL;
+    int32_t slot = -1;
+    pl_lora_create(t.m, &lo);
+    const float bad_scales[] = {INFINITY, -INFINITY, NAN};
+    for (int i = 0; i < 3; i++) {
+        rc = pl_lora_add_slot(lo, 0, PL_TARGET_ATTN_Q, 2, bad_scales[i], &slot);
+        CHECKF(rc == PL_ERR_INVALID_ARGUMENT && error_mentions("scale", NULL), "add_slot with scale %g is refused (rc %d)", (double)bad_scales[i], rc);
+    }
+    check(pl_lora_add_slot(lo, 0, PL_TARGET_ATTN_Q, 2, FLT_MAX, &slot) == PL_OK, "add_slot with scale FLT_MAX (finite) is accepted");
+    /* pl_lora_set_weights checks both factors before copying either: a bad B leaves A as it was */
+    float a[16], b[16], a_back[16], b_back[16], a_new[16];
+    for (int i = 0; i < 16; i++) { a[i] = 0.25f * (float)i; b[i] = -0.5f * (float)i; a_new[i] = 9.0f; }
+    check(pl_lora_set_weights(lo, slot, a, 16, b, 16) == PL_OK, "set_weights of a rank-2 8 -> 8 slot");
+    rc = pl_lora_set_weights(lo, slot, a_new, 16, b, 15);
+    CHECKF(rc == PL_ERR_INVALID_ARGUMENT, "set_weights with a good A and a short B is refused (rc %d)", rc);
+    b[3] = NAN;
+    rc = pl_lora_set_weights(lo, slot, a_new, 16, b, 16);
+    CHECKF(rc == PL_ERR_NUMERIC, "set_weights with a good A and a NaN in B is refused (rc %d)", rc);
+    b[3] = -1.5f;
+    check(pl_lora_get_weights(lo, slot, a_back, 16, b_back, 16) == PL_OK && memcmp(a_back, a, sizeof a) == 0 &&
+          memcmp(b_back, b, sizeof b) == 0, "the refused set_weights calls left A and B unchanged");
+    /* AdamW hyperparameters must be finite: an infinite lr or weight decay made NaN weights, an infinite eps no update */
+    pl_lora_set_flags(lo, slot, 1.0f, 1, 1, 1);
+    pl_model_set_lora(t.m, lo);
+    pl_trainer_params tp = {1, 4, PL_TRAIN_LORA, 0};
+    pl_trainer *tr = NULL;
+    int32_t tokens[4] = {1, 2, 3, 4}, targets[4] = {2, 3, 4, 5};
+    double loss = 0;
+    int64_t n = 0;
+    check(pl_trainer_create(t.m, &tp, &tr) == PL_OK && pl_trainer_accumulate(tr, tokens, targets, 1.0f, &loss, &n) == PL_OK,
+          "a trainer and one micro-batch");
+    for (int field = 0; field < 3; field++)
+        for (int sign = 0; sign < 2; sign++) {
+            pl_adamw_params ap = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 1.0f};
+            float *v = field == 0 ? &ap.lr : field == 1 ? &ap.eps : &ap.weight_decay;
+            *v = sign ? NAN : INFINITY;
+            rc = pl_trainer_adamw_step(tr, &ap);
+            CHECKF(rc == PL_ERR_INVALID_ARGUMENT, "adamw_step with %s = %g is refused (rc %d)", field == 0 ? "lr" : field == 1 ? "eps" : "weight_decay",
+                   (double)*v, rc);
+        }
+    check(pl_lora_get_weights(lo, slot, a_back, 16, NULL, 0) == PL_OK && memcmp(a_back, a, sizeof a) == 0, "the refused steps left A unchanged");
+    pl_trainer_free(tr);
+    pl_model_set_lora(t.m, NULL);
+    pl_lora_free(lo);
+    /* F32 weights are read as floats: data 1..3 bytes off a 4-byte boundary is refused (UBSan: misaligned loads in the GEMM
+       packing); quantized blocks are packed and may start anywhere */
+    uint8_t *raw = malloc(8 * 8 * 4 + 8);
+    memset(raw, 0, 8 * 8 * 4 + 8);
+    for (int off = 1; off < 4; off++) {
+        rc = pl_model_set_weight(t.m, PL_W_ATTN_Q, 0, PL_TYPE_F32, 8, 8, raw + off, 8 * 8 * 4);
+        CHECKF(rc == PL_ERR_INVALID_ARGUMENT && error_mentions("aligned", NULL), "an F32 weight at +%d is refused (rc %d)", off, rc);
+        rc = pl_model_set_delta(t.m, PL_W_ATTN_Q, 0, (const float *)(const void *)(raw + off), 64);
+        CHECKF(rc == PL_ERR_INVALID_ARGUMENT && error_mentions("aligned", NULL), "a delta at +%d is refused (rc %d)", off, rc);
+        float x[8 * 8] = {0}, y[8 * 8];
+        rc = pl_matmul(PL_TYPE_F32, raw + off, 8 * 8 * 4, 8, 8, x, 8, y);
+        CHECKF(rc == PL_ERR_INVALID_ARGUMENT && error_mentions("aligned", NULL), "pl_matmul of an F32 weight at +%d is refused (rc %d)", off, rc);
+    }
+    tiny_free(&t);
+    check(tiny_make(&t, 32, 32), "a tiny model 32 wide");
+    float w32[32 * 32];
+    for (int i = 0; i < 32 * 32; i++) w32[i] = 0.01f * (float)(i % 7) - 0.03f;
+    uint8_t *q = malloc(32 * 34 + 1);
+    check(pl_quantize(PL_TYPE_Q8_0, w32, 32 * 32, q + 1, 32 * 34) == PL_OK, "Q8_0 blocks written at an odd address");
+    rc = pl_model_set_weight(t.m, PL_W_ATTN_Q, 0, PL_TYPE_Q8_0, 32, 32, q + 1, 32 * 34);
+    float logits[2 * 32];
+    int32_t tok2[2] = {3, 4};
+    CHECKF(rc == PL_OK && pl_model_forward(t.m, tok2, 1, 2, logits, 64) == PL_OK, "a Q8_0 weight at an odd address is accepted and runs (rc %d)", rc);
+    tiny_free(&t);
+    free(q);
+    free(raw);
+    /* Rows of denormals made 1/d infinite and x * (1/d) a NaN or Inf converted to int, and rows near FLT_MAX made NaN scales
+       that rounded to negative ints shifted left: undefined behaviour that ci/sanitize.sh (UBSan) stops on. Every
+       quantizable type encodes them; tiny rows decode to zeros. */
+    static const int32_t types[] = {PL_TYPE_Q4_0, PL_TYPE_Q4_1, PL_TYPE_Q5_0, PL_TYPE_Q5_1, PL_TYPE_Q8_0, PL_TYPE_Q2_K,
+                                    PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
+    float row[256], back[256];
+    uint8_t enc[512];
+    for (int ti = 0; ti < (int)(sizeof types / sizeof types[0]); ti++)
+        for (int kind = 0; kind < 3; kind++) {
+            for (int i = 0; i < 256; i++) {
+                const float u = (float)((i * 37) % 101) / 50.0f - 1.0f;
+                row[i] = kind == 0 ? u * 1e-42f : kind == 1 ? u * FLT_MAX : (i % 2 ? FLT_MAX : -FLT_MAX);
+            }
+            int64_t nb = 0;
+            pl_row_bytes(types[ti], 256, &nb);
+            rc = pl_quantize(types[ti], row, 256, enc, nb);
+            int ok = rc == PL_OK && pl_dequantize(types[ti], enc, nb, back, 256) == PL_OK;
+            if (kind == 0)
+                for (int i = 0; i < 256; i++) ok &= back[i] == 0.0f;
+            CHECKF(ok, "type %d encodes a row of %s (rc %d)", types[ti], kind == 0 ? "denormals (decoding to 0)" : kind == 1 ? "values up to FLT_MAX" : "+-FLT_MAX", rc);
+        }
+}
+
 #define INFO_THREADS 8
 static const char *info_ptr[INFO_THREADS];
 static char info_copy[INFO_THREADS][512];
@@ -344,6 +477,7 @@ int main(void) {
     test_adam_lengths();
     test_slot_shapes_under_trainer();
     test_last_error_cleared();
+    test_fuzz_findings();
     test_build_info_threads();
     printf("bounds: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

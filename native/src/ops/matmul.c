@@ -320,6 +320,7 @@ static int32_t check_matmul_args(const char *fn, int32_t wtype, const void *w, i
     PL_REQUIRE(out > 0, "%s: out must be > 0, got %lld", fn, (long long)out);
     PL_REQUIRE(n_tok > 0, "%s: n_tok must be > 0, got %lld", fn, (long long)n_tok);
     if (!pl_type_known(wtype)) return pl_fail(PL_ERR_INVALID_ARGUMENT, "%s: unknown weight type id %d", fn, wtype);
+    PL_REQUIRE(wtype != PL_TYPE_F32 || ((uintptr_t)w & 3) == 0, "%s: F32 weight at %p is not 4-byte aligned", fn, w);
     if (!pl_type_can_dequantize(wtype))
         return pl_fail(PL_ERR_UNSUPPORTED, "%s: weight type %s (%d) cannot be dequantized", fn, pl_type_name(wtype),
                        wtype);

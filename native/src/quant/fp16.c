@@ -4,6 +4,7 @@
 #include "quant_internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define PL_HAVE_X86 1
 #else
@@ -14,8 +15,16 @@
    -DPANLORA_FORCE_GENERIC always uses the portable kernels (to test them on an AVX2 machine). */
 int pl_cpu_has_avx2_f16c(void) {
 #if PL_HAVE_X86 && !defined(PANLORA_FORCE_GENERIC)
-    __builtin_cpu_init();
-    return pl_cpu_has_avx2() && __builtin_cpu_supports("f16c") != 0;
+    /* F16C is CPUID leaf 1, ECX bit 29, asked directly (clang before 16 has no "f16c" for __builtin_cpu_supports) and
+       once: CPUID is slow (a trap to the hypervisor in a VM) and every row codec asks */
+    static int state; /* 0 not asked yet, 1 no, 2 yes */
+    int s = __atomic_load_n(&state, __ATOMIC_RELAXED);
+    if (s == 0) {
+        unsigned eax, ebx, ecx, edx;
+        s = pl_cpu_has_avx2() && __get_cpuid(1, &eax, &ebx, &ecx, &edx) && ((ecx >> 29) & 1u) != 0 ? 2 : 1;
+        __atomic_store_n(&state, s, __ATOMIC_RELAXED);
+    }
+    return s == 2;
 #else
     return 0;
 #endif

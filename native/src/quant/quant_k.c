@@ -463,8 +463,10 @@ static void quant_k4_superblock(const float *x, int nmax, float rmin, float rdel
     for (int j = 0; j < 8; j++) {
         ls[j] = pl_round_nearest_even(inv_scale * group_scale[j]);
         lm[j] = pl_round_nearest_even(inv_min * group_min[j]);
-        ls[j] = ls[j] < 63 ? ls[j] : 63;
-        lm[j] = lm[j] < 63 ? lm[j] : 63;
+        /* 0..63 also below: a NaN scale (sums of values near FLT_MAX overflow) rounds to a negative int, and the
+           packing shifts these left */
+        ls[j] = ls[j] < 0 ? 0 : ls[j] < 63 ? ls[j] : 63;
+        lm[j] = lm[j] < 0 ? 0 : lm[j] < 63 ? lm[j] : 63;
     }
     pack_k4_scales_mins(ls, lm, packed);
     *d_out = pl_fp32_to_fp16(max_scale / 63.f);
@@ -626,7 +628,8 @@ void pl_quant_row_q2_K(const float *src, pl_block_q2_K *dst, int64_t n) {
         if (max_min > 0) {
             const float iscale = q4_scale / max_min;
             for (int g = 0; g < 16; g++) {
-                const int l = pl_round_nearest_even(iscale * group_min[g]);
+                int l = pl_round_nearest_even(iscale * group_min[g]);
+                l = l < 0 ? 0 : l > 15 ? 15 : l; /* as the scales: a NaN minimum must not shift a negative int */
                 blk->scales[g] |= (uint8_t)(l << 4);
             }
             blk->dmin = pl_fp32_to_fp16(max_min / q4_scale);

@@ -195,6 +195,18 @@ void pl_dequant_row_q5_1(const pl_block_q5_1 *restrict src, float *restrict dst,
 
 /* ---- encoding (ggml's reference rounding) ---- */
 
+/* 1/d, or 0 where d is 0 or so small (below about 3e-39) that 1/d overflows: such a scale is 0 in fp16, so every code
+   decodes to 0 whatever it is, and x * id stays finite (an infinite id made x * id infinite or NaN, whose conversion to
+   int is undefined behaviour). */
+static float inverse_scale(float d) {
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    return id - id == 0.0f ? id : 0.0f;
+}
+
+/* trunc(v) clamped to 0..hi, defined for every float: NaN (from a block whose max - min overflowed, which fp16 cannot
+   hold anyway) gives 0. For the v in [0, hi + 1) that finite blocks produce it is min(hi, (int)v), as ggml computes. */
+static int code_trunc(float v, int hi) { return v >= 0.0f ? (v < (float)hi ? (int)v : hi) : 0; }
+
 /* The element of largest magnitude of x[0..n) (the first one on ties), signed. */
 static float signed_absmax(const float *x, int n) {
     float amax = 0.0f, max = 0.0f;
@@ -225,13 +237,11 @@ void pl_quant_row_q4_0(const float *src, pl_block_q4_0 *dst, int64_t n) {
     for (int64_t b = 0; b < nb; b++) {
         const float *x = src + b * PL_QK4_0;
         const float d = signed_absmax(x, PL_QK4_0) / -8.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = inverse_scale(d);
         dst[b].d = pl_fp32_to_fp16(d);
         for (int j = 0; j < PL_QK4_0 / 2; j++) {
-            int q_lo = (int)(x[j] * id + 8.5f);
-            int q_hi = (int)(x[j + PL_QK4_0 / 2] * id + 8.5f);
-            q_lo = q_lo < 15 ? q_lo : 15;
-            q_hi = q_hi < 15 ? q_hi : 15;
+            const int q_lo = code_trunc(x[j] * id + 8.5f, 15);
+            const int q_hi = code_trunc(x[j + PL_QK4_0 / 2] * id + 8.5f, 15);
             dst[b].qs[j] = (uint8_t)(q_lo | (q_hi << 4));
         }
     }
@@ -245,14 +255,12 @@ void pl_quant_row_q4_1(const float *src, pl_block_q4_1 *dst, int64_t n) {
         float min, max;
         min_max(x, PL_QK4_1, &min, &max);
         const float d = (max - min) / 15.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = inverse_scale(d);
         dst[b].d = pl_fp32_to_fp16(d);
         dst[b].m = pl_fp32_to_fp16(min);
         for (int j = 0; j < PL_QK4_1 / 2; j++) {
-            int q_lo = (int)((x[j] - min) * id + 0.5f);
-            int q_hi = (int)((x[j + PL_QK4_1 / 2] - min) * id + 0.5f);
-            q_lo = q_lo < 15 ? q_lo : 15;
-            q_hi = q_hi < 15 ? q_hi : 15;
+            const int q_lo = code_trunc((x[j] - min) * id + 0.5f, 15);
+            const int q_hi = code_trunc((x[j + PL_QK4_1 / 2] - min) * id + 0.5f, 15);
             dst[b].qs[j] = (uint8_t)(q_lo | (q_hi << 4));
         }
     }
@@ -264,14 +272,12 @@ void pl_quant_row_q5_0(const float *src, pl_block_q5_0 *dst, int64_t n) {
     for (int64_t b = 0; b < nb; b++) {
         const float *x = src + b * PL_QK5_0;
         const float d = signed_absmax(x, PL_QK5_0) / -16.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = inverse_scale(d);
         dst[b].d = pl_fp32_to_fp16(d);
         uint32_t qh = 0;
         for (int j = 0; j < PL_QK5_0 / 2; j++) {
-            int q_lo = (int)(x[j] * id + 16.5f);
-            int q_hi = (int)(x[j + PL_QK5_0 / 2] * id + 16.5f);
-            q_lo = q_lo < 31 ? q_lo : 31;
-            q_hi = q_hi < 31 ? q_hi : 31;
+            const int q_lo = code_trunc(x[j] * id + 16.5f, 31);
+            const int q_hi = code_trunc(x[j + PL_QK5_0 / 2] * id + 16.5f, 31);
             dst[b].qs[j] = (uint8_t)((q_lo & 0x0F) | ((q_hi & 0x0F) << 4));
             qh |= ((uint32_t)(q_lo >> 4) & 1u) << j;
             qh |= ((uint32_t)(q_hi >> 4) & 1u) << (j + PL_QK5_0 / 2);
@@ -288,15 +294,13 @@ void pl_quant_row_q5_1(const float *src, pl_block_q5_1 *dst, int64_t n) {
         float min, max;
         min_max(x, PL_QK5_1, &min, &max);
         const float d = (max - min) / 31.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = inverse_scale(d);
         dst[b].d = pl_fp32_to_fp16(d);
         dst[b].m = pl_fp32_to_fp16(min);
         uint32_t qh = 0;
         for (int j = 0; j < PL_QK5_1 / 2; j++) {
-            int q_lo = (int)((x[j] - min) * id + 0.5f);
-            int q_hi = (int)((x[j + PL_QK5_1 / 2] - min) * id + 0.5f);
-            q_lo &= 31; /* in range already for finite input; the mask keeps any input in the 5 bits */
-            q_hi &= 31;
+            const int q_lo = code_trunc((x[j] - min) * id + 0.5f, 31);
+            const int q_hi = code_trunc((x[j + PL_QK5_1 / 2] - min) * id + 0.5f, 31);
             dst[b].qs[j] = (uint8_t)((q_lo & 0x0F) | ((q_hi & 0x0F) << 4));
             qh |= ((uint32_t)(q_lo >> 4) & 1u) << j;
             qh |= ((uint32_t)(q_hi >> 4) & 1u) << (j + PL_QK5_1 / 2);
@@ -313,7 +317,7 @@ void pl_quant_row_q8_0(const float *src, pl_block_q8_0 *dst, int64_t n) {
         float amax = 0.0f;
         for (int j = 0; j < PL_QK8_0; j++) amax = fmaxf(amax, fabsf(x[j]));
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = inverse_scale(d);
         dst[b].d = pl_fp32_to_fp16(d);
         for (int j = 0; j < PL_QK8_0; j++) dst[b].qs[j] = (int8_t)roundf(x[j] * id);
     }
