@@ -145,6 +145,28 @@ public final class LlamaModel implements AutoCloseable {
             Native.check(panlora_h.pl_model_create_on(p, options.device().engineId(), out), options.device().isCpu() ? where + ": pl_model_create" : where + " on " + options.device());
             handle = out.get(ValueLayout.ADDRESS, 0);
         }
+        // F32 data the engine reads as floats must be 4-byte aligned; a file with general.alignment 1 or 2 can place an F32
+        // tensor off that: such tensors are copied once into aligned memory that lives as long as the model
+        Arena realigned = null;
+        for (var e : w.entrySet()) {
+            WeightTensor t = e.getValue();
+            if (t.type() != io.panlora.gguf.GgmlType.F32 || t.data().address() % 4 == 0) continue;
+            if (realigned == null) realigned = Arena.ofShared();
+            MemorySegment copy = realigned.allocate(t.data().byteSize(), 64);
+            copy.copyFrom(t.data());
+            e.setValue(new WeightTensor(t.type(), t.ne0(), t.ne1(), copy));
+        }
+        if (realigned != null) {
+            Arena copies = realigned;
+            AutoCloseable first = owner;
+            owner = () -> {
+                try {
+                    if (first != null) first.close();
+                } finally {
+                    copies.close();
+                }
+            };
+        }
         try {
             if (options.device().isCuda())
                 Native.check(panlora_h.pl_model_set_placement(handle, options.placement().engineId()), where + ": weight placement " + options.placement());
@@ -167,6 +189,7 @@ public final class LlamaModel implements AutoCloseable {
             Native.check(panlora_h.pl_model_validate(handle), options.device().isCuda() ? where + " on " + options : where);
         } catch (RuntimeException e) {
             panlora_h.pl_model_free(handle);
+            if (realigned != null) realigned.close();
             throw e;
         }
         return new LlamaModel(cfg, w, handle, owner, gguf, options);
