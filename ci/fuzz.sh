@@ -24,7 +24,7 @@ targets=()
 for a in "$@"; do
   case "$a" in
     --seeds) seeds=1 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) [[ " ${ALL_TARGETS[*]} " == *" $a "* ]] || pl_die "fuzz: unknown target '$a' (targets: ${ALL_TARGETS[*]})"
        targets+=("$a") ;;
   esac
