@@ -13,3 +13,4 @@ pl_log "llama.cpp (built from source once per machine, then cached; the first bu
 "$PANLORA_ROOT/native/llama.cpp/build.sh" >/dev/null
 pl_log "Java tests (maven)"
 $PL_MVN -Dpanlora.skipNative=true test
+if [ "${PANLORA_SKIP_FUZZ:-0}" != 1 ]; then pl_log "Java fuzz targets (ci/fuzz.sh; PANLORA_SKIP_FUZZ=1 skips them)"; "$PANLORA_ROOT/ci/fuzz.sh"; fi

@@ -7,6 +7,10 @@ import io.panlora.lora.LoraSet;
 import io.panlora.lora.Target;
 import io.panlora.model.LlamaConfig;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -33,12 +37,20 @@ public final class PeftAdapter {
         Path cfgFile = dir.resolve("adapter_config.json"), weights = dir.resolve("adapter_model.safetensors");
         if (!Files.isRegularFile(cfgFile)) throw new IOException(dir + ": no adapter_config.json");
         if (!Files.isRegularFile(weights)) throw new IOException(dir + ": no adapter_model.safetensors (adapter_model.bin is not supported)");
-        JsonValue.Obj cfg;
+        String cfgText;
         try {
-            cfg = (JsonValue.Obj) JsonParser.parse(Files.readString(cfgFile));
-        } catch (JsonParser.SyntaxError | ClassCastException e) {
+            cfgText = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(Files.readAllBytes(cfgFile))).toString();
+        } catch (CharacterCodingException e) {
+            throw new IOException(cfgFile + ": not UTF-8 text (" + e.getMessage() + ")", e);
+        }
+        JsonValue cfgValue;
+        try {
+            cfgValue = JsonParser.parse(cfgText);
+        } catch (JsonParser.SyntaxError e) {
             throw new IOException(cfgFile + ": not a JSON object: " + e.getMessage(), e);
         }
+        if (!(cfgValue instanceof JsonValue.Obj cfg)) throw new IOException(cfgFile + ": not a JSON object but " + cfgValue.typeName());
         String type = cfg.fields().get("peft_type") instanceof JsonValue.Str s ? s.value() : "LORA";
         if (!type.equalsIgnoreCase("LORA")) throw new IOException(cfgFile + ": peft_type " + type + " is not LORA");
         double alpha = number(cfg, "lora_alpha", 8);
@@ -58,7 +70,12 @@ public final class PeftAdapter {
             if (m.group(1).length() > 9 || Long.parseLong(m.group(1)) >= c.nLayer()) // digits of any length: never parsed as an int
                 throw new IOException(weights + ": tensor '" + e.getKey() + "' names layer " + m.group(1) + ", but the model has " + c.nLayer()
                         + " layers (0.." + (c.nLayer() - 1) + ")");
-            pairs.computeIfAbsent(m.group(1) + "/" + m.group(2), k -> new Safetensors.Tensor[2])[m.group(3).equals("A") ? 0 : 1] = e.getValue();
+            Safetensors.Tensor[] pair = pairs.computeIfAbsent(Long.parseLong(m.group(1)) + "/" + m.group(2), k -> new Safetensors.Tensor[2]);
+            int ab = m.group(3).equals("A") ? 0 : 1;
+            if (pair[ab] != null) // "model.layers.0…" and "base_model.model.model.layers.0…", or with and without ".default"
+                throw new IOException(weights + ": tensor '" + e.getKey() + "' is a second lora_" + m.group(3) + " of layer " + m.group(1) + " "
+                        + m.group(2));
+            pair[ab] = e.getValue();
         }
         int n = 0;
         for (var e : pairs.entrySet()) {
@@ -75,6 +92,9 @@ public final class PeftAdapter {
                 throw new IOException(weights + ": layer " + layer + " " + k[1] + ": rank " + r + " (lora_A's rows) is out of range 1.."
                         + Math.min(in, out));
             float scale = (float) (userScale * alpha / (rs ? Math.sqrt(r) : r));
+            if (!Float.isFinite(scale))
+                throw new IOException(cfgFile + ": lora_alpha " + alpha + " gives layer " + layer + " " + k[1] + " the scale " + scale
+                        + " (alpha/" + (rs ? "sqrt(r)" : "r") + " at rank " + r + "), not a finite float");
             LoraSet.Slot s = set.addSlot(layer, t, (int) r, scale);
             AdapterGguf.requireFinite(weights.toString(), "layer " + layer + " " + k[1] + " lora_A", a.values());
             AdapterGguf.requireFinite(weights.toString(), "layer " + layer + " " + k[1] + " lora_B", b.values());

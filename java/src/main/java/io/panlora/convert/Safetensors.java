@@ -25,8 +25,19 @@ public final class Safetensors {
     /** A tensor: shape (outermost first, as in PyTorch) and values (row-major). */
     public record Tensor(long[] shape, float[] values) {}
 
-    /** Reads every tensor of a file; a malformed file gives an IOException naming it and the problem. */
+    /** The largest file {@link #read} takes: it is read into one Java array. */
+    static final long MAX_FILE_BYTES = Integer.MAX_VALUE - 16;
+
+    /**
+     * Reads every tensor of a file; a malformed file gives an IOException naming it and the problem. Every field of the
+     * header is checked before it is used: dtype a string, shape an array of non-negative integers, data_offsets two
+     * integers inside the data section whose span is exactly the shape's bytes (so no size read from the file allocates
+     * more than the file holds).
+     */
     public static Map<String, Tensor> read(Path file) throws IOException {
+        long fileSize = Files.size(file);
+        if (fileSize > MAX_FILE_BYTES)
+            throw new IOException(file + ": " + fileSize + " bytes, more than the " + MAX_FILE_BYTES + " this reader takes");
         byte[] all = Files.readAllBytes(file);
         if (all.length < 8) throw new IOException(file + ": not a safetensors file (shorter than its header length)");
         long n = ByteBuffer.wrap(all, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
@@ -38,25 +49,28 @@ public final class Safetensors {
             throw new IOException(file + ": bad JSON header: " + e.getMessage(), e);
         }
         if (!(header instanceof JsonValue.Obj obj)) throw new IOException(file + ": the header is not a JSON object");
-        long base = 8 + n;
+        long base = 8 + n, dataBytes = all.length - base;
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (var e : obj.fields().entrySet()) {
             if (e.getKey().equals("__metadata__")) continue;
-            if (!(e.getValue() instanceof JsonValue.Obj t)) throw new IOException(file + ": tensor '" + e.getKey() + "' is not an object");
-            String dtype = ((JsonValue.Str) t.fields().get("dtype")).value();
-            List<JsonValue> shp = ((JsonValue.Arr) t.fields().get("shape")).items();
-            List<JsonValue> off = ((JsonValue.Arr) t.fields().get("data_offsets")).items();
-            long[] shape = new long[shp.size()];
-            long count = 1;
-            for (int i = 0; i < shape.length; i++) { shape[i] = ((JsonValue.Num) shp.get(i)).longValueExact(); count *= shape[i]; }
-            long begin = ((JsonValue.Num) off.get(0)).longValueExact(), end = ((JsonValue.Num) off.get(1)).longValueExact();
+            String what = file + ": tensor '" + e.getKey() + "'";
+            if (!(e.getValue() instanceof JsonValue.Obj t)) throw new IOException(what + " is not an object");
+            if (!(t.get("dtype") instanceof JsonValue.Str(String dtype))) throw new IOException(what + ": dtype is missing or not a string");
             int size = switch (dtype) {
                 case "F32" -> 4;
                 case "F16", "BF16" -> 2;
-                default -> throw new IOException(file + ": tensor '" + e.getKey() + "' has dtype " + dtype + " (F32, F16, BF16 supported)");
+                default -> throw new IOException(what + " has dtype " + dtype + " (F32, F16, BF16 supported)");
             };
-            if (begin < 0 || end < begin || base + end > all.length || end - begin != count * size)
-                throw new IOException(file + ": tensor '" + e.getKey() + "' data [" + begin + ", " + end + ") does not fit its shape or the file");
+            if (!(t.get("shape") instanceof JsonValue.Arr(List<JsonValue> shp))) throw new IOException(what + ": shape is missing or not an array");
+            if (!(t.get("data_offsets") instanceof JsonValue.Arr(List<JsonValue> off)) || off.size() != 2)
+                throw new IOException(what + ": data_offsets is missing or not an array of two offsets");
+            long[] shape = new long[shp.size()];
+            for (int i = 0; i < shape.length; i++) shape[i] = nonNegative(shp.get(i), what + ": shape[" + i + "]");
+            long count = elementsUpTo(shape, dataBytes);
+            long begin = nonNegative(off.get(0), what + ": data_offsets[0]"), end = nonNegative(off.get(1), what + ": data_offsets[1]");
+            if (end < begin || end > dataBytes || count > dataBytes / size || end - begin != count * size)
+                throw new IOException(what + " data [" + begin + ", " + end + ") does not fit its shape " + java.util.Arrays.toString(shape) + " of "
+                        + dtype + " or the " + dataBytes + " bytes of tensor data in the file");
             ByteBuffer bb = ByteBuffer.wrap(all, (int) (base + begin), (int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
             float[] v = new float[(int) count];
             for (int i = 0; i < v.length; i++) {
@@ -69,6 +83,25 @@ public final class Safetensors {
             out.put(e.getKey(), new Tensor(shape, v));
         }
         return out;
+    }
+
+    /** The product of the dimensions, or limit + 1 when it exceeds limit (no overflow on the way). */
+    private static long elementsUpTo(long[] shape, long limit) {
+        long count = 1;
+        for (long d : shape) if (d == 0) return 0;
+        for (long d : shape) {
+            if (d > limit / count) return limit + 1;
+            count *= d;
+        }
+        return count;
+    }
+
+    /** A JSON number that is a plain non-negative integer fitting a long (no sign, fraction or exponent), else an IOException. */
+    private static long nonNegative(JsonValue v, String what) throws IOException {
+        if (v instanceof JsonValue.Num(String text) && text.length() <= 18 && text.chars().allMatch(c -> c >= '0' && c <= '9'))
+            return Long.parseLong(text);
+        throw new IOException(what + " is " + (v instanceof JsonValue.Num(String text) ? text.length() > 40 ? text.substring(0, 40) + "..." : text
+                : v.typeName()) + ", not a non-negative integer below 10^18");
     }
 
     /** Writes tensors (dtype F32, F16 or BF16) with metadata, atomically. */

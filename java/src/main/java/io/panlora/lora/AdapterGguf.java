@@ -169,6 +169,10 @@ public final class AdapterGguf {
                 if (ta.nDims() != 2 || tb.nDims() != 2 || ta.ne()[0] != in || ta.ne()[1] != r || tb.ne()[1] != out)
                     throw new GgufException(where + ": " + e.getKey() + ": shapes lora_a " + ta.shapeString() + ", lora_b " + tb.shapeString()
                             + " do not fit the model (expected [" + in + ", r] and [r, " + out + "])");
+                for (GgufTensorInfo t : new GgufTensorInfo[] {ta, tb})
+                    if (!io.panlora.model.LlamaModel.RUNNABLE.contains(t.type()))
+                        throw new GgufException(where + ": tensor '" + t.name() + "' is " + t.type() + ", a type panlora cannot decode (supported: "
+                                + io.panlora.model.LlamaModel.RUNNABLE + ")");
                 float scale = alpha != 0 ? userScale * alpha / r : userScale;
                 LoraSet.Slot s = set.addSlot(layer, target, (int) r, scale);
                 float[] a = Codec.dequantize(ta.type(), f.tensorData(ta), in * r), b = Codec.dequantize(tb.type(), f.tensorData(tb), r * out);

@@ -75,6 +75,12 @@ public enum Target {
         throw new IllegalArgumentException("unknown LoRA target '" + s + "' (use q,k,v,o,gate,up,down, all, attn or ffn)");
     }
 
+    /** The target whose GGUF name is s (attn_q … ffn_down), or null. */
+    public static Target findGguf(String s) {
+        for (Target t : values()) if (t.gguf.equals(s)) return t;
+        return null;
+    }
+
     /** The Hugging Face module name (q_proj … down_proj). */
     public String hfName() {
         return switch (this) {

@@ -12,9 +12,14 @@ import java.util.List;
 public final class TokenizerLoader {
     private TokenizerLoader() {}
 
-    /** The tokenizer a GGUF file describes. */
+    /** The tokenizer a GGUF file describes; a vocabulary it cannot be built from is a GgufException naming the file. */
     public static Tokenizer fromGguf(GgufFile f) {
-        return Tokenizer.of(specFromGguf(f));
+        TokenizerSpec spec = specFromGguf(f);
+        try {
+            return Tokenizer.of(spec);
+        } catch (IllegalArgumentException e) { // e.g. two tokens with one text, a merge of unknown tokens
+            throw new GgufException(f.path() + ": bad tokenizer: " + e.getMessage(), e);
+        }
     }
 
     /** The tokenizer spec of a GGUF file; missing optional keys take llama.cpp's defaults. */

@@ -3,6 +3,7 @@ package io.panlora.train;
 import io.panlora.gguf.GgmlType;
 import io.panlora.gguf.GgufException;
 import io.panlora.gguf.GgufFile;
+import io.panlora.gguf.GgufTensorInfo;
 import io.panlora.gguf.GgufValue;
 import io.panlora.gguf.GgufValueType;
 import io.panlora.gguf.GgufWriter;
@@ -114,14 +115,15 @@ public final class Checkpoint {
     /**
      * Restores slots (which must already exist with the same layout) and returns the rest of the state. Every failure (no
      * file, not a checkpoint, damaged, another configuration or layout) is an IOException whose message is one line that
-     * starts with the file's path.
+     * starts with the file's path. What the file holds is checked before it is used: every tensor F32 with its slot's shape,
+     * every value finite (second moments also >= 0), the steps and the data position non-negative 32-bit numbers. Only
+     * those failures are turned into IOExceptions: anything else (a NullPointerException, say) is a bug and propagates.
      */
     public static State load(Path dir, LoraSet set, String expectedConfigKey) throws IOException {
         Path file = dir.resolve(FILE);
         if (!Files.isRegularFile(file)) throw new IOException(file + ": no checkpoint to resume from (the file does not exist)");
         try (GgufFile f = GgufFile.open(file)) {
-            if (!"panlora.checkpoint".equals(f.getString("general.type", "")))
-                throw new GgufException(file + ": not a panlora checkpoint");
+            requireCheckpoint(f);
             String key = f.getString("panlora.checkpoint.config");
             if (!key.equals(expectedConfigKey))
                 throw new GgufException(file + ": the checkpoint was made with another configuration (" + keyDiff(key, expectedConfigKey)
@@ -134,18 +136,27 @@ public final class Checkpoint {
                 String where = s.layer() + "/" + s.target().gguf + "/" + s.rank();
                 if (!where.equals(f.getString(p + "where")))
                     throw new GgufException(file + ": slot " + s.index() + " is " + f.getString(p + "where") + ", expected " + where);
-                float[] a = get(f, p + "a", s.aLength()), b = get(f, p + "b", s.bLength());
+                float[] a = factor(f, p + "a", s.in(), s.rank()), b = factor(f, p + "b", s.rank(), s.out());
+                float[] mA = factor(f, p + "m_a", s.in(), s.rank()), vA = secondMoment(f, p + "v_a", s.in(), s.rank());
+                float[] mB = factor(f, p + "m_b", s.rank(), s.out()), vB = secondMoment(f, p + "v_b", s.rank(), s.out());
+                long adamStep = nonNegative(f, p + "step", Long.MAX_VALUE);
                 set.setWeights(s, a, b);
-                set.setAdam(s, new LoraSet.AdamState(get(f, p + "m_a", s.aLength()), get(f, p + "v_a", s.aLength()),
-                        get(f, p + "m_b", s.bLength()), get(f, p + "v_b", s.bLength()), f.getLong(p + "step")));
+                set.setAdam(s, new LoraSet.AdamState(mA, vA, mB, vB, adamStep));
             }
             Map<String, float[]> hookTensors = new java.util.LinkedHashMap<>();
             for (var t : f.tensors())
-                if (t.name().startsWith("panlora.hook.")) hookTensors.put(t.name().substring("panlora.hook.".length()), get(f, t.name()));
+                if (t.name().startsWith("panlora.hook.")) hookTensors.put(t.name().substring("panlora.hook.".length()), hookTensor(f, t));
             long[] div = f.has("panlora.checkpoint.divergence_state") ? f.getLongArray("panlora.checkpoint.divergence_state") : new long[0];
-            return new State((int) f.getLong("panlora.checkpoint.step"), f.getLongArray("panlora.checkpoint.data_position"),
-                    f.getLongArray("panlora.checkpoint.hook_state"), key, hookTensors, div);
-        } catch (IOException | RuntimeException e) {
+            String badDiv = DivergenceGuard.problem(div);
+            if (badDiv != null) throw new GgufException(file + ": panlora.checkpoint.divergence_state: " + badDiv);
+            long[] position = f.getLongArray("panlora.checkpoint.data_position");
+            for (int i = 0; i < position.length; i++)
+                if (position[i] < 0 || position[i] > Integer.MAX_VALUE)
+                    throw new GgufException(file + ": panlora.checkpoint.data_position element #" + i + " = " + position[i]
+                            + " is not a position (0.." + Integer.MAX_VALUE + ")");
+            int step = (int) nonNegative(f, "panlora.checkpoint.step", Integer.MAX_VALUE);
+            return new State(step, position, f.getLongArray("panlora.checkpoint.hook_state"), key, hookTensors, div);
+        } catch (IOException | GgufException e) {
             throw new IOException(oneLine(file, e), e);
         }
     }
@@ -186,39 +197,108 @@ public final class Checkpoint {
     /** Restores the scale and enabled flag of every slot (for variants whose slots change during training). */
     public static void restoreFlags(Path dir, LoraSet set, boolean trainA, boolean trainB) throws IOException {
         try (GgufFile f = GgufFile.open(dir.resolve(FILE))) {
+            requireCheckpoint(f);
             for (LoraSet.Slot s : set.slots()) {
                 String p = "panlora.slot." + s.index() + ".";
-                set.setFlags(s, f.getFloat(p + "scale"), trainA, trainB, f.getBool(p + "enabled"));
+                set.setFlags(s, scale(f, p + "scale"), trainA, trainB, f.getBool(p + "enabled"));
             }
         }
     }
 
-    /** Rebuilds the slots of a checkpoint (factors and scales) into an empty adapter set, e.g. to export it. */
+    private static final java.util.regex.Pattern WHERE = java.util.regex.Pattern.compile("(\\d{1,9})/([a-z_]+)/(\\d{1,9})");
+
+    /**
+     * Rebuilds the slots of a checkpoint (factors and scales) into an empty adapter set, e.g. to export it. Each slot's
+     * layer, target and rank must fit the set's model and its factors be F32 of that shape with finite values; a file that
+     * does not is refused with a GgufException naming it (IOException when it cannot be read).
+     */
     public static int loadSlotsInto(Path dir, LoraSet set) throws IOException {
         Path file = dir.resolve(FILE);
         try (GgufFile f = GgufFile.open(file)) {
-            if (!"panlora.checkpoint".equals(f.getString("general.type", "")))
-                throw new GgufException(file + ": not a panlora checkpoint");
-            int n = (int) f.getLong("panlora.checkpoint.slots");
+            requireCheckpoint(f);
+            long n = f.getLong("panlora.checkpoint.slots");
+            if (n < 0 || n > f.tensors().size() / 2) // every slot has at least its two factors
+                throw new GgufException(file + ": panlora.checkpoint.slots = " + n + ", but the file has " + f.tensors().size() + " tensors");
+            io.panlora.model.LlamaConfig c = set.model().config();
             for (int i = 0; i < n; i++) {
                 String p = "panlora.slot." + i + ".";
-                String[] where = f.getString(p + "where").split("/");
-                LoraSet.Slot s = set.addSlot(Integer.parseInt(where[0]), io.panlora.lora.Target.byName(where[1]), Integer.parseInt(where[2]),
-                        f.getFloat(p + "scale"));
-                set.setWeights(s, get(f, p + "a"), get(f, p + "b"));
-                if (!f.getBool(p + "enabled")) set.setFlags(s, f.getFloat(p + "scale"), true, true, false);
+                String where = f.getString(p + "where");
+                java.util.regex.Matcher m = WHERE.matcher(where);
+                io.panlora.lora.Target target = m.matches() ? io.panlora.lora.Target.findGguf(m.group(2)) : null;
+                if (target == null)
+                    throw new GgufException(file + ": " + p + "where = '" + abbreviate(where) + "' is not LAYER/TARGET/RANK (e.g. 0/attn_q/8)");
+                int layer = Integer.parseInt(m.group(1)), rank = Integer.parseInt(m.group(3));
+                if (layer >= c.nLayer())
+                    throw new GgufException(file + ": slot " + i + " is on layer " + layer + ", but the model has " + c.nLayer() + " layers");
+                long in = target.in(c), out = target.out(c);
+                if (rank < 1 || rank > Math.min(in, out))
+                    throw new GgufException(file + ": slot " + i + " (" + where + ") has rank " + rank + ", out of range 1.." + Math.min(in, out));
+                float scale = scale(f, p + "scale");
+                float[] a = factor(f, p + "a", in, rank), b = factor(f, p + "b", rank, out);
+                boolean enabled = f.getBool(p + "enabled");
+                LoraSet.Slot s = set.addSlot(layer, target, rank, scale);
+                set.setWeights(s, a, b);
+                if (!enabled) set.setFlags(s, scale, true, true, false);
             }
-            return n;
+            return (int) n;
         }
     }
 
-    private static float[] get(GgufFile f, String name) {
-        return f.tensorData(name).toArray(ValueLayout.JAVA_FLOAT);
+    /** The file must say it is a checkpoint (general.type) of a version this code reads. */
+    private static void requireCheckpoint(GgufFile f) {
+        if (!"panlora.checkpoint".equals(f.getString("general.type", "")))
+            throw new GgufException(f.path() + ": not a panlora checkpoint");
+        long version = f.getLong("panlora.checkpoint.version", 1);
+        if (version != 1)
+            throw new GgufException(f.path() + ": checkpoint version " + version + " (this panlora reads version 1)");
     }
 
-    private static float[] get(GgufFile f, String name, long expected) {
-        float[] v = get(f, name);
-        if (v.length != expected) throw new GgufException(f.path() + ": tensor " + name + " holds " + v.length + " values, " + expected + " expected");
+    /** An integer key in 0..max. */
+    private static long nonNegative(GgufFile f, String key, long max) {
+        long v = f.getLong(key);
+        if (v < 0 || v > max) throw new GgufException(f.path() + ": " + key + " = " + v + " is out of range 0.." + max);
         return v;
+    }
+
+    /** A finite scale. */
+    private static float scale(GgufFile f, String key) {
+        float v = f.getFloat(key);
+        if (!Float.isFinite(v)) throw new GgufException(f.path() + ": " + key + " = " + v + ", not a finite number");
+        return v;
+    }
+
+    /** An F32 tensor of shape [ne0, ne1] with finite values. */
+    private static float[] factor(GgufFile f, String name, long ne0, long ne1) {
+        GgufTensorInfo t = f.tensor(name);
+        if (t.type() != GgmlType.F32 || t.nDims() != 2 || t.ne(0) != ne0 || t.ne(1) != ne1)
+            throw new GgufException(f.path() + ": tensor " + name + " is " + t.type() + " " + t.shapeString() + ", expected F32 ["
+                    + ne0 + ", " + ne1 + "]");
+        return finiteValues(f, t);
+    }
+
+    /** As {@link #factor}, and every value >= 0 (an AdamW second moment). */
+    private static float[] secondMoment(GgufFile f, String name, long ne0, long ne1) {
+        float[] v = factor(f, name, ne0, ne1);
+        for (int i = 0; i < v.length; i++)
+            if (v[i] < 0) throw new GgufException(f.path() + ": tensor " + name + " holds " + v[i] + " at element " + i + "; a second moment is >= 0");
+        return v;
+    }
+
+    /** A training-strategy tensor: F32, saved as [n, 1]. */
+    private static float[] hookTensor(GgufFile f, GgufTensorInfo t) {
+        if (t.type() != GgmlType.F32 || t.nDims() != 2 || t.ne(1) != 1 || t.ne(0) > Integer.MAX_VALUE - 8)
+            throw new GgufException(f.path() + ": tensor " + t.name() + " is " + t.type() + " " + t.shapeString() + ", expected F32 [n, 1]");
+        return finiteValues(f, t);
+    }
+
+    private static float[] finiteValues(GgufFile f, GgufTensorInfo t) {
+        float[] v = f.tensorData(t).toArray(ValueLayout.JAVA_FLOAT);
+        for (int i = 0; i < v.length; i++)
+            if (!Float.isFinite(v[i])) throw new GgufException(f.path() + ": tensor " + t.name() + " holds " + v[i] + " at element " + i);
+        return v;
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 60 ? s : s.substring(0, 57) + "...";
     }
 }

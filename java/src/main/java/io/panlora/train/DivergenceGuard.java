@@ -94,9 +94,18 @@ public final class DivergenceGuard {
         return s;
     }
 
-    /** Restores {@link #state()}; an array of another length (another version) leaves the guard fresh. */
+    /**
+     * What is wrong with a saved {@link #state()} read from a file, or null when it can be restored: an array of another
+     * length (another version) is fine (it leaves the guard fresh); the step count must not be negative.
+     */
+    public static String problem(long[] s) {
+        if (s == null || s.length != 2 + WINDOW) return null;
+        return s[0] < 0 ? "the step count " + s[0] + " is negative" : null;
+    }
+
+    /** Restores {@link #state()}; an array of another length (another version), or one with a {@link #problem}, leaves the guard fresh. */
     public void restore(long[] s) {
-        if (s == null || s.length != 2 + WINDOW) return;
+        if (s == null || s.length != 2 + WINDOW || problem(s) != null) return;
         count = s[0];
         reference = Double.longBitsToDouble(s[1]);
         for (int k = 0; k < WINDOW; k++) ring[k] = Double.longBitsToDouble(s[2 + k]);

@@ -152,7 +152,11 @@ public final class Trainer {
             step = st.step();
             lastCheckpointStep = step;
             guard.restore(st.divergenceState());
-            data.seek(st.dataPosition());
+            try {
+                data.seek(st.dataPosition());
+            } catch (IllegalArgumentException e) { // a position the data does not have: damaged, or saved for other data
+                throw new IOException(ckpt + ": the checkpoint's data position does not fit this data: " + e.getMessage(), e);
+            }
             long[] hs = st.hookState();
             int off = 0;
             for (TrainHook h : hooks)

@@ -355,6 +355,16 @@ class TrainingFaultsTest {
         List<String> other = new ArrayList<>(List.of("--steps", "4", "--save-every", "2", "--lr", "3e-3", "--resume", k.toString()));
         line = cli(train(other.toArray(String[]::new))).oneLineError();
         assertTrue(line.contains(ckpt.toString()) && line.contains("another configuration") && line.contains("lr: 0.002 then, 0.003 now"), line);
+        // a data position the data does not have (damaged, or saved for other data): was an IllegalArgumentException without the file
+        Files.write(ckpt, good);
+        Path edited = k.resolve("edited.gguf");
+        try (GgufFile f = GgufFile.open(ckpt)) {
+            io.panlora.gguf.GgufWriter.copyOf(f).put("panlora.checkpoint.data_position",
+                    io.panlora.gguf.GgufValue.intArray(io.panlora.gguf.GgufValueType.INT64, 0, 1_000_000)).write(edited);
+        }
+        Files.move(edited, ckpt, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        line = cli(train(resume.toArray(String[]::new))).oneLineError();
+        assertTrue(line.contains(ckpt.toString()) && line.contains("data position does not fit this data"), line);
         // missing
         Files.delete(ckpt);
         line = cli(train(resume.toArray(String[]::new))).oneLineError();
