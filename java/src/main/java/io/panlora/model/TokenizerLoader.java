@@ -14,7 +14,12 @@ public final class TokenizerLoader {
 
     /** The tokenizer a GGUF file describes. */
     public static Tokenizer fromGguf(GgufFile f) {
-        return Tokenizer.of(specFromGguf(f));
+        TokenizerSpec spec = specFromGguf(f);
+        try {
+            return Tokenizer.of(spec);
+        } catch (IllegalArgumentException e) {
+            throw new GgufException(f.path() + ": " + e.getMessage(), e);
+        }
     }
 
     /** The tokenizer spec of a GGUF file; missing optional keys take llama.cpp's defaults. */
