@@ -151,10 +151,12 @@ final class LlamaCppTesting {
         }
     }
 
+    /** Runs the CLI in this JVM; the engine's thread count (which -t changes for the process) is restored afterwards. */
     static synchronized Cli cli(String... args) {
         StringWriter err = new StringWriter();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         PrintStream old = System.out;
+        int threads = io.panlora.bindings.Native.threads();
         int code;
         try (PrintStream ps = new PrintStream(out, true, StandardCharsets.UTF_8)) {
             System.setOut(ps);
@@ -164,6 +166,7 @@ final class LlamaCppTesting {
             code = cl.execute(args);
         } finally {
             System.setOut(old);
+            io.panlora.bindings.Native.setThreads(threads);
         }
         return new Cli(code, out.toString(StandardCharsets.UTF_8), err.toString());
     }
