@@ -18,22 +18,25 @@ import java.util.List;
  */
 public final class LlamaCppModel implements AutoCloseable {
     /**
-     * How the model is loaded: layers offloaded to a GPU (0: CPU only; -1: all), llama.cpp's tensor validation, and
-     * vocabOnly (llama_model_params.vocab_only: only the tokenizer is read, so vocabulary files without weights load; such
-     * a model tokenizes and detokenizes but cannot have contexts or adapters).
+     * How the model is loaded: layers offloaded to a GPU (0: CPU only; -1: all), llama.cpp's tensor validation, vocabOnly
+     * (llama_model_params.vocab_only: only the tokenizer is read, so vocabulary files without weights load; such a model
+     * tokenizes and detokenizes but cannot have contexts or adapters), and extraBuffers (use_extra_bufts: the CPU's extra
+     * weight buffer types, AMX tiles and repacked Q4_0/Q8_0 layouts, llama-cli's --repack). extraBuffers is off unless asked
+     * for: on a Xeon VM that reports AMX and grants its permission, llama.cpp's AMX kernel for Q8_0/Q4_0 weights dies with
+     * SIGILL at its first tile instruction (tilezero), killing the JVM; without it the same weights run ggml's plain kernels.
      */
-    public record Options(int gpuLayers, boolean checkTensors, boolean vocabOnly) {
+    public record Options(int gpuLayers, boolean checkTensors, boolean vocabOnly, boolean extraBuffers) {
         public Options(int gpuLayers, boolean checkTensors) {
-            this(gpuLayers, checkTensors, false);
+            this(gpuLayers, checkTensors, false, false);
         }
 
         public static Options cpu() {
-            return new Options(0, false, false);
+            return new Options(0, false, false, false);
         }
 
         /** The tokenizer only. */
         public static Options vocabularyOnly() {
-            return new Options(0, false, true);
+            return new Options(0, false, true, false);
         }
     }
 
@@ -64,6 +67,7 @@ public final class LlamaCppModel implements AutoCloseable {
             llama_model_params.n_gpu_layers(p, options.gpuLayers());
             llama_model_params.check_tensors(p, options.checkTensors());
             llama_model_params.vocab_only(p, options.vocabOnly());
+            llama_model_params.use_extra_bufts(p, options.extraBuffers());
             LlamaCpp.clearLog();
             MemorySegment m = llama_h.llama_model_load_from_file(a.allocateFrom(path.toString()), p);
             if (m.equals(MemorySegment.NULL)) throw LlamaCpp.failure(path + ": the model could not be loaded");
