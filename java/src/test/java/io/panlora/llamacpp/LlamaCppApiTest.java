@@ -289,7 +289,8 @@ class LlamaCppApiTest {
     /**
      * 200 create / evaluate / close cycles of a context (and 50 of an adapter) leave llama.cpp's memory where it was: glibc's
      * mallinfo2 (bytes in use, heap and mmapped, every arena: what llama.cpp's buffers take, unaffected by the Java heap) grows by
-     * less than three contexts' worth (the JVM's own native allocations meanwhile land there too), where leaking every context would cost 200. The resident set size is printed too.
+     * less than three contexts' worth (the JVM's own native allocations meanwhile land there too), where leaking every context
+     * would cost 200. The resident set size is printed too.
      */
     @Test
     void noLeakAfterClose() throws Throwable {
