@@ -38,7 +38,14 @@ final class InspectCommand implements Callable<Integer> {
                 }
             }
             if (f.has("tokenizer.ggml.model")) {
-                Tokenizer t = TokenizerLoader.fromGguf(f);
+                Tokenizer t;
+                try {
+                    t = TokenizerLoader.fromGguf(f);
+                } catch (RuntimeException e) {
+                    System.out.println("tokenizer: " + f.getString("tokenizer.ggml.model") + " (pre " + f.getString("tokenizer.ggml.pre", "default")
+                            + "), not one panlora runs: " + e.getMessage());
+                    return 0;
+                }
                 System.out.printf("tokenizer: %s (pre %s), %d tokens, bos %d, eos %d%s%n", f.getString("tokenizer.ggml.model"),
                         f.getString("tokenizer.ggml.pre", "default"), t.vocabSize(), t.bos(), t.eos(),
                         f.has("tokenizer.chat_template") ? ", chat template present" : "");

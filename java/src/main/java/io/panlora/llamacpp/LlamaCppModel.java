@@ -17,21 +17,39 @@ import java.util.List;
  * first.
  */
 public final class LlamaCppModel implements AutoCloseable {
-    /** How the model is loaded: layers offloaded to a GPU (0: CPU only; -1: all), and llama.cpp's tensor validation. */
-    public record Options(int gpuLayers, boolean checkTensors) {
+    /**
+     * How the model is loaded: layers offloaded to a GPU (0: CPU only; -1: all), llama.cpp's tensor validation, vocabOnly
+     * (llama_model_params.vocab_only: only the tokenizer is read, so vocabulary files without weights load; such a model
+     * tokenizes and detokenizes but cannot have contexts or adapters), and extraBuffers (use_extra_bufts: the CPU's extra
+     * weight buffer types, AMX tiles and repacked Q4_0/Q8_0 layouts, llama-cli's --repack). extraBuffers is off unless asked
+     * for: on a Xeon VM that reports AMX and grants its permission, llama.cpp's AMX kernel for Q8_0/Q4_0 weights dies with
+     * SIGILL at its first tile instruction (tilezero), killing the JVM; without it the same weights run ggml's plain kernels.
+     */
+    public record Options(int gpuLayers, boolean checkTensors, boolean vocabOnly, boolean extraBuffers) {
+        public Options(int gpuLayers, boolean checkTensors) {
+            this(gpuLayers, checkTensors, false, false);
+        }
+
         public static Options cpu() {
-            return new Options(0, false);
+            return new Options(0, false, false, false);
+        }
+
+        /** The tokenizer only. */
+        public static Options vocabularyOnly() {
+            return new Options(0, false, true, false);
         }
     }
 
     private final Path path;
+    private final boolean vocabOnly;
     private MemorySegment model;
     private final MemorySegment vocab;
     private final List<LlamaCppAdapter> adapters = new ArrayList<>();
     final List<LlamaCppContext> contexts = new ArrayList<>();
 
-    private LlamaCppModel(Path path, MemorySegment model) {
+    private LlamaCppModel(Path path, MemorySegment model, boolean vocabOnly) {
         this.path = path;
+        this.vocabOnly = vocabOnly;
         this.model = model;
         this.vocab = llama_h.llama_model_get_vocab(model);
     }
@@ -48,10 +66,12 @@ public final class LlamaCppModel implements AutoCloseable {
             MemorySegment p = llama_h.llama_model_default_params(a);
             llama_model_params.n_gpu_layers(p, options.gpuLayers());
             llama_model_params.check_tensors(p, options.checkTensors());
+            llama_model_params.vocab_only(p, options.vocabOnly());
+            llama_model_params.use_extra_bufts(p, options.extraBuffers());
             LlamaCpp.clearLog();
             MemorySegment m = llama_h.llama_model_load_from_file(a.allocateFrom(path.toString()), p);
             if (m.equals(MemorySegment.NULL)) throw LlamaCpp.failure(path + ": the model could not be loaded");
-            return new LlamaCppModel(path, m);
+            return new LlamaCppModel(path, m, options.vocabOnly());
         }
     }
 
@@ -174,6 +194,7 @@ public final class LlamaCppModel implements AutoCloseable {
 
     /** Loads a GGUF LoRA adapter for this model; it lives until it or the model is closed. */
     public LlamaCppAdapter loadAdapter(Path file) {
+        requireWeights("an adapter");
         if (!Files.isRegularFile(file)) throw new LlamaCppException(file + ": no such file");
         try (Arena a = Arena.ofConfined()) {
             LlamaCpp.clearLog();
@@ -185,12 +206,23 @@ public final class LlamaCppModel implements AutoCloseable {
         }
     }
 
+    /** Whether only the vocabulary was loaded ({@link Options#vocabOnly}). */
+    public boolean vocabOnly() {
+        return vocabOnly;
+    }
+
+    private void requireWeights(String what) {
+        handle();
+        if (vocabOnly) throw new IllegalStateException(path + ": loaded vocabulary-only, so " + what + " cannot be made for it");
+    }
+
     void forget(LlamaCppAdapter a) {
         adapters.remove(a);
     }
 
     /** A context (KV cache, compute buffers) for evaluation and generation. */
     public LlamaCppContext newContext(LlamaCppContext.Options options) {
+        requireWeights("a context");
         LlamaCppContext c = new LlamaCppContext(this, options);
         contexts.add(c);
         return c;

@@ -24,7 +24,15 @@ final class BpeTokenizer extends VocabTokenizer {
     private final Map<String, int[]> wordCache = new ConcurrentHashMap<>();
 
     BpeTokenizer(TokenizerSpec spec) {
-        this(spec, PreTokenizer.forName(spec.pre()));
+        this(spec, supported(PreTokenizer.forName(spec.pre())));
+    }
+
+    /** Refuses a pre-tokenizer name this class does not model: its ids would silently differ from llama.cpp's. */
+    private static PreTokenizer supported(PreTokenizer p) {
+        if (!p.recognized())
+            throw new IllegalArgumentException("pre-tokenizer '" + p.name() + "' (tokenizer.ggml.pre) is not supported: its word "
+                    + "splitting is not modelled, so token ids would differ from llama.cpp's (supported: " + String.join(", ", PreTokenizer.supportedNames()) + ")");
+        return p;
     }
 
     private BpeTokenizer(TokenizerSpec spec, PreTokenizer preTokenizer) {

@@ -14,8 +14,8 @@ import java.util.regex.Pattern;
  * every current segment into its matches and the text between them (both kept), and lookaheads never see
  * past the segment. {@code \s} means Unicode White_Space, {@code \p{L}} / {@code \p{N}} Unicode letters /
  * numbers. Names llama.cpp knows but this class does not model ({@code deepseek-llm}, {@code deepseek-v3},
- * {@code chameleon}) and unknown names fall back to the GPT-2 expression; {@link #recognized()} then says false
- * (llama.cpp refuses unknown names).
+ * {@code chameleon}, {@code qwen35}...) and unknown names get the GPT-2 expression with {@link #recognized()} false; the
+ * BPE tokenizer refuses those (their ids would differ from llama.cpp's, which also refuses names it does not know).
  */
 public final class PreTokenizer {
 
@@ -113,6 +113,11 @@ public final class PreTokenizer {
         boolean clean = !(name.equals("deepseek-llm") || name.equals("deepseek-v3") || name.equals("chameleon"));
         boolean addBos = name.equals("chameleon");
         return new PreTokenizer(name, new Entry(Family.GPT2_FAMILY, clean, false, addBos), false);
+    }
+
+    /** The tokenizer.ggml.pre names modelled here, sorted. */
+    public static List<String> supportedNames() {
+        return BY_NAME.keySet().stream().sorted().toList();
     }
 
     /** The name this pre-tokenizer was asked for ("default" for null). */

@@ -30,6 +30,8 @@ class GgufStoriesTest {
     }
 
     static Path sharedData(String name) {
+        String env = System.getenv("PANLORA_SHARED_DATA"); // as io.panlora.testing.SharedData: checkouts elsewhere (worktrees)
+        if (env != null && !env.isBlank()) return Path.of(env).resolve(name);
         Path root = repositoryRoot();
         return root == null ? null : root.resolve("../shared/data").resolve(name).normalize();
     }

@@ -16,6 +16,10 @@ final class TokenizerTestData {
 
     /** {@code ../shared/data} beside the repository root (the directory holding native/include/panlora.h), or null. */
     static Path sharedData() {
+        String env = System.getenv("PANLORA_SHARED_DATA"); // as io.panlora.testing.SharedData: checkouts elsewhere (worktrees)
+        if (env != null && !env.isBlank()) {
+            return Files.isDirectory(Path.of(env)) ? Path.of(env) : null;
+        }
         Path dir = Path.of("").toAbsolutePath();
         while (dir != null && !Files.isRegularFile(dir.resolve("native/include/panlora.h"))) {
             dir = dir.getParent();
