@@ -141,7 +141,8 @@ final class TrainCommand implements Callable<Integer> {
             System.out.printf("validation loss: %s -> %.4f (ppl %.2f)%n", Double.isNaN(r.valBefore()) ? "?" : String.format("%.4f", r.valBefore()),
                     r.valAfter(), Math.exp(r.valAfter()));
         for (String n : s.exportNotes()) System.out.println("note: " + n);
-        System.out.printf("adapter: %s (%s)%nmetrics: %s%nloss plot: %s%n", s.adapter(), at, r.metrics(), r.plot());
+        System.out.printf("adapter: %s (%s)%nmetrics: %s%nloss plot: %s%n", s.adapter(),
+                s.exportNotes().isEmpty() ? at : at + "; " + io.panlora.lora.AdapterGguf.typeSummary(s.adapter()), r.metrics(), r.plot());
         return 0;
     }
 
