@@ -19,7 +19,16 @@ import io.panlora.model.ModelWriter;
 import io.panlora.testing.SharedData;
 import io.panlora.tokenizer.BpeTrainer;
 import java.io.IOException;
+import io.panlora.bindings.LlamaCppLibrary;
+import io.panlora.tensor.Codec;
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.Arrays;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -258,6 +267,88 @@ class QuantizedAdapterTest {
         }
         System.out.println(base.getFileName() + ":" + sb);
         assertTrue(failures.isEmpty(), String.join("\n", failures));
+    }
+
+    /**
+     * ggml (llama.cpp's libggml-base) decodes the blocks our writer makes to exactly the values our reader gets, for every
+     * supported type, and its reference quantizer writes the same bytes as ours. So llama.cpp runs an adapter file with the very
+     * values panlora does; what differs in the logits is arithmetic (the activation rounding of its quantized matmuls).
+     */
+    @Test
+    void ggmlDecodesOurBlocksToOurValues() {
+        requireLlamaCpp();
+        LlamaCpp.init();
+        SplittableRandom r = new SplittableRandom(12);
+        int n = 256 * 6;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) (r.nextGaussian() * Math.pow(10, (i / 256) - 3)); // six blocks of 256 at 1e-3 .. 1e2
+        for (int i = 320; i < 352; i++) x[i] = 0; // an all-zero legacy block
+        List<String> failures = new ArrayList<>();
+        try (Arena a = Arena.ofConfined()) {
+            for (GgmlType t : AdapterGguf.TYPES) {
+                if (t == GgmlType.F32) continue;
+                MemorySegment ours = Codec.quantize(t, x, a);
+                float[] mine = Codec.dequantize(t, ours, n);
+                float[] theirs = Ggml.toFloat(t, ours, n, a);
+                int d = Arrays.mismatch(Ggml.bits(mine), Ggml.bits(theirs));
+                if (d >= 0) failures.add(t + ": ggml decodes element " + d + " as " + theirs[d] + ", panlora as " + mine[d]);
+                long m = Ggml.fromFloatRef(t, x, a).mismatch(ours);
+                if (m >= 0) failures.add(t + ": ggml's reference quantizer differs from ours at byte " + m);
+            }
+        }
+        assertTrue(failures.isEmpty(), String.join("\n", failures));
+    }
+
+    /** ggml's per-type codecs (ggml_get_type_traits: to_float, from_float_ref), called directly in libggml-base. */
+    static final class Ggml {
+        private static final Linker L = Linker.nativeLinker();
+        private static final SymbolLookup LIB = SymbolLookup.libraryLookup(
+                LlamaCppLibrary.find().resolve("lib").resolve(System.mapLibraryName("ggml-base")), Arena.global());
+        private static final MethodHandle TRAITS = L.downcallHandle(LIB.find("ggml_get_type_traits").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+        /** void (const void * src, void * dst, int64_t n): the shape of to_float and from_float_ref. */
+        private static final FunctionDescriptor ROW = FunctionDescriptor.ofVoid(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG);
+        /** Offsets in struct ggml_type_traits: type_name, blck_size, blck_size_interleave, type_size, is_quantized, to_float, from_float_ref. */
+        private static final long BLCK = 8, TYPE_SIZE = 24, TO_FLOAT = 40, FROM_FLOAT_REF = 48;
+
+        static MemorySegment traits(GgmlType t) {
+            try {
+                MemorySegment p = ((MemorySegment) TRAITS.invokeExact(t.id())).reinterpret(56);
+                assertEquals(t.blockSize(), p.get(ValueLayout.JAVA_LONG, BLCK), t + ": ggml's block size");
+                assertEquals(t.typeSize(), p.get(ValueLayout.JAVA_LONG, TYPE_SIZE), t + ": ggml's block bytes");
+                return p;
+            } catch (Throwable e) {
+                throw new AssertionError(e);
+            }
+        }
+
+        static void call(MemorySegment fn, MemorySegment src, MemorySegment dst, long n) {
+            if (fn.equals(MemorySegment.NULL)) throw new AssertionError("ggml has no such conversion");
+            try {
+                L.downcallHandle(fn, ROW).invokeExact(src, dst, n);
+            } catch (Throwable e) {
+                throw new AssertionError(e);
+            }
+        }
+
+        static float[] toFloat(GgmlType t, MemorySegment blocks, long n, Arena a) {
+            MemorySegment out = a.allocate(ValueLayout.JAVA_FLOAT, n);
+            call(traits(t).get(ValueLayout.ADDRESS, TO_FLOAT), blocks, out, n);
+            return out.toArray(ValueLayout.JAVA_FLOAT);
+        }
+
+        static MemorySegment fromFloatRef(GgmlType t, float[] x, Arena a) {
+            MemorySegment src = a.allocateFrom(ValueLayout.JAVA_FLOAT, x);
+            MemorySegment out = a.allocate(t.rowBytes(x.length), 64);
+            call(traits(t).get(ValueLayout.ADDRESS, FROM_FLOAT_REF), src, out, x.length);
+            return out;
+        }
+
+        static int[] bits(float[] v) {
+            int[] b = new int[v.length];
+            for (int i = 0; i < v.length; i++) b[i] = Float.floatToRawIntBits(v[i]);
+            return b;
+        }
     }
 
     @Test
