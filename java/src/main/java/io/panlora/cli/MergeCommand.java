@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code panlora merge}: several GGUF LoRA adapters of one base into one (PEFT's combination types). */
@@ -37,8 +38,10 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, description = "merged adapter GGUF")
     Path output;
 
-    @Option(names = "--type", defaultValue = "F16", description = "F32, F16, BF16 or Q8_0 (default: ${DEFAULT-VALUE})")
+    @Option(names = "--type", defaultValue = "F16", description = "F32, F16, BF16, Q8_0, Q6_K, Q5_1, Q5_K, Q5_0, Q4_1, Q4_K, Q4_0, Q3_K, Q2_K (default: ${DEFAULT-VALUE})")
     String type;
+
+    @Mixin VerifyOption verify;
 
     @Override
     public Integer call() throws Exception {
@@ -65,12 +68,16 @@ final class MergeCommand implements Callable<Integer> {
             }
             paths.add(Check.inputFile("--adapter", Path.of(a)));
         }
+        verify.check();
+        VerifyCommand.F16 f16;
         try (LlamaModel m = LlamaModel.load(model); LoraSet out = new LoraSet(m)) {
             AdapterMerge.merge(m, paths, w, how, rank, density, seed, out);
-            for (String n : AdapterGguf.write(output, out, m.config(), outType, "panlora-merged"))
-                System.out.println("note: " + n);
-            System.out.printf("wrote %s: %d adapters merged with %s%n", output, paths.size(), method);
+            List<String> notes = AdapterGguf.write(output, out, m.config(), outType, "panlora-merged");
+            for (String n : notes) System.out.println("note: " + n);
+            System.out.printf("wrote %s: %d adapters merged with %s%s%n", output, paths.size(), method,
+                    notes.isEmpty() ? "" : " (" + AdapterGguf.typeSummary(output) + ")");
+            f16 = verify.f16Version(output, out, m.config(), outType);
         }
-        return 0;
+        return verify.adapter(model, output, f16, System.out) ? 0 : 1;
     }
 }

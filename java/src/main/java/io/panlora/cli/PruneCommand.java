@@ -31,8 +31,9 @@ final class PruneCommand implements Callable<Integer> {
     @Option(names = "--permutations", defaultValue = "8", description = "shapley: permutations (default: ${DEFAULT-VALUE})") int permutations;
     @Option(names = {"-c", "--ctx"}, defaultValue = "256", description = "tokens per validation window (default: ${DEFAULT-VALUE})") int ctx;
     @Option(names = {"-o", "--output"}, required = true, description = "pruned adapter GGUF") Path output;
-    @Option(names = "--type", defaultValue = "F16", description = "F32, F16, BF16 or Q8_0 (default: ${DEFAULT-VALUE})") String type;
+    @Option(names = "--type", defaultValue = "F16", description = "F32, F16, BF16, Q8_0, Q6_K, Q5_1, Q5_K, Q5_0, Q4_1, Q4_K, Q4_0, Q3_K, Q2_K (default: ${DEFAULT-VALUE})") String type;
     @Mixin CommonOptions common;
+    @Mixin VerifyOption verify;
 
     @Override
     public Integer call() throws Exception {
@@ -46,10 +47,12 @@ final class PruneCommand implements Callable<Integer> {
         Check.range("--layers", layers, 0, 1 << 20);
         Check.range("--permutations", permutations, 1, 1 << 20);
         Check.range("--ctx", ctx, 2, Check.MAX_CTX);
-        Check.oneOf("--type", type, TrainCommand.ADAPTER_TYPES);
+        GgmlType outType = GgmlType.valueOf(Check.oneOf("--type", type, TrainCommand.ADAPTER_TYPES));
         common.apply();
+        verify.check();
         common.checkTensors(model);
         MemoryPlan.forInference(model, LlamaModel.LoadOptions.on(common.device()), 4, ctx, data).check(common.maxMemory());
+        VerifyCommand.F16 f16;
         try (LlamaModel m = LlamaModel.load(model, common.device()); LoraSet set = new LoraSet(m)) {
             AdapterGguf.load(adapter, set, 1f);
             set.attach();
@@ -65,11 +68,12 @@ final class PruneCommand implements Callable<Integer> {
                 default -> throw new IllegalArgumentException("unknown --method '" + method + "' (magnitude, rank, shapley)");
             }
             if (!val.isEmpty()) System.out.printf("loss after pruning: %.4f%n", Trainer.evaluate(m, val));
-            for (String n : AdapterGguf.write(output, set, m.config(), GgmlType.valueOf(type.toUpperCase()), "panlora-pruned"))
-                System.out.println("note: " + n);
-            System.out.println("wrote " + output);
+            java.util.List<String> notes = AdapterGguf.write(output, set, m.config(), outType, "panlora-pruned");
+            for (String n : notes) System.out.println("note: " + n);
+            System.out.println("wrote " + output + (notes.isEmpty() ? "" : " (" + AdapterGguf.typeSummary(output) + ")"));
+            f16 = verify.f16Version(output, set, m.config(), outType);
         }
-        return 0;
+        return verify.adapter(model, output, f16, System.out) ? 0 : 1;
     }
 
     private java.util.List<io.panlora.train.BatchSource.Batch> validation(LlamaModel m) throws java.io.IOException {

@@ -69,7 +69,7 @@ final class TrainCommand implements Callable<Integer> {
             + "a NaN/Inf loss always stops (default: ${DEFAULT-VALUE})")
     String onDivergence;
     @Option(names = "--recompute", description = "recompute activations per layer in the backward (less memory, ~30% slower)") boolean recompute;
-    @Option(names = "--adapter-type", defaultValue = "F16", description = "exported adapter type: F32, F16, BF16, Q8_0 (default: ${DEFAULT-VALUE})") String adapterType;
+    @Option(names = "--adapter-type", defaultValue = "F16", description = "exported adapter type: F32, F16, BF16, Q8_0, Q6_K, Q5_1, Q5_K, Q5_0, Q4_1, Q4_K, Q4_0, Q3_K, Q2_K (default: ${DEFAULT-VALUE})") String adapterType;
     @Option(names = "--skip-bad-lines", description = "skip malformed JSONL lines (reported) instead of refusing the data") boolean skipBad;
     @Option(names = "--chat-template", description = "chat template for {messages} data: " + "chatml, llama2, llama3, mistral, zephyr, gemma, phi3, alpaca (default: the model's)")
     String chatTemplate;
@@ -141,7 +141,8 @@ final class TrainCommand implements Callable<Integer> {
             System.out.printf("validation loss: %s -> %.4f (ppl %.2f)%n", Double.isNaN(r.valBefore()) ? "?" : String.format("%.4f", r.valBefore()),
                     r.valAfter(), Math.exp(r.valAfter()));
         for (String n : s.exportNotes()) System.out.println("note: " + n);
-        System.out.printf("adapter: %s (%s)%nmetrics: %s%nloss plot: %s%n", s.adapter(), at, r.metrics(), r.plot());
+        System.out.printf("adapter: %s (%s)%nmetrics: %s%nloss plot: %s%n", s.adapter(),
+                s.exportNotes().isEmpty() ? at : at + "; " + io.panlora.lora.AdapterGguf.typeSummary(s.adapter()), r.metrics(), r.plot());
         return 0;
     }
 
@@ -189,5 +190,5 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /** The types an adapter can be exported as. */
-    static final java.util.List<String> ADAPTER_TYPES = java.util.List.of("F32", "F16", "BF16", "Q8_0");
+    static final java.util.List<String> ADAPTER_TYPES = io.panlora.lora.AdapterGguf.typeNames();
 }

@@ -40,6 +40,15 @@ public final class LlamaCppModel implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether llama.cpp may move quantized weights to its extra CPU buffer types (weight repacking: AMX tiles, the AVX/NEON
+     * repacks). Off unless Options.extraBuffers or PANLORA_LLAMA_EXTRA_BUFTS=1: on machines whose CPUID reports AMX that the (virtual) machine does not
+     * let a process use, ggml's AMX kernels die with SIGILL on the first Q4_0/Q4_1/Q8_0/Q4_K/Q5_K/Q6_K model weight (taking
+     * the JVM with them; llama-perplexity itself crashes the same way there). Without them the weights stay in ggml's own
+     * layout and run the plain CPU kernels, with the same activation rounding. Adapter tensors never use these buffers.
+     */
+    static final boolean EXTRA_BUFFER_TYPES = "1".equals(System.getenv("PANLORA_LLAMA_EXTRA_BUFTS"));
+
     private final Path path;
     private final boolean vocabOnly;
     private MemorySegment model;
@@ -67,7 +76,7 @@ public final class LlamaCppModel implements AutoCloseable {
             llama_model_params.n_gpu_layers(p, options.gpuLayers());
             llama_model_params.check_tensors(p, options.checkTensors());
             llama_model_params.vocab_only(p, options.vocabOnly());
-            llama_model_params.use_extra_bufts(p, options.extraBuffers());
+            llama_model_params.use_extra_bufts(p, options.extraBuffers() || EXTRA_BUFFER_TYPES);
             LlamaCpp.clearLog();
             MemorySegment m = llama_h.llama_model_load_from_file(a.allocateFrom(path.toString()), p);
             if (m.equals(MemorySegment.NULL)) throw LlamaCpp.failure(path + ": the model could not be loaded");

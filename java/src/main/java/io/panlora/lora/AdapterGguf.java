@@ -72,16 +72,54 @@ public final class AdapterGguf {
     }
 
     /**
-     * Writes the adapter. type is F32, F16, BF16 or Q8_0; a tensor whose row length (in for lora_a, r for lora_b)
-     * is not a multiple of the type's block is written as F16 instead (reported in the returned notes).
+     * The types an adapter's tensors can be written as, most precise first: every one is loaded and run by llama.cpp
+     * (checked through the bridge by QuantizedAdapterTest) and read back by {@link #load}.
+     */
+    public static final List<GgmlType> TYPES = List.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q6_K,
+            GgmlType.Q5_1, GgmlType.Q5_K, GgmlType.Q5_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q4_0, GgmlType.Q3_K, GgmlType.Q2_K);
+
+    /** The names of {@link #TYPES}, for option checks and messages. */
+    public static List<String> typeNames() {
+        return TYPES.stream().map(GgmlType::name).toList();
+    }
+
+    /** Whether type is one of {@link #TYPES}. */
+    public static boolean supported(GgmlType type) {
+        return TYPES.contains(type);
+    }
+
+    /**
+     * The type a tensor with rows of rowLength elements is written as when type is asked for (ggml's blocks run along a row,
+     * ne[0]: the input size for lora_a, the rank for lora_b). type itself when its block divides the row; else a K-quant
+     * (blocks of 256) falls back to the legacy type (blocks of 32) with at least as many bits per weight — Q2_K and Q3_K to
+     * Q4_0, Q4_K to Q4_1, Q5_K to Q5_1, Q6_K to Q8_0 — and a legacy type, or a K-quant whose row is not a multiple of 32
+     * either, to F16.
+     */
+    public static GgmlType typeFor(GgmlType type, long rowLength) {
+        if (!supported(type)) throw new IllegalArgumentException("adapter type must be one of " + String.join(", ", typeNames()) + ", got " + type);
+        if (rowLength % type.blockSize() == 0) return type;
+        GgmlType legacy = switch (type) {
+            case Q2_K, Q3_K -> GgmlType.Q4_0;
+            case Q4_K -> GgmlType.Q4_1;
+            case Q5_K -> GgmlType.Q5_1;
+            case Q6_K -> GgmlType.Q8_0;
+            default -> GgmlType.F16;
+        };
+        return rowLength % legacy.blockSize() == 0 ? legacy : GgmlType.F16;
+    }
+
+    /**
+     * Writes the adapter. type is one of {@link #TYPES}; a tensor whose row length (in for lora_a, r for lora_b) is not a
+     * multiple of the type's block is written as {@link #typeFor}'s fallback instead (reported in the returned notes, one
+     * per kind of fallback).
      */
     public static List<String> write(Path path, LoraSet set, LlamaConfig base, GgmlType type, String name) throws IOException {
-        if (type != GgmlType.F32 && type != GgmlType.F16 && type != GgmlType.BF16 && type != GgmlType.Q8_0)
-            throw new IllegalArgumentException("adapter type must be F32, F16, BF16 or Q8_0, got " + type);
+        if (!supported(type))
+            throw new IllegalArgumentException("adapter type must be one of " + String.join(", ", typeNames()) + ", got " + type);
         float[] alpha = new float[1];
         Map<String, Factors> fs = collect(set, alpha);
         if (fs.isEmpty()) throw new IllegalArgumentException("the adapter has no enabled slots to export");
-        List<String> notes = new ArrayList<>();
+        Map<String, List<String>> fallbacks = new LinkedHashMap<>();
         GgufWriter w = new GgufWriter();
         w.putString("general.architecture", base.arch());
         w.putString("general.type", "adapter");
@@ -91,22 +129,86 @@ public final class AdapterGguf {
         try (Arena arena = Arena.ofConfined()) {
             for (var e : fs.entrySet()) {
                 Factors f = e.getValue();
-                add(w, e.getKey() + ".lora_a", f.a(), f.in(), f.rank(), type, arena, notes);
-                add(w, e.getKey() + ".lora_b", f.b(), f.rank(), f.out(), type, arena, notes);
+                add(w, e.getKey() + ".lora_a", f.a(), f.in(), f.rank(), type, arena, fallbacks);
+                add(w, e.getKey() + ".lora_b", f.b(), f.rank(), f.out(), type, arena, fallbacks);
             }
             w.write(path);
+        }
+        List<String> notes = new ArrayList<>();
+        for (var e : fallbacks.entrySet()) {
+            List<String> names = e.getValue();
+            notes.add(e.getKey().replace("%N", Integer.toString(names.size())).replace("%S", names.size() == 1 ? "" : "s")
+                    + " (" + String.join(", ", names.subList(0, Math.min(3, names.size()))) + (names.size() > 3 ? ", …" : "") + ")");
         }
         return notes;
     }
 
-    private static void add(GgufWriter w, String name, float[] v, long ne0, long ne1, GgmlType type, Arena arena, List<String> notes) {
-        GgmlType t = type;
-        if (ne0 % t.blockSize() != 0) {
-            notes.add(name + ": row length " + ne0 + " is not a multiple of the " + t + " block (" + t.blockSize() + "); written as F16");
-            t = GgmlType.F16;
+    private static void add(GgufWriter w, String name, float[] v, long ne0, long ne1, GgmlType type, Arena arena,
+                            Map<String, List<String>> fallbacks) {
+        GgmlType t = typeFor(type, ne0);
+        if (t != type) {
+            boolean a = name.endsWith("lora_a");
+            String key = type + ": %N lora_" + (a ? "a" : "b") + " tensor%S with rows of " + ne0 + " (" + (a ? "the input size" : "the rank")
+                    + "), not a multiple of the " + type + " block (" + type.blockSize() + "), written as " + t;
+            fallbacks.computeIfAbsent(key, k -> new ArrayList<>()).add(name);
         }
         MemorySegment seg = Codec.quantize(t, v, arena);
         w.addTensor(name, new long[] {ne0, ne1}, t, seg);
+    }
+
+    /**
+     * The tensor types of an adapter file, most frequent first, as "70 tensors: 60 Q4_0, 10 F16" — what a fallback
+     * actually left in the file.
+     */
+    public static String typeSummary(Path path) throws IOException {
+        Map<GgmlType, Integer> count = new java.util.EnumMap<>(GgmlType.class);
+        int n = 0;
+        try (GgufFile f = GgufFile.open(path)) {
+            for (GgufTensorInfo t : f.tensors()) {
+                count.merge(t.type(), 1, Integer::sum);
+                n++;
+            }
+        }
+        StringBuilder sb = new StringBuilder(n + " tensor" + (n == 1 ? "" : "s") + ":");
+        count.entrySet().stream().sorted((x, y) -> y.getValue() - x.getValue())
+                .forEach(e -> sb.append(sb.charAt(sb.length() - 1) == ':' ? " " : ", ").append(e.getValue()).append(' ').append(e.getKey()));
+        return sb.toString();
+    }
+
+    /**
+     * Whether writing set with {@link #write} reproduces the adapter file's factors exactly, each tensor at the type the file
+     * holds it in (same tensors, shapes and alpha; byte-identical data): then set is the source the file was written from.
+     */
+    public static boolean reproduces(Path file, LoraSet set) throws IOException {
+        float[] alpha = new float[1];
+        Map<String, Factors> fs = collect(set, alpha);
+        try (GgufFile f = GgufFile.open(file); Arena arena = Arena.ofConfined()) {
+            if (f.getFloat("adapter.lora.alpha", Float.NaN) != alpha[0]) return false;
+            if (f.tensors().size() != 2 * fs.size()) return false;
+            for (var e : fs.entrySet()) {
+                Factors x = e.getValue();
+                for (boolean isA : new boolean[] {true, false}) {
+                    String name = e.getKey() + (isA ? ".lora_a" : ".lora_b");
+                    if (!f.hasTensor(name)) return false;
+                    GgufTensorInfo t = f.tensor(name);
+                    long ne0 = isA ? x.in() : x.rank(), ne1 = isA ? x.rank() : x.out();
+                    if (t.nDims() != 2 || t.ne()[0] != ne0 || t.ne()[1] != ne1 || !supported(t.type()) || ne0 % t.type().blockSize() != 0)
+                        return false;
+                    MemorySegment mine = Codec.quantize(t.type(), isA ? x.a() : x.b(), arena);
+                    if (mine.mismatch(f.tensorData(t)) != -1) return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    /** The tensor types present in a GGUF file (adapter or model). */
+    public static java.util.Set<GgmlType> tensorTypes(Path path) throws IOException {
+        java.util.Set<GgmlType> out = java.util.EnumSet.noneOf(GgmlType.class);
+        try (GgufFile f = GgufFile.open(path)) {
+            for (GgufTensorInfo t : f.tensors()) out.add(t.type());
+        }
+        return out;
     }
 
     /**
@@ -120,6 +222,9 @@ public final class AdapterGguf {
                     + ", but the model has " + nLayer + " layers (0.." + (nLayer - 1) + ")");
         return (int) layer;
     }
+
+    /** The tensor types {@link #load} dequantizes: {@link #TYPES}. */
+    private static final java.util.Set<GgmlType> READABLE = java.util.EnumSet.copyOf(TYPES);
 
     private static final Pattern NAME = Pattern.compile("blk\\.(\\d+)\\.([a-z_]+)\\.weight\\.lora_([ab])");
 
@@ -175,6 +280,10 @@ public final class AdapterGguf {
                                 + io.panlora.model.LlamaModel.RUNNABLE + ")");
                 float scale = alpha != 0 ? userScale * alpha / r : userScale;
                 LoraSet.Slot s = set.addSlot(layer, target, (int) r, scale);
+                for (GgufTensorInfo t : new GgufTensorInfo[] {ta, tb})
+                    if (!READABLE.contains(t.type()))
+                        throw new GgufException(where + ": tensor '" + t.name() + "' is " + t.type() + "; adapter tensors can be "
+                                + String.join(", ", typeNames()));
                 float[] a = Codec.dequantize(ta.type(), f.tensorData(ta), in * r), b = Codec.dequantize(tb.type(), f.tensorData(tb), r * out);
                 requireFinite(where, ta.name(), a);
                 requireFinite(where, tb.name(), b);

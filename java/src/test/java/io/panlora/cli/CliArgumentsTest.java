@@ -71,7 +71,7 @@ class CliArgumentsTest {
     static Stream<Arguments> badTrainFlags() {
         return Stream.of(Arguments.of(List.of("--rank", "100000"), "--rank"), Arguments.of(List.of("--alpha", "NaN"), "--alpha"),
                 Arguments.of(List.of("--weight-decay", "-1"), "--weight-decay"), Arguments.of(List.of("--lr", "Infinity"), "--lr"),
-                Arguments.of(List.of("--lr", "0"), "--lr"), Arguments.of(List.of("--adapter-type", "Q4_K"), "--adapter-type"),
+                Arguments.of(List.of("--lr", "0"), "--lr"), Arguments.of(List.of("--adapter-type", "IQ4_NL"), "--adapter-type"),
                 Arguments.of(List.of("--adapter-type", "FOO"), "--adapter-type"), Arguments.of(List.of("--clip", "-1"), "--clip"),
                 Arguments.of(List.of("--clip", "NaN"), "--clip"), Arguments.of(List.of("--min-lr-ratio", "5"), "--min-lr-ratio"),
                 Arguments.of(List.of("--eval-batches", "-1"), "--eval-batches"), Arguments.of(List.of("--epochs", "-1"), "--epochs"),
@@ -138,10 +138,16 @@ class CliArgumentsTest {
                 Arguments.of(List.of("init", "-o", "OUT", "--type", "FOO"), "--type"),
                 Arguments.of(List.of("init", "-o", "OUT", "--layers", "0"), "--layers"),
                 Arguments.of(List.of("merge", "-m", m, "--adapter", "MODEL", "-o", "OUT", "--density", "NaN"), "--density"),
-                Arguments.of(List.of("merge", "-m", m, "--adapter", "MODEL", "-o", "OUT", "--type", "Q4_K"), "--type"),
+                Arguments.of(List.of("merge", "-m", m, "--adapter", "MODEL", "-o", "OUT", "--type", "Q8_K"), "--type"),
                 Arguments.of(List.of("export", "-m", m, "--adapter", "MODEL", "-o", "OUT", "--type", "FOO"), "--type"),
                 Arguments.of(List.of("prune", "-m", m, "--adapter", "MODEL", "--method", "rank", "-o", "OUT", "--keep", "-1"), "--keep"),
-                Arguments.of(List.of("prune", "-m", m, "--adapter", "MODEL", "--method", "rank", "-o", "OUT", "--type", "Q4_0"), "--type"));
+                Arguments.of(List.of("prune", "-m", m, "--adapter", "MODEL", "--method", "rank", "-o", "OUT", "--type", "Q8_1"), "--type"),
+                Arguments.of(List.of("export", "-m", m, "--adapter", "MODEL", "-o", "OUT", "--type", "TQ1_0"), "--type"),
+                Arguments.of(List.of("convert", "-m", m, "--adapter", "MODEL", "-o", "OUT", "--type", "IQ2_XS"), "--type"),
+                Arguments.of(List.of("convert", "-m", m, "--adapter", "MODEL", "--to-peft", "OUT", "--type", "Q4_0"), "--type"),
+                Arguments.of(List.of("convert", "-m", m, "--adapter", "MODEL", "--to-peft", "OUT", "--verify"), "--to-peft"),
+                Arguments.of(List.of("export", "-m", m, "--adapter", "MODEL", "-o", "OUT", "--verify-logit-tolerance", "1"), "--verify"),
+                Arguments.of(List.of("merge", "-m", m, "--adapter", "MODEL", "-o", "OUT", "--verify", "--verify-nll-tolerance", "-1"), "--verify-nll-tolerance"));
     }
 
     @ParameterizedTest

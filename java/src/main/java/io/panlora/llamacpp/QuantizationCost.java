@@ -1,0 +1,67 @@
+package io.panlora.llamacpp;
+
+import io.panlora.gguf.GgufFile;
+import io.panlora.model.TokenizerLoader;
+import io.panlora.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * What storing adapters in a smaller type costs when llama.cpp runs them: the mean NLL of one window through llama.cpp with
+ * the adapters as given and with their F16 versions (the same window as {@link Parity}: panlora's token ids of the text, BOS
+ * as the vocabulary asks, at most the model's training context), in one llama.cpp model and context.
+ */
+public final class QuantizationCost {
+    private QuantizationCost() {}
+
+    /**
+     * @param window predictions + 1 (tokens evaluated)
+     * @param nll    llama.cpp's mean NLL with the adapters as given, nats/token
+     * @param f16Nll the same with the F16 versions
+     */
+    public record Result(int window, double nll, double f16Nll) {
+        /** nll − f16Nll: positive when the smaller type is worse. */
+        public double cost() {
+            return nll - f16Nll;
+        }
+    }
+
+    /**
+     * Measures both NLLs.
+     *
+     * @param adapters the adapters with their scales
+     * @param f16      their F16 versions, in the same order (the scales are taken from adapters)
+     */
+    public static Result measure(Path base, List<Parity.Adapter> adapters, List<Path> f16, String text, int window, int threads)
+            throws IOException {
+        if (adapters.size() != f16.size())
+            throw new IllegalArgumentException(adapters.size() + " adapters but " + f16.size() + " F16 versions");
+        if (window < 2) throw new IllegalArgumentException("the window must hold at least 2 tokens, got " + window);
+        int[] ours;
+        try (GgufFile g = GgufFile.open(base)) {
+            Tokenizer tok = TokenizerLoader.fromGguf(g);
+            ours = tok.encode(text, true, false);
+        }
+        try (LlamaCppModel lm = LlamaCppModel.load(base)) {
+            int n = Math.min(Math.min(window, ours.length), lm.nCtxTrain() > 0 ? lm.nCtxTrain() : Integer.MAX_VALUE);
+            if (n < 2) throw new IllegalArgumentException("the text gives " + ours.length + " tokens: at least 2 are needed");
+            int[] ids = Arrays.copyOf(ours, n);
+            int nv = lm.nVocab();
+            try (LlamaCppContext ctx = lm.newContext(new LlamaCppContext.Options(n, Math.min(n, 512), threads, true))) {
+                List<LlamaCppContext.Scaled> given = new ArrayList<>(), half = new ArrayList<>();
+                for (int i = 0; i < adapters.size(); i++) {
+                    given.add(new LlamaCppContext.Scaled(lm.loadAdapter(adapters.get(i).file()), adapters.get(i).scale()));
+                    half.add(new LlamaCppContext.Scaled(lm.loadAdapter(f16.get(i)), adapters.get(i).scale()));
+                }
+                ctx.setAdapters(given);
+                double q = Parity.meanNll(ctx.logits(ids), ids, nv);
+                ctx.setAdapters(half);
+                double h = Parity.meanNll(ctx.logits(ids), ids, nv);
+                return new Result(n, q, h);
+            }
+        }
+    }
+}
