@@ -139,7 +139,7 @@ public final class Checkpoint {
                 float[] a = factor(f, p + "a", s.in(), s.rank()), b = factor(f, p + "b", s.rank(), s.out());
                 float[] mA = factor(f, p + "m_a", s.in(), s.rank()), vA = secondMoment(f, p + "v_a", s.in(), s.rank());
                 float[] mB = factor(f, p + "m_b", s.rank(), s.out()), vB = secondMoment(f, p + "v_b", s.rank(), s.out());
-                long adamStep = nonNegative(f, p + "step", Long.MAX_VALUE);
+                long adamStep = nonNegative(f, p + "step", 1L << 53); // the engine's bound (pl_lora_set_adam)
                 set.setWeights(s, a, b);
                 set.setAdam(s, new LoraSet.AdamState(mA, vA, mB, vB, adamStep));
             }

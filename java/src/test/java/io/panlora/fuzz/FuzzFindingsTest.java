@@ -96,6 +96,13 @@ class FuzzFindingsTest {
         }
     }
 
+    /** Was: the engine's PanloraException "pl_lora_set_adam: step 1152921504606846983 out of range" (no file named). */
+    @Test
+    void checkpointAdamStepBeyondTheEnginesBound() throws IOException {
+        Path p = input("CheckpointFuzzTest", "checkpoint", "crash-adam-step-beyond-2-53.gguf", "run/" + Checkpoint.FILE);
+        assertLoadRefuses(p, "step", "out of range 0..9007199254740992");
+    }
+
     /** Was: IllegalArgumentException "tokenizer tokens 43 and 121 have the same text" from the tokenizer, not naming the file. */
     @Test
     void tokenizerWithTwoTokensOfOneText() throws IOException {
