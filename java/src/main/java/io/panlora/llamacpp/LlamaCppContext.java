@@ -148,18 +148,7 @@ public final class LlamaCppContext implements AutoCloseable {
         if (nPast + n > nCtx())
             throw new IllegalArgumentException(nPast + n + " positions exceed the context of " + nCtx());
         llama_batch.n_tokens(batch, n);
-        MemorySegment tok = llama_batch.token(batch).reinterpret(4L * options.nBatch());
-        MemorySegment pos = llama_batch.pos(batch).reinterpret(4L * options.nBatch());
-        MemorySegment nSeq = llama_batch.n_seq_id(batch).reinterpret(4L * options.nBatch());
-        MemorySegment seqIds = llama_batch.seq_id(batch).reinterpret(ValueLayout.ADDRESS.byteSize() * options.nBatch());
-        MemorySegment out = llama_batch.logits(batch).reinterpret(options.nBatch());
-        for (int i = 0; i < n; i++) {
-            tok.setAtIndex(ValueLayout.JAVA_INT, i, tokens[from + i]);
-            pos.setAtIndex(ValueLayout.JAVA_INT, i, nPast + i);
-            nSeq.setAtIndex(ValueLayout.JAVA_INT, i, 1);
-            seqIds.getAtIndex(ValueLayout.ADDRESS, i).reinterpret(4).set(ValueLayout.JAVA_INT, 0, 0);
-            out.set(ValueLayout.JAVA_BYTE, i, (byte) (wantAll || i == n - 1 ? 1 : 0));
-        }
+        for (int i = 0; i < n; i++) put(i, tokens[from + i], nPast + i, 0, wantAll || i == n - 1);
         LlamaCpp.clearLog();
         int rc = llama_h.llama_decode(handle(), batch);
         if (rc != 0) throw LlamaCpp.failure("llama_decode of " + n + " tokens at position " + nPast + " failed (" + rc + ")");
@@ -233,24 +222,23 @@ public final class LlamaCppContext implements AutoCloseable {
             if (targets[t] >= 0) out[at + t] = (float) Parity.nll(logits, off + t * nv, nv, targets[t]);
     }
 
+    /** Entry i of the batch: token at position pos of sequence seq, its logits kept or not. */
+    private void put(int i, int token, int pos, int seq, boolean logits) {
+        long n = options.nBatch();
+        llama_batch.token(batch).reinterpret(4 * n).setAtIndex(ValueLayout.JAVA_INT, i, token);
+        llama_batch.pos(batch).reinterpret(4 * n).setAtIndex(ValueLayout.JAVA_INT, i, pos);
+        llama_batch.n_seq_id(batch).reinterpret(4 * n).setAtIndex(ValueLayout.JAVA_INT, i, 1);
+        llama_batch.seq_id(batch).reinterpret(ValueLayout.ADDRESS.byteSize() * n).getAtIndex(ValueLayout.ADDRESS, i)
+                .reinterpret(4L * options.nSeq()).set(ValueLayout.JAVA_INT, 0, seq);
+        llama_batch.logits(batch).reinterpret(n).set(ValueLayout.JAVA_BYTE, i, (byte) (logits ? 1 : 0));
+    }
+
     /** Fills the batch with ng whole sequences (sequence b gets seq_id b, positions 0..len-1), every logit wanted. */
     private void fill(int[][] tokens, int g, int ng, int len) {
         int n = ng * len;
         llama_batch.n_tokens(batch, n);
-        MemorySegment tok = llama_batch.token(batch).reinterpret(4L * options.nBatch());
-        MemorySegment pos = llama_batch.pos(batch).reinterpret(4L * options.nBatch());
-        MemorySegment nSeq = llama_batch.n_seq_id(batch).reinterpret(4L * options.nBatch());
-        MemorySegment seqIds = llama_batch.seq_id(batch).reinterpret(ValueLayout.ADDRESS.byteSize() * options.nBatch());
-        MemorySegment out = llama_batch.logits(batch).reinterpret(options.nBatch());
         for (int b = 0; b < ng; b++)
-            for (int t = 0; t < len; t++) {
-                int i = b * len + t;
-                tok.setAtIndex(ValueLayout.JAVA_INT, i, tokens[g + b][t]);
-                pos.setAtIndex(ValueLayout.JAVA_INT, i, t);
-                nSeq.setAtIndex(ValueLayout.JAVA_INT, i, 1);
-                seqIds.getAtIndex(ValueLayout.ADDRESS, i).reinterpret(4L * options.nSeq()).set(ValueLayout.JAVA_INT, 0, b);
-                out.set(ValueLayout.JAVA_BYTE, i, (byte) 1);
-            }
+            for (int t = 0; t < len; t++) put(b * len + t, tokens[g + b][t], t, b, true);
     }
 
     /**
