@@ -49,4 +49,4 @@ if [ -f "$BUILD/$cuda" ]; then # the CUDA backend, when this build has one (the 
 fi
 if command -v sha256sum >/dev/null 2>&1; then sha=(sha256sum); else sha=(shasum -a 256); fi
 (cd "$dest" && "${sha[@]}" "${files[@]}" > natives.sha256)
-echo "panlora: staged ${files[*]} for $plat into $dest" >&2
+[ -n "${PANLORA_QUIET:-}" ] || echo "panlora: staged ${files[*]} for $plat into $dest" >&2
