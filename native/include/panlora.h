@@ -63,7 +63,9 @@ enum pl_type {
 const char *pl_last_error(void);
 /* PL_API_VERSION of the built library. */
 int32_t pl_api_version(void);
-/* A one-line description of the build: backends, SIMD levels detected, BLAS. Thread-safe; the string is never freed or rewritten. */
+/* A one-line description of the build: backends, SIMD levels detected, BLAS (its last field, "blas=": "openblas (FILE, loaded at
+   run time)", "none", or "none (SENTENCE)" when PANLORA_GEMM=openblas asked for OpenBLAS and it could not be loaded).
+   Thread-safe; the string is never freed or rewritten. */
 const char *pl_build_info(void);
 /* Sets the number of CPU threads the engine uses (n >= 1); results are deterministic for a given n. */
 int32_t pl_set_num_threads(int32_t n);
@@ -89,7 +91,7 @@ int32_t pl_matmul(int32_t wtype, const void *w, int64_t w_bytes, int64_t in, int
 /* dx[t][i] = sum_o W[o][i] * dy[t][o] (the product with W transposed, for input gradients); dy is n_tok x out, dx is n_tok x in. */
 int32_t pl_matmul_t(int32_t wtype, const void *w, int64_t w_bytes, int64_t in, int64_t out,
                     const float *dy, int64_t n_tok, float *dx);
-/* Times a square F32 GEMM of size n (the best kernel this build has: BLAS if linked, else ours) over reps runs; writes GFLOP/s. */
+/* Times a square F32 GEMM of size n (OpenBLAS's when PANLORA_GEMM=openblas loaded it, else ours) over reps runs; writes GFLOP/s. */
 int32_t pl_bench_sgemm(int64_t n, int32_t reps, double *gflops);
 
 /* ---- devices ---- */

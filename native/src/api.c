@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "common.h"
 #include "backend.h"
+#include "ops/openblas.h"
 
 static _Thread_local char pl_error_buf[1024];
 static int pl_num_threads = 0; /* 0 = not set: use the number of cores */
@@ -147,19 +148,15 @@ PL_EXPORT int32_t pl_cuda_bench_gemm(int32_t device, int64_t n, int32_t reps, do
 /* The build description, written once (pthread_once) for each state of the CUDA backend and never rewritten, so any
    thread may hold the pointer for the life of the process. The thread count is not part of it (pl_get_num_threads). */
 static pthread_once_t info_once = PTHREAD_ONCE_INIT;
-static char info_text[3][256]; /* CUDA not probed yet, loaded, unavailable */
+static char info_text[3][1024]; /* CUDA not probed yet, loaded, unavailable */
 
 static void info_build(void) {
     static const char *const cuda_state[3] = {", cuda (not probed yet)", ", cuda", ", cuda unavailable"};
+    const char *blas = pl_openblas_describe(); /* loads OpenBLAS here when PANLORA_GEMM=openblas asks for it */
     for (int i = 0; i < 3; i++)
         snprintf(info_text[i], sizeof info_text[i], "panlora api %d; backends: cpu%s; cpu: avx2=%s avx512=%s; blas=%s",
                  PL_API_VERSION, cuda_state[i], pl_cpu_has_avx2() ? "yes" : "no", pl_cpu_has_avx512() ? "yes" : "no",
-#ifdef PANLORA_HAVE_OPENBLAS
-                 "openblas"
-#else
-                 "none"
-#endif
-        );
+                 blas);
 }
 
 PL_EXPORT const char *pl_build_info(void) {

@@ -1,4 +1,4 @@
-/* Matrix products: the F32 GEMM entry point (OpenBLAS when linked, else panlora's kernels), linear layers
+/* Matrix products: the F32 GEMM entry point (panlora's kernels, or OpenBLAS loaded at run time on request), linear layers
  * over weights of any dequantizable ggml type in both directions, and the public pl_matmul / pl_matmul_t /
  * pl_bench_sgemm.
  *
@@ -27,10 +27,8 @@
 #include "ops/sgemm.h"
 #include "quant/quant.h"
 #include "pool.h"
-#ifdef PANLORA_HAVE_OPENBLAS
-#include <cblas.h>
+#include "ops/openblas.h"
 #include <limits.h>
-#endif
 
 #define PL_ROWS_MAX_TOK 4                  /* n_tok up to this uses the row-streaming (decode) paths */
 #define PL_SCRATCH_FLOATS (2 * 1024 * 1024) /* F32 scratch of a dequantized chunk: 8 MiB */
@@ -97,37 +95,25 @@ static void axpy_avx2(float alpha, const float *x, float *y, int64_t n) { axpy_s
 
 /* ---- GEMM ---- */
 
-#ifdef PANLORA_HAVE_OPENBLAS
 /* 1 if every size and stride fits OpenBLAS's 32-bit integers. */
 static int fits_blas_int(int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb, int64_t ldc) {
     return M <= INT_MAX && N <= INT_MAX && K <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX;
 }
-#endif
 
-/* 1 when PANLORA_GEMM=openblas asks for OpenBLAS's GEMM (multi-threaded with static shares: fastest on an idle
-   machine, stalls whenever one of its threads is descheduled). Read once. */
-static int use_openblas(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        const char *e = getenv("PANLORA_GEMM");
-        cached = e && strcmp(e, "openblas") == 0;
-    }
-    return cached;
-}
-
-/* C = alpha * op(A) op(B) + beta * C (row-major): panlora's kernels on the engine's thread pool; OpenBLAS when
-   linked and chosen with PANLORA_GEMM=openblas. */
+/* C = alpha * op(A) op(B) + beta * C (row-major): panlora's kernels on the engine's thread pool; OpenBLAS's cblas_sgemm
+   when PANLORA_GEMM=openblas asked for it and it could be loaded at run time (ops/openblas.c). */
 int32_t pl_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-#ifdef PANLORA_HAVE_OPENBLAS
-    if (use_openblas() && !pl_pool_in_chunk() && M > 0 && N > 0 && K > 0 && alpha != 0.0f && fits_blas_int(M, N, K, lda, ldb, ldc)) {
+    const pl_openblas *ob;
+    if (M > 0 && N > 0 && K > 0 && alpha != 0.0f && (ob = pl_openblas_get()) != NULL && !pl_pool_in_chunk() &&
+        fits_blas_int(M, N, K, lda, ldb, ldc)) {
         const int threads = pl_threads();
-        if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M,
-                    (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+        if (ob->get_num_threads && ob->set_num_threads && ob->get_num_threads() != threads) ob->set_num_threads(threads);
+        ob->sgemm(PL_CBLAS_ROW_MAJOR, trans_a ? PL_CBLAS_TRANS : PL_CBLAS_NO_TRANS,
+                  trans_b ? PL_CBLAS_TRANS : PL_CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb,
+                  beta, C, (int)ldc);
         return pl_ok();
     }
-#endif
     return pl_sgemm_own(PL_GEMM_AUTO, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 

@@ -37,6 +37,18 @@ public final class Native {
         return panlora_h.pl_build_info().reinterpret(Long.MAX_VALUE).getString(0);
     }
 
+    /**
+     * Why the engine runs its own GEMM although {@code PANLORA_GEMM=openblas} asked for OpenBLAS (not installed, or no
+     * {@code cblas_sgemm} in the library named), as one sentence from {@link #buildInfo()}'s blas field; null when
+     * nothing was asked for or OpenBLAS was loaded. The library prints nothing itself; callers show this once.
+     */
+    public static String blasFallback() {
+        String info = buildInfo();
+        int at = info.indexOf("; blas=none (");
+        if (at < 0 || !info.endsWith(")")) return null;
+        return info.substring(at + "; blas=none (".length(), info.length() - 1);
+    }
+
     /** Sets the engine's CPU thread count. */
     public static void setThreads(int n) {
         check(panlora_h.pl_set_num_threads(n), "pl_set_num_threads");

@@ -39,8 +39,19 @@ final class CommonOptions {
         if (threads != null) Check.range("--threads", threads, 1, 4096);
         maxMemory();
         Native.ensureLoaded();
+        announceBlasFallback();
         if (threads != null) Native.setThreads(threads);
         else if (System.getProperty("panlora.threads") != null) Native.setThreads(Integer.getInteger("panlora.threads"));
+    }
+
+    private static boolean blasAnnounced;
+
+    /** With PANLORA_GEMM=openblas and no loadable OpenBLAS: one line on stderr, once per run, saying why and what runs instead. */
+    static synchronized void announceBlasFallback() {
+        if (blasAnnounced) return;
+        blasAnnounced = true;
+        String why = Native.blasFallback();
+        if (why != null) System.err.println("panlora: " + why);
     }
 
     /**

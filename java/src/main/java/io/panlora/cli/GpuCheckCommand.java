@@ -40,6 +40,7 @@ final class GpuCheckCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Native.ensureLoaded();
+        CommonOptions.announceBlasFallback();
         Native.setThreads(threads != null ? threads : Math.min(4, Runtime.getRuntime().availableProcessors()));
         Device d = Device.parse(device);
         if (d.isCpu()) throw new IllegalArgumentException("--device must be cuda or cuda:N: gpu-check compares a CUDA device with the CPU");
