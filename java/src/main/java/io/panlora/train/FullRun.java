@@ -136,7 +136,14 @@ public final class FullRun {
                         if (t != null) params += t.ne0() * t.ne1();
                     }
             if (out != null) out.printf("full-parameter training: %,d trainable parameters (every matrix and norm, F32)%n", params);
-            try (LlamaModel m = LlamaModel.fromWeights(c, weights, arena, o.load())) {
+            LlamaModel bound;
+            try {
+                bound = LlamaModel.fromWeights(c, weights, arena, o.load()); // closes the arena when it closes
+            } catch (RuntimeException e) {
+                arena.close();
+                throw e;
+            }
+            try (LlamaModel m = bound) {
                 Trainer tr = new Trainer(m, null, cfg, d.batches(), d.val(), o.outDir(), out).onDivergence(o.onDivergence())
                         .listener(o.listener());
                 Trainer.Result r = tr.run(o.resume());
