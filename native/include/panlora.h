@@ -67,7 +67,8 @@ int32_t pl_api_version(void);
    run time)", "none", or "none (SENTENCE)" when PANLORA_GEMM=openblas asked for OpenBLAS and it could not be loaded).
    Thread-safe; the string is never freed or rewritten. */
 const char *pl_build_info(void);
-/* Sets the number of CPU threads the engine uses (n >= 1); results are deterministic for a given n. */
+/* Sets the number of CPU threads the engine uses (n >= 1) — the process-wide default; a model may have its own
+   (pl_model_set_threads). Results are deterministic for a given n. */
 int32_t pl_set_num_threads(int32_t n);
 /* The number of CPU threads the engine uses. */
 int32_t pl_get_num_threads(void);
@@ -187,6 +188,12 @@ int32_t pl_model_set_placement(pl_model *model, int32_t placement);
 /* Device memory of a CUDA model's device: bytes the engine holds there now (weights, caches, trainers, adapters of every
    model on that device), the peak of that since the process started, and the device's total. All 0 on the CPU. */
 int32_t pl_model_device_memory(const pl_model *model, int64_t *used, int64_t *peak, int64_t *total);
+/* CPU threads of this model's forward, NLL, decoding and training calls (n in 1..1024), or 0 (the default): the global count
+   of pl_set_num_threads. Only the model's own calls use it, so two models may run with different counts; codec calls
+   (pl_quantize, pl_dequantize) keep the global count. Results are deterministic for a given count. */
+int32_t pl_model_set_threads(pl_model *model, int32_t n);
+/* The model's thread count as set (0: it follows the global count). */
+int32_t pl_model_get_threads(const pl_model *model, int32_t *n);
 /* Frees a model (not the weights it borrows). NULL is a no-op. */
 void pl_model_free(pl_model *model);
 /* Sets a weight; layer is ignored (pass -1) for global weights. The data is borrowed, not copied: it must outlive the model. The shape and byte size are checked.
@@ -318,6 +325,15 @@ int32_t pl_trainer_grad_norm(pl_trainer *trainer, double *norm);
 int32_t pl_trainer_adamw_step(pl_trainer *trainer, const pl_adamw_params *params);
 /* FULL mode: copies the accumulated gradient of a weight (layer -1 for global ones) into dst (its element count). */
 int32_t pl_trainer_get_weight_grad(pl_trainer *trainer, int32_t which, int64_t layer, float *dst, int64_t len);
+/* FULL mode on the CPU: the AdamW state of a trained weight (layer -1 for global ones): first and second moments (len floats each,
+   the weight's element count; NULL skips) and its step count (NULL skips). A device trainer fails with PL_ERR_UNSUPPORTED; a
+   weight that does not train (absent, a bias, RoPE factors) with PL_ERR_STATE. */
+int32_t pl_trainer_get_weight_adam(pl_trainer *trainer, int32_t which, int64_t layer, float *m, float *v, int64_t len,
+                                   int64_t *step);
+/* Restores it (same lengths; NULL leaves that moment; moments finite, v >= 0, step in 0..2^53; all checked before anything is
+   copied). With the weights themselves (which the caller owns) this resumes FULL training exactly. */
+int32_t pl_trainer_set_weight_adam(pl_trainer *trainer, int32_t which, int64_t layer, const float *m, const float *v, int64_t len,
+                                   int64_t step);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,10 @@
 
 static _Thread_local char pl_error_buf[1024];
 static int pl_num_threads = 0; /* 0 = not set: use the number of cores */
+/* The thread count of the model whose call this thread is running (pl_model_set_threads), 0 = none: the global count.
+   Set on entry to the model's compute calls and restored on return; pool workers take the submitting thread's value
+   for the chunks they run (pool.c), so a loop nested in a chunk sees the same count wherever it runs. */
+static _Thread_local int pl_call_threads = 0;
 
 int32_t pl_fail(int32_t code, const char *fmt, ...) {
     va_list ap;
@@ -178,6 +182,7 @@ static int usable_cpus(void) {
 }
 
 int pl_threads(void) {
+    if (pl_call_threads > 0) return pl_call_threads;
     int n = __atomic_load_n(&pl_num_threads, __ATOMIC_RELAXED);
     if (n > 0) return n;
     static int cpus; /* read once: the affinity mask is fixed for a run */
@@ -197,6 +202,16 @@ PL_EXPORT int32_t pl_set_num_threads(int32_t n) {
 }
 
 PL_EXPORT int32_t pl_get_num_threads(void) { pl_clear_error(); return pl_threads(); }
+
+int pl_threads_override(void) { return pl_call_threads; }
+
+void pl_threads_set_override(int n) { pl_call_threads = n; }
+
+int pl_threads_enter(const pl_model *m) {
+    const int saved = pl_call_threads;
+    if (m && m->n_threads > 0) pl_call_threads = m->n_threads;
+    return saved;
+}
 
 void *pl_alloc(size_t bytes) {
     if (bytes == 0) return NULL;

@@ -54,8 +54,14 @@ void *pl_alloc(size_t bytes);
 void *pl_calloc(size_t bytes);
 void pl_free(void *p);
 
-/* Number of threads kernels use (pl_set_num_threads). */
+/* Number of threads kernels use: the count of the model whose call is running (pl_model_set_threads), else the global
+   one (pl_set_num_threads), else the usable cores. */
 int pl_threads(void);
+/* This thread's per-call count (0 = none) and its setter: pl_threads_enter sets a model's count (if it has one) for the
+   duration of a compute call and returns the previous value, which the call restores with pl_threads_set_override. */
+int pl_threads_override(void);
+void pl_threads_set_override(int n);
+int pl_threads_enter(const pl_model *m);
 
 /* CPU features detected at run time. */
 int pl_cpu_has_avx2(void);   /* AVX2 and FMA */

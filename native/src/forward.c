@@ -79,7 +79,7 @@ static int32_t check_forward_args(pl_model *m, const int32_t *tokens, int64_t n_
     return check_tokens(m, tokens, n_seq * n_tok, fn);
 }
 
-PL_EXPORT int32_t pl_model_forward(pl_model *m, const int32_t *tokens, int64_t n_seq, int64_t n_tok,
+static int32_t model_forward_impl(pl_model *m, const int32_t *tokens, int64_t n_seq, int64_t n_tok,
                                    float *logits, int64_t logits_len) {
     PL_TRY(check_forward_args(m, tokens, n_seq, n_tok, "pl_model_forward"));
     int64_t need = 0;
@@ -97,7 +97,14 @@ PL_EXPORT int32_t pl_model_forward(pl_model *m, const int32_t *tokens, int64_t n
     return rc;
 }
 
-PL_EXPORT int32_t pl_model_nll(pl_model *m, const int32_t *tokens, const int32_t *targets, int64_t n_seq,
+PL_EXPORT int32_t pl_model_forward(pl_model *m, const int32_t *tokens, int64_t n_seq, int64_t n_tok, float *logits, int64_t logits_len) {
+    const int saved = pl_threads_enter(m); /* the model's thread count, if it has one, for this call */
+    const int32_t rc = model_forward_impl(m, tokens, n_seq, n_tok, logits, logits_len);
+    pl_threads_set_override(saved);
+    return rc;
+}
+
+static int32_t model_nll_impl(pl_model *m, const int32_t *tokens, const int32_t *targets, int64_t n_seq,
                                int64_t n_tok, float *nll) {
     PL_TRY(check_forward_args(m, tokens, n_seq, n_tok, "pl_model_nll"));
     PL_REQUIRE(targets && nll, "pl_model_nll: targets and nll must not be NULL");
@@ -116,6 +123,13 @@ PL_EXPORT int32_t pl_model_nll(pl_model *m, const int32_t *tokens, const int32_t
         if (rc == PL_OK) cross_entropy_forward(nll + r, logits, targets + r, nr, V);
     }
     pl_free(x); pl_free(xn); pl_free(logits);
+    return rc;
+}
+
+PL_EXPORT int32_t pl_model_nll(pl_model *m, const int32_t *tokens, const int32_t *targets, int64_t n_seq, int64_t n_tok, float *nll) {
+    const int saved = pl_threads_enter(m); /* the model's thread count, if it has one, for this call */
+    const int32_t rc = model_nll_impl(m, tokens, targets, n_seq, n_tok, nll);
+    pl_threads_set_override(saved);
     return rc;
 }
 
@@ -174,7 +188,7 @@ PL_EXPORT int32_t pl_kv_cache_length(const pl_kv_cache *c, int64_t *n_pos) {
     return pl_ok();
 }
 
-PL_EXPORT int32_t pl_model_decode(pl_model *m, pl_kv_cache *c, const int32_t *tokens, int64_t n_tok,
+static int32_t model_decode_impl(pl_model *m, pl_kv_cache *c, const int32_t *tokens, int64_t n_tok,
                                   float *logits_last, int64_t logits_len) {
     PL_REQUIRE(m && c && c->model == m, "pl_model_decode: the cache must belong to this model");
     if (n_tok > c->n_ctx - c->n_pos) /* before any token is read: n_tok is the length of tokens */
@@ -204,5 +218,12 @@ PL_EXPORT int32_t pl_model_decode(pl_model *m, pl_kv_cache *c, const int32_t *to
     }
     ws_free(&ws);
     pl_free(x);
+    return rc;
+}
+
+PL_EXPORT int32_t pl_model_decode(pl_model *m, pl_kv_cache *c, const int32_t *tokens, int64_t n_tok, float *logits_last, int64_t logits_len) {
+    const int saved = pl_threads_enter(m); /* the model's thread count, if it has one, for this call */
+    const int32_t rc = model_decode_impl(m, c, tokens, n_tok, logits_last, logits_len);
+    pl_threads_set_override(saved);
     return rc;
 }

@@ -98,6 +98,19 @@ PL_EXPORT int32_t pl_model_create_on(const pl_model_params *params, int32_t devi
     return pl_ok();
 }
 
+PL_EXPORT int32_t pl_model_set_threads(pl_model *m, int32_t n) {
+    PL_REQUIRE(m, "pl_model_set_threads: model must not be NULL");
+    PL_REQUIRE(n >= 0 && n <= 1024, "pl_model_set_threads: n must be in 0..1024 (0 = the global count), got %d", n);
+    m->n_threads = n;
+    return pl_ok();
+}
+
+PL_EXPORT int32_t pl_model_get_threads(const pl_model *m, int32_t *n) {
+    PL_REQUIRE(m && n, "pl_model_get_threads: arguments must not be NULL");
+    *n = m->n_threads;
+    return pl_ok();
+}
+
 PL_EXPORT void pl_model_free(pl_model *m) {
     if (!m) return;
     if (m->dev) {

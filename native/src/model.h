@@ -32,6 +32,7 @@ struct pl_model {
     int32_t device;       /* PL_DEVICE_CPU or a CUDA device index */
     int32_t placement;    /* enum pl_weight_placement (device models) */
     void *dev;            /* the backend's state of this model (device models) */
+    int32_t n_threads;    /* CPU threads of this model's calls (pl_model_set_threads); 0 = the global count */
 };
 
 /* 1 if the weight kind is per layer. */

@@ -38,6 +38,7 @@ static struct {
     void *ctx;
     int64_t n, grain;
     uint32_t n_chunks;
+    int call_threads; /* the caller's per-call thread count (pl_threads_override), taken by the workers for its chunks */
     _Atomic int64_t parallel_loops, serial_loops, backoff_loops;
     /* payoff of the workers, kept by the thread holding `submit` (see pl_parallel_for) */
     int adaptive;
@@ -93,7 +94,10 @@ static uint32_t run_chunks(uint32_t gen, int worker) {
         const int64_t c = (int64_t)(n_chunks - left), begin = c * pool.grain;
         const int64_t end = begin + pool.grain < pool.n ? begin + pool.grain : pool.n;
         in_chunk = 1;
+        const int own = worker != 0 ? pl_threads_override() : 0;
+        if (worker != 0) pl_threads_set_override(pool.call_threads);
         pool.fn(pool.ctx, begin, end, worker);
+        if (worker != 0) pl_threads_set_override(own);
         in_chunk = 0;
         if (atomic_fetch_add(&pool.done, 1) + 1 == n_chunks && atomic_load(&pool.caller_sleeping))
             futex(&pool.done, FUTEX_WAKE, 1);
@@ -201,6 +205,7 @@ void pl_parallel_for(int64_t n, int64_t grain, int width, pl_chunk_fn fn, void *
     pool.n = n;
     pool.grain = grain;
     pool.n_chunks = (uint32_t)n_chunks;
+    pool.call_threads = pl_threads_override();
     atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
     atomic_store_explicit(&pool.width, width, memory_order_relaxed);
     const uint32_t gen = atomic_load_explicit(&pool.seq, memory_order_relaxed) + 1;

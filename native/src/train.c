@@ -264,7 +264,7 @@ PL_EXPORT int32_t pl_trainer_zero_grad(pl_trainer *t) {
     return pl_ok();
 }
 
-PL_EXPORT int32_t pl_trainer_accumulate(pl_trainer *t, const int32_t *tokens, const int32_t *targets, float grad_scale,
+static int32_t trainer_accumulate_impl(pl_trainer *t, const int32_t *tokens, const int32_t *targets, float grad_scale,
                                         double *loss_sum, int64_t *n_targets) {
     PL_REQUIRE(t && tokens && targets, "pl_trainer_accumulate: arguments must not be NULL");
     pl_model *m = t->model;
@@ -316,6 +316,13 @@ PL_EXPORT int32_t pl_trainer_accumulate(pl_trainer *t, const int32_t *tokens, co
     }
     if (t->full) embedding_backward(wgrad(t, PL_W_TOKEN_EMBD, -1), tokens, t->dx, N, D);
     return pl_ok();
+}
+
+PL_EXPORT int32_t pl_trainer_accumulate(pl_trainer *t, const int32_t *tokens, const int32_t *targets, float grad_scale, double *loss_sum, int64_t *n_targets) {
+    const int saved = pl_threads_enter(t ? t->model : NULL); /* the model's thread count, if it has one, for this call */
+    const int32_t rc = trainer_accumulate_impl(t, tokens, targets, grad_scale, loss_sum, n_targets);
+    pl_threads_set_override(saved);
+    return rc;
 }
 
 /* Σ x² over n floats in double. */
@@ -372,7 +379,7 @@ static void adamw(float *w, const float *g, float *m, float *v, int64_t n, int64
     else pl_parallel_for(n, 16384, pl_threads(), adamw_chunk, &a);
 }
 
-PL_EXPORT int32_t pl_trainer_adamw_step(pl_trainer *t, const pl_adamw_params *ap) {
+static int32_t trainer_adamw_step_impl(pl_trainer *t, const pl_adamw_params *ap) {
     PL_REQUIRE(t && ap, "pl_trainer_adamw_step: arguments must not be NULL");
     /* every value finite: an infinite lr or weight decay turns the weights into NaN, an infinite eps stops training */
     PL_REQUIRE(ap->lr >= 0.0f && ap->lr - ap->lr == 0.0f && ap->beta1 >= 0.0f && ap->beta1 < 1.0f && ap->beta2 >= 0.0f &&
@@ -401,6 +408,13 @@ PL_EXPORT int32_t pl_trainer_adamw_step(pl_trainer *t, const pl_adamw_params *ap
     return pl_ok();
 }
 
+PL_EXPORT int32_t pl_trainer_adamw_step(pl_trainer *t, const pl_adamw_params *ap) {
+    const int saved = pl_threads_enter(t ? t->model : NULL); /* the model's thread count, if it has one, for this call */
+    const int32_t rc = trainer_adamw_step_impl(t, ap);
+    pl_threads_set_override(saved);
+    return rc;
+}
+
 PL_EXPORT int32_t pl_trainer_get_weight_grad(pl_trainer *t, int32_t which, int64_t layer, float *dst, int64_t len) {
     PL_REQUIRE(t && dst, "pl_trainer_get_weight_grad: arguments must not be NULL");
     if (t->dev) {
@@ -417,5 +431,54 @@ PL_EXPORT int32_t pl_trainer_get_weight_grad(pl_trainer *t, int32_t which, int64
     if (!fp->g) return pl_fail(PL_ERR_STATE, "pl_trainer_get_weight_grad: weight %d is not bound", which);
     PL_REQUIRE(len == fp->n, "pl_trainer_get_weight_grad: length %lld, expected %lld", (long long)len, (long long)fp->n);
     memcpy(dst, fp->g, (size_t)len * sizeof(float));
+    return pl_ok();
+}
+
+/* The FULL-mode parameter of a weight on a CPU trainer, or a failure naming fn. */
+static int32_t full_param_of(pl_trainer *t, int32_t which, int64_t layer, const char *fn, full_param **out) {
+    PL_REQUIRE(t, "%s: trainer must not be NULL", fn);
+    if (t->dev) return pl_fail(PL_ERR_UNSUPPORTED, "%s: a device trainer's AdamW state cannot be read or restored (CPU trainers only)", fn);
+    if (!t->full) return pl_fail(PL_ERR_STATE, "%s: the trainer is not in FULL mode", fn);
+    PL_REQUIRE(which >= 0 && which < PL_N_WEIGHT_KINDS, "%s: unknown weight %d", fn, which);
+    PL_REQUIRE(!pl_weight_is_per_layer(which) || (layer >= 0 && layer < t->model->p.n_layer), "%s: layer %lld out of range", fn,
+               (long long)layer);
+    full_param *fp = &t->full[param_index(t->model, which, layer)];
+    if (!fp->g) return pl_fail(PL_ERR_STATE, "%s: weight %d is not trained (absent, a bias or RoPE factors)", fn, which);
+    *out = fp;
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_trainer_get_weight_adam(pl_trainer *t, int32_t which, int64_t layer, float *m, float *v, int64_t len,
+                                             int64_t *step) {
+    full_param *fp = NULL;
+    PL_TRY(full_param_of(t, which, layer, "pl_trainer_get_weight_adam", &fp));
+    PL_REQUIRE(!(m || v) || len == fp->n, "pl_trainer_get_weight_adam: length %lld, expected %lld", (long long)len, (long long)fp->n);
+    if (m) memcpy(m, fp->m, (size_t)fp->n * sizeof(float));
+    if (v) memcpy(v, fp->v, (size_t)fp->n * sizeof(float));
+    if (step) *step = fp->step;
+    return pl_ok();
+}
+
+/* Checks n restored moments: finite, and (second moments) not negative. */
+static int32_t check_full_moments(const float *x, int64_t n, int second, const char *what) {
+    for (int64_t i = 0; i < n; i++)
+        if (!(x[i] - x[i] == 0.0f) || (second && x[i] < 0.0f))
+            return pl_fail(PL_ERR_NUMERIC, "pl_trainer_set_weight_adam: %s element %lld is %g; moments must be finite%s", what,
+                           (long long)i, (double)x[i], second ? " and >= 0" : "");
+    return PL_OK;
+}
+
+PL_EXPORT int32_t pl_trainer_set_weight_adam(pl_trainer *t, int32_t which, int64_t layer, const float *m, const float *v, int64_t len,
+                                             int64_t step) {
+    full_param *fp = NULL;
+    PL_TRY(full_param_of(t, which, layer, "pl_trainer_set_weight_adam", &fp));
+    PL_REQUIRE(step >= 0 && step <= PL_MAX_ADAM_STEP, "pl_trainer_set_weight_adam: step %lld out of range 0..%lld (2^53)",
+               (long long)step, (long long)PL_MAX_ADAM_STEP);
+    PL_REQUIRE(!(m || v) || len == fp->n, "pl_trainer_set_weight_adam: length %lld, expected %lld", (long long)len, (long long)fp->n);
+    if (m) PL_TRY(check_full_moments(m, fp->n, 0, "m"));
+    if (v) PL_TRY(check_full_moments(v, fp->n, 1, "v"));
+    if (m) memcpy(fp->m, m, (size_t)fp->n * sizeof(float));
+    if (v) memcpy(fp->v, v, (size_t)fp->n * sizeof(float));
+    fp->step = step;
     return pl_ok();
 }

@@ -36,7 +36,7 @@ final class CommonOptions {
 
     /** Applies the thread count to the engine. */
     void apply() {
-        if (threads != null) Check.range("--threads", threads, 1, 4096);
+        if (threads != null) Check.range("--threads", threads, 1, io.panlora.model.LlamaModel.MAX_THREADS);
         maxMemory();
         Native.ensureLoaded();
         announceBlasFallback();
@@ -70,8 +70,8 @@ final class CommonOptions {
         return resolved;
     }
 
-    /** The device with a weight placement (null: AUTO). */
+    /** The device with a weight placement (null: AUTO) and -t as the model's own thread count (0 without -t). */
     LlamaModel.LoadOptions load(WeightPlacement placement) {
-        return new LlamaModel.LoadOptions(device(), placement == null ? WeightPlacement.AUTO : placement);
+        return new LlamaModel.LoadOptions(device(), placement == null ? WeightPlacement.AUTO : placement, threads == null ? 0 : threads);
     }
 }

@@ -89,9 +89,12 @@ final class GenerateCommand implements Callable<Integer> {
             int nCtx = ctx > 0 ? ctx : (int) Math.min(m.config().nCtxTrain(), 4096);
             long s = seed >= 0 ? seed : System.nanoTime();
             if (!noDisplayPrompt) out.print(prompt);
-            String text = Generator.generate(m, tok, prompt, nPredict, nCtx, new Sampler(temp, topK, topP, minP, repeatPenalty, repeatLastN, s), out);
+            Generator.Result g = Generator.run(m, tok, prompt, nPredict, nCtx, new Sampler(temp, topK, topP, minP, repeatPenalty, repeatLastN, s), out);
+            if (g.generatedTokens() > 0)
+                System.err.printf("%npanlora: %d tokens in %.2f s (%.1f tokens/s, prompt %d tokens)%n", g.generatedTokens(), g.seconds(),
+                        g.tokensPerSecond(), g.promptTokens());
             out.println();
-            System.err.printf("panlora: generated %d chars (seed %d)%n", text.length(), s);
+            System.err.printf("panlora: generated %d chars (seed %d)%n", g.text().length(), s);
         }
         return 0;
     }

@@ -68,6 +68,8 @@ public final class Main implements Runnable {
 
     /** Runs the CLI and exits with its status. */
     public static void main(String[] args) {
+        // llama.cpp's log is captured by the library, not printed; PANLORA_LLAMA_LOG=1 prints it here, in the CLI
+        if ("1".equals(System.getenv("PANLORA_LLAMA_LOG"))) io.panlora.llamacpp.LlamaCpp.setLogSink(System.err::print);
         System.exit(commandLine().execute(args));
     }
 }

@@ -46,6 +46,42 @@ record MemoryPlan(double nativeBytes, double weightBytes, double heapBytes, Stri
     }
 
     /**
+     * A full-parameter run (--full): the base file (mapped; its tensors are also read once more at the export), F32 copies of
+     * every weight the engine uses (what trains, in memory the run owns), and on the CPU the trainer's activations for batch ×
+     * context plus a gradient and two AdamW moments in F32 per trained weight (every matrix and norm; biases and RoPE factors
+     * stay fixed). On CUDA the trainer lives on the GPU: only the file and the F32 host copies are planned here.
+     * {@link #weightBytes} holds the file and the F32 copies.
+     */
+    static MemoryPlan forFullTraining(Path model, LlamaModel.LoadOptions where, int batch, int ctx, boolean recompute, Path data,
+                                      Path val) throws IOException {
+        try (GgufFile f = GgufFile.open(model)) {
+            LlamaConfig c = LlamaConfig.fromGguf(f);
+            double file = weightBytes(f), copies = 0, trained = 0;
+            for (GgufTensorInfo t : f.tensors()) {
+                io.panlora.model.WeightKind k = weightKind(t.name());
+                if (k == null) continue;
+                double n = 1;
+                for (long d : t.ne()) n *= d;
+                copies += F * n;
+                if (k.trainsInFullMode()) trained += n;
+            }
+            double trainer = where.device().isCpu() ? trainerBytes(c, batch, ctx, 0, recompute) + 3 * F * trained : 0;
+            double heap = dataBytes(data) + dataBytes(val) + 2.0 * batch * ctx * 4 * 2;
+            return new MemoryPlan(file + copies + trainer, file + copies, heap,
+                    "full-parameter training (--full) with --batch " + batch + " --ctx " + ctx);
+        }
+    }
+
+    /** The engine weight a GGUF tensor name stands for, or null. */
+    private static io.panlora.model.WeightKind weightKind(String name) {
+        for (io.panlora.model.WeightKind k : io.panlora.model.WeightKind.values()) {
+            if (!k.perLayer && name.equals(k.suffix)) return k;
+            if (k.perLayer && name.startsWith("blk.") && name.endsWith("." + k.suffix)) return k;
+        }
+        return null;
+    }
+
+    /**
      * Inference on the CPU (native/src/forward.c): perplexity and eval score {@code seqs} windows of {@code ctx} tokens at a
      * time (pl_model_nll: the residual stream, one block's workspace, keys and values for those tokens, logits 256 rows at a
      * time); generate ({@code seqs} = 0) holds a KV cache of {@code ctx} positions and decodes a prompt of up to ctx tokens

@@ -20,12 +20,28 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code panlora train}: LoRA fine-tuning of a GGUF model on text or JSONL data; writes a GGUF adapter. */
-@Command(name = "train", mixinStandardHelpOptions = true, description = "LoRA fine-tune a GGUF model; writes OUT_DIR/adapter.gguf.")
+/**
+ * {@code panlora train}: LoRA fine-tuning of a GGUF model on text or JSONL data, writing a GGUF adapter; with {@code --full},
+ * full-parameter fine-tuning of an F32/F16/BF16 model, writing the whole model.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true, description = "LoRA fine-tune a GGUF model; writes OUT_DIR/adapter.gguf. "
+        + "With --full, train every weight of an F32/F16/BF16 model instead; writes OUT_DIR/model.gguf.")
 final class TrainCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--full", description = "full-parameter fine-tuning: every matrix and norm of an F32, F16 or BF16 base trains "
+            + "(weights, gradients and two AdamW moments in F32); writes OUT_DIR/model.gguf, a whole model")
+    boolean full;
+
+    @Option(names = "--type", paramLabel = "F32|F16|BF16", description = "with --full: the exported model's weight type (default: the base's)")
+    String type;
+
     @Option(names = {"-m", "--model"}, required = true, description = "base GGUF model (any supported type: QLoRA-style on quantized bases)")
     Path model;
 
@@ -104,6 +120,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--resume " + resume + " and -o " + out + " differ: a run resumes in its own directory");
         GgmlType at = checkArguments(dir);
         DivergenceGuard.Policy policy = DivergenceGuard.Policy.parse(onDivergence);
+        if (full) return trainFull(dir, policy);
         common.apply();
         var where = common.load(weights.placement());
         common.checkTensors(model);
@@ -131,7 +148,7 @@ final class TrainCommand implements Callable<Integer> {
         LoraRun.Summary s;
         try {
             s = LoraRun.run(new LoraRun.Options(model, data, val, val != null ? 0 : valFraction, cfg, epochs, ro, at, dir,
-                    resume != null, System.out, strategy, where, policy));
+                    resume != null, System.out, strategy, where, policy, testHalt()));
         } catch (IOException e) {
             throw Check.naming(dir, e);
         }
@@ -142,8 +159,69 @@ final class TrainCommand implements Callable<Integer> {
                     r.valAfter(), Math.exp(r.valAfter()));
         for (String n : s.exportNotes()) System.out.println("note: " + n);
         System.out.printf("adapter: %s (%s)%nmetrics: %s%nloss plot: %s%n", s.adapter(),
-                s.exportNotes().isEmpty() ? at : at + "; " + io.panlora.lora.AdapterGguf.typeSummary(s.adapter()), r.metrics(), r.plot());
+                s.exportNotes().isEmpty() ? at : at + "; " + io.panlora.lora.AdapterGguf.typeSummary(s.adapter()), r.metrics(), plotLine(r));
         return 0;
+    }
+
+    /** The types of a model --full exports. */
+    static final java.util.List<String> EXPORT_TYPES = java.util.List.of("F32", "F16", "BF16");
+
+    /** The flags that mean something only for a LoRA run (refused with --full). */
+    static final java.util.List<String> LORA_ONLY = java.util.List.of("--rank", "--alpha", "--rslora", "--targets", "--adapter-type",
+            "--variant", "--copra-p0", "--copra-p1", "--copra-rho", "--shapley-permutations", "--cola-links", "--lorasc-every",
+            "--lorasc-alpha", "--lorasc-noise", "--cora-subspace", "--cora-mode", "--cora-unscaled", "--cora-kaiming-a", "--cora-shared");
+
+    /** --full: every weight trains; the whole model is exported. */
+    private int trainFull(Path dir, DivergenceGuard.Policy policy) throws Exception {
+        io.panlora.train.FullRun.checkBase(model);
+        common.apply();
+        var where = common.load(weights.placement());
+        if (resume != null && !where.device().isCpu())
+            throw new IllegalArgumentException("--resume with --full runs on the CPU only (the CUDA trainer's AdamW state cannot be "
+                    + "restored yet): add --device cpu");
+        common.checkTensors(model);
+        MemoryPlan.forFullTraining(model, where, batch, ctx, recompute, data, val).check(common.maxMemory());
+        TrainConfig cfg = TrainConfig.builder().mode(io.panlora.train.StepEngine.Mode.FULL)
+                .lr(lr, LrSchedule.parse(schedule), warmup, minLr).steps(steps).batch(batch, ctx, gradAccum).seed(seed)
+                .optimizer(clip, wd, 0.9f, 0.999f, 1e-8f).eval(evalEvery, evalBatches).checkpointEvery(saveEvery).recompute(recompute)
+                .build();
+        ReadOptions ro = ReadOptions.defaults().withSkipBadLines(skipBad);
+        if (chatTemplate != null) ro = ro.withChatTemplate(ChatTemplate.named(chatTemplate));
+        GgmlType exportType = type == null ? null : GgmlType.valueOf(Check.oneOf("--type", type, EXPORT_TYPES));
+        io.panlora.train.FullRun.Summary s;
+        try {
+            s = io.panlora.train.FullRun.run(new io.panlora.train.FullRun.Options(model, data, val, val != null ? 0 : valFraction, cfg,
+                    epochs, ro, exportType, dir, resume != null, System.out, where, policy, testHalt()));
+        } catch (IOException e) {
+            throw Check.naming(dir, e);
+        }
+        var r = s.result();
+        System.out.printf("trained %d steps: train loss %.4f -> %.4f%n", r.steps(), r.firstLoss(), r.lastLoss());
+        if (!Double.isNaN(r.valAfter()))
+            System.out.printf("validation loss: %s -> %.4f (ppl %.2f)%n", Double.isNaN(r.valBefore()) ? "?" : String.format("%.4f", r.valBefore()),
+                    r.valAfter(), Math.exp(r.valAfter()));
+        System.out.printf("model: %s (%s, %s)%nmetrics: %s%nloss plot: %s%n", s.model(), s.type() == null ? "the base's types" : s.type(),
+                Check.bytes(s.modelBytes()), r.metrics(), plotLine(r));
+        return 0;
+    }
+
+    private static String plotLine(io.panlora.train.Trainer.Result r) {
+        return r.plot() != null ? r.plot().toString() : "not written (see the warning above)";
+    }
+
+    /**
+     * Fault injection for the resume tests (a system property of the CLI's JVM, read here and not in the library): with
+     * -Dpanlora.test.haltAfterCheckpoint=N the process dies like a killed one right after the checkpoint of step N.
+     */
+    private static io.panlora.train.TrainListener testHalt() {
+        Integer halt = Integer.getInteger("panlora.test.haltAfterCheckpoint");
+        if (halt == null) return null;
+        return new io.panlora.train.TrainListener() {
+            @Override
+            public void checkpointed(int step, Path file) {
+                if (step == halt) Runtime.getRuntime().halt(137);
+            }
+        };
     }
 
     /** Every flag and input file checked before anything is loaded or created; returns the adapter type. */
@@ -173,6 +251,15 @@ final class TrainCommand implements Callable<Integer> {
         Check.range("--save-every", saveEvery, 0, Integer.MAX_VALUE);
         LrSchedule.parse(schedule);
         if (chatTemplate != null) ChatTemplate.named(chatTemplate);
+        if (full) {
+            var pr = spec.commandLine().getParseResult();
+            for (String flag : LORA_ONLY)
+                if (pr.hasMatchedOption(flag))
+                    throw new IllegalArgumentException(flag + " is a LoRA flag: --full trains every weight of the model, without an adapter");
+            if (type != null) Check.oneOf("--type", type, EXPORT_TYPES);
+            return null;
+        }
+        if (type != null) throw new IllegalArgumentException("--type is the exported model's type with --full; an adapter's type is --adapter-type");
         Check.oneOf("--variant", variant, java.util.List.of("lora", "copra", "coto", "cola", "cora", "lorasc"));
         Check.targets("--targets", targets);
         Check.oneOf("--cora-subspace", coraSubspace, java.util.List.of("principal", "minor", "shared"));

@@ -90,7 +90,8 @@ public final class Demo {
         out.println("\n== Result ==");
         out.printf("held-out loss on the legal notices: %.4f -> %.4f nats/token (-%.4f, %.1f%%; perplexity %.2f -> %.2f)%n",
                 r.valBefore(), r.valAfter(), drop, 100 * drop / r.valBefore(), Math.exp(r.valBefore()), Math.exp(r.valAfter()));
-        out.printf("adapter: %s (Q8_0, %d KB)%nloss plot: %s%nmetrics: %s%n", s.adapter(), Files.size(s.adapter()) / 1024, r.plot(), r.metrics());
+        out.printf("adapter: %s (Q8_0, %d KB)%nloss plot: %s%nmetrics: %s%n", s.adapter(), Files.size(s.adapter()) / 1024,
+                r.plot() != null ? r.plot() : "not written (see the warning above)", r.metrics());
         samples(base, s.adapter(), o.where(), out);
         throughLlamaCpp(base, s.adapter(), legal, out);
     }

@@ -6,12 +6,35 @@ import io.panlora.tokenizer.TokenStreamDecoder;
 import io.panlora.tokenizer.Tokenizer;
 import java.io.PrintStream;
 
-/** Autoregressive generation with a KV cache: prompt, then sampled tokens until EOG, n tokens or a full context. */
+/**
+ * Autoregressive generation with a KV cache: prompt, then sampled tokens until EOG, n tokens or a full context. Nothing is
+ * printed but the pieces to the stream the caller passes; the timings come back in the {@link Result}.
+ */
 public final class Generator {
     private Generator() {}
 
+    /**
+     * What a generation did.
+     *
+     * @param text            the generated text (without the prompt)
+     * @param promptTokens    tokens of the prompt (BOS included)
+     * @param generatedTokens tokens sampled
+     * @param seconds         wall time of the prompt and the sampled tokens
+     */
+    public record Result(String text, int promptTokens, int generatedTokens, double seconds) {
+        /** Sampled tokens per second (NaN when none were). */
+        public double tokensPerSecond() {
+            return generatedTokens == 0 ? Double.NaN : generatedTokens / seconds;
+        }
+    }
+
     /** Generates up to nPredict tokens after prompt, streaming pieces to out (may be null); returns the generated text. */
     public static String generate(LlamaModel m, Tokenizer tok, String prompt, int nPredict, int nCtx, Sampler sampler, PrintStream out) {
+        return run(m, tok, prompt, nPredict, nCtx, sampler, out).text();
+    }
+
+    /** As {@link #generate}, with the token counts and the time taken. */
+    public static Result run(LlamaModel m, Tokenizer tok, String prompt, int nPredict, int nCtx, Sampler sampler, PrintStream out) {
         int[] ids = tok.encode(prompt, true, false);
         if (ids.length == 0) throw new IllegalArgumentException("the prompt encodes to no tokens and the model has no BOS token");
         if (ids.length >= nCtx) throw new IllegalArgumentException("the prompt has " + ids.length + " tokens; the context holds " + nCtx);
@@ -36,9 +59,6 @@ public final class Generator {
             gen.append(rest);
             if (out != null) out.print(rest);
         }
-        double secs = (System.nanoTime() - t0) / 1e9;
-        if (out != null && produced > 0)
-            System.err.printf("%npanlora: %d tokens in %.2f s (%.1f tokens/s, prompt %d tokens)%n", produced, secs, produced / secs, ids.length);
-        return gen.toString();
+        return new Result(gen.toString(), ids.length, produced, (System.nanoTime() - t0) / 1e9);
     }
 }

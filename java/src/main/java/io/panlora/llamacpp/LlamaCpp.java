@@ -17,14 +17,15 @@ import java.util.Map;
 /**
  * The bridge to llama.cpp (built from source by {@code native/llama.cpp/build.sh}): library loading, backend
  * initialisation, and llama.cpp's log. The log is kept, not printed: the last warning and error lines become the message
- * of a {@link LlamaCppException} when a call fails. {@code PANLORA_LLAMA_LOG=1} also prints every line to stderr.
+ * of a {@link LlamaCppException} when a call fails. A caller that wants every line sets a sink ({@link #setLogSink}); the CLI
+ * sets one printing to stderr under {@code PANLORA_LLAMA_LOG=1}.
  */
 public final class LlamaCpp {
     private static final int LOG_WARN = 3, LOG_ERROR = 4, LOG_CONT = 5; // ggml_log_level
     private static final int KEEP = 16;
     private static final Deque<String> RECENT = new ArrayDeque<>();
     private static final StringBuilder PARTIAL = new StringBuilder();
-    private static final boolean ECHO = "1".equals(System.getenv("PANLORA_LLAMA_LOG"));
+    private static volatile java.util.function.Consumer<String> sink;
     private static volatile boolean ready;
     private static int lastLevel;
 
@@ -59,6 +60,11 @@ public final class LlamaCpp {
         return dir;
     }
 
+    /** Gives every piece of llama.cpp's log, as it comes, to {@code s} too (null: none, the default). */
+    public static void setLogSink(java.util.function.Consumer<String> s) {
+        sink = s;
+    }
+
     /** tag, commit, source and backends of the build in use. */
     public static Map<String, String> buildInfo() {
         return LlamaCppLibrary.buildInfo();
@@ -66,7 +72,8 @@ public final class LlamaCpp {
 
     private static void onLog(int level, MemorySegment text, MemorySegment user) {
         String s = text.equals(MemorySegment.NULL) ? "" : text.reinterpret(1 << 20).getString(0);
-        if (ECHO) System.err.print(s);
+        var out = sink;
+        if (out != null) out.accept(s);
         synchronized (RECENT) {
             if (level != LOG_CONT) lastLevel = level;
             if (lastLevel != LOG_WARN && lastLevel != LOG_ERROR) return;

@@ -27,6 +27,9 @@ public final class LlamaModel implements AutoCloseable {
             io.panlora.gguf.GgmlType.Q2_K, io.panlora.gguf.GgmlType.Q3_K, io.panlora.gguf.GgmlType.Q4_K, io.panlora.gguf.GgmlType.Q5_K,
             io.panlora.gguf.GgmlType.Q6_K));
 
+    /** The most CPU threads a model may be given ({@code pl_model_set_threads}). */
+    public static final int MAX_THREADS = 1024;
+
     private final LlamaConfig config;
     private final Map<String, WeightTensor> weights;
     private final MemorySegment handle;
@@ -36,16 +39,29 @@ public final class LlamaModel implements AutoCloseable {
     private boolean closed;
 
     /**
-     * Where a model runs and how a CUDA model holds its base weights.
+     * Where a model runs, how a CUDA model holds its base weights, and how many CPU threads its calls use.
      *
      * @param device    the CPU or a CUDA device
      * @param placement the weights of a CUDA model (ignored on the CPU)
+     * @param threads   CPU threads of this model's forward, decoding and training calls (1..1024), or 0: the engine's
+     *                  process-wide count ({@link Native#setThreads}, by default all usable cores). Other models are not
+     *                  affected.
      */
-    public record LoadOptions(Device device, WeightPlacement placement) {
+    public record LoadOptions(Device device, WeightPlacement placement, int threads) {
         public LoadOptions {
             java.util.Objects.requireNonNull(device, "device");
             java.util.Objects.requireNonNull(placement, "placement");
+            if (threads < 0 || threads > MAX_THREADS)
+                throw new IllegalArgumentException("threads must be 0 (the engine's default) or 1.." + MAX_THREADS + ", got " + threads);
         }
+
+        /** With the engine's process-wide thread count. */
+        public LoadOptions(Device device, WeightPlacement placement) {
+            this(device, placement, 0);
+        }
+
+        /** The same with this model's own CPU thread count (0: the process-wide one). */
+        public LoadOptions withThreads(int n) { return new LoadOptions(device, placement, n); }
 
         /** The CPU. */
         public static LoadOptions cpu() { return new LoadOptions(Device.CPU, WeightPlacement.AUTO); }
@@ -53,7 +69,7 @@ public final class LlamaModel implements AutoCloseable {
         /** A device with the default placement (AUTO). */
         public static LoadOptions on(Device device) { return new LoadOptions(device, WeightPlacement.AUTO); }
 
-        public LoadOptions withPlacement(WeightPlacement p) { return new LoadOptions(device, p); }
+        public LoadOptions withPlacement(WeightPlacement p) { return new LoadOptions(device, p, threads); }
 
         @Override
         public String toString() { return device.isCpu() ? "cpu" : device + " (weights " + placement + ")"; }
@@ -168,6 +184,7 @@ public final class LlamaModel implements AutoCloseable {
             };
         }
         try {
+            if (options.threads() > 0) Native.check(panlora_h.pl_model_set_threads(handle, options.threads()), where + ": threads");
             if (options.device().isCuda())
                 Native.check(panlora_h.pl_model_set_placement(handle, options.placement().engineId()), where + ": weight placement " + options.placement());
             for (WeightKind k : WeightKind.values()) {
@@ -200,8 +217,26 @@ public final class LlamaModel implements AutoCloseable {
     /** The device the model runs on. */
     public Device device() { return options.device(); }
 
-    /** The device and weight placement the model was created with. */
+    /** The device, weight placement and thread count the model was created with. */
     public LoadOptions loadOptions() { return options; }
+
+    /**
+     * Sets the CPU threads of this model's calls (1..{@link #MAX_THREADS}), or 0 for the engine's process-wide count; no other
+     * model, and nothing else in the JVM, is affected. Results are bit-identical for any count.
+     */
+    public void setThreads(int n) {
+        if (n < 0 || n > MAX_THREADS) throw new IllegalArgumentException("threads must be 0 or 1.." + MAX_THREADS + ", got " + n);
+        Native.check(panlora_h.pl_model_set_threads(handle(), n), "pl_model_set_threads");
+    }
+
+    /** This model's own CPU thread count, or 0 when it follows the engine's process-wide count. */
+    public int threads() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment n = a.allocate(ValueLayout.JAVA_INT);
+            Native.check(panlora_h.pl_model_get_threads(handle(), n), "pl_model_get_threads");
+            return n.get(ValueLayout.JAVA_INT, 0);
+        }
+    }
 
     /** Device memory the engine holds for this model now, its peak since creation, and the device's total (0 on the CPU). */
     public DeviceMemory deviceMemory() {

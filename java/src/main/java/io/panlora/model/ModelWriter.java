@@ -5,6 +5,7 @@ import io.panlora.gguf.GgufValue;
 import io.panlora.gguf.GgufWriter;
 import io.panlora.tokenizer.TokenizerSpec;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -23,6 +24,56 @@ public final class ModelWriter {
         for (long l = 0; l < c.nLayer(); l++)
             for (WeightKind k : WeightKind.values()) if (k.perLayer) add(w, weights, k, l);
         w.write(path);
+    }
+
+    /** The types a trained model can be written in ({@link #writeTrained}). */
+    public static final java.util.Set<GgmlType> TRAINED_TYPES = java.util.Collections.unmodifiableSet(
+            java.util.EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16));
+
+    /**
+     * Writes a model trained from base (atomically): every metadata key of the base (hyperparameters, tokenizer, chat
+     * template, everything) and every tensor in the base's order and shape. A tensor that {@code trained} holds (F32, by GGUF
+     * name) is written in {@code type}, or, with type null, in the base tensor's own type; vectors (norms) always stay F32. A
+     * tensor it does not hold is copied from the base unchanged. {@code general.name} gets {@code nameSuffix}, and
+     * {@code general.file_type} follows type when one is given. Returns the bytes written.
+     */
+    public static long writeTrained(io.panlora.gguf.GgufFile base, Map<String, WeightTensor> trained, Path out, GgmlType type,
+                                    String nameSuffix) throws IOException {
+        if (type != null && !TRAINED_TYPES.contains(type))
+            throw new IllegalArgumentException("a trained model is written as F32, F16 or BF16, not " + type);
+        GgufWriter w = new GgufWriter();
+        w.putAll(base.metadata());
+        w.remove("general.alignment");
+        w.alignment(base.alignment());
+        String name = base.getString("general.name", "model");
+        w.putString("general.name", name.endsWith(nameSuffix) ? name : name + nameSuffix); // a model trained again keeps one suffix
+        if (type != null) w.put("general.file_type", GgufValue.uint32(fileType(type)));
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            for (io.panlora.gguf.GgufTensorInfo t : base.tensors()) {
+                WeightTensor tw = trained.get(t.name());
+                if (tw == null) {
+                    w.copyTensor(base, t);
+                    continue;
+                }
+                if (tw.type() != GgmlType.F32)
+                    throw new IllegalArgumentException(t.name() + ": trained weights are F32, got " + tw.type());
+                long n = 1;
+                for (long d : t.ne()) n *= d;
+                if (n != tw.ne0() * tw.ne1())
+                    throw new IllegalArgumentException(t.name() + ": " + tw.ne0() + "x" + tw.ne1() + " trained, " + t.shapeString() + " in the base");
+                GgmlType target = t.nDims() == 1 ? GgmlType.F32 : type != null ? type : t.type();
+                if (!TRAINED_TYPES.contains(target))
+                    throw new IllegalArgumentException(t.name() + " is " + t.type() + " in the base: give a type (F32, F16 or BF16)");
+                MemorySegment data = tw.data();
+                if (target != GgmlType.F32) {
+                    data = arena.allocate(target.rowBytes(n), 64);
+                    io.panlora.tensor.Codec.quantize(target, tw.data(), n, data);
+                }
+                w.addTensor(t.name(), t.ne(), target, data);
+            }
+            w.write(out);
+        }
+        return java.nio.file.Files.size(out);
     }
 
     private static void add(GgufWriter w, Map<String, WeightTensor> weights, WeightKind k, long layer) {

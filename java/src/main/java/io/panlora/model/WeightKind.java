@@ -56,6 +56,14 @@ public enum WeightKind {
         };
     }
 
+    /** True for the weights FULL-mode training updates: every matrix and norm; biases and RoPE factors stay fixed. */
+    public boolean trainsInFullMode() {
+        return switch (this) {
+            case ATTN_Q_BIAS, ATTN_K_BIAS, ATTN_V_BIAS, ROPE_FREQS -> false;
+            default -> true;
+        };
+    }
+
     /** True for the 1-D weights (norms and biases), which must be F32. */
     public boolean isVector() {
         return switch (this) {

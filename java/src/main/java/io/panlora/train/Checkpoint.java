@@ -56,13 +56,7 @@ public final class Checkpoint {
      * says where.
      */
     public static void save(Path dir, LoraSet set, State st) throws IOException {
-        GgufWriter w = new GgufWriter();
-        w.putString("general.type", "panlora.checkpoint");
-        w.putUint32("panlora.checkpoint.version", 1);
-        w.put("panlora.checkpoint.step", GgufValue.int64(st.step()));
-        w.put("panlora.checkpoint.data_position", GgufValue.intArray(GgufValueType.INT64, st.dataPosition()));
-        w.put("panlora.checkpoint.hook_state", GgufValue.intArray(GgufValueType.INT64, st.hookState()));
-        w.putString("panlora.checkpoint.config", st.configKey());
+        GgufWriter w = header(st);
         w.putUint32("panlora.checkpoint.slots", set.slots().size());
         for (LoraSet.Slot s : set.slots()) {
             String p = "panlora.slot." + s.index() + ".";
@@ -87,13 +81,133 @@ public final class Checkpoint {
             add(w, p + "m_b", a.mB(), s.rank(), s.out());
             add(w, p + "v_b", a.vB(), s.rank(), s.out());
         }
+        finish(w, st);
+        w.write(dir.resolve(FILE));
+    }
+
+    /** The keys every checkpoint has. */
+    private static GgufWriter header(State st) {
+        GgufWriter w = new GgufWriter();
+        w.putString("general.type", "panlora.checkpoint");
+        w.putUint32("panlora.checkpoint.version", 1);
+        w.put("panlora.checkpoint.step", GgufValue.int64(st.step()));
+        w.put("panlora.checkpoint.data_position", GgufValue.intArray(GgufValueType.INT64, st.dataPosition()));
+        w.put("panlora.checkpoint.hook_state", GgufValue.intArray(GgufValueType.INT64, st.hookState()));
+        w.putString("panlora.checkpoint.config", st.configKey());
+        return w;
+    }
+
+    /** The hooks' tensors and the divergence state. */
+    private static void finish(GgufWriter w, State st) throws NonFiniteException {
         for (var e : st.hookTensors().entrySet()) {
             finite(e.getValue(), "the training-strategy tensor", e.getKey());
             add(w, "panlora.hook." + e.getKey(), e.getValue(), e.getValue().length, 1);
         }
         if (st.divergenceState().length > 0)
             w.put("panlora.checkpoint.divergence_state", GgufValue.intArray(GgufValueType.INT64, st.divergenceState()));
+    }
+
+    /** The value of panlora.checkpoint.mode in a FULL-mode checkpoint (a LoRA checkpoint has no such key). */
+    static final String FULL = "full";
+
+    /** The weights of a model that FULL mode trains, by GGUF name, in the engine's order. */
+    static java.util.List<io.panlora.model.WeightKind> fullKinds() {
+        java.util.List<io.panlora.model.WeightKind> ks = new java.util.ArrayList<>();
+        for (io.panlora.model.WeightKind k : io.panlora.model.WeightKind.values()) if (k.trainsInFullMode()) ks.add(k);
+        return ks;
+    }
+
+    /**
+     * Writes a FULL-mode checkpoint to dir/checkpoint.gguf, atomically as {@link #save}: every trained weight of the model
+     * (F32) with its AdamW moments and step count from the engine, the step, the data position and the hooks' state. The
+     * model's weights must be F32 in host memory (what {@link FullRun} trains). A NaN or infinity anywhere writes nothing
+     * ({@link NonFiniteException}).
+     */
+    public static void saveFull(Path dir, io.panlora.model.LlamaModel model, StepEngine engine, State st) throws IOException {
+        GgufWriter w = header(st);
+        w.putString("panlora.checkpoint.mode", FULL);
+        int n = 0;
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            for (io.panlora.model.WeightKind k : fullKinds())
+                for (int l = 0; l < (k.perLayer ? model.config().nLayer() : 1); l++) {
+                    String name = k.ggufName(l);
+                    io.panlora.model.WeightTensor t = model.weights().get(name);
+                    if (t == null) continue;
+                    if (t.type() != GgmlType.F32) throw new IllegalArgumentException(name + " is " + t.type() + ": FULL mode trains F32 weights");
+                    long count = t.ne0() * t.ne1();
+                    float[] wv = t.data().toArray(ValueLayout.JAVA_FLOAT);
+                    finite(wv, "the weight", name);
+                    StepEngine.WeightAdam a = engine.weightAdam(k, l, count);
+                    finite(a.m(), "AdamW's first moment", name);
+                    finite(a.v(), "AdamW's second moment", name);
+                    String p = "panlora.full." + name;
+                    add(w, p, wv, t.ne0(), t.ne1());
+                    add(w, p + ".m", a.m(), t.ne0(), t.ne1());
+                    add(w, p + ".v", a.v(), t.ne0(), t.ne1());
+                    w.put(p + ".step", GgufValue.int64(a.step()));
+                    n++;
+                }
+        }
+        w.putUint32("panlora.checkpoint.weights", n);
+        finish(w, st);
         w.write(dir.resolve(FILE));
+    }
+
+    /**
+     * Restores a FULL-mode checkpoint: every trained weight is copied into the model's (host, F32) weight memory and its AdamW
+     * state into the engine, which must be a FULL-mode trainer of that model; returns the rest of the state. Failures are
+     * one-line IOExceptions that start with the file, as in {@link #load}; everything is checked (configuration, names,
+     * types, shapes, finite values, v >= 0, steps) before the first weight is changed.
+     */
+    public static State loadFull(Path dir, io.panlora.model.LlamaModel model, StepEngine engine, String expectedConfigKey) throws IOException {
+        Path file = dir.resolve(FILE);
+        if (!Files.isRegularFile(file)) throw new IOException(file + ": no checkpoint to resume from (the file does not exist)");
+        try (GgufFile f = GgufFile.open(file)) {
+            requireCheckpoint(f);
+            if (!FULL.equals(f.getString("panlora.checkpoint.mode", "lora")))
+                throw new GgufException(file + ": a LoRA checkpoint; --full resumes only a checkpoint of a full-parameter run");
+            String key = f.getString("panlora.checkpoint.config");
+            if (!key.equals(expectedConfigKey))
+                throw new GgufException(file + ": the checkpoint was made with another configuration (" + keyDiff(key, expectedConfigKey)
+                        + "); resume with the same options, or start a new run with -o");
+            record Part(io.panlora.model.WeightKind kind, int layer, io.panlora.model.WeightTensor into, float[] w, StepEngine.WeightAdam adam) {}
+            List<Part> parts = new java.util.ArrayList<>();
+            for (io.panlora.model.WeightKind k : fullKinds())
+                for (int l = 0; l < (k.perLayer ? model.config().nLayer() : 1); l++) {
+                    String name = k.ggufName(l);
+                    io.panlora.model.WeightTensor t = model.weights().get(name);
+                    if (t == null) continue;
+                    String p = "panlora.full." + name;
+                    if (f.findTensor(p).isEmpty()) throw new GgufException(file + ": the checkpoint lacks the weight " + name);
+                    float[] wv = factor(f, p, t.ne0(), t.ne1()), m = factor(f, p + ".m", t.ne0(), t.ne1());
+                    float[] v = secondMoment(f, p + ".v", t.ne0(), t.ne1());
+                    parts.add(new Part(k, l, t, wv, new StepEngine.WeightAdam(m, v, nonNegative(f, p + ".step", 1L << 53))));
+                }
+            if (f.getLong("panlora.checkpoint.weights") != parts.size())
+                throw new GgufException(file + ": " + f.getLong("panlora.checkpoint.weights") + " weights saved, the model trains " + parts.size());
+            long[] div = f.has("panlora.checkpoint.divergence_state") ? f.getLongArray("panlora.checkpoint.divergence_state") : new long[0];
+            String badDiv = DivergenceGuard.problem(div);
+            if (badDiv != null) throw new GgufException(file + ": panlora.checkpoint.divergence_state: " + badDiv);
+            long[] position = dataPosition(f);
+            int step = (int) nonNegative(f, "panlora.checkpoint.step", Integer.MAX_VALUE);
+            for (Part pt : parts) {
+                MemorySegment.copy(pt.w(), 0, pt.into().data(), ValueLayout.JAVA_FLOAT, 0, pt.w().length);
+                engine.setWeightAdam(pt.kind(), pt.layer(), pt.adam());
+            }
+            return new State(step, position, f.getLongArray("panlora.checkpoint.hook_state"), key, Map.of(), div);
+        } catch (IOException | GgufException e) {
+            throw new IOException(oneLine(file, e), e);
+        }
+    }
+
+    /** panlora.checkpoint.data_position, every element a position 0..2^31-1. */
+    private static long[] dataPosition(GgufFile f) {
+        long[] position = f.getLongArray("panlora.checkpoint.data_position");
+        for (int i = 0; i < position.length; i++)
+            if (position[i] < 0 || position[i] > Integer.MAX_VALUE)
+                throw new GgufException(f.path() + ": panlora.checkpoint.data_position element #" + i + " = " + position[i]
+                        + " is not a position (0.." + Integer.MAX_VALUE + ")");
+        return position;
     }
 
     private static void finite(float[] v, String what, String where) throws NonFiniteException {
@@ -124,6 +238,7 @@ public final class Checkpoint {
         if (!Files.isRegularFile(file)) throw new IOException(file + ": no checkpoint to resume from (the file does not exist)");
         try (GgufFile f = GgufFile.open(file)) {
             requireCheckpoint(f);
+            requireLora(f);
             String key = f.getString("panlora.checkpoint.config");
             if (!key.equals(expectedConfigKey))
                 throw new GgufException(file + ": the checkpoint was made with another configuration (" + keyDiff(key, expectedConfigKey)
@@ -149,11 +264,7 @@ public final class Checkpoint {
             long[] div = f.has("panlora.checkpoint.divergence_state") ? f.getLongArray("panlora.checkpoint.divergence_state") : new long[0];
             String badDiv = DivergenceGuard.problem(div);
             if (badDiv != null) throw new GgufException(file + ": panlora.checkpoint.divergence_state: " + badDiv);
-            long[] position = f.getLongArray("panlora.checkpoint.data_position");
-            for (int i = 0; i < position.length; i++)
-                if (position[i] < 0 || position[i] > Integer.MAX_VALUE)
-                    throw new GgufException(file + ": panlora.checkpoint.data_position element #" + i + " = " + position[i]
-                            + " is not a position (0.." + Integer.MAX_VALUE + ")");
+            long[] position = dataPosition(f);
             int step = (int) nonNegative(f, "panlora.checkpoint.step", Integer.MAX_VALUE);
             return new State(step, position, f.getLongArray("panlora.checkpoint.hook_state"), key, hookTensors, div);
         } catch (IOException | GgufException e) {
@@ -216,6 +327,7 @@ public final class Checkpoint {
         Path file = dir.resolve(FILE);
         try (GgufFile f = GgufFile.open(file)) {
             requireCheckpoint(f);
+            requireLora(f);
             long n = f.getLong("panlora.checkpoint.slots");
             if (n < 0 || n > f.tensors().size() / 2) // every slot has at least its two factors
                 throw new GgufException(file + ": panlora.checkpoint.slots = " + n + ", but the file has " + f.tensors().size() + " tensors");
@@ -251,6 +363,13 @@ public final class Checkpoint {
         long version = f.getLong("panlora.checkpoint.version", 1);
         if (version != 1)
             throw new GgufException(f.path() + ": checkpoint version " + version + " (this panlora reads version 1)");
+    }
+
+    /** A LoRA checkpoint: a full-parameter one holds no adapter. */
+    private static void requireLora(GgufFile f) {
+        if (FULL.equals(f.getString("panlora.checkpoint.mode", "lora")))
+            throw new GgufException(f.path() + ": a checkpoint of a full-parameter run (train --full), which holds no adapter: the run "
+                    + "exports its model as model.gguf; resume it with train --full");
     }
 
     /** An integer key in 0..max. */

@@ -26,10 +26,20 @@ public final class LoraRun {
      */
     public record Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
                           ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
-                          TrainingStrategy strategy, LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence) {
+                          TrainingStrategy strategy, LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence,
+                          TrainListener listener) {
         public Options {
             if (load == null) load = LlamaModel.LoadOptions.cpu();
             if (onDivergence == null) onDivergence = DivergenceGuard.Policy.STOP;
+            if (listener == null) listener = TrainListener.NONE;
+        }
+
+        /** Without a listener. */
+        public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
+                       ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
+                       TrainingStrategy strategy, LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence) {
+            this(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress, strategy,
+                    load, onDivergence, TrainListener.NONE);
         }
 
         /** Stopping on divergence. */
@@ -58,13 +68,19 @@ public final class LoraRun {
         /** The same run on another device / weight placement. */
         public Options on(LlamaModel.LoadOptions where) {
             return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
-                    strategy, where, onDivergence);
+                    strategy, where, onDivergence, listener);
         }
 
         /** The same run with another divergence policy. */
         public Options onDivergence(DivergenceGuard.Policy p) {
             return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
-                    strategy, load, p);
+                    strategy, load, p, listener);
+        }
+
+        /** The same run reporting warnings and checkpoints to a listener. */
+        public Options withListener(TrainListener l) {
+            return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
+                    strategy, load, onDivergence, l);
         }
     }
 
@@ -90,7 +106,7 @@ public final class LoraRun {
         }
     }
 
-    private static RunLock lockAndClean(Path dir, PrintStream out) throws IOException {
+    static RunLock lockAndClean(Path dir, PrintStream out) throws IOException {
         RunLock lock = RunLock.acquire(dir);
         try {
             lock.removeStaleTemporaries(out);
@@ -106,41 +122,61 @@ public final class LoraRun {
         RunLock created = null;
         try (LlamaModel m = LlamaModel.load(o.base(), o.load())) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
-            TrainConfig cfg = o.cfg();
-            if (cfg.ctx() > m.config().nCtxTrain() && out != null)
-                out.printf("note: --ctx %d is longer than the model's training context %d%n", cfg.ctx(), m.config().nCtxTrain());
-            Dataset ds = Dataset.load(o.data(), o.validation(), tok, o.readOptions(), new Packer(cfg.ctx(), false, Packer.padIdFor(tok)),
-                    o.validationFraction(), cfg.seed());
-            if (ds.trainData().badLines() > 0 && out != null) {
-                out.printf("skipped %d bad lines of %s:%n", ds.trainData().badLines(), o.data());
-                for (String r : ds.trainData().badLineReports()) out.println("  " + r);
+            Prepared d = prepare(o.data(), o.validation(), o.validationFraction(), o.cfg(), o.epochs(), o.readOptions(), tok, m.config(),
+                    o.outDir(), held, out);
+            created = d.created();
+            TrainConfig cfg = d.cfg();
+            try (LoraSet set = new LoraSet(m)) {
+                TrainingStrategy strategy = o.strategy() == null ? TrainingStrategy.LORA : o.strategy();
+                strategy.addSlots(set, cfg);
+                set.attach();
+                Trainer tr = new Trainer(m, set, cfg, d.batches(), d.val(), o.outDir(), out).onDivergence(o.onDivergence()).listener(o.listener());
+                for (TrainHook h : strategy.hooks()) tr.addHook(h);
+                Trainer.Result r = tr.run(o.resume());
+                Path adapter = o.outDir().resolve("adapter.gguf");
+                List<String> notes = AdapterGguf.write(adapter, set, m.config(), o.adapterType(), "panlora-lora");
+                return new Summary(r, adapter, notes, d.ds().train().size(), d.ds().validation().size(), cfg.steps());
             }
-            if (held == null) { // only once the data is known to be good
-                Files.createDirectories(o.outDir());
-                created = lockAndClean(o.outDir(), out);
-            }
+        } finally {
+            if (created != null) created.close();
+        }
+    }
+
+    /** A run's data, batches and configuration (steps from --epochs), and the lock of the run directory if this call made it. */
+    record Prepared(Dataset ds, DatasetBatches batches, List<BatchSource.Batch> val, TrainConfig cfg, RunLock created) {}
+
+    /**
+     * Loads and splits the data, reports bad lines, then (only once the data is known to be good) creates and locks the run
+     * directory unless {@code held} is its lock already; turns epochs into steps; makes the validation batches.
+     */
+    static Prepared prepare(Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs, ReadOptions ro,
+                            Tokenizer tok, io.panlora.model.LlamaConfig mc, Path outDir, RunLock held, PrintStream out) throws IOException {
+        if (cfg.ctx() > mc.nCtxTrain() && out != null)
+            out.printf("note: --ctx %d is longer than the model's training context %d%n", cfg.ctx(), mc.nCtxTrain());
+        Dataset ds = Dataset.load(data, validation, tok, ro, new Packer(cfg.ctx(), false, Packer.padIdFor(tok)), validationFraction, cfg.seed());
+        if (ds.trainData().badLines() > 0 && out != null) {
+            out.printf("skipped %d bad lines of %s:%n", ds.trainData().badLines(), data);
+            for (String r : ds.trainData().badLineReports()) out.println("  " + r);
+        }
+        RunLock created = null;
+        if (held == null) { // only once the data is known to be good
+            Files.createDirectories(outDir);
+            created = lockAndClean(outDir, out);
+        }
+        try {
             DatasetBatches batches = new DatasetBatches(ds, cfg.batch(), cfg.seed());
-            if (o.epochs() > 0) {
-                int steps = (int) Math.max(1, Math.ceil(o.epochs() * batches.batchesPerEpoch() / cfg.gradAccum()));
+            if (epochs > 0) {
+                int steps = (int) Math.max(1, Math.ceil(epochs * batches.batchesPerEpoch() / cfg.gradAccum()));
                 cfg = cfg.withSteps(steps);
             }
             List<BatchSource.Batch> val = DatasetBatches.validation(ds, cfg.batch(), cfg.evalBatches());
             if (out != null)
                 out.printf("data: %d training windows of %d tokens (%d batches/epoch), %d validation windows; %d steps%n",
                         ds.train().size(), cfg.ctx(), batches.batchesPerEpoch(), ds.validation().size(), cfg.steps());
-            try (LoraSet set = new LoraSet(m)) {
-                TrainingStrategy strategy = o.strategy() == null ? TrainingStrategy.LORA : o.strategy();
-                strategy.addSlots(set, cfg);
-                set.attach();
-                Trainer tr = new Trainer(m, set, cfg, batches, val, o.outDir(), out).onDivergence(o.onDivergence());
-                for (TrainHook h : strategy.hooks()) tr.addHook(h);
-                Trainer.Result r = tr.run(o.resume());
-                Path adapter = o.outDir().resolve("adapter.gguf");
-                List<String> notes = AdapterGguf.write(adapter, set, m.config(), o.adapterType(), "panlora-lora");
-                return new Summary(r, adapter, notes, ds.train().size(), ds.validation().size(), cfg.steps());
-            }
-        } finally {
+            return new Prepared(ds, batches, val, cfg, created);
+        } catch (RuntimeException e) {
             if (created != null) created.close();
+            throw e;
         }
     }
 }

@@ -12,7 +12,7 @@ import java.lang.foreign.ValueLayout;
 
 /** The engine's training step ({@code pl_trainer}) for a model, a micro-batch shape and a mode. */
 public final class StepEngine implements AutoCloseable {
-    /** LoRA over a frozen base, or every weight of an F32 model. */
+    /** LoRA over a frozen base, or every weight (matrices and norms) of a model whose weights are F32 and writable. */
     public enum Mode { LORA, FULL }
 
     /** Loss of one micro-batch: Σ nll and the number of counted targets. */
@@ -84,6 +84,28 @@ public final class StepEngine implements AutoCloseable {
             MemorySegment dst = a.allocate(ValueLayout.JAVA_FLOAT, n);
             Native.check(panlora_h.pl_trainer_get_weight_grad(handle, k.id, k.perLayer ? layer : -1, dst, n), "weight gradient");
             return dst.toArray(ValueLayout.JAVA_FLOAT);
+        }
+    }
+
+    /** FULL mode: a weight's AdamW moments (n floats each, its element count) and step count. */
+    public record WeightAdam(float[] m, float[] v, long step) {}
+
+    /** FULL mode on the CPU: the AdamW state of a trained weight (layer ignored for global weights). */
+    public WeightAdam weightAdam(WeightKind k, int layer, long n) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = a.allocate(ValueLayout.JAVA_FLOAT, n), v = a.allocate(ValueLayout.JAVA_FLOAT, n), st = a.allocate(ValueLayout.JAVA_LONG);
+            Native.check(panlora_h.pl_trainer_get_weight_adam(handle, k.id, k.perLayer ? layer : -1, m, v, n, st), "AdamW state of " + k.ggufName(layer));
+            return new WeightAdam(m.toArray(ValueLayout.JAVA_FLOAT), v.toArray(ValueLayout.JAVA_FLOAT), st.get(ValueLayout.JAVA_LONG, 0));
+        }
+    }
+
+    /** FULL mode on the CPU: restores a trained weight's AdamW state (moments finite, v >= 0, step 0..2^53). */
+    public void setWeightAdam(WeightKind k, int layer, WeightAdam s) {
+        if (s.m().length != s.v().length) throw new IllegalArgumentException("moments of different lengths");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = a.allocateFrom(ValueLayout.JAVA_FLOAT, s.m()), v = a.allocateFrom(ValueLayout.JAVA_FLOAT, s.v());
+            Native.check(panlora_h.pl_trainer_set_weight_adam(handle, k.id, k.perLayer ? layer : -1, m, v, s.m().length, s.step()),
+                    "restoring the AdamW state of " + k.ggufName(layer));
         }
     }
 

@@ -34,8 +34,16 @@ public final class Trainer {
         }
     }
 
-    /** What a run did. */
-    public record Result(int steps, double firstLoss, double lastLoss, double valBefore, double valAfter, Path metrics, Path plot) {}
+    /**
+     * What a run did. {@code plot} is null when no plot was written (no run directory, or the last attempt failed: see
+     * {@code warnings}); {@code warnings} are the problems the run went on after, as the listener got them.
+     */
+    public record Result(int steps, double firstLoss, double lastLoss, double valBefore, double valAfter, Path metrics, Path plot,
+                         List<String> warnings) {
+        public Result {
+            warnings = List.copyOf(warnings);
+        }
+    }
 
     private final LlamaModel model;
     private final LoraSet lora;
@@ -45,6 +53,10 @@ public final class Trainer {
     private final Path outDir;
     private final List<TrainHook> hooks = new ArrayList<>();
     private final PrintStream progress;
+    private TrainListener listener = TrainListener.NONE;
+    private final List<String> warnings = new ArrayList<>();
+    private boolean plotWarned; // a failed plot is reported once per run
+    private boolean fullCheckpointWarned; // a full-parameter run on CUDA writes no checkpoints: said once
     private StepEngine engine;
     private int step;
     private double lastLoss = Double.NaN;
@@ -79,6 +91,12 @@ public final class Trainer {
 
     /** The divergence detector of the current run. */
     public DivergenceGuard divergenceGuard() { return guard; }
+
+    /** Where warnings and checkpoint events go besides the progress stream (default: nowhere). */
+    public Trainer listener(TrainListener l) {
+        listener = l == null ? TrainListener.NONE : l;
+        return this;
+    }
 
     public Trainer addHook(TrainHook h) {
         hooks.add(h);
@@ -144,34 +162,54 @@ public final class Trainer {
         lastCheckpointStep = -1;
         warned = false;
         midLine = false;
+        plotWarned = false;
+        fullCheckpointWarned = false;
+        warnings.clear();
         if (outDir != null) Files.createDirectories(outDir);
         if (resume) {
-            if (outDir == null) throw new IOException("--resume: no run directory");
-            Path ckpt = outDir.resolve(Checkpoint.FILE);
-            Checkpoint.State st = Checkpoint.load(outDir, lora, configKey());
-            step = st.step();
-            lastCheckpointStep = step;
-            guard.restore(st.divergenceState());
             try {
-                data.seek(st.dataPosition());
-            } catch (IllegalArgumentException e) { // a position the data does not have: damaged, or saved for other data
-                throw new IOException(ckpt + ": the checkpoint's data position does not fit this data: " + e.getMessage(), e);
-            }
-            long[] hs = st.hookState();
-            int off = 0;
-            for (TrainHook h : hooks)
-                if (h instanceof StatefulHook sh) {
-                    int n = sh.state().length; // each hook's state has a fixed length
-                    if (off + n > hs.length)
-                        throw new IOException(ckpt + ": the checkpoint's training-strategy state is shorter than --variant needs");
-                    sh.restore(java.util.Arrays.copyOfRange(hs, off, off + n));
-                    off += n;
+                if (outDir == null) throw new IOException("--resume: no run directory");
+                Path ckpt = outDir.resolve(Checkpoint.FILE);
+                Checkpoint.State st;
+                if (lora != null) st = Checkpoint.load(outDir, lora, configKey());
+                else {
+                    if (!model.device().isCpu())
+                        throw new IOException(ckpt + ": a full-parameter run resumes on the CPU only (the CUDA trainer's AdamW state "
+                                + "cannot be restored yet)");
+                    engine = new StepEngine(model, cfg.batch(), cfg.ctx(), cfg.mode(), cfg.recompute());
+                    st = Checkpoint.loadFull(outDir, model, engine, configKey());
                 }
-            for (TrainHook h : hooks) if (h instanceof TensorStateHook th) th.restoreTensorState(st.hookTensors());
-            if (progress != null) progress.printf("resuming at step %d from %s%n", step, outDir.resolve(Checkpoint.FILE));
+                step = st.step();
+                lastCheckpointStep = step;
+                guard.restore(st.divergenceState());
+                try {
+                    data.seek(st.dataPosition());
+                } catch (IllegalArgumentException e) { // a position the data does not have: damaged, or saved for other data
+                    throw new IOException(ckpt + ": the checkpoint's data position does not fit this data: " + e.getMessage(), e);
+                }
+                long[] hs = st.hookState();
+                int off = 0;
+                for (TrainHook h : hooks)
+                    if (h instanceof StatefulHook sh) {
+                        int n = sh.state().length; // each hook's state has a fixed length
+                        if (off + n > hs.length)
+                            throw new IOException(ckpt + ": the checkpoint's training-strategy state is shorter than --variant needs");
+                        sh.restore(java.util.Arrays.copyOfRange(hs, off, off + n));
+                        off += n;
+                    }
+                for (TrainHook h : hooks) if (h instanceof TensorStateHook th) th.restoreTensorState(st.hookTensors());
+                if (progress != null) progress.printf("resuming at step %d from %s%n", step, outDir.resolve(Checkpoint.FILE));
+            } catch (IOException | RuntimeException e) {
+                if (engine != null) { // a FULL-mode trainer made for the restore
+                    engine.close();
+                    engine = null;
+                }
+                throw e;
+            }
         }
         MetricsLog log = outDir == null ? null : new MetricsLog(outDir.resolve("metrics.jsonl"), resume ? step : -1);
-        Path plot = outDir == null ? null : outDir.resolve("loss.png");
+        Path plot = outDir == null ? null : outDir.resolve(LossPlot.FILE);
+        boolean plotted = false;
         double valBefore = Double.NaN, firstLoss = Double.NaN;
         try {
             if (!val.isEmpty() && !resume) {
@@ -247,21 +285,17 @@ public final class Trainer {
                     midLine = false;
                     if (progress != null) progress.printf(Locale.ROOT, "%nstep %d: validation loss %.4f (ppl %.2f)%n", step + 1, v, Math.exp(v));
                 }
-                if (outDir != null && lora != null && cfg.checkpointEvery() > 0 && ((step + 1) % cfg.checkpointEvery() == 0 || last))
-                {
-                    checkpoint(firstBatch);
-                    // fault injection for the resume test: die like a killed process right after this checkpoint
-                    if (Integer.getInteger("panlora.test.haltAfterCheckpoint", -1) == step + 1) Runtime.getRuntime().halt(137);
+                if (outDir != null && cfg.checkpointEvery() > 0 && ((step + 1) % cfg.checkpointEvery() == 0 || last)) {
+                    if (checkpoint(firstBatch)) listener.checkpointed(step + 1, outDir.resolve(Checkpoint.FILE));
                 }
-                if (log != null && plot != null && (last || (step + 1) % 25 == 0))
-                    LossPlot.write(plot, "panlora training loss", log.trainPoints(), log.valPoints());
+                if (log != null && plot != null && (last || (step + 1) % 25 == 0)) plotted = plot(plot, log);
             }
             if (progress != null) progress.println();
             midLine = false;
             for (TrainHook h : hooks) h.onEnd(this);
             double valAfter = val.isEmpty() ? Double.NaN : evaluate();
-            if (log != null) LossPlot.write(plot, "panlora training loss", log.trainPoints(), log.valPoints());
-            return new Result(step, firstLoss, lastLoss, valBefore, valAfter, log == null ? null : log.path(), plot);
+            if (log != null) plotted = plot(plot, log);
+            return new Result(step, firstLoss, lastLoss, valBefore, valAfter, log == null ? null : log.path(), plotted ? plot : null, warnings);
         } finally {
             if (log != null) log.close();
             if (engine != null) {
@@ -276,7 +310,15 @@ public final class Trainer {
      * or loss is not written and stops the run; a finite loss beyond the margin is not written under STOP (reported; the
      * divergence rule decides whether the run stops) and written with a warning under WARN.
      */
-    private void checkpoint(BatchSource.Batch batch) throws IOException {
+    private boolean checkpoint(BatchSource.Batch batch) throws IOException {
+        if (lora == null && !model.device().isCpu()) { // the CUDA trainer cannot hand its AdamW state back yet
+            if (!fullCheckpointWarned) {
+                fullCheckpointWarned = true;
+                warning("checkpoints of a full-parameter run are written on the CPU only (the CUDA trainer's AdamW state cannot be "
+                        + "read yet): this run writes none, its model is exported at the end");
+            }
+            return false;
+        }
         if (batch != null) {
             double post;
             try {
@@ -290,25 +332,53 @@ public final class Trainer {
                         + "above the best %.4f", post, DivergenceGuard.MARGIN_NATS, guard.reference());
                 if (onDivergence == DivergenceGuard.Policy.STOP) {
                     note(String.format(Locale.ROOT, "step %d: checkpoint not written: %s; %s", step + 1, what, lastGood()));
-                    return;
+                    return false;
                 }
                 warn("explosive loss growth: " + what);
             }
         }
         try {
-            Checkpoint.save(outDir, lora, new Checkpoint.State(step + 1, data.position(), hookState(), configKey(), hookTensors(),
-                    guard.state()));
+            Checkpoint.State st = new Checkpoint.State(step + 1, data.position(), hookState(), configKey(), hookTensors(), guard.state());
+            if (lora != null) Checkpoint.save(outDir, lora, st);
+            else Checkpoint.saveFull(outDir, model, engine, st);
         } catch (Checkpoint.NonFiniteException e) {
             throw diverged(e.getMessage(), null, true);
         }
         lastCheckpointStep = step + 1;
+        return true;
+    }
+
+    /**
+     * Writes the loss plot; a failure (an unwritable file, a full disk, anything else) is reported once per run as a warning
+     * and never stops training. Returns whether the plot was written.
+     */
+    private boolean plot(Path plot, MetricsLog log) {
+        try {
+            LossPlot.write(plot, "panlora training loss", log.trainPoints(), log.valPoints());
+            return true;
+        } catch (IOException | RuntimeException e) {
+            if (!plotWarned) {
+                plotWarned = true;
+                String why = e.getMessage() == null ? e.toString() : e.getMessage();
+                warning("the loss plot could not be written (" + plot + ": " + why.replaceAll("\\s*\\R\\s*", " ")
+                        + "); training goes on, the metrics are in " + log.path());
+            }
+            return false;
+        }
+    }
+
+    /** A warning: a line on the progress stream, the listener, and the result. */
+    private void warning(String line) {
+        warnings.add(line);
+        note("warning: " + line);
+        listener.warning(line);
     }
 
     /** Reports explosive growth under the WARN policy, once per episode (until the loss is back within half the margin). */
     private void warn(String what) {
         if (warned) return;
         warned = true;
-        note(String.format(Locale.ROOT, "warning: step %d: %s; training goes on (--on-divergence warn)", step + 1, what));
+        warning(String.format(Locale.ROOT, "step %d: %s; training goes on (--on-divergence warn)", step + 1, what));
     }
 
     /** A line of its own on the progress stream. */
@@ -323,7 +393,7 @@ public final class Trainer {
     /** Where the last good checkpoint is, in words. */
     private String lastGood() {
         if (lastCheckpointStep >= 0) return "the last good checkpoint (step " + lastCheckpointStep + ") is kept: " + outDir.resolve(Checkpoint.FILE);
-        if (outDir != null && lora != null && Checkpoint.exists(outDir)) return outDir.resolve(Checkpoint.FILE) + " (of an earlier run) is left as it was";
+        if (outDir != null && Checkpoint.exists(outDir)) return outDir.resolve(Checkpoint.FILE) + " (of an earlier run) is left as it was";
         return "no checkpoint has been written";
     }
 

@@ -80,7 +80,29 @@ class CliArgumentsTest {
                 Arguments.of(List.of("--variant", "nope"), "--variant"), Arguments.of(List.of("--schedule", "zigzag"), "zigzag"),
                 Arguments.of(List.of("-t", "0"), "--threads"), Arguments.of(List.of("--max-memory", "lots"), "--max-memory"),
                 Arguments.of(List.of("--max-memory", "1K"), "--max-memory"),
-                Arguments.of(List.of("-b", "100000", "-c", "64", "--max-memory", "4G"), "--max-memory"));
+                Arguments.of(List.of("-b", "100000", "-c", "64", "--max-memory", "4G"), "--max-memory"),
+                // --full: the flags of LoRA runs mean nothing there; --type is the exported model's, with --full only
+                Arguments.of(List.of("--full", "--rank", "4"), "--rank"), Arguments.of(List.of("--full", "-r", "4"), "--rank"),
+                Arguments.of(List.of("--full", "--alpha", "8"), "--alpha"), Arguments.of(List.of("--full", "--targets", "all"), "--targets"),
+                Arguments.of(List.of("--full", "--variant", "copra"), "--variant"), Arguments.of(List.of("--full", "--rslora"), "--rslora"),
+                Arguments.of(List.of("--full", "--adapter-type", "F32"), "--adapter-type"),
+                Arguments.of(List.of("--full", "--cola-links", "2"), "--cola-links"), Arguments.of(List.of("--type", "F16"), "--type"),
+                Arguments.of(List.of("--full", "--type", "Q8_0"), "--type"),
+                Arguments.of(List.of("--full", "-b", "100000", "-c", "64", "--max-memory", "4G"), "full-parameter"));
+    }
+
+    @Test
+    void fullTrainingRefusesAQuantizedBase() throws IOException {
+        Path q8 = dir.resolve("tiny-q8.gguf");
+        Run made = run("init", "-o", q8.toString(), "--preset", "tiny", "--layers", "1", "--dim", "32", "--heads", "2", "--ffn", "64",
+                "--type", "Q8_0");
+        assertEquals(0, made.code(), made.err());
+        Path out = dir.resolve("run-full-q8");
+        Run r = run(train(out, "--full", "-m", q8.toString()).toArray(String[]::new));
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains("Q8_0") && r.err().contains("F32, F16 or BF16") && r.err().contains(q8.toString()), r.err());
+        assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+        assertFalse(Files.exists(out), "nothing created");
     }
 
     @ParameterizedTest

@@ -99,4 +99,39 @@ class MemoryPlanTest {
             int ignored = (int) mallopt.invokeExact(-3, 128 * 1024);
         }
     }
+
+    /** --full: the trainer's activations plus a gradient and two AdamW moments per trained weight, against the allocation. */
+    @Test
+    void fullTrainingEstimateMatchesTheAllocation() throws Throwable {
+        MethodHandle mallinfo2 = fn("mallinfo2", FunctionDescriptor.of(MALLINFO2));
+        MethodHandle mallopt = fn("mallopt", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+        Path model = dir.resolve("full.gguf");
+        StringWriter err = new StringWriter();
+        var cl = Main.commandLine();
+        cl.setErr(new PrintWriter(err, true));
+        assertEquals(0, cl.execute("init", "-o", model.toString(), "--preset", "tiny", "--layers", "2"), err.toString());
+        int batch = 8, ctx = 256;
+        assertEquals(1, (int) mallopt.invokeExact(-3 /* M_MMAP_THRESHOLD */, 4096));
+        try (LlamaModel m = LlamaModel.load(model, Device.CPU)) {
+            for (boolean recompute : new boolean[] {false, true}) {
+                var seen = new StringBuilder();
+                boolean matched = false;
+                var plan = MemoryPlan.forFullTraining(model, LlamaModel.LoadOptions.cpu(), batch, ctx, recompute, null, null);
+                double planned = plan.nativeBytes() - plan.weightBytes();
+                for (int pass = 0; pass < 4 && !matched; pass++) { // as above: a warm-up, then up to three measured passes
+                    long before = mallocated(mallinfo2);
+                    try (StepEngine e = new StepEngine(m, batch, ctx, StepEngine.Mode.FULL, recompute)) {
+                        long taken = mallocated(mallinfo2) - before;
+                        if (pass == 0) continue;
+                        seen.append(String.format(" [planned %.0f B, allocated %d B]", planned, taken));
+                        matched = Math.abs(planned / taken - 1.0) <= 0.015;
+                    }
+                }
+                System.out.println("memory plan, full: recompute " + recompute + seen);
+                assertTrue(matched, "--full, recompute " + recompute + ": the plan matched no measured pass within 1.5 %:" + seen);
+            }
+        } finally {
+            int ignored = (int) mallopt.invokeExact(-3, 128 * 1024);
+        }
+    }
 }

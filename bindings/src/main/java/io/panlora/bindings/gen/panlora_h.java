@@ -1662,6 +1662,128 @@ public class panlora_h extends panlora_h$shared {
         }
     }
 
+    private static class pl_model_set_threads {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_POINTER,
+            panlora_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_model_set_threads").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_model_set_threads(pl_model *model, int32_t n)
+     * }
+     */
+    public static FunctionDescriptor pl_model_set_threads$descriptor() {
+        return pl_model_set_threads.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_model_set_threads(pl_model *model, int32_t n)
+     * }
+     */
+    public static MethodHandle pl_model_set_threads$handle() {
+        return pl_model_set_threads.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_model_set_threads(pl_model *model, int32_t n)
+     * }
+     */
+    public static MemorySegment pl_model_set_threads$address() {
+        return pl_model_set_threads.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_model_set_threads(pl_model *model, int32_t n)
+     * }
+     */
+    public static int pl_model_set_threads(MemorySegment model, int n) {
+        var mh$ = pl_model_set_threads.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_model_set_threads", model, n);
+            }
+            return (int)mh$.invokeExact(model, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pl_model_get_threads {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_POINTER,
+            panlora_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_model_get_threads").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_model_get_threads(const pl_model *model, int32_t *n)
+     * }
+     */
+    public static FunctionDescriptor pl_model_get_threads$descriptor() {
+        return pl_model_get_threads.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_model_get_threads(const pl_model *model, int32_t *n)
+     * }
+     */
+    public static MethodHandle pl_model_get_threads$handle() {
+        return pl_model_get_threads.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_model_get_threads(const pl_model *model, int32_t *n)
+     * }
+     */
+    public static MemorySegment pl_model_get_threads$address() {
+        return pl_model_get_threads.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_model_get_threads(const pl_model *model, int32_t *n)
+     * }
+     */
+    public static int pl_model_get_threads(MemorySegment model, MemorySegment n) {
+        var mh$ = pl_model_get_threads.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_model_get_threads", model, n);
+            }
+            return (int)mh$.invokeExact(model, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class pl_model_free {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             panlora_h.C_POINTER
@@ -3747,6 +3869,138 @@ public class panlora_h extends panlora_h$shared {
                 traceDowncall("pl_trainer_get_weight_grad", trainer, which, layer, dst, len);
             }
             return (int)mh$.invokeExact(trainer, which, layer, dst, len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pl_trainer_get_weight_adam {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_POINTER,
+            panlora_h.C_INT,
+            panlora_h.C_LONG,
+            panlora_h.C_POINTER,
+            panlora_h.C_POINTER,
+            panlora_h.C_LONG,
+            panlora_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_trainer_get_weight_adam").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_trainer_get_weight_adam(pl_trainer *trainer, int32_t which, int64_t layer, float *m, float *v, int64_t len, int64_t *step)
+     * }
+     */
+    public static FunctionDescriptor pl_trainer_get_weight_adam$descriptor() {
+        return pl_trainer_get_weight_adam.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_trainer_get_weight_adam(pl_trainer *trainer, int32_t which, int64_t layer, float *m, float *v, int64_t len, int64_t *step)
+     * }
+     */
+    public static MethodHandle pl_trainer_get_weight_adam$handle() {
+        return pl_trainer_get_weight_adam.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_trainer_get_weight_adam(pl_trainer *trainer, int32_t which, int64_t layer, float *m, float *v, int64_t len, int64_t *step)
+     * }
+     */
+    public static MemorySegment pl_trainer_get_weight_adam$address() {
+        return pl_trainer_get_weight_adam.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_trainer_get_weight_adam(pl_trainer *trainer, int32_t which, int64_t layer, float *m, float *v, int64_t len, int64_t *step)
+     * }
+     */
+    public static int pl_trainer_get_weight_adam(MemorySegment trainer, int which, long layer, MemorySegment m, MemorySegment v, long len, MemorySegment step) {
+        var mh$ = pl_trainer_get_weight_adam.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_trainer_get_weight_adam", trainer, which, layer, m, v, len, step);
+            }
+            return (int)mh$.invokeExact(trainer, which, layer, m, v, len, step);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pl_trainer_set_weight_adam {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_POINTER,
+            panlora_h.C_INT,
+            panlora_h.C_LONG,
+            panlora_h.C_POINTER,
+            panlora_h.C_POINTER,
+            panlora_h.C_LONG,
+            panlora_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_trainer_set_weight_adam").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_trainer_set_weight_adam(pl_trainer *trainer, int32_t which, int64_t layer, const float *m, const float *v, int64_t len, int64_t step)
+     * }
+     */
+    public static FunctionDescriptor pl_trainer_set_weight_adam$descriptor() {
+        return pl_trainer_set_weight_adam.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_trainer_set_weight_adam(pl_trainer *trainer, int32_t which, int64_t layer, const float *m, const float *v, int64_t len, int64_t step)
+     * }
+     */
+    public static MethodHandle pl_trainer_set_weight_adam$handle() {
+        return pl_trainer_set_weight_adam.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_trainer_set_weight_adam(pl_trainer *trainer, int32_t which, int64_t layer, const float *m, const float *v, int64_t len, int64_t step)
+     * }
+     */
+    public static MemorySegment pl_trainer_set_weight_adam$address() {
+        return pl_trainer_set_weight_adam.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_trainer_set_weight_adam(pl_trainer *trainer, int32_t which, int64_t layer, const float *m, const float *v, int64_t len, int64_t step)
+     * }
+     */
+    public static int pl_trainer_set_weight_adam(MemorySegment trainer, int which, long layer, MemorySegment m, MemorySegment v, long len, long step) {
+        var mh$ = pl_trainer_set_weight_adam.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_trainer_set_weight_adam", trainer, which, layer, m, v, len, step);
+            }
+            return (int)mh$.invokeExact(trainer, which, layer, m, v, len, step);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
