@@ -153,14 +153,19 @@ final class TrainCommand implements Callable<Integer> {
             throw Check.naming(dir, e);
         }
         var r = s.result();
-        System.out.printf("trained %d steps: train loss %.4f -> %.4f%n", r.steps(), r.firstLoss(), r.lastLoss());
-        if (!Double.isNaN(r.valAfter()))
-            System.out.printf("validation loss: %s -> %.4f (ppl %.2f)%n", Double.isNaN(r.valBefore()) ? "?" : String.format("%.4f", r.valBefore()),
-                    r.valAfter(), Math.exp(r.valAfter()));
+        printLosses(r);
         for (String n : s.exportNotes()) System.out.println("note: " + n);
         System.out.printf("adapter: %s (%s)%nmetrics: %s%nloss plot: %s%n", s.adapter(),
                 s.exportNotes().isEmpty() ? at : at + "; " + io.panlora.lora.AdapterGguf.typeSummary(s.adapter()), r.metrics(), plotLine(r));
         return 0;
+    }
+
+    /** The training and validation loss lines both kinds of run print. */
+    private static void printLosses(io.panlora.train.Trainer.Result r) {
+        System.out.printf("trained %d steps: train loss %.4f -> %.4f%n", r.steps(), r.firstLoss(), r.lastLoss());
+        if (!Double.isNaN(r.valAfter()))
+            System.out.printf("validation loss: %s -> %.4f (ppl %.2f)%n", Double.isNaN(r.valBefore()) ? "?" : String.format("%.4f", r.valBefore()),
+                    r.valAfter(), Math.exp(r.valAfter()));
     }
 
     /** The types of a model --full exports. */
@@ -196,10 +201,7 @@ final class TrainCommand implements Callable<Integer> {
             throw Check.naming(dir, e);
         }
         var r = s.result();
-        System.out.printf("trained %d steps: train loss %.4f -> %.4f%n", r.steps(), r.firstLoss(), r.lastLoss());
-        if (!Double.isNaN(r.valAfter()))
-            System.out.printf("validation loss: %s -> %.4f (ppl %.2f)%n", Double.isNaN(r.valBefore()) ? "?" : String.format("%.4f", r.valBefore()),
-                    r.valAfter(), Math.exp(r.valAfter()));
+        printLosses(r);
         System.out.printf("model: %s (%s, %s)%nmetrics: %s%nloss plot: %s%n", s.model(), s.type() == null ? "the base's types" : s.type(),
                 Check.bytes(s.modelBytes()), r.metrics(), plotLine(r));
         return 0;
