@@ -39,7 +39,7 @@ public final class Trainer {
      * {@code warnings}); {@code warnings} are the problems the run went on after, as the listener got them.
      */
     public record Result(int steps, double firstLoss, double lastLoss, double valBefore, double valAfter, Path metrics, Path plot,
-                         List<String> warnings) {
+                         List<String> warnings, boolean cancelled) {
         public Result {
             warnings = List.copyOf(warnings);
         }
@@ -220,7 +220,29 @@ public final class Trainer {
             long t0 = System.nanoTime();
             long tokensDone = 0;
             int startStep = step;
+            boolean cancelled = false;
+            int lastCheckpointed = -1;
+            BatchSource.Batch lastBatch = null; // the last step's check batch, for a checkpoint at cancellation
             for (; step < cfg.steps(); step++) {
+                if (listener.cancelled()) {
+                    cancelled = true;
+                    if (progress != null) {
+                        if (midLine) progress.println();
+                        progress.printf("cancelled after %d of %d steps%n", step, cfg.steps());
+                        midLine = false;
+                    }
+                    if (outDir != null && cfg.checkpointEvery() > 0 && step > startStep && lastCheckpointed != step && lastBatch != null) {
+                        step--; // checkpoint() records the state after step + 1 steps: the last one done
+                        boolean written;
+                        try {
+                            written = checkpoint(lastBatch);
+                        } finally {
+                            step++;
+                        }
+                        if (written) listener.checkpointed(step, outDir.resolve(Checkpoint.FILE));
+                    }
+                    break;
+                }
                 for (TrainHook h : hooks) h.beforeStep(this, step);
                 if (engine == null) engine = new StepEngine(model, cfg.batch(), cfg.ctx(), cfg.mode(), cfg.recompute());
                 List<BatchSource.Batch> micro = new ArrayList<>(cfg.gradAccum());
@@ -271,6 +293,7 @@ public final class Trainer {
                 double tps = tokensDone / elapsed;
                 for (TrainHook h : hooks) h.afterStep(this, step);
                 if (log != null) log.step(step + 1, loss, lr, norm, tokensDone, tps, elapsed);
+                listener.stepped(step + 1, cfg.steps(), loss, lr, norm, tps);
                 if (progress != null) {
                     double eta = (cfg.steps() - step - 1) * elapsed / (step + 1 - startStep);
                     progress.printf(Locale.ROOT, "\rstep %d/%d | loss %.4f | lr %.2e | %.0f tok/s | ETA %s   ", step + 1, cfg.steps(), loss, lr, tps,
@@ -282,12 +305,15 @@ public final class Trainer {
                 if (!val.isEmpty() && cfg.evalEvery() > 0 && ((step + 1) % cfg.evalEvery() == 0 || last)) {
                     double v = evaluate();
                     if (log != null) log.validation(step + 1, v);
+                    listener.validated(step + 1, v);
                     midLine = false;
                     if (progress != null) progress.printf(Locale.ROOT, "%nstep %d: validation loss %.4f (ppl %.2f)%n", step + 1, v, Math.exp(v));
                 }
                 if (outDir != null && cfg.checkpointEvery() > 0 && ((step + 1) % cfg.checkpointEvery() == 0 || last)) {
                     if (checkpoint(firstBatch)) listener.checkpointed(step + 1, outDir.resolve(Checkpoint.FILE));
+                    lastCheckpointed = step + 1;
                 }
+                lastBatch = firstBatch;
                 if (log != null && plot != null && (last || (step + 1) % 25 == 0)) plotted = plot(plot, log);
             }
             if (progress != null) progress.println();
@@ -295,7 +321,8 @@ public final class Trainer {
             for (TrainHook h : hooks) h.onEnd(this);
             double valAfter = val.isEmpty() ? Double.NaN : evaluate();
             if (log != null) plotted = plot(plot, log);
-            return new Result(step, firstLoss, lastLoss, valBefore, valAfter, log == null ? null : log.path(), plotted ? plot : null, warnings);
+            return new Result(step, firstLoss, lastLoss, valBefore, valAfter, log == null ? null : log.path(), plotted ? plot : null, warnings,
+                    cancelled);
         } finally {
             if (log != null) log.close();
             if (engine != null) {
