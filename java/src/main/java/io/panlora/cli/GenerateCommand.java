@@ -104,8 +104,7 @@ final class GenerateCommand implements Callable<Integer> {
         EngineOption.announce();
         try (var lm = io.panlora.llamacpp.LlamaCppModel.load(model, EngineOption.loadOptions(device))) {
             int nCtx = ctx > 0 ? ctx : Math.min(lm.nCtxTrain(), 4096);
-            var scaled = new java.util.ArrayList<io.panlora.llamacpp.LlamaCppContext.Scaled>();
-            for (var a : adapters.all()) scaled.add(new io.panlora.llamacpp.LlamaCppContext.Scaled(lm.loadAdapter(a.file()), a.scale()));
+            var scaled = lm.loadAdapters(adapters.all());
             long s = seed >= 0 ? seed : System.nanoTime() & 0x7fffffffL;
             int[] ids = lm.tokenize(prompt, true, false);
             if (ids.length == 0) throw new IllegalArgumentException("the prompt gives no tokens and the model adds no BOS");

@@ -89,8 +89,7 @@ final class PerplexityCommand implements Callable<Integer> {
         EngineOption.announce();
         try (var lm = io.panlora.llamacpp.LlamaCppModel.load(model, EngineOption.loadOptions(device))) {
             int c = Math.min(ctx, lm.nCtxTrain());
-            var scaled = new java.util.ArrayList<io.panlora.llamacpp.LlamaCppContext.Scaled>();
-            for (var a : adapters.all()) scaled.add(new io.panlora.llamacpp.LlamaCppContext.Scaled(lm.loadAdapter(a.file()), a.scale()));
+            var scaled = lm.loadAdapters(adapters.all());
             try (var cx = lm.newContext(io.panlora.llamacpp.LlamaCppContext.Options.forWindows(c, common.threads == null ? 0 : common.threads, false))) {
                 cx.setAdapters(scaled);
                 long t0 = System.nanoTime();

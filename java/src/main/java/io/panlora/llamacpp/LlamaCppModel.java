@@ -225,6 +225,21 @@ public final class LlamaCppModel implements AutoCloseable {
         if (vocabOnly) throw new IllegalStateException(path + ": loaded vocabulary-only, so " + what + " cannot be made for it");
     }
 
+    /**
+     * Loads every adapter file for this model and pairs it with its user scale, ready for {@link LlamaCppContext#setAdapters};
+     * when one cannot be loaded, those loaded before it are closed again and the failure is thrown.
+     */
+    public List<LlamaCppContext.Scaled> loadAdapters(List<Parity.Adapter> files) {
+        List<LlamaCppContext.Scaled> out = new ArrayList<>();
+        try {
+            for (Parity.Adapter f : files) out.add(new LlamaCppContext.Scaled(loadAdapter(f.file()), f.scale()));
+            return out;
+        } catch (RuntimeException e) {
+            for (LlamaCppContext.Scaled s : out) s.adapter().close();
+            throw e;
+        }
+    }
+
     void forget(LlamaCppAdapter a) {
         adapters.remove(a);
     }

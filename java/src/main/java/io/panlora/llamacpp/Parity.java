@@ -7,7 +7,6 @@ import io.panlora.model.TokenizerLoader;
 import io.panlora.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -87,18 +86,9 @@ public final class Parity {
             int[] ids = Arrays.copyOf(ours, n);
             float[] a = ourLogits(m, adapters, ids);
             float[] b;
-            List<LlamaCppAdapter> loaded = new ArrayList<>();
             try (LlamaCppContext ctx = lm.newContext(new LlamaCppContext.Options(n, Math.min(n, 512), threads, true))) {
-                List<LlamaCppContext.Scaled> scaled = new ArrayList<>();
-                for (Adapter ad : adapters) {
-                    LlamaCppAdapter la = lm.loadAdapter(ad.file());
-                    loaded.add(la);
-                    scaled.add(new LlamaCppContext.Scaled(la, ad.scale()));
-                }
-                ctx.setAdapters(scaled);
+                ctx.setAdapters(lm.loadAdapters(adapters)); // closed with lm
                 b = ctx.logits(ids);
-            } finally {
-                for (LlamaCppAdapter la : loaded) la.close();
             }
             int nv = (int) m.config().nVocab();
             double maxDelta = 0, maxLogit = 0;

@@ -51,11 +51,9 @@ public final class QuantizationCost {
             int[] ids = Arrays.copyOf(ours, n);
             int nv = lm.nVocab();
             try (LlamaCppContext ctx = lm.newContext(new LlamaCppContext.Options(n, Math.min(n, 512), threads, true))) {
-                List<LlamaCppContext.Scaled> given = new ArrayList<>(), half = new ArrayList<>();
-                for (int i = 0; i < adapters.size(); i++) {
-                    given.add(new LlamaCppContext.Scaled(lm.loadAdapter(adapters.get(i).file()), adapters.get(i).scale()));
-                    half.add(new LlamaCppContext.Scaled(lm.loadAdapter(f16.get(i)), adapters.get(i).scale()));
-                }
+                List<Parity.Adapter> halfFiles = new ArrayList<>();
+                for (int i = 0; i < adapters.size(); i++) halfFiles.add(new Parity.Adapter(f16.get(i), adapters.get(i).scale()));
+                List<LlamaCppContext.Scaled> given = lm.loadAdapters(adapters), half = lm.loadAdapters(halfFiles);
                 ctx.setAdapters(given);
                 double q = Parity.meanNll(ctx.logits(ids), ids, nv);
                 ctx.setAdapters(half);
