@@ -114,11 +114,9 @@ final class GenerateCommand implements Callable<Integer> {
                  var sampler = new io.panlora.llamacpp.LlamaCppSampler(lm.nVocab(), temp, topK, topP, minP, repeatPenalty, repeatLastN, s)) {
                 c.setAdapters(scaled);
                 if (!noDisplayPrompt) out.print(prompt);
-                int[] n = {0};
                 int[] gen = c.generate(ids, nPredict, sampler, t -> {
-                    out.write(lm.pieceBytes(t, false), 0, lm.pieceBytes(t, false).length);
+                    out.writeBytes(lm.pieceBytes(t, false));
                     out.flush();
-                    n[0]++;
                     return true;
                 });
                 out.println();

@@ -53,6 +53,7 @@ public final class LlamaCppModel implements AutoCloseable {
     private final boolean vocabOnly;
     private MemorySegment model;
     private final MemorySegment vocab;
+    private final int nVocab; // asked once: token checks run per token
     private final List<LlamaCppAdapter> adapters = new ArrayList<>();
     final List<LlamaCppContext> contexts = new ArrayList<>();
 
@@ -61,6 +62,7 @@ public final class LlamaCppModel implements AutoCloseable {
         this.vocabOnly = vocabOnly;
         this.model = model;
         this.vocab = llama_h.llama_model_get_vocab(model);
+        this.nVocab = llama_h.llama_vocab_n_tokens(vocab);
     }
 
     /** Loads a GGUF model on the CPU. */
@@ -99,7 +101,8 @@ public final class LlamaCppModel implements AutoCloseable {
     }
 
     public int nVocab() {
-        return llama_h.llama_vocab_n_tokens(vocab());
+        vocab();
+        return nVocab;
     }
 
     public int nCtxTrain() {
