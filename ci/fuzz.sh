@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the Java readers of untrusted input with Jazzer: each @FuzzTest of io.panlora.fuzz runs in its
 # own JVM in fuzzing mode (JAZZER_FUZZ=1; Jazzer fuzzes one test per JVM) for a bounded time, starting from the committed
-# seeds in java/src/test/resources/io/panlora/fuzz/<Target>FuzzTestInputs/<method>/.
+# seeds in core/src/test/resources/io/panlora/fuzz/<Target>FuzzTestInputs/<method>/.
 #
 # Usage: ci/fuzz.sh [TARGET...]     targets: gguf model adapter safetensors peft data checkpoint (default: all)
 #        ci/fuzz.sh --seeds         rewrites the seed files with the project's own writers (FuzzSeeds) and exits
@@ -9,7 +9,7 @@
 #              PANLORA_FUZZ_TIMEOUT  seconds one input may take before it counts as a hang (default 10)
 # Exit status 0 when no target found anything; 1 when one did: the crashing input is saved by Jazzer in that target's
 # inputs directory (its path is printed), where `mvn test` replays it until the bug is fixed.
-# Inputs that gave new coverage accumulate in java/.cifuzz-corpus/ (git-ignored) and are reused by later runs.
+# Inputs that gave new coverage accumulate in core/.cifuzz-corpus/ (git-ignored) and are reused by later runs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -42,10 +42,10 @@ class_of() {
 cd "$PANLORA_ROOT"
 [ -f native/build/libpanlora.so ] || "$PANLORA_ROOT/ci/build-native.sh"
 pl_log "fuzz: compiling the tests and resolving the test classpath (maven)"
-$PL_MVN -q -Dpanlora.skipNative=true -pl java -am test-compile dependency:build-classpath \
+$PL_MVN -q -Dpanlora.skipNative=true -pl core -am test-compile dependency:build-classpath \
     -Dmdep.outputFile=target/fuzz-classpath.txt -Dmdep.includeScope=test >/dev/null || pl_die "fuzz: maven build failed (run it without -q to see why)"
 
-cd "$PANLORA_ROOT/java"
+cd "$PANLORA_ROOT/core"
 cp_line="target/test-classes:target/classes:$(cat target/fuzz-classpath.txt)"
 jvm=(--enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -Xss8m -Xmx512m
      "-Dpanlora.library.dir=$PANLORA_ROOT/native/build" -Dpanlora.threads=1)
@@ -55,7 +55,7 @@ if [ -n "$seeds" ]; then
   exit 0
 fi
 
-logs="$PANLORA_ROOT/java/target/fuzz"
+logs="$PANLORA_ROOT/core/target/fuzz"
 mkdir -p "$logs"
 inputs="src/test/resources/io/panlora/fuzz"
 failed=()
@@ -85,8 +85,8 @@ for t in "${targets[@]}"; do
     summary+=("$line  FAILED (exit $rc)")
     echo "fuzz: $t FAILED (exit status $rc); log: $log" >&2
     grep -E 'FuzzTestFindingException|Caused by|^\s+(at )?io\.panlora\.|ERROR: libFuzzer|== Java Exception' "$log" | head -25 >&2 || true
-    for f in $(printf "%s\n" $new $written | sed "s|^$PANLORA_ROOT/java/||" | sort -u); do
-      [ -f "$f" ] && echo "fuzz: crashing input saved to $PANLORA_ROOT/java/$f" >&2
+    for f in $(printf "%s\n" $new $written | sed "s|^$PANLORA_ROOT/core/||" | sort -u); do
+      [ -f "$f" ] && echo "fuzz: crashing input saved to $PANLORA_ROOT/core/$f" >&2
     done
     [ -n "$new$written" ] || echo "fuzz: no input file was saved (see the log)" >&2
   else

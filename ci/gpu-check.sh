@@ -207,7 +207,7 @@ parse_summary() {
   NS=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+')
 }
 src_hash() { # the same as ci/gpu-prepare.sh's
-  { find java/src/main bindings/src/main -type f 2>/dev/null; ls pom.xml java/pom.xml bindings/pom.xml 2>/dev/null; } \
+  { find core/src/main cli/src/main bindings/src/main -type f 2>/dev/null; ls pom.xml core/pom.xml cli/pom.xml bindings/pom.xml 2>/dev/null; } \
     | LC_ALL=C sort | xargs sha1sum 2>/dev/null | sha1sum | cut -c1-16
 }
 info_value() { sed -n "s/^$1=//p" "$G/info.txt" 2>/dev/null | head -1; }

@@ -14,7 +14,7 @@
 # those change, so re-running this after a Java change takes the time of the Maven build.
 #
 # Usage: ci/gpu-prepare.sh [--skip-build] [--unpacked] [--max-mib N]
-#   --skip-build   reuse java/target/panlora.jar and java/target/lib/*.jar as they are
+#   --skip-build   reuse cli/target/panlora.jar and cli/target/lib/*.jar as they are
 #   --unpacked     put the runtime unpacked in build/gpu/jdk instead (about 56 MiB: needs --max-mib 60)
 #   --max-mib N    fail when build/gpu is larger than N MiB (default 55: a device call carries 64 MiB in all,
 #                  working tree included)
@@ -40,8 +40,8 @@ done
 T0=$SECONDS
 DEST="$PANLORA_ROOT/build/gpu"
 CACHE="$PANLORA_ROOT/build/gpu-cache"
-JAR="$PANLORA_ROOT/java/target/panlora.jar"
-DEPS="$PANLORA_ROOT/java/target/lib"
+JAR="$PANLORA_ROOT/cli/target/panlora.jar"
+DEPS="$PANLORA_ROOT/cli/target/lib"
 JV=$(pl_java_major "$JAVA_HOME")
 [ "$JV" -ge 25 ] || pl_log "warning: JAVA_HOME is JDK $JV; the runtime is meant to be JDK 25 (Temurin at /usr/lib/jvm/temurin-25-jdk-amd64)"
 for t in jlink jdeps; do [ -x "$JAVA_HOME/bin/$t" ] || pl_die "gpu-prepare: $JAVA_HOME/bin/$t is missing: a full JDK is needed"; done
@@ -52,7 +52,7 @@ git check-ignore -q build/gpu/x 2>/dev/null || pl_die "gpu-prepare: build/ is no
 
 # Hash of what the jars are built from; ci/gpu-check.sh runs the same command to detect stale jars.
 src_hash() {
-  { find java/src/main bindings/src/main -type f 2>/dev/null; ls pom.xml java/pom.xml bindings/pom.xml 2>/dev/null; } \
+  { find core/src/main cli/src/main bindings/src/main -type f 2>/dev/null; ls pom.xml core/pom.xml cli/pom.xml bindings/pom.xml 2>/dev/null; } \
     | LC_ALL=C sort | xargs sha1sum 2>/dev/null | sha1sum | cut -c1-16
 }
 
@@ -72,13 +72,13 @@ MAIN=$(sed -n 's/^Main-Class: *//p' <<<"$MANIFEST" | head -1)
 rm -rf "$DEST"
 mkdir -p "$DEST/lib" "$DEST/bin" "$CACHE"
 # The classpath ./panlora uses (java -jar panlora.jar): the jar and its manifest Class-Path, lib/panlora-bindings.jar
-# and lib/picocli.jar, which maven's copy-dependencies put in java/target/lib. Flattened into one folder here.
+# and lib/picocli.jar, which maven's copy-dependencies put in cli/target/lib. Flattened into one folder here.
 cp "$JAR" "$DEST/lib/"
 cp "$DEPS"/*.jar "$DEST/lib/"
 CLASSPATH_ENTRIES=$(awk '/^Class-Path:/{f=1; sub(/^Class-Path: */,""); printf "%s", $0; next}
                          f && /^ /{sub(/^ /,""); printf "%s", $0; next} {f=0}' <<<"$MANIFEST")
 for e in $CLASSPATH_ENTRIES; do
-  [ -f "$DEST/lib/$(basename "$e")" ] || pl_die "gpu-prepare: the manifest's Class-Path names $e, which java/target/lib lacks"
+  [ -f "$DEST/lib/$(basename "$e")" ] || pl_die "gpu-prepare: the manifest's Class-Path names $e, which cli/target/lib lacks"
 done
 
 # ---- 2. the modules ----

@@ -1,0 +1,136 @@
+package io.panlora.llamacpp;
+
+import io.panlora.lora.AdapterGguf;
+import io.panlora.lora.LoraSet;
+import io.panlora.model.LlamaModel;
+import io.panlora.model.TokenizerLoader;
+import io.panlora.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The same text through panlora's engine and through llama.cpp, with the same adapters at the same scales: token ids of the
+ * whole text from both tokenizers, then the logits of one window (panlora's token ids, BOS as the vocabulary asks) from both
+ * engines, compared position by position. This is what {@code panlora verify} prints and what the parity tests assert.
+ */
+public final class Parity {
+    private Parity() {}
+
+    /** An adapter file and its user scale. */
+    public record Adapter(Path file, float scale) {
+        public static Adapter parse(String spec) {
+            int i = spec.lastIndexOf(':');
+            if (i > 0) {
+                try {
+                    float s = Float.parseFloat(spec.substring(i + 1));
+                    if (!Float.isFinite(s)) throw new IllegalArgumentException("--lora " + spec + ": the scale must be a finite number");
+                    return new Adapter(Path.of(spec.substring(0, i)), s);
+                } catch (NumberFormatException e) {
+                    // a ':' in the file name
+                }
+            }
+            return new Adapter(Path.of(spec), 1f);
+        }
+
+        @Override
+        public String toString() {
+            return file + (scale == 1f ? "" : ":" + scale);
+        }
+    }
+
+    /**
+     * @param ourTokens       panlora's token count of the whole text
+     * @param llamaTokens     llama.cpp's
+     * @param firstDifference the first index where the two token sequences differ, -1 when equal
+     * @param window          tokens evaluated by both engines
+     * @param ourNll          mean NLL (nats/token) of the window's predictions, panlora
+     * @param llamaNll        the same from llama.cpp's logits
+     * @param maxAbsDelta     max |logit difference| over the window
+     * @param maxAbsLogit     max |logit| (panlora), the scale of maxAbsDelta
+     * @param greedyAgree     positions where both engines' argmax agree
+     */
+    public record Report(int ourTokens, int llamaTokens, int firstDifference, int window, double ourNll, double llamaNll,
+                         double maxAbsDelta, double maxAbsLogit, int greedyAgree) {
+        public boolean tokensEqual() {
+            return firstDifference < 0;
+        }
+
+        public double nllDelta() {
+            return Math.abs(ourNll - llamaNll);
+        }
+
+        /** Whether everything agrees within the tolerances: token ids equal, |ΔNLL| and max |Δlogit| within theirs. */
+        public boolean within(double nllTolerance, double logitTolerance) {
+            return tokensEqual() && nllDelta() <= nllTolerance && maxAbsDelta <= logitTolerance;
+        }
+    }
+
+    /**
+     * Runs the comparison.
+     *
+     * @param window  at most this many tokens are evaluated (also bounded by the model's training context)
+     * @param threads llama.cpp's threads (0: all cores)
+     */
+    public static Report run(Path base, List<Adapter> adapters, String text, int window, int threads) throws IOException {
+        if (window < 2) throw new IllegalArgumentException("the window must hold at least 2 tokens, got " + window);
+        try (LlamaModel m = LlamaModel.load(base, LlamaModel.LoadOptions.cpu());
+             LlamaCppModel lm = LlamaCppModel.load(base)) {
+            Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
+            int[] ours = tok.encode(text, true, false);
+            int[] theirs = lm.tokenize(text, true, false);
+            int first = Arrays.mismatch(ours, theirs);
+            int n = Math.min(Math.min(window, ours.length), (int) Math.min(Integer.MAX_VALUE, m.config().nCtxTrain()));
+            if (n < 2) throw new IllegalArgumentException("the text gives " + ours.length + " tokens: at least 2 are needed");
+            int[] ids = Arrays.copyOf(ours, n);
+            float[] a = ourLogits(m, adapters, ids);
+            float[] b;
+            try (LlamaCppContext ctx = lm.newContext(new LlamaCppContext.Options(n, Math.min(n, 512), threads, true))) {
+                ctx.setAdapters(lm.loadAdapters(adapters)); // closed with lm
+                b = ctx.logits(ids);
+            }
+            int nv = (int) m.config().nVocab();
+            double maxDelta = 0, maxLogit = 0;
+            int agree = 0;
+            for (int t = 0; t < n; t++) {
+                int am = 0, bm = 0;
+                for (int v = 0; v < nv; v++) {
+                    int i = t * nv + v;
+                    maxDelta = Math.max(maxDelta, Math.abs((double) a[i] - b[i]));
+                    maxLogit = Math.max(maxLogit, Math.abs(a[i]));
+                    if (a[i] > a[t * nv + am]) am = v;
+                    if (b[i] > b[t * nv + bm]) bm = v;
+                }
+                if (am == bm) agree++;
+            }
+            return new Report(ours.length, theirs.length, first, n, meanNll(a, ids, nv), meanNll(b, ids, nv), maxDelta, maxLogit, agree);
+        }
+    }
+
+    /** panlora's logits of one sequence with the adapters applied (AdapterGguf, as --lora / --lora-scaled). */
+    public static float[] ourLogits(LlamaModel m, List<Adapter> adapters, int[] ids) throws IOException {
+        if (adapters.isEmpty()) return m.logits(new int[][] {ids});
+        try (LoraSet set = new LoraSet(m)) {
+            for (Adapter ad : adapters) AdapterGguf.load(ad.file(), set, ad.scale());
+            set.attach();
+            return m.logits(new int[][] {ids});
+        }
+    }
+
+    /** Mean over t of −log softmax(logits[t])[ids[t+1]], in double precision. */
+    public static double meanNll(float[] logits, int[] ids, int nVocab) {
+        double sum = 0;
+        for (int t = 0; t + 1 < ids.length; t++) sum += nll(logits, t * nVocab, nVocab, ids[t + 1]);
+        return sum / (ids.length - 1);
+    }
+
+    /** −log softmax(row)[target] of the row starting at off. */
+    public static double nll(float[] logits, int off, int nVocab, int target) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int v = 0; v < nVocab; v++) max = Math.max(max, logits[off + v]);
+        double s = 0;
+        for (int v = 0; v < nVocab; v++) s += Math.exp(logits[off + v] - max);
+        return Math.log(s) + max - logits[off + target];
+    }
+}

@@ -1,0 +1,188 @@
+package io.panlora.train;
+import io.panlora.train.internal.Checkpoint;
+import io.panlora.train.internal.RunLock;
+
+import io.panlora.data.ReadOptions;
+import io.panlora.gguf.GgmlType;
+import io.panlora.gguf.GgufFile;
+import io.panlora.gguf.GgufTensorInfo;
+import io.panlora.model.LlamaConfig;
+import io.panlora.model.LlamaModel;
+import io.panlora.model.ModelWriter;
+import io.panlora.model.TokenizerLoader;
+import io.panlora.model.WeightKind;
+import io.panlora.model.WeightTensor;
+import io.panlora.tensor.Codec;
+import io.panlora.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A whole full-parameter fine-tune: every matrix and norm of an F32, F16 or BF16 base trains (the engine's FULL mode) on
+ * F32 copies of its weights; checkpoints (weights, AdamW moments, data position) and resume as for LoRA runs (on the CPU);
+ * the result is exported as a full GGUF model, {@code OUT_DIR/model.gguf}: the base's metadata, tokenizer and untrained
+ * tensors (biases, RoPE factors) unchanged, the trained weights in the base's types or the one asked for.
+ */
+public final class FullRun {
+    private FullRun() {}
+
+    /** The exported model's file name in the run directory. */
+    public static final String MODEL_FILE = "model.gguf";
+
+    /** The base weight types FULL mode trains from (decoded to F32 first). */
+    public static final java.util.Set<GgmlType> BASE_TYPES = ModelWriter.TRAINED_TYPES;
+
+    /**
+     * Everything a run needs. cfg's mode must be FULL; epochs &gt; 0 overrides cfg.steps(). {@code exportType} is the type of
+     * the exported weights (F32, F16 or BF16), null for each base tensor's own type. As for {@link LoraRun.Options}, the device
+     * and the divergence policy are not part of the checkpoint's key.
+     */
+    public record Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
+                          ReadOptions readOptions, GgmlType exportType, Path outDir, boolean resume, PrintStream progress,
+                          LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence, TrainListener listener) {
+        public Options {
+            if (cfg.mode() != StepEngine.Mode.FULL) throw new IllegalArgumentException("a full-parameter run needs a FULL-mode TrainConfig");
+            if (exportType != null && !ModelWriter.TRAINED_TYPES.contains(exportType))
+                throw new IllegalArgumentException("the model is exported as F32, F16 or BF16, not " + exportType);
+            if (readOptions == null) readOptions = ReadOptions.defaults();
+            if (load == null) load = LlamaModel.LoadOptions.cpu();
+            if (onDivergence == null) onDivergence = DivergenceGuard.Policy.STOP;
+            if (listener == null) listener = TrainListener.NONE;
+        }
+
+        /** On the CPU, stopping on divergence, without a listener. */
+        public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
+                       ReadOptions readOptions, GgmlType exportType, Path outDir, boolean resume, PrintStream progress) {
+            this(base, data, validation, validationFraction, cfg, epochs, readOptions, exportType, outDir, resume, progress, null, null, null);
+        }
+    }
+
+    /** What a run produced: the trainer's result, the exported model and its weight type (null: the base's types). */
+    public record Summary(Trainer.Result result, Path model, GgmlType type, long modelBytes, int trainWindows, int validationWindows,
+                          int steps, long parameters) {}
+
+    /**
+     * Refuses a base FULL mode cannot train: any weight the engine uses in a type other than F32, F16 or BF16 (a quantized
+     * base), named with its tensor. Reads only the header.
+     */
+    public static void checkBase(Path base) throws IOException {
+        try (GgufFile f = GgufFile.open(base)) {
+            checkBase(f);
+        }
+    }
+
+    private static void checkBase(GgufFile f) {
+        for (GgufTensorInfo t : f.tensors())
+            if (isEngineWeight(t.name()) && !BASE_TYPES.contains(t.type()))
+                throw new IllegalArgumentException(f.path() + ": tensor " + t.name() + " is " + t.type() + ": full-parameter training "
+                        + "needs an F32, F16 or BF16 base (a quantized base trains a LoRA adapter: leave out --full)");
+    }
+
+    private static boolean isEngineWeight(String name) {
+        for (WeightKind k : WeightKind.values()) {
+            if (!k.perLayer && name.equals(k.suffix)) return true;
+            if (k.perLayer && name.startsWith("blk.") && name.endsWith("." + k.suffix)) return true;
+        }
+        return false;
+    }
+
+    /**
+     * Runs. The output directory is locked for the whole run as in {@link LoraRun#run}; with resume, a missing checkpoint is
+     * refused before anything is loaded.
+     */
+    public static Summary run(Options o) throws IOException {
+        PrintStream out = o.progress();
+        RunLock lock = null;
+        try {
+            if (Files.isDirectory(o.outDir())) lock = LoraRun.lockAndClean(o.outDir(), out);
+            if (o.resume() && !Checkpoint.exists(o.outDir()))
+                throw new IOException(o.outDir().resolve(Checkpoint.FILE) + ": no checkpoint to resume from (the file does not exist)");
+            return run(o, lock);
+        } finally {
+            if (lock != null) lock.close();
+        }
+    }
+
+    private static Summary run(Options o, RunLock held) throws IOException {
+        PrintStream out = o.progress();
+        RunLock created = null;
+        try (GgufFile base = GgufFile.open(o.base())) {
+            checkBase(base);
+            LlamaConfig c = LlamaConfig.fromGguf(base);
+            Tokenizer tok = TokenizerLoader.fromGguf(base);
+            LoraRun.Prepared d = LoraRun.prepare(o.data(), o.validation(), o.validationFraction(), o.cfg(), o.epochs(), o.readOptions(),
+                    tok, c, o.outDir(), held, out);
+            created = d.created();
+            TrainConfig cfg = d.cfg();
+            Arena arena = Arena.ofShared();
+            Map<String, WeightTensor> weights;
+            try {
+                weights = f32Weights(base, arena);
+            } catch (RuntimeException e) {
+                arena.close();
+                throw e;
+            }
+            long params = 0;
+            for (WeightKind k : WeightKind.values())
+                if (k.trainsInFullMode())
+                    for (int l = 0; l < (k.perLayer ? c.nLayer() : 1); l++) {
+                        WeightTensor t = weights.get(k.ggufName(l));
+                        if (t != null) params += t.ne0() * t.ne1();
+                    }
+            if (out != null) out.printf("full-parameter training: %,d trainable parameters (every matrix and norm, F32)%n", params);
+            LlamaModel bound;
+            try {
+                bound = LlamaModel.fromWeights(c, weights, arena, o.load()); // closes the arena when it closes
+            } catch (RuntimeException e) {
+                arena.close();
+                throw e;
+            }
+            try (LlamaModel m = bound) {
+                Trainer tr = new Trainer(m, null, cfg, d.batches(), d.val(), o.outDir(), out).onDivergence(o.onDivergence())
+                        .listener(o.listener());
+                Trainer.Result r = tr.run(o.resume());
+                Path file = o.outDir().resolve(MODEL_FILE);
+                Map<String, WeightTensor> trained = new LinkedHashMap<>();
+                for (WeightKind k : WeightKind.values())
+                    if (k.trainsInFullMode())
+                        for (int l = 0; l < (k.perLayer ? c.nLayer() : 1); l++) {
+                            WeightTensor t = weights.get(k.ggufName(l));
+                            if (t != null) trained.put(k.ggufName(l), t);
+                        }
+                long bytes = ModelWriter.writeTrained(base, trained, file, o.exportType(), "-full");
+                return new Summary(r, file, o.exportType(), bytes, d.ds().train().size(), d.ds().validation().size(), cfg.steps(), params);
+            }
+        } finally {
+            if (created != null) created.close();
+        }
+    }
+
+    /**
+     * F32 copies of every weight the engine uses, in memory the run owns and the trainer updates in place (the base file's
+     * mapping is read-only): F32 tensors copied, F16 and BF16 decoded. Vectors are F32 in every base.
+     */
+    static Map<String, WeightTensor> f32Weights(GgufFile base, Arena arena) {
+        Map<String, WeightTensor> w = new LinkedHashMap<>();
+        List<String> names = new ArrayList<>();
+        for (GgufTensorInfo t : base.tensors()) if (isEngineWeight(t.name())) names.add(t.name());
+        for (String name : names) {
+            GgufTensorInfo t = base.tensor(name);
+            long ne1 = 1;
+            for (int i = 1; i < t.ne().length; i++) ne1 *= t.ne()[i];
+            long n = t.ne()[0] * ne1;
+            MemorySegment dst = arena.allocate(n * 4, 64);
+            if (t.type() == GgmlType.F32) dst.copyFrom(base.tensorData(t));
+            else Codec.dequantize(t.type(), base.tensorData(t), n, dst);
+            w.put(name, new WeightTensor(GgmlType.F32, t.ne()[0], ne1, dst));
+        }
+        return w;
+    }
+}

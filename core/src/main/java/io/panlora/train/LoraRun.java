@@ -1,0 +1,184 @@
+package io.panlora.train;
+import io.panlora.train.internal.Checkpoint;
+import io.panlora.train.internal.RunLock;
+
+import io.panlora.data.Dataset;
+import io.panlora.data.Packer;
+import io.panlora.data.ReadOptions;
+import io.panlora.gguf.GgmlType;
+import io.panlora.lora.AdapterGguf;
+import io.panlora.lora.LoraSet;
+import io.panlora.model.LlamaModel;
+import io.panlora.model.TokenizerLoader;
+import io.panlora.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** A whole LoRA fine-tune: load the base and the data, train (or resume), export the GGUF adapter. */
+public final class LoraRun {
+    private LoraRun() {}
+
+    /**
+     * Everything a run needs. epochs > 0 overrides cfg.steps(). {@code load} says where the model runs (default: the CPU); it is
+     * not part of the checkpoint's key, so a run may resume on another device (within that device's numerics). Nor is
+     * {@code onDivergence} (default: stop).
+     */
+    public record Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
+                          ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
+                          TrainingStrategy strategy, LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence,
+                          TrainListener listener) {
+        public Options {
+            if (load == null) load = LlamaModel.LoadOptions.cpu();
+            if (onDivergence == null) onDivergence = DivergenceGuard.Policy.STOP;
+            if (listener == null) listener = TrainListener.NONE;
+        }
+
+        /** Without a listener. */
+        public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
+                       ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
+                       TrainingStrategy strategy, LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence) {
+            this(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress, strategy,
+                    load, onDivergence, TrainListener.NONE);
+        }
+
+        /** Stopping on divergence. */
+        public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
+                       ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
+                       TrainingStrategy strategy, LlamaModel.LoadOptions load) {
+            this(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress, strategy,
+                    load, DivergenceGuard.Policy.STOP);
+        }
+
+        /** On the CPU. */
+        public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
+                       ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
+                       TrainingStrategy strategy) {
+            this(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress, strategy,
+                    LlamaModel.LoadOptions.cpu());
+        }
+
+        /** Plain LoRA on the CPU. */
+        public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
+                       ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress) {
+            this(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
+                    TrainingStrategy.LORA, LlamaModel.LoadOptions.cpu());
+        }
+
+        /** The same run on another device / weight placement. */
+        public Options on(LlamaModel.LoadOptions where) {
+            return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
+                    strategy, where, onDivergence, listener);
+        }
+
+        /** The same run with another divergence policy. */
+        public Options onDivergence(DivergenceGuard.Policy p) {
+            return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
+                    strategy, load, p, listener);
+        }
+
+        /** The same run reporting warnings and checkpoints to a listener. */
+        public Options withListener(TrainListener l) {
+            return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
+                    strategy, load, onDivergence, l);
+        }
+    }
+
+    /** What a run produced. */
+    public record Summary(Trainer.Result result, Path adapter, List<String> exportNotes, int trainWindows, int validationWindows,
+                          int steps) {}
+
+    /**
+     * Runs. The output directory is locked ({@link RunLock}) for the whole run: if it exists, before anything is loaded (a
+     * second run on it fails at once), otherwise as soon as it is created. With the lock held, temporary files that a killed
+     * write left there are removed (each reported); with --resume, a missing checkpoint is refused before the model loads.
+     */
+    public static Summary run(Options o) throws IOException {
+        PrintStream out = o.progress();
+        RunLock lock = null;
+        try {
+            if (Files.isDirectory(o.outDir())) lock = lockAndClean(o.outDir(), out);
+            if (o.resume() && !Checkpoint.exists(o.outDir()))
+                throw new IOException(o.outDir().resolve(Checkpoint.FILE) + ": no checkpoint to resume from (the file does not exist)");
+            return run(o, lock);
+        } finally {
+            if (lock != null) lock.close();
+        }
+    }
+
+    static RunLock lockAndClean(Path dir, PrintStream out) throws IOException {
+        RunLock lock = RunLock.acquire(dir);
+        try {
+            lock.removeStaleTemporaries(out);
+            return lock;
+        } catch (IOException | RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+    }
+
+    private static Summary run(Options o, RunLock held) throws IOException {
+        PrintStream out = o.progress();
+        RunLock created = null;
+        try (LlamaModel m = LlamaModel.load(o.base(), o.load())) {
+            Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
+            Prepared d = prepare(o.data(), o.validation(), o.validationFraction(), o.cfg(), o.epochs(), o.readOptions(), tok, m.config(),
+                    o.outDir(), held, out);
+            created = d.created();
+            TrainConfig cfg = d.cfg();
+            try (LoraSet set = new LoraSet(m)) {
+                TrainingStrategy strategy = o.strategy() == null ? TrainingStrategy.LORA : o.strategy();
+                strategy.addSlots(set, cfg);
+                set.attach();
+                Trainer tr = new Trainer(m, set, cfg, d.batches(), d.val(), o.outDir(), out).onDivergence(o.onDivergence()).listener(o.listener());
+                for (TrainHook h : strategy.hooks()) tr.addHook(h);
+                Trainer.Result r = tr.run(o.resume());
+                Path adapter = o.outDir().resolve("adapter.gguf");
+                List<String> notes = AdapterGguf.write(adapter, set, m.config(), o.adapterType(), "panlora-lora");
+                return new Summary(r, adapter, notes, d.ds().train().size(), d.ds().validation().size(), cfg.steps());
+            }
+        } finally {
+            if (created != null) created.close();
+        }
+    }
+
+    /** A run's data, batches and configuration (steps from --epochs), and the lock of the run directory if this call made it. */
+    record Prepared(Dataset ds, DatasetBatches batches, List<BatchSource.Batch> val, TrainConfig cfg, RunLock created) {}
+
+    /**
+     * Loads and splits the data, reports bad lines, then (only once the data is known to be good) creates and locks the run
+     * directory unless {@code held} is its lock already; turns epochs into steps; makes the validation batches.
+     */
+    static Prepared prepare(Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs, ReadOptions ro,
+                            Tokenizer tok, io.panlora.model.LlamaConfig mc, Path outDir, RunLock held, PrintStream out) throws IOException {
+        if (cfg.ctx() > mc.nCtxTrain() && out != null)
+            out.printf("note: --ctx %d is longer than the model's training context %d%n", cfg.ctx(), mc.nCtxTrain());
+        Dataset ds = Dataset.load(data, validation, tok, ro, new Packer(cfg.ctx(), false, Packer.padIdFor(tok)), validationFraction, cfg.seed());
+        if (ds.trainData().badLines() > 0 && out != null) {
+            out.printf("skipped %d bad lines of %s:%n", ds.trainData().badLines(), data);
+            for (String r : ds.trainData().badLineReports()) out.println("  " + r);
+        }
+        RunLock created = null;
+        if (held == null) { // only once the data is known to be good
+            Files.createDirectories(outDir);
+            created = lockAndClean(outDir, out);
+        }
+        try {
+            DatasetBatches batches = new DatasetBatches(ds, cfg.batch(), cfg.seed());
+            if (epochs > 0) {
+                int steps = (int) Math.max(1, Math.ceil(epochs * batches.batchesPerEpoch() / cfg.gradAccum()));
+                cfg = cfg.withSteps(steps);
+            }
+            List<BatchSource.Batch> val = DatasetBatches.validation(ds, cfg.batch(), cfg.evalBatches());
+            if (out != null)
+                out.printf("data: %d training windows of %d tokens (%d batches/epoch), %d validation windows; %d steps%n",
+                        ds.train().size(), cfg.ctx(), batches.batchesPerEpoch(), ds.validation().size(), cfg.steps());
+            return new Prepared(ds, batches, val, cfg, created);
+        } catch (RuntimeException e) {
+            if (created != null) created.close();
+            throw e;
+        }
+    }
+}
