@@ -14,6 +14,7 @@
 module io.panlora.core {
     requires transitive io.panlora.bindings;
 
+    exports io.panlora;
     exports io.panlora.convert;
     exports io.panlora.data;
     exports io.panlora.generate;

@@ -3,6 +3,7 @@ import io.panlora.train.internal.Checkpoint;
 import io.panlora.train.internal.RunLock;
 
 import io.panlora.data.ReadOptions;
+import io.panlora.data.TrainingData;
 import io.panlora.gguf.GgmlType;
 import io.panlora.gguf.GgufFile;
 import io.panlora.gguf.GgufTensorInfo;
@@ -99,27 +100,38 @@ public final class FullRun {
      * refused before anything is loaded.
      */
     public static Summary run(Options o) throws IOException {
+        return run(o, null, null);
+    }
+
+    /**
+     * Runs on training and validation examples the caller read or made instead of {@code o.data()} and {@code o.validation()}
+     * ({@code o.readOptions()} is not used); {@code validation} null splits off {@code o.validationFraction()} of {@code train}.
+     * With {@code train} null, reads the files as {@link #run(Options)} does.
+     */
+    public static Summary run(Options o, TrainingData train, TrainingData validation) throws IOException {
         PrintStream out = o.progress();
         RunLock lock = null;
         try {
             if (Files.isDirectory(o.outDir())) lock = LoraRun.lockAndClean(o.outDir(), out);
             if (o.resume() && !Checkpoint.exists(o.outDir()))
                 throw new IOException(o.outDir().resolve(Checkpoint.FILE) + ": no checkpoint to resume from (the file does not exist)");
-            return run(o, lock);
+            return run(o, lock, train, validation);
         } finally {
             if (lock != null) lock.close();
         }
     }
 
-    private static Summary run(Options o, RunLock held) throws IOException {
+    private static Summary run(Options o, RunLock held, TrainingData train, TrainingData validation) throws IOException {
         PrintStream out = o.progress();
         RunLock created = null;
         try (GgufFile base = GgufFile.open(o.base())) {
             checkBase(base);
             LlamaConfig c = LlamaConfig.fromGguf(base);
             Tokenizer tok = TokenizerLoader.fromGguf(base);
-            LoraRun.Prepared d = LoraRun.prepare(o.data(), o.validation(), o.validationFraction(), o.cfg(), o.epochs(), o.readOptions(),
-                    tok, c, o.outDir(), held, out);
+            io.panlora.data.Dataset ds = train == null
+                    ? LoraRun.read(o.data(), o.validation(), o.validationFraction(), o.cfg(), o.readOptions(), tok, c, out)
+                    : LoraRun.split(train, validation, o.validationFraction(), o.cfg(), tok, c, out);
+            LoraRun.Prepared d = LoraRun.prepare(ds, o.cfg(), o.epochs(), o.outDir(), held, out);
             created = d.created();
             TrainConfig cfg = d.cfg();
             Arena arena = Arena.ofShared();

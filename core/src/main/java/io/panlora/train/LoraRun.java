@@ -5,6 +5,7 @@ import io.panlora.train.internal.RunLock;
 import io.panlora.data.Dataset;
 import io.panlora.data.Packer;
 import io.panlora.data.ReadOptions;
+import io.panlora.data.TrainingData;
 import io.panlora.gguf.GgmlType;
 import io.panlora.lora.AdapterGguf;
 import io.panlora.lora.LoraSet;
@@ -120,12 +121,44 @@ public final class LoraRun {
     }
 
     private static Summary run(Options o, RunLock held) throws IOException {
-        PrintStream out = o.progress();
-        RunLock created = null;
         try (LlamaModel m = LlamaModel.load(o.base(), o.load())) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
-            Prepared d = prepare(o.data(), o.validation(), o.validationFraction(), o.cfg(), o.epochs(), o.readOptions(), tok, m.config(),
-                    o.outDir(), held, out);
+            return train(m, o, () -> read(o.data(), o.validation(), o.validationFraction(), o.cfg(), o.readOptions(), tok, m.config(),
+                    o.progress()), held);
+        }
+    }
+
+    /**
+     * Runs on a model the caller loaded and keeps (it is not closed; the adapter's slots are detached from it at the end), with
+     * training and validation examples the caller read or made: {@code o.base()}, {@code o.data()}, {@code o.validation()},
+     * {@code o.readOptions()} and {@code o.load()} are not used. {@code validation} null splits off
+     * {@code o.validationFraction()} of {@code train}. The output directory is locked as in {@link #run(Options)}.
+     */
+    public static Summary run(LlamaModel model, Options o, TrainingData train, TrainingData validation) throws IOException {
+        RunLock lock = null;
+        try {
+            if (Files.isDirectory(o.outDir())) lock = lockAndClean(o.outDir(), o.progress());
+            if (o.resume() && !Checkpoint.exists(o.outDir()))
+                throw new IOException(o.outDir().resolve(Checkpoint.FILE) + ": no checkpoint to resume from (the file does not exist)");
+            Tokenizer tok = TokenizerLoader.fromGguf(model.gguf().orElseThrow(
+                    () -> new IllegalArgumentException("the model was not loaded from a GGUF file: it has no tokenizer")));
+            return train(model, o, () -> split(train, validation, o.validationFraction(), o.cfg(), tok, model.config(), o.progress()),
+                    lock);
+        } finally {
+            if (lock != null) lock.close();
+        }
+    }
+
+    /** Makes a run's dataset (reading files, or splitting examples in memory); may throw before anything is created. */
+    interface DataLoad {
+        Dataset load() throws IOException;
+    }
+
+    private static Summary train(LlamaModel m, Options o, DataLoad data, RunLock held) throws IOException {
+        PrintStream out = o.progress();
+        RunLock created = null;
+        try {
+            Prepared d = prepare(data.load(), o.cfg(), o.epochs(), o.outDir(), held, out);
             created = d.created();
             TrainConfig cfg = d.cfg();
             try (LoraSet set = new LoraSet(m)) {
@@ -147,19 +180,36 @@ public final class LoraRun {
     /** A run's data, batches and configuration (steps from --epochs), and the lock of the run directory if this call made it. */
     record Prepared(Dataset ds, DatasetBatches batches, List<BatchSource.Batch> val, TrainConfig cfg, RunLock created) {}
 
-    /**
-     * Loads and splits the data, reports bad lines, then (only once the data is known to be good) creates and locks the run
-     * directory unless {@code held} is its lock already; turns epochs into steps; makes the validation batches.
-     */
-    static Prepared prepare(Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs, ReadOptions ro,
-                            Tokenizer tok, io.panlora.model.LlamaConfig mc, Path outDir, RunLock held, PrintStream out) throws IOException {
-        if (cfg.ctx() > mc.nCtxTrain() && out != null)
-            out.printf("note: --ctx %d is longer than the model's training context %d%n", cfg.ctx(), mc.nCtxTrain());
+    /** Reads the data files into a dataset, reporting skipped bad lines. */
+    static Dataset read(Path data, Path validation, double validationFraction, TrainConfig cfg, ReadOptions ro, Tokenizer tok,
+                        io.panlora.model.LlamaConfig mc, PrintStream out) throws IOException {
+        noteLongContext(cfg, mc, out);
         Dataset ds = Dataset.load(data, validation, tok, ro, new Packer(cfg.ctx(), false, Packer.padIdFor(tok)), validationFraction, cfg.seed());
         if (ds.trainData().badLines() > 0 && out != null) {
             out.printf("skipped %d bad lines of %s:%n", ds.trainData().badLines(), data);
             for (String r : ds.trainData().badLineReports()) out.println("  " + r);
         }
+        return ds;
+    }
+
+    /** Packs examples given in memory into a dataset (validation null: split off validationFraction). */
+    static Dataset split(TrainingData train, TrainingData validation, double validationFraction, TrainConfig cfg, Tokenizer tok,
+                         io.panlora.model.LlamaConfig mc, PrintStream out) {
+        noteLongContext(cfg, mc, out);
+        return Dataset.of(train, validation, new Packer(cfg.ctx(), false, Packer.padIdFor(tok)), validation != null ? 0 : validationFraction,
+                cfg.seed());
+    }
+
+    private static void noteLongContext(TrainConfig cfg, io.panlora.model.LlamaConfig mc, PrintStream out) {
+        if (cfg.ctx() > mc.nCtxTrain() && out != null)
+            out.printf("note: --ctx %d is longer than the model's training context %d%n", cfg.ctx(), mc.nCtxTrain());
+    }
+
+    /**
+     * Creates and locks the run directory unless {@code held} is its lock already (only once the data is known to be good),
+     * turns epochs into steps and makes the validation batches.
+     */
+    static Prepared prepare(Dataset ds, TrainConfig cfg, double epochs, Path outDir, RunLock held, PrintStream out) throws IOException {
         RunLock created = null;
         if (held == null) { // only once the data is known to be good
             Files.createDirectories(outDir);
