@@ -17,6 +17,9 @@ import java.util.Locale;
  * at its best: a sound run does not do that over a window of steps, and a blown-up one does it within a step or two (at a
  * first loss L1, a second loss above L1 + 4 already trips it). Non-finite losses are not this class's business: the trainer
  * stops on them whatever the policy.
+ *
+ * <p>A new guard has seen no step ({@link #count()} 0, {@link #reference()} NaN). The {@link Trainer} makes a fresh one per
+ * run and restores its {@link #state()} from a checkpoint on resume. Not thread-safe.
  */
 public final class DivergenceGuard {
     /** Steps in the recent-loss window. */
@@ -31,7 +34,14 @@ public final class DivergenceGuard {
         /** report it and go on */
         WARN;
 
-        /** stop | warn. */
+        /**
+         * Parses the {@code --on-divergence} value.
+         *
+         * @param s {@code stop} or {@code warn}, case-insensitive, surrounding blanks ignored
+         * @return the policy
+         * @throws IllegalArgumentException for any other text
+         * @throws NullPointerException if {@code s} is null
+         */
         public static Policy parse(String s) {
             return switch (s.trim().toLowerCase(Locale.ROOT)) {
                 case "stop" -> STOP;
@@ -45,7 +55,11 @@ public final class DivergenceGuard {
     private long count;
     private double reference = Double.NaN;
 
-    /** Adds a step's (finite) loss. */
+    /**
+     * Adds a step's training loss to the window and lowers the reference if the first loss or a full-window mean is below it.
+     *
+     * @param loss the step's mean loss in nats per counted token; must be finite (a NaN or infinity would poison the window)
+     */
     public void observe(double loss) {
         int i = (int) (count % WINDOW);
         ring[i] = loss;
@@ -54,10 +68,18 @@ public final class DivergenceGuard {
         else if (count >= WINDOW) reference = Math.min(reference, recent());
     }
 
-    /** Steps observed. */
+    /**
+     * The number of losses {@link #observe(double) observed} (including those restored from a checkpoint).
+     *
+     * @return steps observed, 0 for a fresh guard
+     */
     public long count() { return count; }
 
-    /** The mean of the last min(count, WINDOW) losses (NaN before any). */
+    /**
+     * The recent loss.
+     *
+     * @return the mean of the last {@code min(count, WINDOW)} losses, in nats per token; NaN before any
+     */
     public double recent() {
         if (count == 0) return Double.NaN;
         double s = 0;
@@ -66,26 +88,50 @@ public final class DivergenceGuard {
         return s / n;
     }
 
-    /** The reference: the lowest of the first loss and the full-window recent losses (NaN before any). */
+    /**
+     * The reference the recent loss is compared with.
+     *
+     * @return the lowest of the first loss and every full-window recent loss so far, in nats per token; NaN before any step
+     */
     public double reference() { return reference; }
 
-    /** True when the recent loss is more than the margin above the reference. */
+    /**
+     * Whether the run has diverged by the rule of the class comment.
+     *
+     * @return true when the recent loss is more than {@link #MARGIN_NATS} above the reference; false before any step
+     */
     public boolean diverged() {
         return count > 0 && recent() > reference + MARGIN_NATS;
     }
 
-    /** True when a single loss is more than the margin above the reference (false before any step). */
+    /**
+     * Whether a single loss (not the window mean) is too high; the trainer asks this of the loss the updated weights give
+     * before it writes a checkpoint.
+     *
+     * @param loss a loss in nats per counted token
+     * @return true when {@code loss} is more than {@link #MARGIN_NATS} above the reference; false before any step (and for
+     *         NaN)
+     */
     public boolean tooHigh(double loss) {
         return count > 0 && loss > reference + MARGIN_NATS;
     }
 
-    /** One line saying how far the recent loss has risen. */
+    /**
+     * Describes the current state for an error or warning message.
+     *
+     * @return one line with the window size, the recent loss, the margin and the reference
+     */
     public String describe() {
         return String.format(Locale.ROOT, "explosive loss growth: the mean loss of the last %d steps is %.4f, more than %.1f nats above "
                 + "the best %.4f", Math.min(count, WINDOW), recent(), MARGIN_NATS, reference);
     }
 
-    /** The state, exactly (for checkpoints): count, reference and the window, as raw double bits. */
+    /**
+     * The state, exactly, for checkpoints.
+     *
+     * @return a new array of {@code 2 + WINDOW} numbers: the step count, the reference and the window's losses (in ring
+     *         order), the doubles as their raw bits ({@link Double#doubleToRawLongBits(double)})
+     */
     public long[] state() {
         long[] s = new long[2 + WINDOW];
         s[0] = count;
@@ -97,13 +143,22 @@ public final class DivergenceGuard {
     /**
      * What is wrong with a saved {@link #state()} read from a file, or null when it can be restored: an array of another
      * length (another version) is fine (it leaves the guard fresh); the step count must not be negative.
+     *
+     * @param s a saved state, or null
+     * @return a description of the problem, or null when {@link #restore(long[])} may be given {@code s} (also for null and for
+     *         arrays of another length, which restore nothing)
      */
     public static String problem(long[] s) {
         if (s == null || s.length != 2 + WINDOW) return null;
         return s[0] < 0 ? "the step count " + s[0] + " is negative" : null;
     }
 
-    /** Restores {@link #state()}; an array of another length (another version), or one with a {@link #problem}, leaves the guard fresh. */
+    /**
+     * Restores a {@link #state()}; an array of another length (another version), or one with a {@link #problem}, leaves the
+     * guard as it is (fresh, in the trainer's use).
+     *
+     * @param s a state from {@link #state()}, or null (ignored)
+     */
     public void restore(long[] s) {
         if (s == null || s.length != 2 + WINDOW || problem(s) != null) return;
         count = s[0];

@@ -31,6 +31,9 @@ import java.util.Map;
  * F32 copies of its weights; checkpoints (weights, AdamW moments, data position) and resume as for LoRA runs (on the CPU);
  * the result is exported as a full GGUF model, {@code OUT_DIR/model.gguf}: the base's metadata, tokenizer and untrained
  * tensors (biases, RoPE factors) unchanged, the trained weights in the base's types or the one asked for.
+ *
+ * <p>Memory: the run holds F32 copies of every weight in native memory (4 bytes per parameter, whatever the base's type),
+ * and the engine adds a gradient and two AdamW moments for each of them. Static methods only.
  */
 public final class FullRun {
     private FullRun() {}
@@ -45,10 +48,41 @@ public final class FullRun {
      * Everything a run needs. cfg's mode must be FULL; epochs &gt; 0 overrides cfg.steps(). {@code exportType} is the type of
      * the exported weights (F32, F16 or BF16), null for each base tensor's own type. As for {@link LoraRun.Options}, the device
      * and the divergence policy are not part of the checkpoint's key.
+     *
+     * @param base               the base model's GGUF file; every weight the engine uses must be F32, F16 or BF16
+     *                           ({@link #BASE_TYPES})
+     * @param data               the training data: a plain text file (one token stream) or {@code .jsonl} records
+     * @param validation         a separate validation file, or null to hold out {@code validationFraction} of the training data
+     * @param validationFraction the share of the training data held out for validation when {@code validation} is null, in
+     *                           [0, 1) (0: no validation)
+     * @param cfg                the training configuration, in FULL mode (its LoRA fields are unused); its step count is
+     *                           replaced when {@code epochs > 0}
+     * @param epochs             when above 0, the run takes {@code ceil(epochs × batches per epoch / gradAccum)} steps (at
+     *                           least 1) instead of {@code cfg.steps()}; 0 or less to keep them
+     * @param readOptions        how JSONL records are read (chat template, bad lines, special tokens); null for
+     *                           {@link ReadOptions#defaults()}
+     * @param exportType         the type of the exported trained weights: F32, F16 or BF16; null for each base tensor's own
+     *                           type (norms stay F32)
+     * @param outDir             the run directory, created if missing and locked for the run: metrics, loss plot, checkpoint
+     *                           and {@code model.gguf} go there
+     * @param resume             true to continue from {@code outDir/checkpoint.gguf}, which must exist and match the
+     *                           configuration (CPU only)
+     * @param progress           where progress lines go, or null for none
+     * @param load               where the model runs (device, weight placement, threads); null for the CPU. On another device
+     *                           no checkpoint is written and no run resumes.
+     * @param onDivergence       what to do on explosive loss growth; null for {@link DivergenceGuard.Policy#STOP}
+     * @param listener           gets step, validation, warning and checkpoint events and may cancel; null for none
      */
     public record Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
                           ReadOptions readOptions, GgmlType exportType, Path outDir, boolean resume, PrintStream progress,
                           LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence, TrainListener listener) {
+        /**
+         * Checks the mode and the export type, and puts the defaults in for a null {@code readOptions}, {@code load},
+         * {@code onDivergence} and {@code listener}.
+         *
+         * @throws IllegalArgumentException if {@code cfg} is not in FULL mode, or {@code exportType} is not null, F32, F16 or
+         *                                  BF16
+         */
         public Options {
             if (cfg.mode() != StepEngine.Mode.FULL) throw new IllegalArgumentException("a full-parameter run needs a FULL-mode TrainConfig");
             if (exportType != null && !ModelWriter.TRAINED_TYPES.contains(exportType))
@@ -59,20 +93,62 @@ public final class FullRun {
             if (listener == null) listener = TrainListener.NONE;
         }
 
-        /** On the CPU, stopping on divergence, without a listener. */
+        /**
+         * On the CPU, stopping on divergence, without a listener.
+         *
+         * @param base               the base model's GGUF file; every weight the engine uses must be F32, F16 or BF16
+         *                           ({@link #BASE_TYPES})
+         * @param data               the training data: a plain text file (one token stream) or {@code .jsonl} records
+         * @param validation         a separate validation file, or null to hold out {@code validationFraction} of the training
+         *                           data
+         * @param validationFraction the share of the training data held out for validation when {@code validation} is null, in
+         *                           [0, 1) (0: no validation)
+         * @param cfg                the training configuration, in FULL mode (its LoRA fields are unused); its step count is
+         *                           replaced when {@code epochs > 0}
+         * @param epochs             when above 0, the run takes {@code ceil(epochs × batches per epoch / gradAccum)} steps (at
+         *                           least 1) instead of {@code cfg.steps()}; 0 or less to keep them
+         * @param readOptions        how JSONL records are read (chat template, bad lines, special tokens); null for
+         *                           {@link ReadOptions#defaults()}
+         * @param exportType         the type of the exported trained weights: F32, F16 or BF16; null for each base tensor's own
+         *                           type (norms stay F32)
+         * @param outDir             the run directory, created if missing and locked for the run: metrics, loss plot,
+         *                           checkpoint and {@code model.gguf} go there
+         * @param resume             true to continue from {@code outDir/checkpoint.gguf}, which must exist and match the
+         *                           configuration (CPU only)
+         * @param progress           where progress lines go, or null for none
+         * @throws IllegalArgumentException if {@code cfg} is not in FULL mode, or {@code exportType} is not null, F32, F16 or
+         *                                  BF16
+         */
         public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
                        ReadOptions readOptions, GgmlType exportType, Path outDir, boolean resume, PrintStream progress) {
             this(base, data, validation, validationFraction, cfg, epochs, readOptions, exportType, outDir, resume, progress, null, null, null);
         }
     }
 
-    /** What a run produced: the trainer's result, the exported model and its weight type (null: the base's types). */
+    /**
+     * What a run produced: the trainer's result, the exported model and its weight type (null: the base's types).
+     *
+     * @param result            the trainer's result (losses, metrics and plot files, warnings, cancellation)
+     * @param model             the exported model, {@code outDir/model.gguf}
+     * @param type              the type of its trained weights, or null when each kept the base tensor's type
+     * @param modelBytes        the size of the exported file, in bytes
+     * @param trainWindows      the number of training windows
+     * @param validationWindows the number of validation windows (0 without validation)
+     * @param steps             the run's configured step count (after the conversion from epochs); the steps actually done are
+     *                          {@code result.steps()}
+     * @param parameters        the number of trained parameters (every element of every matrix and norm the engine trains)
+     */
     public record Summary(Trainer.Result result, Path model, GgmlType type, long modelBytes, int trainWindows, int validationWindows,
                           int steps, long parameters) {}
 
     /**
      * Refuses a base FULL mode cannot train: any weight the engine uses in a type other than F32, F16 or BF16 (a quantized
      * base), named with its tensor. Reads only the header.
+     *
+     * @param base the base model's GGUF file
+     * @throws IOException if the file cannot be read
+     * @throws io.panlora.gguf.GgufException if it is not a valid GGUF file
+     * @throws IllegalArgumentException if a weight the engine uses is in a type other than F32, F16 or BF16
      */
     public static void checkBase(Path base) throws IOException {
         try (GgufFile f = GgufFile.open(base)) {
@@ -97,7 +173,17 @@ public final class FullRun {
 
     /**
      * Runs. The output directory is locked for the whole run as in {@link LoraRun#run}; with resume, a missing checkpoint is
-     * refused before anything is loaded.
+     * refused before anything is loaded. The model is exported after training, also when the run was cancelled; a run that
+     * throws exports nothing.
+     *
+     * @param o what to run
+     * @return what the run produced
+     * @throws IOException if the base, the data or the checkpoint cannot be read, the data is malformed, another run holds
+     *                     the run directory, a file cannot be written, or a resume is asked for on a device other than the CPU
+     * @throws IllegalArgumentException if the base is quantized ({@link #checkBase(Path)}) or the data yields no training
+     *                                  window
+     * @throws Trainer.DivergedException if the training diverges (see {@link Trainer#run})
+     * @throws io.panlora.bindings.PanloraException if the engine fails
      */
     public static Summary run(Options o) throws IOException {
         return run(o, null, null);

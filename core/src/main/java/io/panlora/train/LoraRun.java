@@ -18,26 +18,79 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
-/** A whole LoRA fine-tune: load the base and the data, train (or resume), export the GGUF adapter. */
+/**
+ * A whole LoRA fine-tune: load the base and the data, train (or resume), export the GGUF adapter. A run directory ends up
+ * holding {@code adapter.gguf}, {@code checkpoint.gguf} (when checkpoints are on), {@code metrics.jsonl}, {@code loss.svg} and
+ * the lock file {@code run.lock}. Static methods only.
+ */
 public final class LoraRun {
     private LoraRun() {}
 
     /**
-     * Everything a run needs. epochs > 0 overrides cfg.steps(). {@code load} says where the model runs (default: the CPU); it is
-     * not part of the checkpoint's key, so a run may resume on another device (within that device's numerics). Nor is
-     * {@code onDivergence} (default: stop).
+     * Everything a run needs. {@code epochs > 0} overrides {@code cfg.steps()}. {@code load} says where the model runs
+     * (default: the CPU); it is not part of the checkpoint's key, so a run may resume on another device (within that device's
+     * numerics). Nor is {@code onDivergence} (default: stop).
+     *
+     * @param base               the base model's GGUF file (quantized bases train too: the base stays frozen)
+     * @param data               the training data: a plain text file (one token stream) or {@code .jsonl} records
+     * @param validation         a separate validation file, or null to hold out {@code validationFraction} of the training data
+     * @param validationFraction the share of the training data held out for validation when {@code validation} is null, in
+     *                           [0, 1) (0: no validation)
+     * @param cfg                the training configuration (LORA mode); its step count is replaced when {@code epochs > 0}
+     * @param epochs             when above 0, the run takes {@code ceil(epochs × batches per epoch / gradAccum)} steps (at
+     *                           least 1) instead of {@code cfg.steps()}; 0 or less to keep them
+     * @param readOptions        how JSONL records are read (chat template, bad lines, special tokens), e.g.
+     *                           {@link ReadOptions#defaults()}; not defaulted when null (JSONL data then fails)
+     * @param adapterType        the weight type of the exported adapter's tensors, one of {@link AdapterGguf#TYPES} (checked at
+     *                           export, after training)
+     * @param outDir             the run directory, created if missing and locked for the run: metrics, loss plot, checkpoint
+     *                           and {@code adapter.gguf} go there
+     * @param resume             true to continue from {@code outDir/checkpoint.gguf}, which must exist and match the
+     *                           configuration
+     * @param progress           where progress lines go, or null for none
+     * @param strategy           how the slots are made and trained (a variant, e.g. {@code new CopraSchedule(...)}); null for
+     *                           plain LoRA
+     * @param load               where the model runs (device, weight placement, threads); null for the CPU
+     * @param onDivergence       what to do on explosive loss growth; null for {@link DivergenceGuard.Policy#STOP}
+     * @param listener           gets step, validation, warning and checkpoint events and may cancel; null for none
      */
     public record Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
                           ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
                           TrainingStrategy strategy, LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence,
                           TrainListener listener) {
+        /** Puts the defaults in for a null {@code load} (the CPU), {@code onDivergence} (stop) and {@code listener} (none). */
         public Options {
             if (load == null) load = LlamaModel.LoadOptions.cpu();
             if (onDivergence == null) onDivergence = DivergenceGuard.Policy.STOP;
             if (listener == null) listener = TrainListener.NONE;
         }
 
-        /** Without a listener. */
+        /**
+         * Without a listener.
+         *
+         * @param base               the base model's GGUF file (quantized bases train too: the base stays frozen)
+         * @param data               the training data: a plain text file (one token stream) or {@code .jsonl} records
+         * @param validation         a separate validation file, or null to hold out {@code validationFraction} of the training
+         *                           data
+         * @param validationFraction the share of the training data held out for validation when {@code validation} is null, in
+         *                           [0, 1) (0: no validation)
+         * @param cfg                the training configuration (LORA mode); its step count is replaced when {@code epochs > 0}
+         * @param epochs             when above 0, the run takes {@code ceil(epochs × batches per epoch / gradAccum)} steps (at
+         *                           least 1) instead of {@code cfg.steps()}; 0 or less to keep them
+         * @param readOptions        how JSONL records are read (chat template, bad lines, special tokens), e.g.
+         *                           {@link ReadOptions#defaults()}; not defaulted when null (JSONL data then fails)
+         * @param adapterType        the weight type of the exported adapter's tensors, one of {@link AdapterGguf#TYPES}
+         *                           (checked at export, after training)
+         * @param outDir             the run directory, created if missing and locked for the run: metrics, loss plot,
+         *                           checkpoint and {@code adapter.gguf} go there
+         * @param resume             true to continue from {@code outDir/checkpoint.gguf}, which must exist and match the
+         *                           configuration
+         * @param progress           where progress lines go, or null for none
+         * @param strategy           how the slots are made and trained (a variant, e.g. {@code new CopraSchedule(...)}); null
+         *                           for plain LoRA
+         * @param load               where the model runs (device, weight placement, threads); null for the CPU
+         * @param onDivergence       what to do on explosive loss growth; null for {@link DivergenceGuard.Policy#STOP}
+         */
         public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
                        ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
                        TrainingStrategy strategy, LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence) {
@@ -45,7 +98,31 @@ public final class LoraRun {
                     load, onDivergence, TrainListener.NONE);
         }
 
-        /** Stopping on divergence. */
+        /**
+         * Stopping on divergence, without a listener.
+         *
+         * @param base               the base model's GGUF file (quantized bases train too: the base stays frozen)
+         * @param data               the training data: a plain text file (one token stream) or {@code .jsonl} records
+         * @param validation         a separate validation file, or null to hold out {@code validationFraction} of the training
+         *                           data
+         * @param validationFraction the share of the training data held out for validation when {@code validation} is null, in
+         *                           [0, 1) (0: no validation)
+         * @param cfg                the training configuration (LORA mode); its step count is replaced when {@code epochs > 0}
+         * @param epochs             when above 0, the run takes {@code ceil(epochs × batches per epoch / gradAccum)} steps (at
+         *                           least 1) instead of {@code cfg.steps()}; 0 or less to keep them
+         * @param readOptions        how JSONL records are read (chat template, bad lines, special tokens), e.g.
+         *                           {@link ReadOptions#defaults()}; not defaulted when null (JSONL data then fails)
+         * @param adapterType        the weight type of the exported adapter's tensors, one of {@link AdapterGguf#TYPES}
+         *                           (checked at export, after training)
+         * @param outDir             the run directory, created if missing and locked for the run: metrics, loss plot,
+         *                           checkpoint and {@code adapter.gguf} go there
+         * @param resume             true to continue from {@code outDir/checkpoint.gguf}, which must exist and match the
+         *                           configuration
+         * @param progress           where progress lines go, or null for none
+         * @param strategy           how the slots are made and trained (a variant, e.g. {@code new CopraSchedule(...)}); null
+         *                           for plain LoRA
+         * @param load               where the model runs (device, weight placement, threads); null for the CPU
+         */
         public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
                        ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
                        TrainingStrategy strategy, LlamaModel.LoadOptions load) {
@@ -53,7 +130,30 @@ public final class LoraRun {
                     load, DivergenceGuard.Policy.STOP);
         }
 
-        /** On the CPU. */
+        /**
+         * On the CPU, stopping on divergence, without a listener.
+         *
+         * @param base               the base model's GGUF file (quantized bases train too: the base stays frozen)
+         * @param data               the training data: a plain text file (one token stream) or {@code .jsonl} records
+         * @param validation         a separate validation file, or null to hold out {@code validationFraction} of the training
+         *                           data
+         * @param validationFraction the share of the training data held out for validation when {@code validation} is null, in
+         *                           [0, 1) (0: no validation)
+         * @param cfg                the training configuration (LORA mode); its step count is replaced when {@code epochs > 0}
+         * @param epochs             when above 0, the run takes {@code ceil(epochs × batches per epoch / gradAccum)} steps (at
+         *                           least 1) instead of {@code cfg.steps()}; 0 or less to keep them
+         * @param readOptions        how JSONL records are read (chat template, bad lines, special tokens), e.g.
+         *                           {@link ReadOptions#defaults()}; not defaulted when null (JSONL data then fails)
+         * @param adapterType        the weight type of the exported adapter's tensors, one of {@link AdapterGguf#TYPES}
+         *                           (checked at export, after training)
+         * @param outDir             the run directory, created if missing and locked for the run: metrics, loss plot,
+         *                           checkpoint and {@code adapter.gguf} go there
+         * @param resume             true to continue from {@code outDir/checkpoint.gguf}, which must exist and match the
+         *                           configuration
+         * @param progress           where progress lines go, or null for none
+         * @param strategy           how the slots are made and trained (a variant, e.g. {@code new CopraSchedule(...)}); null
+         *                           for plain LoRA
+         */
         public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
                        ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
                        TrainingStrategy strategy) {
@@ -61,40 +161,96 @@ public final class LoraRun {
                     LlamaModel.LoadOptions.cpu());
         }
 
-        /** Plain LoRA on the CPU. */
+        /**
+         * Plain LoRA on the CPU, stopping on divergence, without a listener.
+         *
+         * @param base               the base model's GGUF file (quantized bases train too: the base stays frozen)
+         * @param data               the training data: a plain text file (one token stream) or {@code .jsonl} records
+         * @param validation         a separate validation file, or null to hold out {@code validationFraction} of the training
+         *                           data
+         * @param validationFraction the share of the training data held out for validation when {@code validation} is null, in
+         *                           [0, 1) (0: no validation)
+         * @param cfg                the training configuration (LORA mode); its step count is replaced when {@code epochs > 0}
+         * @param epochs             when above 0, the run takes {@code ceil(epochs × batches per epoch / gradAccum)} steps (at
+         *                           least 1) instead of {@code cfg.steps()}; 0 or less to keep them
+         * @param readOptions        how JSONL records are read (chat template, bad lines, special tokens), e.g.
+         *                           {@link ReadOptions#defaults()}; not defaulted when null (JSONL data then fails)
+         * @param adapterType        the weight type of the exported adapter's tensors, one of {@link AdapterGguf#TYPES}
+         *                           (checked at export, after training)
+         * @param outDir             the run directory, created if missing and locked for the run: metrics, loss plot,
+         *                           checkpoint and {@code adapter.gguf} go there
+         * @param resume             true to continue from {@code outDir/checkpoint.gguf}, which must exist and match the
+         *                           configuration
+         * @param progress           where progress lines go, or null for none
+         */
         public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
                        ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress) {
             this(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
                     TrainingStrategy.LORA, LlamaModel.LoadOptions.cpu());
         }
 
-        /** The same run on another device / weight placement. */
+        /**
+         * The same run on another device or weight placement.
+         *
+         * @param where where the model runs; null for the CPU
+         * @return a new options record that differs only in {@code load}
+         */
         public Options on(LlamaModel.LoadOptions where) {
             return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
                     strategy, where, onDivergence, listener);
         }
 
-        /** The same run with another divergence policy. */
+        /**
+         * The same run with another divergence policy.
+         *
+         * @param p the policy; null for {@link DivergenceGuard.Policy#STOP}
+         * @return a new options record that differs only in {@code onDivergence}
+         */
         public Options onDivergence(DivergenceGuard.Policy p) {
             return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
                     strategy, load, p, listener);
         }
 
-        /** The same run reporting warnings and checkpoints to a listener. */
+        /**
+         * The same run reporting steps, validations, warnings and checkpoints to a listener, which may also cancel it.
+         *
+         * @param l the listener; null for none
+         * @return a new options record that differs only in {@code listener}
+         */
         public Options withListener(TrainListener l) {
             return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
                     strategy, load, onDivergence, l);
         }
     }
 
-    /** What a run produced. */
+    /**
+     * What a run produced.
+     *
+     * @param result            the trainer's result (losses, metrics and plot files, warnings, cancellation)
+     * @param adapter           the exported adapter, {@code outDir/adapter.gguf}
+     * @param exportNotes       notes of the export: tensors written in a fallback type because their row length does not fit
+     *                          the asked type's block (one note per kind of fallback; empty if none)
+     * @param trainWindows      the number of training windows
+     * @param validationWindows the number of validation windows (0 without validation)
+     * @param steps             the run's configured step count (after the conversion from epochs); the steps actually done
+     *                          are {@code result.steps()}
+     */
     public record Summary(Trainer.Result result, Path adapter, List<String> exportNotes, int trainWindows, int validationWindows,
                           int steps) {}
 
     /**
-     * Runs. The output directory is locked ({@link RunLock}) for the whole run: if it exists, before anything is loaded (a
+     * Runs. The output directory is locked ({@code run.lock}) for the whole run: if it exists, before anything is loaded (a
      * second run on it fails at once), otherwise as soon as it is created. With the lock held, temporary files that a killed
      * write left there are removed (each reported); with --resume, a missing checkpoint is refused before the model loads.
+     * The adapter is exported after training, also when the run was cancelled; a run that throws exports nothing.
+     *
+     * @param o what to run
+     * @return what the run produced
+     * @throws IOException if the base, the data or the checkpoint cannot be read, the data is malformed, another run holds
+     *                     the run directory, or a file cannot be written
+     * @throws Trainer.DivergedException if the training diverges (see {@link Trainer#run})
+     * @throws IllegalArgumentException if the data yields no training window, or the adapter type cannot be exported
+     * @throws io.panlora.bindings.PanloraException if the engine fails
      */
     public static Summary run(Options o) throws IOException {
         PrintStream out = o.progress();

@@ -10,12 +10,34 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-/** The engine's training step ({@code pl_trainer}) for a model, a micro-batch shape and a mode. */
+/**
+ * The engine's training step ({@code pl_trainer}) for a model, a micro-batch shape and a mode: zero the gradients,
+ * {@link #accumulate} one or more micro-batches, read the {@link #gradNorm()}, take an {@link #adamw} step. The
+ * {@link Trainer} drives it; use it directly only for a loop of your own.
+ *
+ * <p>It holds native memory (the engine's trainer, its activation and gradient buffers, and the AdamW state in FULL mode) until
+ * {@link #close()}. Its buffers are confined to the thread that created it: every call must come from that thread. Create it
+ * after the adapter is attached and its slots are final; when slots are added, close it and make a new one. Every engine
+ * failure is thrown as an unchecked {@link io.panlora.bindings.PanloraException}.
+ */
 public final class StepEngine implements AutoCloseable {
-    /** LoRA over a frozen base, or every weight (matrices and norms) of a model whose weights are F32 and writable. */
-    public enum Mode { LORA, FULL }
+    /** What a step trains. */
+    public enum Mode {
+        /** The trainable factors of the model's attached adapter; the base stays frozen (in any weight type). */
+        LORA,
+        /**
+         * Every weight (matrices and norms) of a model whose weights are F32 and writable; they are updated in place (a CUDA
+         * model trains F32 copies on the device and writes them back after every AdamW step).
+         */
+        FULL
+    }
 
-    /** Loss of one micro-batch: Σ nll and the number of counted targets. */
+    /**
+     * Loss of one micro-batch.
+     *
+     * @param sum   Σ nll over the counted targets, in nats (not scaled by the gradient scale)
+     * @param count the number of counted targets (those {@code >= 0})
+     */
     public record Loss(double sum, long count) {}
 
     private final MemorySegment handle;
@@ -23,6 +45,18 @@ public final class StepEngine implements AutoCloseable {
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment tokBuf, tgtBuf, lossOut, countOut, normOut, adam;
 
+    /**
+     * Creates the engine's trainer and its buffers.
+     *
+     * @param model     the model to train; in LORA mode an adapter must be attached to it
+     * @param nSeq      sequences per micro-batch
+     * @param nTok      tokens per sequence
+     * @param mode      LORA, or FULL (every weight F32 and writable)
+     * @param recompute true to keep only each layer's input and recompute the layer in the backward pass (less memory, more
+     *                  time)
+     * @throws io.panlora.bindings.PanloraException if the engine cannot create the trainer (no adapter attached in LORA mode,
+     *                                              weights not F32 in FULL mode, out of memory …)
+     */
     public StepEngine(LlamaModel model, int nSeq, int nTok, Mode mode, boolean recompute) {
         this.nSeq = nSeq;
         this.nTok = nTok;
@@ -42,16 +76,41 @@ public final class StepEngine implements AutoCloseable {
         adam = pl_adamw_params.allocate(arena);
     }
 
+    /**
+     * The micro-batch's number of sequences, as created.
+     *
+     * @return sequences per micro-batch
+     */
     public int nSeq() { return nSeq; }
 
+    /**
+     * The micro-batch's sequence length, as created.
+     *
+     * @return tokens per sequence
+     */
     public int nTok() { return nTok; }
 
-    /** Zeroes the accumulated gradients. */
+    /**
+     * Zeroes the accumulated gradients; call it before the first micro-batch of each optimizer step.
+     *
+     * @throws io.panlora.bindings.PanloraException if the engine fails
+     */
     public void zeroGrad() {
         Native.check(panlora_h.pl_trainer_zero_grad(handle), "zero_grad");
     }
 
-    /** Forward+backward of one micro-batch [nSeq][nTok]; adds gradScale·∂Σnll/∂θ to the gradients. */
+    /**
+     * Forward and backward pass of one micro-batch: adds {@code gradScale · ∂(Σ nll)/∂θ} to the accumulated gradients of every
+     * trainable parameter. To average over an optimizer step's counted targets, pass 1/(their total count).
+     *
+     * @param tokens    input token ids, at least {@code nSeq} rows of at least {@code nTok} (only the first {@code nTok} of
+     *                  each row are read)
+     * @param targets   target token ids, the same shape; a negative target is not counted
+     * @param gradScale the factor on this micro-batch's gradient
+     * @return the micro-batch's summed loss and counted targets
+     * @throws io.panlora.bindings.PanloraException if the loss is NaN or infinite, or the engine fails otherwise
+     * @throws IndexOutOfBoundsException if an array is smaller than {@code [nSeq][nTok]}
+     */
     public Loss accumulate(int[][] tokens, int[][] targets, float gradScale) {
         for (int s = 0; s < nSeq; s++) {
             MemorySegment.copy(tokens[s], 0, tokBuf, ValueLayout.JAVA_INT, (long) s * nTok * 4, nTok);
@@ -61,13 +120,30 @@ public final class StepEngine implements AutoCloseable {
         return new Loss(lossOut.get(ValueLayout.JAVA_DOUBLE, 0), countOut.get(ValueLayout.JAVA_LONG, 0));
     }
 
-    /** Global L2 norm of the accumulated gradients (NaN if any is not finite). */
+    /**
+     * The global L2 norm of the accumulated gradients of every trainable parameter.
+     *
+     * @return the norm; NaN if any gradient is not finite
+     * @throws io.panlora.bindings.PanloraException if the engine fails
+     */
     public double gradNorm() {
         Native.check(panlora_h.pl_trainer_grad_norm(handle, normOut), "grad norm");
         return normOut.get(ValueLayout.JAVA_DOUBLE, 0);
     }
 
-    /** One AdamW step. */
+    /**
+     * One AdamW step (decoupled weight decay, bias correction by each parameter's own step count) on every trainable
+     * parameter, from the accumulated gradients; it updates the adapter's factors (LORA) or the model's weights in place
+     * (FULL).
+     *
+     * @param lr          the learning rate, at least 0
+     * @param beta1       β1, in [0, 1)
+     * @param beta2       β2, in [0, 1)
+     * @param eps         ε, above 0
+     * @param weightDecay the decoupled weight decay, at least 0
+     * @param gradScale   a factor on every gradient first, e.g. the clipping factor (1 for none)
+     * @throws io.panlora.bindings.PanloraException if a value is out of range or not finite, or the engine fails
+     */
     public void adamw(float lr, float beta1, float beta2, float eps, float weightDecay, float gradScale) {
         pl_adamw_params.lr(adam, lr);
         pl_adamw_params.beta1(adam, beta1);
@@ -78,7 +154,16 @@ public final class StepEngine implements AutoCloseable {
         Native.check(panlora_h.pl_trainer_adamw_step(handle, adam), "AdamW step");
     }
 
-    /** FULL mode: the accumulated gradient of a weight (layer ignored for global weights). */
+    /**
+     * FULL mode: a copy of the accumulated gradient of one weight.
+     *
+     * @param k     the weight
+     * @param layer the layer, for a per-layer weight (ignored for global weights)
+     * @param n     the weight's element count
+     * @return a new array of {@code n} floats, in the weight's layout
+     * @throws io.panlora.bindings.PanloraException if the trainer is not in FULL mode, the weight does not train, or {@code n}
+     *                                              is not its element count
+     */
     public float[] weightGrad(WeightKind k, int layer, long n) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment dst = a.allocate(ValueLayout.JAVA_FLOAT, n);
@@ -87,10 +172,25 @@ public final class StepEngine implements AutoCloseable {
         }
     }
 
-    /** FULL mode: a weight's AdamW moments (n floats each, its element count) and step count. */
+    /**
+     * FULL mode: a weight's AdamW state.
+     *
+     * @param m    the first moments, one per element of the weight
+     * @param v    the second moments, the same length, each {@code >= 0}
+     * @param step the number of AdamW steps the weight has taken (for bias correction), 0 … 2^53
+     */
     public record WeightAdam(float[] m, float[] v, long step) {}
 
-    /** FULL mode on the CPU: the AdamW state of a trained weight (layer ignored for global weights). */
+    /**
+     * FULL mode on the CPU: a copy of the AdamW state of a trained weight (for checkpoints).
+     *
+     * @param k     the weight
+     * @param layer the layer, for a per-layer weight (ignored for global weights)
+     * @param n     the weight's element count
+     * @return the moments ({@code n} floats each) and the step count
+     * @throws io.panlora.bindings.PanloraException if the trainer runs on a device other than the CPU (not supported yet), the
+     *                                              weight does not train (absent, a bias, RoPE factors), or {@code n} is wrong
+     */
     public WeightAdam weightAdam(WeightKind k, int layer, long n) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment m = a.allocate(ValueLayout.JAVA_FLOAT, n), v = a.allocate(ValueLayout.JAVA_FLOAT, n), st = a.allocate(ValueLayout.JAVA_LONG);
@@ -99,7 +199,17 @@ public final class StepEngine implements AutoCloseable {
         }
     }
 
-    /** FULL mode on the CPU: restores a trained weight's AdamW state (moments finite, v >= 0, step 0..2^53). */
+    /**
+     * FULL mode on the CPU: restores a trained weight's AdamW state (for resume). Everything is checked before anything is
+     * copied; with the weights themselves (which the caller owns) this resumes FULL training exactly.
+     *
+     * @param k     the weight
+     * @param layer the layer, for a per-layer weight (ignored for global weights)
+     * @param s     the state: moments of the weight's element count, finite, {@code v >= 0}, step in 0 … 2^53
+     * @throws IllegalArgumentException if the two moments differ in length
+     * @throws io.panlora.bindings.PanloraException if a value is out of range, the length is not the weight's, the weight does
+     *                                              not train, or the trainer is not on the CPU
+     */
     public void setWeightAdam(WeightKind k, int layer, WeightAdam s) {
         if (s.m().length != s.v().length) throw new IllegalArgumentException("moments of different lengths");
         try (Arena a = Arena.ofConfined()) {
@@ -109,6 +219,10 @@ public final class StepEngine implements AutoCloseable {
         }
     }
 
+    /**
+     * Frees the engine's trainer and this object's native buffers. Call it once: the engine is not usable afterwards, and a
+     * second call is not safe.
+     */
     @Override
     public void close() {
         panlora_h.pl_trainer_free(handle);

@@ -3,14 +3,33 @@ package io.panlora.train;
 /**
  * A training strategy's hooks on the loop (LoRA variants plug in here): called before each optimizer step
  * (e.g. to draw a layer mask), after it (e.g. to fold a chain link) and at the end.
+ *
+ * <p>All methods run on the training thread and do nothing by default; an exception thrown by one stops the run. A hook's
+ * {@code toString()} is part of the trainer's {@link Trainer#configKey() configuration key}, so it should name the hook's
+ * settings (a resume with other settings is then refused) and must not change during a run.
  */
 public interface TrainHook {
-    /** Before the micro-batches of step (0-based). */
+    /**
+     * Called before the micro-batches of a step are taken; e.g. to change which slots train.
+     *
+     * @param trainer the running trainer
+     * @param step    the step about to run, 0-based
+     */
     default void beforeStep(Trainer trainer, int step) {}
 
-    /** After the optimizer update of step. */
+    /**
+     * Called after the optimizer update of a step, before the step's validation and checkpoint.
+     *
+     * @param trainer the running trainer
+     * @param step    the step just done, 0-based (the same value {@link #beforeStep} got)
+     */
     default void afterStep(Trainer trainer, int step) {}
 
-    /** After the last step. */
+    /**
+     * Called once after the last step (also after a cancelled run, but not when the run stops with an exception), before the
+     * final validation. A hook that adds slots here must call {@link Trainer#slotsChanged()}.
+     *
+     * @param trainer the trainer whose run ends
+     */
     default void onEnd(Trainer trainer) {}
 }

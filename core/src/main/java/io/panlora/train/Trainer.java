@@ -26,9 +26,21 @@ import java.util.Locale;
  * {@link DivergenceGuard.Policy#STOP} (reported; the run goes on until the divergence rule stops it) and written with a
  * warning under {@link DivergenceGuard.Policy#WARN}. So under STOP the checkpoint on disk is always the last good one, and
  * under WARN the last finite one.
+ *
+ * <p>What a run with a run directory writes there: {@code metrics.jsonl} (one JSON line per step and per validation,
+ * flushed every line; a new run starts it afresh, a resumed one drops the lines after the checkpoint's step),
+ * {@code loss.svg} (the loss plot, redrawn every 25 steps and at the end) and {@code checkpoint.gguf} (every
+ * {@link TrainConfig#checkpointEvery()} steps and after the last, written atomically). Progress lines go to the progress
+ * stream, if there is one.
+ *
+ * <p>A trainer is used from one thread; it may {@link #run} several times (each run starts over unless it resumes).
  */
 public final class Trainer {
-    /** Thrown when the loss or the gradients stop being finite, or the loss explodes; the last good checkpoint is kept. */
+    /**
+     * Thrown by {@link #run} when the loss, the gradients or the updated weights stop being finite, or the loss explodes under
+     * {@link DivergenceGuard.Policy#STOP}; the last good checkpoint is kept. The message says at which step, why, and where the
+     * last good checkpoint is.
+     */
     public static final class DivergedException extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
@@ -40,9 +52,26 @@ public final class Trainer {
     /**
      * What a run did. {@code plot} is null when no plot was written (no run directory, or the last attempt failed: see
      * {@code warnings}); {@code warnings} are the problems the run went on after, as the listener got them.
+     *
+     * @param steps     the steps done in all, counting those a resume started from ({@link TrainConfig#steps()}, or fewer
+     *                  when cancelled)
+     * @param firstLoss the training loss of the first step this run took, in nats per counted token; NaN if it took none
+     * @param lastLoss  the training loss of the last step taken ({@link Trainer#lastLoss()}: from an earlier run of the same
+     *                  trainer if this one took none; NaN if the trainer never took a step)
+     * @param valBefore the validation loss before training; NaN when there are no validation batches or the run resumed
+     * @param valAfter  the validation loss after the run (after the end hooks); NaN when there are no validation batches
+     * @param metrics   the metrics file ({@code metrics.jsonl}), or null without a run directory
+     * @param plot      the loss plot ({@code loss.svg}), or null when none was written
+     * @param warnings  the warnings of the run, in order (copied; never null)
+     * @param cancelled true when the listener cancelled the run before its last step
      */
     public record Result(int steps, double firstLoss, double lastLoss, double valBefore, double valAfter, Path metrics, Path plot,
                          List<String> warnings, boolean cancelled) {
+        /**
+         * Copies the warnings.
+         *
+         * @throws NullPointerException if {@code warnings} is null or holds null
+         */
         public Result {
             warnings = List.copyOf(warnings);
         }
@@ -70,9 +99,17 @@ public final class Trainer {
     private boolean midLine; // the progress line (\r-updated) is not ended yet
 
     /**
-     * @param lora   the adapter to train (attached to model), or null in FULL mode
-     * @param val    validation batches (may be empty)
-     * @param outDir where metrics, plot and checkpoints go (null: nothing written)
+     * Makes a trainer; nothing runs or is written until {@link #run}.
+     *
+     * @param model    the model to train; in FULL mode its weights must be F32 and writable
+     * @param lora     the adapter to train (attached to model), or null in FULL mode
+     * @param cfg      the run's configuration
+     * @param data     the training batches, of {@code cfg.batch()} sequences of {@code cfg.ctx()} tokens; its position is
+     *                 checkpointed
+     * @param val      validation batches (may be empty; used as given, not copied)
+     * @param outDir   where metrics, plot and checkpoints go (null: nothing written, and no resume)
+     * @param progress where progress lines go (a {@code \r}-updated step line, validations, notes), or null for none
+     * @throws IllegalArgumentException if the mode is LORA and {@code lora} is null
      */
     public Trainer(LlamaModel model, LoraSet lora, TrainConfig cfg, BatchSource data, List<BatchSource.Batch> val, Path outDir,
                    PrintStream progress) {
@@ -86,66 +123,150 @@ public final class Trainer {
         if (cfg.mode() == StepEngine.Mode.LORA && lora == null) throw new IllegalArgumentException("LoRA training needs an adapter");
     }
 
-    /** What to do on explosive loss growth (default: stop). Non-finite losses, gradients or weights always stop the run. */
+    /**
+     * Sets what to do on explosive loss growth (default: stop). Non-finite losses, gradients or weights always stop the run.
+     *
+     * @param p the policy; null for {@link DivergenceGuard.Policy#STOP}
+     * @return this trainer
+     */
     public Trainer onDivergence(DivergenceGuard.Policy p) {
         onDivergence = p == null ? DivergenceGuard.Policy.STOP : p;
         return this;
     }
 
-    /** The divergence detector of the current run. */
+    /**
+     * The divergence detector of the current (or last) run; {@link #run} replaces it with a fresh one at its start.
+     *
+     * @return the guard, never null
+     */
     public DivergenceGuard divergenceGuard() { return guard; }
 
-    /** Where warnings and checkpoint events go besides the progress stream (default: nowhere). */
+    /**
+     * Sets where step, validation, warning and checkpoint events go besides the progress stream, and who may cancel the run
+     * (default: {@link TrainListener#NONE}).
+     *
+     * @param l the listener; null for {@link TrainListener#NONE}
+     * @return this trainer
+     */
     public Trainer listener(TrainListener l) {
         listener = l == null ? TrainListener.NONE : l;
         return this;
     }
 
+    /**
+     * Adds a hook to the loop; hooks are called in the order added. Add them before {@link #run}: they are part of the
+     * {@link #configKey()}, and the states of {@link StatefulHook}s are saved and restored in this order.
+     *
+     * @param h the hook (usually one of {@link TrainingStrategy#hooks()})
+     * @return this trainer
+     */
     public Trainer addHook(TrainHook h) {
         hooks.add(h);
         return this;
     }
 
+    /**
+     * The model being trained.
+     *
+     * @return the model given to the constructor
+     */
     public LlamaModel model() { return model; }
 
+    /**
+     * The adapter being trained.
+     *
+     * @return the adapter given to the constructor; null in FULL mode
+     */
     public LoraSet lora() { return lora; }
 
-    /** The validation batches (possibly empty). */
+    /**
+     * The validation batches.
+     *
+     * @return the batches given to the constructor (possibly empty; not a copy)
+     */
     public List<BatchSource.Batch> validationBatches() { return val; }
 
-    /** The run directory (null when nothing is written). */
+    /**
+     * The run directory.
+     *
+     * @return the directory metrics, plot and checkpoints go to; null when nothing is written
+     */
     public Path outDir() { return outDir; }
 
-    /** Where progress goes (may be null). */
+    /**
+     * The progress stream, for hooks that report.
+     *
+     * @return where progress lines go; null for none
+     */
     public PrintStream progress() { return progress; }
 
+    /**
+     * The run's configuration.
+     *
+     * @return the configuration given to the constructor
+     */
     public TrainConfig config() { return cfg; }
 
-    /** The step about to run (or the number done, after the run). */
+    /**
+     * The training position.
+     *
+     * @return the 0-based step about to run (during a step, the one running); after a run, the number of steps done
+     */
     public int step() { return step; }
 
+    /**
+     * The training loss of the last step done, in nats per counted token.
+     *
+     * @return the loss; NaN before the first step of this trainer's first run
+     */
     public double lastLoss() { return lastLoss; }
 
-    /** The step engine (recreated when the adapter's slots change: call {@link #slotsChanged()}). */
+    /**
+     * The step engine of the running run, made at the first step (and again after {@link #slotsChanged()}) and closed at the
+     * end of {@link #run}.
+     *
+     * @return the engine; null outside a run and between {@link #slotsChanged()} and the next step
+     */
     public StepEngine engine() { return engine; }
 
-    /** Tells the trainer the adapter gained slots: the engine's buffers are rebuilt before the next step. */
+    /**
+     * Tells the trainer the adapter gained slots: the current engine is closed (freeing its native memory) and a new one is
+     * made before the next step. Hooks that add slots must call it.
+     */
     public void slotsChanged() {
         if (engine != null) engine.close();
         engine = null;
     }
 
-    /** A key of everything that must match for a checkpoint to be resumed. */
+    /**
+     * A key of everything that must match for a checkpoint to be resumed; it is stored in every checkpoint and compared
+     * exactly on resume.
+     *
+     * @return the configuration's {@code toString()} (every component, the step count included), the model's configuration
+     *         and the hooks' {@code toString()}s
+     */
     public String configKey() {
         return cfg.toString() + " model=" + model.config() + " hooks=" + hooks;
     }
 
-    /** Mean NLL per counted target over the validation batches (with the adapter as it is now). */
+    /**
+     * Evaluates the model with the adapter as it is now on the validation batches; nothing changes.
+     *
+     * @return the mean NLL per counted target, in nats; NaN when there are no validation batches (or no counted target)
+     * @throws io.panlora.bindings.PanloraException if the engine fails
+     */
     public double evaluate() {
         return evaluate(model, val);
     }
 
-    /** Mean NLL per counted target of a model over batches. */
+    /**
+     * Evaluates a model (with whatever adapter is attached to it) on batches; nothing changes.
+     *
+     * @param model   the model
+     * @param batches the batches; their shape may be any the model accepts
+     * @return the mean NLL per counted target (target {@code >= 0}), in nats; NaN when the batches count no target
+     * @throws io.panlora.bindings.PanloraException if the engine fails
+     */
     public static double evaluate(LlamaModel model, List<BatchSource.Batch> batches) {
         double sum = 0;
         long n = 0;
@@ -158,7 +279,23 @@ public final class Trainer {
         return n == 0 ? Double.NaN : sum / n;
     }
 
-    /** Runs to cfg.steps(), from the checkpoint in outDir when resume is set and one exists. */
+    /**
+     * Runs to {@code cfg.steps()}, from the checkpoint in the run directory when {@code resume} is set; see the class comment
+     * for what is written and checked. Before training, the validation loss is measured (unless resuming); the loop then
+     * calls the hooks, the engine and the listener for each step; at the end the end hooks run and the validation loss is
+     * measured again. Creates the run directory if needed. The step engine and its native memory live only for the call.
+     *
+     * @param resume true to continue from {@code outDir/checkpoint.gguf}: the adapter (or, in FULL mode, the weights and
+     *               AdamW state), the step, the data position, the hooks' state and the divergence guard are restored
+     * @return what the run did
+     * @throws IOException if the run directory, the metrics or a checkpoint cannot be written, or (resume) there is no run
+     *                     directory, the checkpoint cannot be read, its data position or strategy state does not fit, or a
+     *                     FULL-mode run is not on the CPU
+     * @throws io.panlora.gguf.GgufException if the checkpoint was made with another {@link #configKey()} or is damaged
+     * @throws DivergedException if the loss, the gradients or the updated weights stop being finite, or the loss explodes
+     *                           under {@link DivergenceGuard.Policy#STOP}
+     * @throws io.panlora.bindings.PanloraException if the engine fails otherwise
+     */
     public Result run(boolean resume) throws IOException {
         step = 0;
         guard = new DivergenceGuard();

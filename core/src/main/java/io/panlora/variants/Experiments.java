@@ -36,18 +36,47 @@ import java.util.function.Supplier;
  * and seed: held-out loss (and trainable parameters) for COLA, CoRA and LoRASC, LoRASC on shifted text, CopRA's
  * interpolation barrier between two adapters trained from one init on disjoint shards, and loss after pruning the
  * adapters of the k lowest-Shapley layers.
+ *
+ * <p>A benchmark rather than an API for applications: it trains a dozen adapters one after the other and prints tables.
+ * Static methods only.
  */
 public final class Experiments {
     private Experiments() {}
 
-    /** Inputs: a base, a training text, a shifted text (another domain), and the training shape. */
+    /**
+     * Inputs: a base, a training text, a shifted text (another domain), and the training shape.
+     *
+     * @param model               the base model's GGUF file
+     * @param text                the training text, a plain text file: 10% of it is held out for the held-out loss, and its two
+     *                            halves (by characters) are the shards of the interpolation experiment
+     * @param shifted             a text of another domain, used whole for the shifted-text loss (its first 8 batches)
+     * @param cfg                 the training configuration every method uses (LORA mode; steps, rank, batch, seed …)
+     * @param shapleyPermutations the Monte Carlo permutations of the pruning experiment's Shapley estimate, at least 1 (checked
+     *                            only when that experiment starts, after the other trainings)
+     * @param workDir             a directory for the interpolation shards ({@code shard1.txt}, {@code shard2.txt}); created if
+     *                            missing, existing shards overwritten
+     * @param load                where the model runs; null for the CPU
+     */
     public record Setup(Path model, Path text, Path shifted, TrainConfig cfg, int shapleyPermutations, Path workDir,
                         LlamaModel.LoadOptions load) {
+        /** Puts the CPU in for a null {@code load}. */
         public Setup {
             if (load == null) load = LlamaModel.LoadOptions.cpu();
         }
 
-        /** On the CPU. */
+        /**
+         * On the CPU.
+         *
+         * @param model               the base model's GGUF file
+         * @param text                the training text, a plain text file: 10% of it is held out for the held-out loss, and its
+         *                            two halves (by characters) are the shards of the interpolation experiment
+         * @param shifted             a text of another domain, used whole for the shifted-text loss (its first 8 batches)
+         * @param cfg                 the training configuration every method uses (LORA mode; steps, rank, batch, seed …)
+         * @param shapleyPermutations the Monte Carlo permutations of the pruning experiment's Shapley estimate, at least 1
+         *                            (checked only when that experiment starts, after the other trainings)
+         * @param workDir             a directory for the interpolation shards ({@code shard1.txt}, {@code shard2.txt}); created
+         *                            if missing, existing shards overwritten
+         */
         public Setup(Path model, Path text, Path shifted, TrainConfig cfg, int shapleyPermutations, Path workDir) {
             this(model, text, shifted, cfg, shapleyPermutations, workDir, LlamaModel.LoadOptions.cpu());
         }
@@ -56,6 +85,18 @@ public final class Experiments {
     /** Factors of a trained adapter: per slot (A, B) with scale, plus its trainable parameter count. */
     record Trained(List<float[]> a, List<float[]> b, List<Float> scale, long trainable, double valLoss) {}
 
+    /**
+     * Runs every comparison and prints the tables: the base model's losses; held-out loss, shifted-text loss and trainable
+     * parameters of LoRA, COLA (3 links), CoRA modes 1 and 2, LoRASC (3 iterations) and CopRA; the interpolation losses and
+     * barrier of LoRA and CopRA; and the held-out loss of LoRA and CopRA after pruning the k lowest-Shapley layers, for each
+     * k. Each method trains a fresh adapter with the same steps, rank, data and seed; nothing is exported.
+     *
+     * @param s   the inputs
+     * @param out where the tables go
+     * @throws IOException if a text cannot be read or a shard cannot be written
+     * @throws IllegalArgumentException if the data yields no window or {@code shapleyPermutations < 1}
+     * @throws io.panlora.train.Trainer.DivergedException if a training diverges
+     */
     public static void run(Setup s, PrintStream out) throws IOException {
         Files.createDirectories(s.workDir());
         try (LlamaModel m = LlamaModel.load(s.model(), s.load())) {

@@ -18,6 +18,9 @@ import java.util.SplittableRandom;
  * contributing s·B·A exactly (the fold W ← W + s·B·A kept as a frozen low-rank term, exact for quantized bases
  * too), and enables the next link's fresh slots, whose AdamW state is still zero; the learning-rate schedule
  * continues over the whole run. The exported adapter is the sum of the links (rank links × r).
+ *
+ * <p>The strategy is its own (only) hook and is stateful: the current link goes into checkpoints. One instance serves one
+ * run: {@link #addSlots} binds it to the adapter set.
  */
 public final class ColaChain implements TrainingStrategy, StatefulHook {
     private final ColaConfig config;
@@ -26,6 +29,11 @@ public final class ColaChain implements TrainingStrategy, StatefulHook {
     private float scale;
     private int current;
 
+    /**
+     * A chain with the given number of links; the slots are made by {@link #addSlots}.
+     *
+     * @param config the link count
+     */
     public ColaChain(ColaConfig config) {
         this.config = config;
     }
@@ -56,9 +64,20 @@ public final class ColaChain implements TrainingStrategy, StatefulHook {
     @Override
     public List<TrainHook> hooks() { return List.of(this); }
 
-    /** The link being trained. */
+    /**
+     * The link being trained.
+     *
+     * @return the link's index, 0 … links−1 (0 before the first knot)
+     */
     public int currentLink() { return current; }
 
+    /**
+     * At the first step of a new link, ties the finished link in (frozen, still contributing) and switches training to the
+     * new link's slots, reporting the knot on the trainer's progress stream.
+     *
+     * @param trainer the running trainer
+     * @param step    the step about to run, 0-based
+     */
     @Override
     public void beforeStep(Trainer trainer, int step) {
         int k = config.linkOf(step, trainer.config().steps());
@@ -75,9 +94,19 @@ public final class ColaChain implements TrainingStrategy, StatefulHook {
         current = k;
     }
 
+    /**
+     * The state for checkpoints.
+     *
+     * @return one number: the current link
+     */
     @Override
     public long[] state() { return new long[] {current}; }
 
+    /**
+     * Sets the slots' flags for the saved link: the links before it frozen and on, it trainable, the later ones off.
+     *
+     * @param state the array {@link #state()} gave
+     */
     @Override
     public void restore(long[] state) { apply((int) state[0]); }
 

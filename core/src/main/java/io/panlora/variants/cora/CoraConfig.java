@@ -15,6 +15,13 @@ import java.util.List;
  * @param shared    adapters whose B matrices span the shared subspace (subspace = shared)
  */
 public record CoraConfig(String subspace, boolean frozenB, boolean unscaled, boolean kaimingA, List<Path> shared) {
+    /**
+     * Checks the subspace and copies the shared adapters' list.
+     *
+     * @throws IllegalArgumentException if {@code subspace} is not {@code principal}, {@code minor} or {@code shared}, or it
+     *                                  is {@code shared} and no adapter is given
+     * @throws NullPointerException if {@code subspace} is null
+     */
     public CoraConfig {
         if (!List.of("principal", "minor", "shared").contains(subspace))
             throw new IllegalArgumentException("--cora-subspace must be principal, minor or shared, got '" + subspace + "'");
@@ -23,7 +30,11 @@ public record CoraConfig(String subspace, boolean frozenB, boolean unscaled, boo
         shared = shared == null ? List.of() : List.copyOf(shared);
     }
 
-    /** The default: principal subspace, B frozen, A = 0. */
+    /**
+     * The default: mode 1 (B frozen) in the principal subspace, scaled by √Σ, A = 0.
+     *
+     * @return the configuration
+     */
     public static CoraConfig defaults() {
         return new CoraConfig("principal", true, false, false, List.of());
     }

@@ -24,10 +24,18 @@ import java.util.SplittableRandom;
  * subspace (exact eigen-solver on the Gram matrix, products on the engine) and whose A starts at 0, so the initial
  * model is the base; in mode 1 B stays frozen. With Kaiming A, a frozen slot holding −s·B₀A₀ keeps the initial
  * model equal to the base.
+ *
+ * <p>The subspace is computed in {@link #addSlots}, from the dequantized base weights (or the shared adapters' B matrices), once
+ * per module; that is the expensive part for large models. No state is checkpointed beyond the slots.
  */
 public final class CoraStrategy implements TrainingStrategy {
     private final CoraConfig config;
 
+    /**
+     * A strategy for a configuration; nothing is computed until {@link #addSlots}.
+     *
+     * @param config the subspace and mode
+     */
     public CoraStrategy(CoraConfig config) {
         this.config = config;
     }
@@ -35,10 +43,19 @@ public final class CoraStrategy implements TrainingStrategy {
     @Override
     public String name() { return "cora"; }
 
-    /** True in mode 1 (B frozen, A only trains). */
+    /**
+     * Whether B is frozen.
+     *
+     * @return true in mode 1 (B frozen, only A trains); false in mode 2 (both train, B starts in the subspace)
+     */
     public boolean frozenB() { return config.frozenB(); }
 
-    /** No loop hooks; this one only names the configuration in checkpoints, so a resume with other CoRA options is refused. */
+    /**
+     * No loop hooks; the one hook returned does nothing but name the configuration in checkpoints, so a resume with other CoRA
+     * options is refused.
+     *
+     * @return a list of one hook that does nothing
+     */
     @Override
     public List<TrainHook> hooks() {
         return List.of(new TrainHook() {
@@ -47,6 +64,15 @@ public final class CoraStrategy implements TrainingStrategy {
         });
     }
 
+    /**
+     * Adds one slot per (layer, target) with B from the subspace (rank r columns) and A zero or Kaiming-uniform; with
+     * Kaiming A, also a frozen slot of scale −s with the same factors, so the model starts as the base.
+     *
+     * @param set the empty adapter set
+     * @param cfg the run's configuration (rank, alpha, targets, seed)
+     * @throws IllegalArgumentException if the shared adapters lack a module or have a total rank below r there
+     * @throws java.io.UncheckedIOException if a shared adapter cannot be read
+     */
     @Override
     public void addSlots(LoraSet set, TrainConfig cfg) {
         LlamaModel m = set.model();

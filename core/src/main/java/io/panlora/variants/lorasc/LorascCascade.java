@@ -28,6 +28,9 @@ import java.util.SplittableRandom;
  * correction Δ = S + N (noise during an iteration) or Δ = S (at the end). After the last step S + s·B·A is
  * re-factorised exactly (its rank is at most iterations × r) into frozen slots, so the exported adapter and every
  * later forward reproduce W₀ + S + s·B·A. S, the iteration and the noise RNG are checkpointed, so a resume is exact.
+ *
+ * <p>Memory: S (on the Java heap) and Δ (native memory, freed only with the process) are each one dense F32 matrix per
+ * adapted module, the size of the base weight. The strategy is its own (only) hook; one instance serves one run.
  */
 public final class LorascCascade implements TrainingStrategy, StatefulHook, TensorStateHook {
     private final LorascConfig config;
@@ -42,6 +45,11 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
     /** One adapted linear: its fast slot, slow update S, the Δ the engine reads, and std(W₀). */
     private record Module(int layer, Target target, LoraSet.Slot slot, float[] slow, MemorySegment delta, double std) {}
 
+    /**
+     * A cascade; the slots and the dense buffers are made by {@link #addSlots}.
+     *
+     * @param config the iteration length, α, the noise level and the seed
+     */
     public LorascCascade(LorascConfig config) {
         this.config = config;
     }
@@ -52,9 +60,20 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
     @Override
     public List<TrainHook> hooks() { return List.of(this); }
 
-    /** Cascade iterations finished so far. */
+    /**
+     * The cascade iterations finished so far.
+     *
+     * @return the number of iterations whose fast LoRA was folded into S (0 during the first)
+     */
     public int iteration() { return iteration; }
 
+    /**
+     * Adds one standard LoRA slot per (layer, target) and, for each, a zero S and a native Δ buffer the size of the base
+     * weight (whose standard deviation it measures for the noise).
+     *
+     * @param s the empty adapter set
+     * @param c the run's configuration (rank, alpha, targets, seed)
+     */
     @Override
     public void addSlots(LoraSet s, TrainConfig c) {
         this.set = s;
@@ -77,6 +96,13 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
             }
     }
 
+    /**
+     * At the first step of an iteration: ends the previous one (S ← S + α·s·B·A, the fast LoRA restarts with fresh AdamW
+     * state), then draws fresh noise and sets Δ = S + N on every module.
+     *
+     * @param trainer the running trainer
+     * @param step    the step about to run, 0-based
+     */
     @Override
     public void beforeStep(Trainer trainer, int step) {
         if (step > 0 && step % config.every() == 0) endIteration();
@@ -130,10 +156,19 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
         return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
     }
 
+    /**
+     * The state for checkpoints.
+     *
+     * @return three numbers: the iteration, the noise RNG's state when the current noise was drawn, and its state now
+     */
     @Override
     public long[] state() { return new long[] {iteration, rngAtNoise, rng.state()}; }
 
-    /** Restores the iteration and redraws the current iteration's noise exactly (S comes with the tensor state). */
+    /**
+     * Restores the iteration and redraws the current iteration's noise exactly (S comes with the tensor state).
+     *
+     * @param st the array {@link #state()} gave; the noise is redrawn in {@link #restoreTensorState}, once S is back
+     */
     @Override
     public void restore(long[] st) {
         iteration = (int) st[0];
@@ -142,6 +177,11 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
 
     private long[] pendingRestore;
 
+    /**
+     * S of every module, for checkpoints.
+     *
+     * @return the live S arrays, named {@code lorasc.S.LAYER.TARGET} (e.g. {@code lorasc.S.0.attn_q})
+     */
     @Override
     public Map<String, float[]> tensorState() {
         Map<String, float[]> out = new LinkedHashMap<>();
@@ -149,6 +189,12 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
         return out;
     }
 
+    /**
+     * Restores S of every module and, after {@link #restore}, sets Δ = S + the noise the interrupted run had.
+     *
+     * @param tensors the checkpoint's hook tensors
+     * @throws IllegalStateException if a module's S is missing or has the wrong length
+     */
     @Override
     public void restoreTensorState(Map<String, float[]> tensors) {
         for (Module md : modules) {
