@@ -16,6 +16,9 @@ import java.util.Map;
  * <p>Where: system property {@code panlora.llama.dir}, environment variable {@code PANLORA_LLAMA_DIR}, then the build
  * script's cache: {@code $PANLORA_LLAMA_CACHE}, else {@code $XDG_CACHE_HOME/panlora}, else {@code ~/.cache/panlora}, each
  * followed by {@code llama.cpp-<TAG>}. A directory counts when it holds {@code BUILD-INFO} and {@code lib/libllama.so}.
+ * The first directory that counts is used.
+ *
+ * <p>Thread-safe: {@link #load()} is synchronized and loads at most once per JVM.
  */
 public final class LlamaCppLibrary {
     /** The llama.cpp release the bindings were generated from and the build script pins. */
@@ -27,7 +30,13 @@ public final class LlamaCppLibrary {
 
     private LlamaCppLibrary() {}
 
-    /** Loads libllama once; returns the build directory. Throws {@link UnsatisfiedLinkError} naming the places looked at. */
+    /**
+     * Loads libllama once (later calls return the same directory).
+     *
+     * @return the absolute build directory (holding {@code BUILD-INFO} and {@code lib/})
+     * @throws UnsatisfiedLinkError naming the places looked at when no build is found, or from
+     *                              {@link System#load} when the library cannot be loaded
+     */
     public static synchronized Path load() {
         if (loaded != null) return loaded;
         Path dir = find();
@@ -38,12 +47,21 @@ public final class LlamaCppLibrary {
         return loaded;
     }
 
-    /** Whether a build is present (nothing is loaded). */
+    /**
+     * Whether a build is present; nothing is loaded.
+     *
+     * @return true when the library is already loaded or {@link #find()} finds a build
+     */
     public static boolean available() {
         return loaded != null || find() != null;
     }
 
-    /** The build directory, or null when none is present. */
+    /**
+     * The build directory, searched in the order described above; nothing is loaded.
+     *
+     * @return the first directory holding {@code BUILD-INFO} and {@code lib/libllama.so} (as found, not made
+     *         absolute), or null when none is present
+     */
     public static Path find() {
         for (Path d : candidates())
             if (Files.isRegularFile(d.resolve("BUILD-INFO")) && Files.isRegularFile(d.resolve("lib").resolve(System.mapLibraryName("llama"))))
@@ -51,7 +69,13 @@ public final class LlamaCppLibrary {
         return null;
     }
 
-    /** The key=value lines of the build's BUILD-INFO (tag, commit, source, cuda...); empty when not built. */
+    /**
+     * The key=value lines of the build's BUILD-INFO (tag, commit, source, cuda...), of the loaded build or else of
+     * the one {@link #find()} finds.
+     *
+     * @return a new modifiable map in file order, keys and values trimmed (lines without {@code =} skipped); empty
+     *         when not built; a single {@code error} entry naming the file when it cannot be read
+     */
     public static Map<String, String> buildInfo() {
         Map<String, String> out = new LinkedHashMap<>();
         Path d = loaded != null ? loaded : find();

@@ -6,6 +6,10 @@ import java.lang.foreign.MemorySegment;
 /**
  * The hand-written layer over the generated bindings: loads the library and turns status codes into
  * {@link PanloraException}s carrying {@code pl_last_error()}.
+ *
+ * <p>Touching this class loads the engine library through {@link PanloraLibrary#load()}; if it cannot be found,
+ * class initialization fails with an {@link UnsatisfiedLinkError} (and later uses with
+ * {@link NoClassDefFoundError}). The methods are thread-safe; error messages are per thread.
  */
 public final class Native {
     static {
@@ -14,25 +18,46 @@ public final class Native {
 
     private Native() {}
 
-    /** Makes sure the library is loaded (idempotent). */
+    /**
+     * Makes sure the library is loaded (idempotent; the work happens in this class's initializer).
+     *
+     * @throws UnsatisfiedLinkError if the library cannot be found or loaded (first use only)
+     */
     public static void ensureLoaded() {
         // the static initializer did the work
     }
 
-    /** Throws a {@link PanloraException} naming {@code what} unless {@code status} is PL_OK. */
+    /**
+     * Throws a {@link PanloraException} naming {@code what} unless {@code status} is PL_OK (0). Call it right after
+     * the native call, on the same thread, so {@link #lastError()} still holds that call's message.
+     *
+     * @param status the status code a native call returned
+     * @param what   what was being done, for the message (e.g. {@code "pl_lora_create"})
+     * @throws PanloraException with message {@code "WHAT: LAST_ERROR [STATUS_NAME]"} when {@code status} is not 0
+     */
     public static void check(int status, String what) {
         if (status != panlora_h.PL_OK()) {
             throw new PanloraException(status, what + ": " + lastError() + " [" + PanloraException.statusName(status) + "]");
         }
     }
 
-    /** This thread's last native error message. */
+    /**
+     * This thread's last native error message ({@code pl_last_error()}).
+     *
+     * @return the message of the last failed engine call on this thread; empty after a call that succeeded or when
+     *         the engine reports none
+     */
     public static String lastError() {
         MemorySegment s = panlora_h.pl_last_error();
         return s.equals(MemorySegment.NULL) ? "" : s.reinterpret(Long.MAX_VALUE).getString(0);
     }
 
-    /** The build description (backends, SIMD, BLAS). */
+    /**
+     * The build description ({@code pl_build_info()}).
+     *
+     * @return one line naming the backends, the SIMD levels detected and the BLAS in use (its last field,
+     *         {@code blas=...})
+     */
     public static String buildInfo() {
         return panlora_h.pl_build_info().reinterpret(Long.MAX_VALUE).getString(0);
     }
@@ -41,6 +66,8 @@ public final class Native {
      * Why the engine runs its own GEMM although {@code PANLORA_GEMM=openblas} asked for OpenBLAS (not installed, or no
      * {@code cblas_sgemm} in the library named), as one sentence from {@link #buildInfo()}'s blas field; null when
      * nothing was asked for or OpenBLAS was loaded. The library prints nothing itself; callers show this once.
+     *
+     * @return the reason as one sentence, or null
      */
     public static String blasFallback() {
         String info = buildInfo();
@@ -49,12 +76,22 @@ public final class Native {
         return info.substring(at + "; blas=none (".length(), info.length() - 1);
     }
 
-    /** Sets the engine's CPU thread count. */
+    /**
+     * Sets the engine's CPU thread count, the process-wide default (a model may override it with its own). Results
+     * are deterministic for a given count.
+     *
+     * @param n the number of threads, 1 or more
+     * @throws PanloraException if {@code n} is out of range
+     */
     public static void setThreads(int n) {
         check(panlora_h.pl_set_num_threads(n), "pl_set_num_threads");
     }
 
-    /** The engine's CPU thread count. */
+    /**
+     * The engine's process-wide CPU thread count.
+     *
+     * @return the number of threads, 1 or more
+     */
     public static int threads() {
         return panlora_h.pl_get_num_threads();
     }

@@ -33,8 +33,9 @@ import java.util.concurrent.TimeUnit;
  * follow os-maven-plugin's normalisation (linux-x86_64, linux-aarch_64, osx-aarch_64, windows-x86_64, …), as netty,
  * gRPC and protobuf name theirs. {@code ci/stage-natives.sh} writes them at build time.
  *
- * <p>Extraction ({@link #extract}): every listed file goes to {@code <cache>/<first 16 hex of the index's SHA-256>/}, where
- * {@code <cache>} is {@code -Dpanlora.natives.cache}, else {@code PANLORA_NATIVES_CACHE}, else
+ * <p>Extraction ({@link #extract}): every listed file goes to
+ * {@code <cache>/<16 hex digits of the index's FNV-1a hash>/} (see {@link Index}), where {@code <cache>} is
+ * {@code -Dpanlora.natives.cache}, else {@code PANLORA_NATIVES_CACHE}, else
  * {@code $XDG_CACHE_HOME/panlora/natives} (an absolute XDG_CACHE_HOME), else {@code ~/.cache/panlora/natives}
  * ({@code ~/Library/Caches/panlora/natives} on macOS, {@code %LOCALAPPDATA%\panlora\natives} on Windows). A file
  * already there is used when its SHA-256 matches the index (or it is unchanged since it was verified), and is otherwise
@@ -63,7 +64,7 @@ final class NativeBundle {
      * SHA-256s the index lists.
      */
     record Index(String platform, List<Entry> entries, String key) {
-        /** The core library's entry ({@code libpanlora.so}), or null. */
+        /** The entry of the file named {@code file} (e.g. the core library, {@code libpanlora.so}), or null. */
         Entry entry(String file) {
             for (Entry e : entries)
                 if (e.file().equals(file)) return e;

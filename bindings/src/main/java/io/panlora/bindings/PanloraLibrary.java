@@ -17,6 +17,9 @@ import java.util.List;
  * loaded later by the core library itself, from the core's own folder (or {@code PANLORA_CUDA_LIBRARY}); the jar's
  * copy is extracted beside the jar's core library for that reason.
  * The generated bindings look symbols up in the loader's libraries, so loading here is enough.
+ *
+ * <p>A property or variable that names a missing file is not an error: the search goes on with the next place.
+ * Thread-safe: {@link #load()} is synchronized and loads at most once per JVM.
  */
 public final class PanloraLibrary {
     private static final String FILE = System.mapLibraryName("panlora");
@@ -25,7 +28,15 @@ public final class PanloraLibrary {
 
     private PanloraLibrary() {}
 
-    /** Loads the library if not yet loaded; returns its path. Throws with the places looked at when absent. */
+    /**
+     * Loads the library if not yet loaded, searching in the order described above. Extracting the jar's copy writes
+     * files into the natives cache folder (see {@code -Dpanlora.natives.cache}), only when they are missing or differ
+     * from the jar's.
+     *
+     * @return the absolute path of the loaded library (the same on every later call)
+     * @throws UnsatisfiedLinkError naming the places looked at when no library is found, or when the jar's copy cannot
+     *                              be extracted or loaded (the message says which setting to change)
+     */
     public static synchronized Path load() {
         if (loaded != null) return loaded;
         List<String> tried = new ArrayList<>();
@@ -41,12 +52,23 @@ public final class PanloraLibrary {
         return loadFromJar(tried);
     }
 
-    /** How the loaded library was found ({@code "-Dpanlora.library"}, {@code "jar (…) extracted to …"}, …). */
+    /**
+     * How the loaded library was found, for diagnostics.
+     *
+     * @return {@code "not loaded"} before {@link #load()} succeeds; then the source, e.g. {@code "-Dpanlora.library"},
+     *         {@code "PANLORA_LIBRARY"}, {@code "checkout (working directory)"} or
+     *         {@code "jar io/panlora/natives/linux-x86_64/ extracted to DIR (...)"}
+     */
     public static String origin() {
         return origin;
     }
 
-    /** The platform folder name of this JVM ({@code linux-x86_64}, {@code linux-aarch_64}, …). */
+    /**
+     * The platform folder name of this JVM, from {@code os.name} and {@code os.arch} normalised as os-maven-plugin
+     * does.
+     *
+     * @return e.g. {@code linux-x86_64}, {@code linux-aarch_64}, {@code osx-aarch_64}, {@code windows-x86_64}
+     */
     public static String platform() {
         return NativeBundle.platform();
     }

@@ -25,6 +25,11 @@ import java.util.regex.Pattern;
  * lora_A is [r, in] and lora_B [out, r] in both. For the llama architecture the GGUF conversion permutes the rows
  * of q and k (RoPE's pairs: HF keeps the two halves of a head apart, GGUF interleaves them), so lora_B of q_proj and
  * k_proj is permuted the same way on import and back on export.
+ *
+ * <p>Supported: plain LoRA (and rsLoRA scaling on import) on the seven LLaMA linears q/k/v/o and
+ * gate/up/down, with one rank and one alpha for every module on import. Not supported: DoRA,
+ * {@code fan_in_fan_out} adapters, per-module {@code rank_pattern}/{@code alpha_pattern} on import,
+ * and the pickle format {@code adapter_model.bin}.
  */
 public final class PeftAdapter {
     private PeftAdapter() {}
@@ -32,7 +37,33 @@ public final class PeftAdapter {
     private static final Pattern NAME = Pattern.compile(
             "(?:base_model\\.model\\.)?model\\.layers\\.(\\d+)\\.(?:self_attn|mlp)\\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\\.lora_([AB])(?:\\.default)?\\.weight");
 
-    /** Loads a PEFT adapter directory into set (scale = user · lora_alpha / r, or / √r with use_rslora); returns the modules. */
+    /**
+     * Loads a PEFT adapter directory into {@code set}: for every (layer, module) pair of lora_A and
+     * lora_B in {@code adapter_model.safetensors} it adds one slot with rank r (lora_A's rows) and
+     * scale {@code userScale · lora_alpha / r} ({@code / √r} when {@code use_rslora} is true), and sets
+     * its factors (lora_B of q_proj and k_proj row-permuted into GGUF order for llama and mistral).
+     * A missing {@code lora_alpha} counts as 8, a missing {@code peft_type} as LORA. Tensor names may
+     * carry the {@code base_model.model.} prefix and the {@code .default} adapter name, or not.
+     *
+     * <p>Side effect: slots are added to {@code set} one module at a time, so when a later module is
+     * rejected the slots added before it stay in the set. Nothing is written to disk.
+     *
+     * @param dir       the adapter directory, holding {@code adapter_config.json} (UTF-8 JSON) and
+     *                  {@code adapter_model.safetensors} (F32, F16 or BF16 tensors)
+     * @param set       the adapter set to add to; its model decides the layer count and the
+     *                  expected factor shapes
+     * @param userScale an extra factor on every slot's scale; 1 keeps the adapter's own scaling
+     * @return the number of modules (layer and target pairs) loaded, at least 1
+     * @throws IOException if a file is missing or unreadable, the config is not a UTF-8 JSON object or
+     *                     describes an unsupported adapter, a tensor name is not a LoRA factor of a
+     *                     LLaMA linear or names a layer the model lacks, a factor is duplicated or
+     *                     unpaired, shapes do not fit the model, the rank is outside 1 to
+     *                     {@code min(in, out)}, the scale is not a finite float, or there are no
+     *                     factors; the message names the file
+     * @throws io.panlora.gguf.GgufException if a factor holds NaN or infinity (the message names the
+     *                     file and tensor)
+     * @throws io.panlora.bindings.PanloraException if the engine refuses the slot
+     */
     public static int load(Path dir, LoraSet set, float userScale) throws IOException {
         Path cfgFile = dir.resolve("adapter_config.json"), weights = dir.resolve("adapter_model.safetensors");
         if (!Files.isRegularFile(cfgFile)) throw new IOException(dir + ": no adapter_config.json");
@@ -105,7 +136,26 @@ public final class PeftAdapter {
         return n;
     }
 
-    /** Writes the set's enabled slots as a PEFT adapter directory (one factor pair per module, scales folded). */
+    /**
+     * Writes the set's enabled slots (of enabled layers) as a PEFT adapter directory: creates
+     * {@code dir} if needed and writes {@code adapter_model.safetensors} (atomically, with
+     * {@code __metadata__ {"format": "pt"}}) and {@code adapter_config.json}, replacing files of those
+     * names. Several slots on one module are concatenated into one factor pair and their scales
+     * folded into lora_B, so the file reproduces {@code Σ scale·B·A} (up to rounding) under PEFT's
+     * {@code lora_alpha / r} scaling; {@code lora_alpha} is the first slot's {@code scale · rank}, and
+     * modules whose rank differs from the first one's are listed in {@code rank_pattern}. Tensor names
+     * use the {@code base_model.model.} prefix; lora_B of q_proj and k_proj is permuted back into
+     * Hugging Face row order for llama and mistral.
+     *
+     * @param dir           the output directory; created with its parents when missing
+     * @param set           the adapter set to export; read, not changed
+     * @param dtype         the tensor data type: {@code "F32"}, {@code "F16"} or {@code "BF16"}
+     *                      (F16 and BF16 round to nearest even)
+     * @param baseModelName written as {@code base_model_name_or_path}; not null, may be empty
+     * @throws IOException              if a directory or file cannot be created or written
+     * @throws IllegalArgumentException if the set has no enabled slots, or {@code dtype} is not one
+     *                                  of the three
+     */
     public static void write(Path dir, LoraSet set, String dtype, String baseModelName) throws IOException {
         Files.createDirectories(dir);
         float[] alphaOut = new float[1];

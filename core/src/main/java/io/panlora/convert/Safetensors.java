@@ -18,11 +18,22 @@ import java.util.Map;
 /**
  * The safetensors format: an 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
  * then the tensor bytes. Reads and writes F32, F16 and BF16 tensors as float arrays.
+ *
+ * <p>Tensor data is little-endian and row-major; {@code data_offsets} are {@code [begin, end)} byte offsets relative
+ * to the end of the header. An optional {@code __metadata__} entry maps strings to strings. Whole files are held in
+ * memory on both read and write, so this suits adapters, not base models.
  */
 public final class Safetensors {
     private Safetensors() {}
 
-    /** A tensor: shape (outermost first, as in PyTorch) and values (row-major). */
+    /**
+     * A tensor: shape (outermost first, as in PyTorch) and values (row-major). The arrays are held as given, not
+     * copied, and equality compares them by identity.
+     *
+     * @param shape  the dimensions, outermost first; empty for a scalar
+     * @param values the elements in row-major order; its length should be the product of {@code shape}
+     *               ({@link #write} does not check this)
+     */
     public record Tensor(long[] shape, float[] values) {}
 
     /** The largest file {@link #read} takes: it is read into one Java array. */
@@ -32,7 +43,15 @@ public final class Safetensors {
      * Reads every tensor of a file; a malformed file gives an IOException naming it and the problem. Every field of the
      * header is checked before it is used: dtype a string, shape an array of non-negative integers, data_offsets two
      * integers inside the data section whose span is exactly the shape's bytes (so no size read from the file allocates
-     * more than the file holds).
+     * more than the file holds). F16 and BF16 values are widened to float exactly. The {@code __metadata__} entry is
+     * skipped. Tensors may overlap or leave gaps; that is not checked.
+     *
+     * @param file a safetensors file of at most about 2 GiB ({@code Integer.MAX_VALUE - 16} bytes); read whole into
+     *             memory
+     * @return the tensors by name, in header order
+     * @throws IOException if the file cannot be read, is too large, or is malformed: a header length that does not fit,
+     *                     a header that is not a JSON object, a tensor entry with a missing or mistyped field, a dtype
+     *                     other than F32, F16 or BF16, or data offsets that do not match the shape or the file
      */
     public static Map<String, Tensor> read(Path file) throws IOException {
         long fileSize = Files.size(file);
@@ -104,7 +123,20 @@ public final class Safetensors {
                 : v.typeName()) + ", not a non-negative integer below 10^18");
     }
 
-    /** Writes tensors (dtype F32, F16 or BF16) with metadata, atomically. */
+    /**
+     * Writes tensors (dtype F32, F16 or BF16) with metadata, atomically: to a temporary file beside {@code file},
+     * renamed over it (replacing an existing file) once complete; on failure the temporary file is deleted. The data is
+     * not fsynced. The header is padded with spaces so the data starts at a multiple of 8 bytes; tensors are stored in
+     * the map's order, back to back.
+     *
+     * @param file     the file to create or replace; its directory must exist
+     * @param tensors  the tensors by name, in the order to write them; every tensor is written in {@code dtype}
+     * @param dtype    {@code "F32"}, {@code "F16"} (IEEE half, round to nearest even) or {@code "BF16"} (round to
+     *                 nearest even, NaN kept NaN)
+     * @param metadata string pairs written as the {@code __metadata__} entry, e.g. {@code format = pt}; may be empty
+     * @throws IOException              if the temporary file cannot be created, written or renamed
+     * @throws IllegalArgumentException if {@code dtype} is not one of the three
+     */
     public static void write(Path file, Map<String, Tensor> tensors, String dtype, Map<String, String> metadata) throws IOException {
         int size = switch (dtype) {
             case "F32" -> 4;

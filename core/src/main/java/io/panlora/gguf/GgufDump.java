@@ -3,7 +3,11 @@ package io.panlora.gguf;
 import java.util.List;
 import java.util.Map;
 
-/** Human-readable summaries of GGUF files and values, for {@code inspect} and for debugging. */
+/**
+ * Human-readable summaries of GGUF files and values, for {@code inspect} and for debugging. Output is
+ * plain text meant for people, not for parsing: its layout may change. Strings are shown quoted with
+ * control characters escaped and cut after 120 characters, so every metadata key takes one line.
+ */
 public final class GgufDump {
 
     /** How many array elements {@link #summary(GgufFile)} shows before abbreviating. */
@@ -14,12 +18,27 @@ public final class GgufDump {
     private GgufDump() {
     }
 
-    /** A summary of {@code file}: header facts, all metadata (long arrays abbreviated), a tensor table. */
+    /**
+     * A summary of {@code file}: header facts, all metadata (long arrays abbreviated to
+     * {@link #DEFAULT_ARRAY_ITEMS} elements), a tensor table.
+     *
+     * @param file an open file; only its header is read, no tensor data
+     * @return multi-line text, one item per line, ending with a line break
+     */
     public static String summary(GgufFile file) {
         return summary(file, DEFAULT_ARRAY_ITEMS);
     }
 
-    /** A summary of {@code file} showing at most {@code arrayItems} elements of each array. */
+    /**
+     * A summary of {@code file}: its path; one line with version, file size, key and tensor counts,
+     * total elements and bytes, alignment and data offset; every metadata key with its type and value;
+     * and a table of tensors (name, shape, type, byte size, offset relative to the data section).
+     *
+     * @param file       an open file; only its header is read, no tensor data
+     * @param arrayItems how many elements of each array to show before "... N more"; 0 or negative
+     *                   shows only the length
+     * @return multi-line text, one item per line, ending with a line break
+     */
     public static String summary(GgufFile file, int arrayItems) {
         StringBuilder sb = new StringBuilder();
         long tensorBytes = file.tensors().stream().mapToLong(GgufTensorInfo::nbytes).sum();
@@ -53,7 +72,13 @@ public final class GgufDump {
         return sb.toString();
     }
 
-    /** The type of a value as text: {@code UINT32}, {@code ARRAY[STRING]}. */
+    /**
+     * The type of a value as text.
+     *
+     * @param value a metadata value
+     * @return the type's name, e.g. {@code UINT32}; for arrays the element type in brackets, e.g.
+     *         {@code ARRAY[STRING]} (a nested array shows as {@code ARRAY[ARRAY]})
+     */
     public static String typeName(GgufValue value) {
         if (value instanceof GgufValue.ArrayValue a) {
             return "ARRAY[" + a.elementType().name() + "]";
@@ -61,7 +86,15 @@ public final class GgufDump {
         return value.type().name();
     }
 
-    /** A value as text; arrays show their length and at most {@code maxItems} elements. */
+    /**
+     * A value as text: integers in decimal (UINT64 as unsigned), floats as Java prints them, strings
+     * quoted and escaped; arrays as {@code (length) [e0, e1, ... N more]}.
+     *
+     * @param value    a metadata value
+     * @param maxItems how many elements of each array (and of each nested array) to show; 0 or
+     *                 negative shows only the length
+     * @return the value on one line
+     */
     public static String formatValue(GgufValue value, int maxItems) {
         return switch (value) {
             case GgufValue.IntValue(GgufValueType type, long v) -> GgufValue.formatInteger(type, v);

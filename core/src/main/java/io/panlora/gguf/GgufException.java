@@ -11,12 +11,22 @@ package io.panlora.gguf;
 public final class GgufException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
-    /** Creates an exception whose message already names the file and the problem. */
+    /**
+     * Creates an exception whose message already names the file and the problem.
+     *
+     * @param message the full message, starting with the file it is about (e.g.
+     *                {@code "model.gguf: truncated: ..."})
+     */
     public GgufException(String message) {
         super(message);
     }
 
-    /** Creates an exception whose message already names the file and the problem, with a cause. */
+    /**
+     * Creates an exception whose message already names the file and the problem, with a cause.
+     *
+     * @param message the full message, starting with the file it is about
+     * @param cause   the underlying failure, or null when there is none
+     */
     public GgufException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -20,7 +20,19 @@ import java.util.SequencedMap;
  * validated when the file is opened; tensor data stays in the mapping and is handed out as
  * zero-copy, read-only {@link MemorySegment} slices that stay valid until {@link #close()}.
  *
- * <p>Thread-safe: the mapping belongs to a shared arena and the parsed header is immutable.
+ * <p>Layout: the magic {@code "GGUF"}, the version (uint32), the tensor count and metadata key count
+ * (uint64 each), the metadata key/value pairs, the tensor infos, then padding up to a multiple of the
+ * alignment where the data section starts. Every tensor's offset is relative to that start and a
+ * multiple of the alignment. Opening checks that every count and length fits the file, keys and
+ * tensor names are unique, shapes and types are valid, and every tensor's data lies inside the file
+ * without overlapping another's.
+ *
+ * <p>Typed getters ({@link #getString(String)}, {@link #getInt(String)}, ...) throw a
+ * {@link GgufException} naming the file and key when the key is absent or holds another type; the
+ * overloads with a fallback return it only when the key is absent.
+ *
+ * <p>Thread-safe: the mapping belongs to a shared arena and the parsed header is immutable. Closing
+ * while another thread reads tensor data makes that read fail, not crash the JVM.
  */
 public final class GgufFile implements AutoCloseable {
 
@@ -51,8 +63,11 @@ public final class GgufFile implements AutoCloseable {
     }
 
     /**
-     * Maps {@code path} read-only and parses its header.
+     * Maps {@code path} read-only and parses its header. The mapping (off-heap, not counted against
+     * the Java heap) is held until {@link #close()}; the caller owns the returned file and must close it.
      *
+     * @param path the file to open
+     * @return the opened file
      * @throws IOException   if the file cannot be opened or mapped
      * @throws GgufException if it is not a valid GGUF file; the message names the file and the problem
      */
@@ -85,42 +100,77 @@ public final class GgufFile implements AutoCloseable {
         }
     }
 
-    /** The path this file was opened from. */
+    /**
+     * The path this file was opened from.
+     *
+     * @return the path as given to {@link #open(Path)} (not made absolute)
+     */
     public Path path() {
         return path;
     }
 
-    /** The GGUF version in the header (2 or 3). */
+    /**
+     * The GGUF version in the header.
+     *
+     * @return 2 or 3 (their layouts are the same)
+     */
     public int version() {
         return version;
     }
 
-    /** Size of the file in bytes. */
+    /**
+     * Size of the file in bytes, as mapped when it was opened.
+     *
+     * @return the file size in bytes
+     */
     public long fileSize() {
         return mapping.byteSize();
     }
 
-    /** Alignment of tensor data ({@code general.alignment}, default 32). */
+    /**
+     * Alignment of tensor data: the data section starts at a multiple of it and every tensor offset is
+     * a multiple of it.
+     *
+     * @return {@code general.alignment} when present (a power of two from 1 to 2^30), else 32
+     */
     public long alignment() {
         return alignment;
     }
 
-    /** Absolute file offset of the data section; tensor offsets are relative to it. */
+    /**
+     * Absolute file offset of the data section; tensor offsets are relative to it.
+     *
+     * @return the end of the header rounded up to a multiple of {@link #alignment()}, in bytes
+     */
     public long dataOffset() {
         return dataOffset;
     }
 
-    /** All metadata in file order; unmodifiable. */
+    /**
+     * All metadata key/value pairs.
+     *
+     * @return an unmodifiable map in file order, including {@code general.alignment} when present
+     */
     public SequencedMap<String, GgufValue> metadata() {
         return metadata;
     }
 
-    /** All tensor infos in file order; unmodifiable. */
+    /**
+     * All tensor infos.
+     *
+     * @return an unmodifiable list in the order of the header (not necessarily the order of the data)
+     */
     public List<GgufTensorInfo> tensors() {
         return tensors;
     }
 
-    /** The tensor named {@code name}; throws {@link GgufException} naming the file when absent. */
+    /**
+     * The tensor named {@code name}.
+     *
+     * @param name the exact tensor name, e.g. {@code blk.0.attn_q.weight}
+     * @return its info
+     * @throws GgufException naming the file and tensor when there is no such tensor
+     */
     public GgufTensorInfo tensor(String name) {
         GgufTensorInfo info = tensorsByName.get(name);
         if (info == null) {
@@ -129,19 +179,36 @@ public final class GgufFile implements AutoCloseable {
         return info;
     }
 
-    /** The tensor named {@code name}, or empty. */
+    /**
+     * The tensor named {@code name}, without throwing.
+     *
+     * @param name the exact tensor name
+     * @return its info, or empty when the file has no such tensor
+     */
     public Optional<GgufTensorInfo> findTensor(String name) {
         return Optional.ofNullable(tensorsByName.get(name));
     }
 
-    /** True when a tensor named {@code name} exists. */
+    /**
+     * Whether the file has a tensor of this name.
+     *
+     * @param name the exact tensor name
+     * @return true when a tensor named {@code name} exists
+     */
     public boolean hasTensor(String name) {
         return tensorsByName.containsKey(name);
     }
 
     /**
-     * The bytes of a tensor of this file: a zero-copy, read-only slice of the mapping, aligned in
-     * memory to {@link #alignment()}, valid until this file is closed.
+     * The bytes of a tensor of this file: a zero-copy, read-only slice of the mapping, valid until
+     * this file is closed. Its address is a multiple of {@link #alignment()} as long as the alignment
+     * does not exceed the page size (the mapping itself starts on a page boundary). The bytes are
+     * little-endian in the type's on-disk block layout.
+     *
+     * @param info one of this file's tensor infos (or an equal one)
+     * @return a read-only segment of exactly {@code info.nbytes()} bytes
+     * @throws IllegalArgumentException if {@code info} does not equal this file's info of that name
+     * @throws IllegalStateException    (when the segment is used) if the file has been closed
      */
     public MemorySegment tensorData(GgufTensorInfo info) {
         GgufTensorInfo own = tensorsByName.get(info.name());
@@ -151,12 +218,22 @@ public final class GgufFile implements AutoCloseable {
         return mapping.asSlice(dataOffset + own.offset(), own.nbytes());
     }
 
-    /** The bytes of the tensor named {@code name}; see {@link #tensorData(GgufTensorInfo)}. */
+    /**
+     * The bytes of the tensor named {@code name}; see {@link #tensorData(GgufTensorInfo)}.
+     *
+     * @param name the exact tensor name
+     * @return a zero-copy, read-only segment of the tensor's bytes, valid until {@link #close()}
+     * @throws GgufException when there is no such tensor
+     */
     public MemorySegment tensorData(String name) {
         return tensorData(tensor(name));
     }
 
-    /** Unmaps the file; segments from {@link #tensorData} must not be used afterwards (access throws). */
+    /**
+     * Unmaps the file; segments from {@link #tensorData} must not be used afterwards (access throws
+     * {@link IllegalStateException}). The parsed header ({@link #metadata()}, {@link #tensors()})
+     * stays readable. Calling it a second time throws {@link IllegalStateException}.
+     */
     @Override
     public void close() {
         arena.close();
@@ -164,17 +241,33 @@ public final class GgufFile implements AutoCloseable {
 
     // ---- metadata lookup -------------------------------------------------------------------
 
-    /** True when {@code key} is present. */
+    /**
+     * Whether a metadata key is present.
+     *
+     * @param key the metadata key, e.g. {@code general.architecture}
+     * @return true when {@code key} is present, whatever its type
+     */
     public boolean has(String key) {
         return metadata.containsKey(key);
     }
 
-    /** The value of {@code key}, or empty. */
+    /**
+     * The value of a metadata key, without throwing.
+     *
+     * @param key the metadata key
+     * @return the value, or empty when the key is absent
+     */
     public Optional<GgufValue> find(String key) {
         return Optional.ofNullable(metadata.get(key));
     }
 
-    /** The value of {@code key}; throws {@link GgufException} naming the file and key when absent. */
+    /**
+     * The value of a metadata key, of whatever type.
+     *
+     * @param key the metadata key
+     * @return the value
+     * @throws GgufException naming the file and key when the key is absent
+     */
     public GgufValue get(String key) {
         GgufValue value = metadata.get(key);
         if (value == null) {
@@ -183,7 +276,13 @@ public final class GgufFile implements AutoCloseable {
         return value;
     }
 
-    /** A STRING value. */
+    /**
+     * A STRING value.
+     *
+     * @param key the metadata key
+     * @return the string, decoded from UTF-8 (malformed bytes replaced by U+FFFD)
+     * @throws GgufException when the key is absent or not a STRING
+     */
     public String getString(String key) {
         if (get(key) instanceof GgufValue.StringValue(String s)) {
             return s;
@@ -191,14 +290,26 @@ public final class GgufFile implements AutoCloseable {
         throw wrongType(key, "a STRING");
     }
 
-    /** A STRING value, or {@code fallback} when absent (a present key of another type still throws). */
+    /**
+     * A STRING value, or {@code fallback} when absent.
+     *
+     * @param key      the metadata key
+     * @param fallback returned when the key is absent; may be null
+     * @return the string, or {@code fallback}
+     * @throws GgufException when the key is present but not a STRING
+     */
     public String getString(String key, String fallback) {
         return has(key) ? getString(key) : fallback;
     }
 
     /**
      * An integer of any integer type as a long; a UINT64 above {@link Long#MAX_VALUE} throws rather
-     * than turning negative.
+     * than turning negative. Floats are not converted.
+     *
+     * @param key the metadata key
+     * @return the value (unsigned types give their non-negative value)
+     * @throws GgufException when the key is absent, not an integer, or a UINT64 above
+     *                       {@link Long#MAX_VALUE}
      */
     public long getLong(String key) {
         if (get(key) instanceof GgufValue.IntValue(GgufValueType type, long v)) {
@@ -211,12 +322,26 @@ public final class GgufFile implements AutoCloseable {
         throw wrongType(key, "an integer");
     }
 
-    /** An integer, or {@code fallback} when absent. */
+    /**
+     * An integer as a long, or {@code fallback} when absent; see {@link #getLong(String)}.
+     *
+     * @param key      the metadata key
+     * @param fallback returned when the key is absent
+     * @return the value, or {@code fallback}
+     * @throws GgufException when the key is present but not an integer that fits a long
+     */
     public long getLong(String key, long fallback) {
         return has(key) ? getLong(key) : fallback;
     }
 
-    /** An integer of any integer type that fits in an int. */
+    /**
+     * An integer of any integer type that fits in an int (a UINT32 above {@link Integer#MAX_VALUE}
+     * throws rather than turning negative).
+     *
+     * @param key the metadata key
+     * @return the value
+     * @throws GgufException when the key is absent, not an integer, or outside the int range
+     */
     public int getInt(String key) {
         long v = getLong(key);
         if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
@@ -225,12 +350,26 @@ public final class GgufFile implements AutoCloseable {
         return (int) v;
     }
 
-    /** An integer that fits in an int, or {@code fallback} when absent. */
+    /**
+     * An integer that fits in an int, or {@code fallback} when absent; see {@link #getInt(String)}.
+     *
+     * @param key      the metadata key
+     * @param fallback returned when the key is absent
+     * @return the value, or {@code fallback}
+     * @throws GgufException when the key is present but not an integer in the int range
+     */
     public int getInt(String key, int fallback) {
         return has(key) ? getInt(key) : fallback;
     }
 
-    /** A FLOAT32 or FLOAT64 value (or an integer), as a double. */
+    /**
+     * A FLOAT32 or FLOAT64 value (or an integer), as a double. Integers beyond 2^53 are rounded to
+     * the nearest double; a UINT64 is read as unsigned.
+     *
+     * @param key the metadata key
+     * @return the value
+     * @throws GgufException when the key is absent or not a number (BOOL, STRING and arrays are not)
+     */
     public double getDouble(String key) {
         return switch (get(key)) {
             case GgufValue.Float32Value(float f) -> f;
@@ -241,12 +380,26 @@ public final class GgufFile implements AutoCloseable {
         };
     }
 
-    /** A number as a double, or {@code fallback} when absent. */
+    /**
+     * A number as a double, or {@code fallback} when absent; see {@link #getDouble(String)}.
+     *
+     * @param key      the metadata key
+     * @param fallback returned when the key is absent
+     * @return the value, or {@code fallback}
+     * @throws GgufException when the key is present but not a number
+     */
     public double getDouble(String key, double fallback) {
         return has(key) ? getDouble(key) : fallback;
     }
 
-    /** A FLOAT32 or FLOAT64 value (or an integer), as a float. */
+    /**
+     * A FLOAT32 or FLOAT64 value (or an integer), as a float. A FLOAT32 comes back bit for bit; other
+     * numbers are rounded to the nearest float.
+     *
+     * @param key the metadata key
+     * @return the value
+     * @throws GgufException when the key is absent or not a number
+     */
     public float getFloat(String key) {
         if (get(key) instanceof GgufValue.Float32Value(float f)) {
             return f; // no detour through double, so the exact bits come back
@@ -254,12 +407,25 @@ public final class GgufFile implements AutoCloseable {
         return (float) getDouble(key);
     }
 
-    /** A number as a float, or {@code fallback} when absent. */
+    /**
+     * A number as a float, or {@code fallback} when absent; see {@link #getFloat(String)}.
+     *
+     * @param key      the metadata key
+     * @param fallback returned when the key is absent
+     * @return the value, or {@code fallback}
+     * @throws GgufException when the key is present but not a number
+     */
     public float getFloat(String key, float fallback) {
         return has(key) ? getFloat(key) : fallback;
     }
 
-    /** A BOOL value. */
+    /**
+     * A BOOL value. Integers are not converted.
+     *
+     * @param key the metadata key
+     * @return the value
+     * @throws GgufException when the key is absent or not a BOOL
+     */
     public boolean getBool(String key) {
         if (get(key) instanceof GgufValue.BoolValue(boolean b)) {
             return b;
@@ -267,12 +433,25 @@ public final class GgufFile implements AutoCloseable {
         throw wrongType(key, "a BOOL");
     }
 
-    /** A BOOL value, or {@code fallback} when absent. */
+    /**
+     * A BOOL value, or {@code fallback} when absent.
+     *
+     * @param key      the metadata key
+     * @param fallback returned when the key is absent
+     * @return the value, or {@code fallback}
+     * @throws GgufException when the key is present but not a BOOL
+     */
     public boolean getBool(String key, boolean fallback) {
         return has(key) ? getBool(key) : fallback;
     }
 
-    /** An array of STRING. */
+    /**
+     * An array of STRING, such as a tokenizer vocabulary ({@code tokenizer.ggml.tokens}).
+     *
+     * @param key the metadata key
+     * @return an unmodifiable list of the elements, in file order (not copied on each call)
+     * @throws GgufException when the key is absent or not an array of STRING
+     */
     public List<String> getStringArray(String key) {
         if (get(key) instanceof GgufValue.StringArray(List<String> values)) {
             return values;
@@ -280,7 +459,14 @@ public final class GgufFile implements AutoCloseable {
         throw wrongType(key, "an array of STRING");
     }
 
-    /** An array of any integer type, every element range-checked into an int. */
+    /**
+     * An array of any integer type, every element range-checked into an int.
+     *
+     * @param key the metadata key
+     * @return a fresh array of the elements
+     * @throws GgufException when the key is absent, not an array of integers, or an element is
+     *                       outside the int range (the message names its index)
+     */
     public int[] getIntArray(String key) {
         long[] values = getLongArray(key);
         int[] out = new int[values.length];
@@ -294,7 +480,14 @@ public final class GgufFile implements AutoCloseable {
         return out;
     }
 
-    /** An array of any integer type as longs; UINT64 elements above {@link Long#MAX_VALUE} throw. */
+    /**
+     * An array of any integer type as longs.
+     *
+     * @param key the metadata key
+     * @return a fresh array of the elements (unsigned types give their non-negative values)
+     * @throws GgufException when the key is absent, not an array of integers, or a UINT64 element
+     *                       is above {@link Long#MAX_VALUE}
+     */
     public long[] getLongArray(String key) {
         if (get(key) instanceof GgufValue.IntArray array) {
             long[] values = array.values();
@@ -311,7 +504,14 @@ public final class GgufFile implements AutoCloseable {
         throw wrongType(key, "an array of integers");
     }
 
-    /** An array of FLOAT32 (FLOAT64 and integer arrays are converted). */
+    /**
+     * An array of FLOAT32; FLOAT64 and integer arrays are converted, rounding to the nearest float.
+     *
+     * @param key the metadata key
+     * @return a fresh array of the elements
+     * @throws GgufException when the key is absent, not an array of numbers, or a UINT64 array
+     *                       element is above {@link Long#MAX_VALUE}
+     */
     public float[] getFloatArray(String key) {
         return switch (get(key)) {
             case GgufValue.Float32Array a -> a.values();
@@ -335,7 +535,13 @@ public final class GgufFile implements AutoCloseable {
         };
     }
 
-    /** An array of BOOL. */
+    /**
+     * An array of BOOL.
+     *
+     * @param key the metadata key
+     * @return a fresh array of the elements
+     * @throws GgufException when the key is absent or not an array of BOOL
+     */
     public boolean[] getBoolArray(String key) {
         if (get(key) instanceof GgufValue.BoolArray a) {
             return a.values();

@@ -4,20 +4,35 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * One tensor's entry in a GGUF header.
+ * One tensor's entry in a GGUF header. On disk an entry is the name (a GGUF string), {@code n_dims}
+ * (uint32), {@code n_dims} uint64 dimensions, the ggml type id (uint32) and the data offset (uint64),
+ * all little-endian; the byte size is not stored but follows from the type and shape.
+ *
+ * <p>Immutable: the shape is copied in and out. Equality compares the shape by content.
  *
  * @param name   the tensor name, e.g. {@code blk.0.attn_q.weight}
  * @param ne     the shape in ggml order: {@code ne[0]} is the contiguous dimension; 1 to 4 entries
  * @param type   the element type
- * @param offset byte offset of the data, relative to the start of the file's data section
+ * @param offset byte offset of the data, relative to the start of the file's data section; 0 or
+ *               more (files read by {@link GgufFile} also have it a multiple of the alignment)
  * @param nbytes byte size of the data, as the type's block layout dictates for this shape
+ *               ({@link GgmlType#tensorBytes(long[])})
  */
 public record GgufTensorInfo(String name, long[] ne, GgmlType type, long offset, long nbytes) {
 
     /** ggml's limit on dimensions. */
     public static final int MAX_DIMS = 4;
 
-    /** Checks the shape and that {@code nbytes} matches it; copies {@code ne}. */
+    /**
+     * Checks the shape and that {@code nbytes} matches it; copies {@code ne}.
+     *
+     * @throws NullPointerException     if {@code name}, {@code ne} or {@code type} is null
+     * @throws IllegalArgumentException if {@code ne} has fewer than 1 or more than {@link #MAX_DIMS}
+     *                                  entries, a dimension is not positive, {@code ne[0]} is not a
+     *                                  multiple of the type's block size, {@code nbytes} differs from
+     *                                  the size the shape takes, or {@code offset} is negative
+     * @throws ArithmeticException      if the shape's byte size overflows a {@code long}
+     */
     public GgufTensorInfo {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(type, "type");
@@ -35,23 +50,42 @@ public record GgufTensorInfo(String name, long[] ne, GgmlType type, long offset,
         }
     }
 
-    /** A copy of the shape (ggml order). */
+    /**
+     * The shape, ggml order ({@code ne[0]} contiguous).
+     *
+     * @return a fresh copy of the shape, 1 to {@link #MAX_DIMS} entries; changing it does not change
+     *         this info
+     */
     @Override
     public long[] ne() {
         return ne.clone();
     }
 
-    /** Size of dimension {@code d} (ggml order); 1 for dimensions past {@link #nDims()}, as in ggml. */
+    /**
+     * Size of one dimension, without copying the shape.
+     *
+     * @param d dimension index, ggml order (0 is the contiguous one); 0 or more
+     * @return the size of dimension {@code d}; 1 for dimensions past {@link #nDims()}, as in ggml
+     * @throws ArrayIndexOutOfBoundsException if {@code d} is negative
+     */
     public long ne(int d) {
         return d < ne.length ? ne[d] : 1;
     }
 
-    /** Number of dimensions stored in the file. */
+    /**
+     * Number of dimensions stored in the file (trailing dimensions of size 1 count when stored).
+     *
+     * @return 1 to {@link #MAX_DIMS}
+     */
     public int nDims() {
         return ne.length;
     }
 
-    /** Total number of elements. */
+    /**
+     * Total number of elements, the product of the dimensions.
+     *
+     * @return the element count, at least 1
+     */
     public long nElements() {
         long n = 1;
         for (long x : ne) {
@@ -60,12 +94,22 @@ public record GgufTensorInfo(String name, long[] ne, GgmlType type, long offset,
         return n;
     }
 
-    /** The shape as text, ggml order, e.g. {@code [64, 512]}. */
+    /**
+     * The shape as text, ggml order.
+     *
+     * @return the dimensions in brackets, e.g. {@code [64, 512]}
+     */
     public String shapeString() {
         return shapeString(ne);
     }
 
-    /** The shape as text, ggml order, e.g. {@code [64, 512]}. */
+    /**
+     * A shape as text, in the order given; no checks, so it also formats invalid shapes for error
+     * messages.
+     *
+     * @param ne the dimensions; not modified
+     * @return the dimensions in brackets, e.g. {@code [64, 512]}; {@code []} for an empty array
+     */
     public static String shapeString(long[] ne) {
         StringBuilder sb = new StringBuilder("[");
         for (int d = 0; d < ne.length; d++) {

@@ -34,33 +34,78 @@ import java.util.concurrent.ThreadLocalRandom;
  * writer reaches it, and they are streamed to the file in chunks. Tensors are laid out in the order
  * they were added, each at the next multiple of the alignment, as llama.cpp and gguf-py do, so
  * rewriting a file they produced reproduces it byte for byte.
+ *
+ * <p>Layout written: magic, version, tensor count, key count, the metadata in insertion order, the
+ * tensor infos, zero padding up to the alignment, then the tensor data, every tensor zero-padded to
+ * the alignment, the last one included. All numbers are little-endian.
+ *
+ * <p>Not thread-safe: build and write a writer from one thread. The writer holds references to the
+ * tensor data it was given (not copies), so that data must stay unchanged and, for segments of a
+ * {@link GgufFile}, that file open until {@link #write(Path)} returns. A writer can be written more
+ * than once.
  */
 public final class GgufWriter {
 
-    /** Alignment used when the metadata has no {@code general.alignment}. */
+    /** Alignment used when the metadata has no {@code general.alignment}: 32 bytes, as in ggml. */
     public static final long DEFAULT_ALIGNMENT = GgufHeaderParser.DEFAULT_ALIGNMENT;
 
     // Large enough for throughput, small enough that a copy never holds much memory.
     private static final int CHUNK_BYTES = 8 << 20;
 
-    /** Produces a tensor's bytes on demand, streaming them to a sink in as many pieces as it likes. */
+    /**
+     * Produces a tensor's bytes on demand, streaming them to a sink in as many pieces as it likes. It
+     * is called once per {@link GgufWriter#write(Path)}, on the writing thread, when the writer reaches
+     * the tensor, so a source can compute or read its data then (for example quantize it) without the
+     * whole file being held in memory.
+     */
     @FunctionalInterface
     public interface TensorSource {
-        /** Writes exactly the tensor's byte size to {@code sink}. */
+        /**
+         * Writes exactly the tensor's byte size to {@code sink}, in the type's on-disk block layout
+         * (little-endian).
+         *
+         * @param sink where the bytes go; valid only during this call
+         * @throws IOException if producing the bytes fails, or the sink's file write fails; the write
+         *                     is abandoned and the destination left as it was
+         */
         void writeTo(TensorSink sink) throws IOException;
     }
 
-    /** Receives a tensor's bytes; checks that no more than the tensor's size arrives. */
+    /**
+     * Receives a tensor's bytes; checks that no more than the tensor's size arrives. Writing more
+     * throws {@link GgufException}; writing fewer is detected after the source returns and also throws
+     * {@link GgufException}.
+     */
     public interface TensorSink {
-        /** Appends the bytes of {@code bytes} (its whole length, as laid out in memory). */
+        /**
+         * Appends the bytes of {@code bytes} (its whole length, as laid out in memory). The bytes are
+         * copied out before this returns, so the segment may be reused afterwards.
+         *
+         * @param bytes the next bytes of the tensor
+         * @throws IOException   if writing to the file fails
+         * @throws GgufException if this would take the tensor past its byte size
+         */
         void write(MemorySegment bytes) throws IOException;
 
-        /** Appends {@code bytes}. */
+        /**
+         * Appends {@code bytes}.
+         *
+         * @param bytes the next bytes of the tensor, all of the array
+         * @throws IOException   if writing to the file fails
+         * @throws GgufException if this would take the tensor past its byte size
+         */
         default void write(byte[] bytes) throws IOException {
             write(MemorySegment.ofArray(bytes));
         }
 
-        /** Appends the bytes between {@code bytes}' position and limit (the position is not moved). */
+        /**
+         * Appends the bytes between {@code bytes}' position and limit (the position is not moved). The
+         * buffer's byte order does not matter: its bytes are copied as they lie.
+         *
+         * @param bytes the next bytes of the tensor
+         * @throws IOException   if writing to the file fails
+         * @throws GgufException if this would take the tensor past its byte size
+         */
         default void write(ByteBuffer bytes) throws IOException {
             write(MemorySegment.ofBuffer(bytes));
         }
@@ -79,8 +124,13 @@ public final class GgufWriter {
     }
 
     /**
-     * A writer holding {@code source}'s version, metadata and tensors (copied zero-copy from its
-     * mapping when written), to be edited and written elsewhere; {@code source} must stay open until then.
+     * A writer holding {@code source}'s version, metadata (including {@code general.alignment}, so
+     * the layout is kept) and tensors in file order, to be edited and written elsewhere. Tensor bytes
+     * are streamed straight from {@code source}'s mapping when written, without an intermediate copy;
+     * {@code source} must stay open until then.
+     *
+     * @param source an open file
+     * @return a new writer
      */
     public static GgufWriter copyOf(GgufFile source) {
         GgufWriter writer = new GgufWriter();
@@ -92,7 +142,13 @@ public final class GgufWriter {
         return writer;
     }
 
-    /** Sets the version written in the header: 3 (default) or 2, whose layout is the same. */
+    /**
+     * Sets the version written in the header: 3 (default) or 2, whose layout is the same.
+     *
+     * @param version 2 or 3
+     * @return this writer
+     * @throws IllegalArgumentException for any other version
+     */
     public GgufWriter version(int version) {
         if (version != 2 && version != 3) {
             throw new IllegalArgumentException("can write GGUF versions 2 and 3, not " + version);
@@ -101,7 +157,16 @@ public final class GgufWriter {
         return this;
     }
 
-    /** Sets {@code key}; a key already present keeps its position and takes the new value. */
+    /**
+     * Sets {@code key}; a key already present keeps its position and takes the new value. A new key
+     * goes after all present ones. An invalid {@code general.alignment} is accepted here and reported
+     * by {@link #alignment()} and {@link #write(Path)}.
+     *
+     * @param key   the metadata key, e.g. {@code general.name}
+     * @param value its value
+     * @return this writer
+     * @throws NullPointerException if {@code key} or {@code value} is null
+     */
     public GgufWriter put(String key, GgufValue value) {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(value, "value");
@@ -109,49 +174,103 @@ public final class GgufWriter {
         return this;
     }
 
-    /** Sets every entry of {@code values}, in its iteration order. */
+    /**
+     * Sets every entry of {@code values}, in its iteration order, as {@link #put} does.
+     *
+     * @param values the entries to set
+     * @return this writer
+     * @throws NullPointerException if a key or value is null (the entries before it are already set)
+     */
     public GgufWriter putAll(Map<String, ? extends GgufValue> values) {
         values.forEach(this::put);
         return this;
     }
 
-    /** Sets a STRING. */
+    /**
+     * Sets {@code key} to a STRING value, as {@link #put} does.
+     *
+     * @param key   the metadata key
+     * @param value the text; not null
+     * @return this writer
+     * @throws NullPointerException if {@code key} or {@code value} is null
+     */
     public GgufWriter putString(String key, String value) {
         return put(key, GgufValue.string(value));
     }
 
-    /** Sets a UINT32. */
+    /**
+     * Sets {@code key} to a UINT32 value, as {@link #put} does.
+     *
+     * @param key   the metadata key
+     * @param value the value, 0 to 2^32-1
+     * @return this writer
+     * @throws IllegalArgumentException if {@code value} is out of that range
+     */
     public GgufWriter putUint32(String key, long value) {
         return put(key, GgufValue.uint32(value));
     }
 
-    /** Sets an INT32. */
+    /**
+     * Sets {@code key} to an INT32 value, as {@link #put} does.
+     *
+     * @param key   the metadata key
+     * @param value the value
+     * @return this writer
+     */
     public GgufWriter putInt32(String key, int value) {
         return put(key, GgufValue.int32(value));
     }
 
-    /** Sets a FLOAT32. */
+    /**
+     * Sets {@code key} to a FLOAT32 value, as {@link #put} does.
+     *
+     * @param key   the metadata key
+     * @param value the value
+     * @return this writer
+     */
     public GgufWriter putFloat32(String key, float value) {
         return put(key, GgufValue.float32(value));
     }
 
-    /** Sets a BOOL. */
+    /**
+     * Sets {@code key} to a BOOL value, as {@link #put} does.
+     *
+     * @param key   the metadata key
+     * @param value the value
+     * @return this writer
+     */
     public GgufWriter putBool(String key, boolean value) {
         return put(key, GgufValue.bool(value));
     }
 
-    /** Removes {@code key} if present. */
+    /**
+     * Removes {@code key} if present; nothing happens otherwise.
+     *
+     * @param key the metadata key
+     * @return this writer
+     */
     public GgufWriter remove(String key) {
         metadata.remove(key);
         return this;
     }
 
-    /** The metadata as it will be written; unmodifiable view. */
+    /**
+     * The metadata as it will be written.
+     *
+     * @return an unmodifiable live view in write order; it reflects later changes to this writer
+     */
     public Map<String, GgufValue> metadata() {
         return Collections.unmodifiableSequencedMap(metadata);
     }
 
-    /** Sets {@code general.alignment} (a UINT32 power of two) for the tensor data. */
+    /**
+     * Sets {@code general.alignment} (a UINT32 power of two) for the tensor data: the data section
+     * and every tensor start at a multiple of it.
+     *
+     * @param alignment a power of two from 1 to 2^30 bytes
+     * @return this writer
+     * @throws IllegalArgumentException if {@code alignment} is not such a power of two
+     */
     public GgufWriter alignment(long alignment) {
         if (!GgufHeaderParser.isValidAlignment(alignment)) {
             throw new IllegalArgumentException("alignment " + alignment + " is not a power of two from 1 to 2^30");
@@ -159,7 +278,13 @@ public final class GgufWriter {
         return put(GgufHeaderParser.ALIGNMENT_KEY, GgufValue.uint32(alignment));
     }
 
-    /** The alignment that will be used: {@code general.alignment} if set, else 32. */
+    /**
+     * The alignment that will be used.
+     *
+     * @return {@code general.alignment} if set, else {@link #DEFAULT_ALIGNMENT} (32)
+     * @throws GgufException if {@code general.alignment} was set (through {@link #put}) to something
+     *                       other than an integer power of two from 1 to 2^30
+     */
     public long alignment() {
         GgufValue value = metadata.get(GgufHeaderParser.ALIGNMENT_KEY);
         if (value == null) {
@@ -172,7 +297,22 @@ public final class GgufWriter {
                 + ", must be an integer power of two from 1 to 2^30");
     }
 
-    /** Adds a tensor whose bytes are the whole of {@code data} (which must be exactly the shape's size). */
+    /**
+     * Adds a tensor whose bytes are the whole of {@code data} (which must be exactly the shape's
+     * size), after the tensors added so far. The segment is not copied now: it is read when the file
+     * is written, so it must stay alive and unchanged until then.
+     *
+     * @param name the tensor name, unique within the file, e.g. {@code blk.0.attn_q.weight}
+     * @param ne   the shape, ggml order ({@code ne[0]} contiguous): 1 to 4 positive dimensions,
+     *             {@code ne[0]} a multiple of the type's block size; copied
+     * @param type the element type
+     * @param data the tensor's bytes in the type's on-disk layout, exactly
+     *             {@link GgmlType#tensorBytes(long[]) type.tensorBytes(ne)} bytes
+     * @return this writer
+     * @throws IllegalArgumentException if the shape is invalid for the type, the name is already
+     *                                  used, or the data's size differs from the shape's byte size
+     * @throws NullPointerException     if an argument is null
+     */
     public GgufWriter addTensor(String name, long[] ne, GgmlType type, MemorySegment data) {
         Objects.requireNonNull(data, "data");
         long nbytes = checkedSize(name, ne, type);
@@ -183,34 +323,97 @@ public final class GgufWriter {
         return add(name, ne, type, nbytes, sink -> sink.write(data));
     }
 
-    /** Adds a tensor whose bytes are {@code data} (not copied; must not change before writing). */
+    /**
+     * Adds a tensor whose bytes are {@code data} (not copied; must not change before writing).
+     *
+     * @param name the tensor name, unique within the file, e.g. {@code blk.0.attn_q.weight}
+     * @param ne   the shape, ggml order ({@code ne[0]} contiguous): 1 to 4 positive dimensions,
+     *             {@code ne[0]} a multiple of the type's block size; copied
+     * @param type the element type
+     * @param data the tensor's bytes in the type's on-disk layout, exactly the shape's byte size
+     * @return this writer
+     * @throws IllegalArgumentException if the shape is invalid for the type, the name is already
+     *                                  used, or the data's size differs from the shape's byte size
+     * @throws NullPointerException     if an argument is null
+     */
     public GgufWriter addTensor(String name, long[] ne, GgmlType type, byte[] data) {
         return addTensor(name, ne, type, MemorySegment.ofArray(data));
     }
 
-    /** Adds a tensor whose bytes lie between {@code data}'s position and limit (not copied). */
+    /**
+     * Adds a tensor whose bytes lie between {@code data}'s position and limit (not copied; the
+     * buffer's content must not change before writing, and moving its position later has no effect).
+     *
+     * @param name the tensor name, unique within the file, e.g. {@code blk.0.attn_q.weight}
+     * @param ne   the shape, ggml order ({@code ne[0]} contiguous): 1 to 4 positive dimensions,
+     *             {@code ne[0]} a multiple of the type's block size; copied
+     * @param type the element type
+     * @param data the tensor's bytes in the type's on-disk layout, exactly the shape's byte size
+     *             between position and limit
+     * @return this writer
+     * @throws IllegalArgumentException if the shape is invalid for the type, the name is already
+     *                                  used, or the data's size differs from the shape's byte size
+     * @throws NullPointerException     if an argument is null
+     */
     public GgufWriter addTensor(String name, long[] ne, GgmlType type, ByteBuffer data) {
         return addTensor(name, ne, type, MemorySegment.ofBuffer(data));
     }
 
-    /** Adds a tensor whose bytes {@code source} produces when the writer reaches it. */
+    /**
+     * Adds a tensor whose bytes {@code source} produces when the writer reaches it, during
+     * {@link #write(Path)} (once per write).
+     *
+     * @param name the tensor name, unique within the file, e.g. {@code blk.0.attn_q.weight}
+     * @param ne   the shape, ggml order ({@code ne[0]} contiguous): 1 to 4 positive dimensions,
+     *             {@code ne[0]} a multiple of the type's block size; copied
+     * @param type the element type
+     * @param source produces exactly the shape's byte size; a different amount fails the write with
+     *               {@link GgufException}
+     * @return this writer
+     * @throws IllegalArgumentException if the shape is invalid for the type or the name is already
+     *                                  used
+     * @throws NullPointerException     if an argument is null
+     */
     public GgufWriter addTensor(String name, long[] ne, GgmlType type, TensorSource source) {
         Objects.requireNonNull(source, "source");
         return add(name, ne, type, checkedSize(name, ne, type), source);
     }
 
-    /** Adds {@code info}'s tensor of {@code source} under the same name, shape and type, copied zero-copy. */
+    /**
+     * Adds {@code info}'s tensor of {@code source} under the same name, shape and type. The bytes are
+     * streamed from {@code source}'s mapping when written, without an intermediate copy, so
+     * {@code source} must stay open until {@link #write(Path)} returns.
+     *
+     * @param source an open file
+     * @param info   one of {@code source}'s tensor infos
+     * @return this writer
+     * @throws IllegalArgumentException if {@code info} is not {@code source}'s or its name is already
+     *                                  used in this writer
+     */
     public GgufWriter copyTensor(GgufFile source, GgufTensorInfo info) {
         MemorySegment data = source.tensorData(info);
         return addTensor(info.name(), info.ne(), info.type(), data);
     }
 
-    /** Adds the tensor named {@code name} of {@code source}, copied zero-copy. */
+    /**
+     * Adds the tensor named {@code name} of {@code source}; see
+     * {@link #copyTensor(GgufFile, GgufTensorInfo)}.
+     *
+     * @param source an open file
+     * @param name   the tensor's exact name in {@code source}
+     * @return this writer
+     * @throws GgufException            if {@code source} has no such tensor
+     * @throws IllegalArgumentException if the name is already used in this writer
+     */
     public GgufWriter copyTensor(GgufFile source, String name) {
         return copyTensor(source, source.tensor(name));
     }
 
-    /** Names of the tensors added so far, in order. */
+    /**
+     * Names of the tensors added so far.
+     *
+     * @return an unmodifiable snapshot, in the order the tensors will be written
+     */
     public List<String> tensorNames() {
         return tensors.stream().map(PendingTensor::name).toList();
     }
@@ -240,8 +443,13 @@ public final class GgufWriter {
     }
 
     /**
-     * Writes the file to {@code destination} atomically (temporary file, fsync, rename).
+     * Writes the file to {@code destination} atomically: to a temporary file
+     * {@code .NAME.RANDOM.tmp} in the same directory, fsynced, then renamed over {@code destination}
+     * (replacing an existing file), and the directory fsynced (best effort). Tensor sources are called
+     * in order. On failure the temporary file is deleted and {@code destination} is untouched. The
+     * writer is unchanged and may be written again.
      *
+     * @param destination the file to create or replace; its directory must exist
      * @throws IOException   if the file system fails (missing or unwritable directory, full disk);
      *                       the message names the destination
      * @throws GgufException if a tensor source delivers the wrong number of bytes
