@@ -11,6 +11,9 @@ import java.util.SplittableRandom;
  * Picks the next token from logits in llama.cpp's default chain order: repetition penalty over the last
  * {@code repeatLastN} tokens, top-k, top-p (nucleus), min-p, then temperature and a draw; temperature 0 is
  * greedy (argmax after the penalty). Deterministic for a seed.
+ *
+ * <p>Stateful (a random stream and the recent tokens) and not thread-safe: use one sampler per generation, from one
+ * thread.
  */
 public final class Sampler {
     private final float temperature;
@@ -22,17 +25,31 @@ public final class Sampler {
     private final Deque<Integer> recent = new ArrayDeque<>();
     private final SplittableRandom rng;
 
-    /** top-k, top-p and temperature only (min-p 0, no repetition penalty). */
+    /**
+     * top-k, top-p and temperature only (min-p 0, no repetition penalty).
+     *
+     * @param temperature ≥ 0; 0 = greedy
+     * @param topK        ≥ 0; 0 = no limit
+     * @param topP        in (0, 1]; 1 = no limit
+     * @param seed        the random seed of the draws
+     * @throws IllegalArgumentException if a value is out of range
+     */
     public Sampler(float temperature, int topK, float topP, long seed) {
         this(temperature, topK, topP, 0f, 1f, 64, seed);
     }
 
     /**
-     * @param topK          0 = no limit
-     * @param topP          1 = no limit
-     * @param minP          0 = off: drop tokens whose probability is below minP × the top probability
-     * @param repeatPenalty 1 = off: logits of recent tokens divided (positive) or multiplied (negative) by it
-     * @param temperature   0 = greedy
+     * The full chain. top-p and min-p act on the untempered probabilities of the top-k candidates; the temperature then
+     * shapes the draw among the survivors.
+     *
+     * @param temperature   ≥ 0; 0 = greedy (the other filters then do not matter; the penalty does)
+     * @param topK          ≥ 0; 0 = no limit
+     * @param topP          in (0, 1]; 1 = no limit
+     * @param minP          in [0, 1); 0 = off: drop tokens whose probability is below minP × the top probability
+     * @param repeatPenalty &gt; 0; 1 = off: logits of recent tokens divided (positive) or multiplied (negative) by it
+     * @param repeatLastN   ≥ 0: how many of the most recent tokens (prompt and generated) the penalty covers; 0 = none
+     * @param seed          the random seed of the draws
+     * @throws IllegalArgumentException if a value is out of range
      */
     public Sampler(float temperature, int topK, float topP, float minP, float repeatPenalty, int repeatLastN, long seed) {
         if (temperature < 0) throw new IllegalArgumentException("temperature must be >= 0, got " + temperature);
@@ -50,21 +67,36 @@ public final class Sampler {
         this.rng = new SplittableRandom(seed);
     }
 
-    /** The index of the largest logit (lowest index on ties). */
+    /**
+     * The index of the largest logit (lowest index on ties).
+     *
+     * @param logits at least one value
+     * @return the index of the largest value
+     */
     public static int argmax(float[] logits) {
         int best = 0;
         for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
         return best;
     }
 
-    /** Records a token of the context (prompt or generated) for the repetition penalty. */
+    /**
+     * Records a token of the context (prompt or generated) for the repetition penalty; only the last
+     * {@code repeatLastN} are kept. {@link #sample} records its own choices.
+     *
+     * @param token a token id
+     */
     public void accept(int token) {
         if (repeatLastN == 0) return;
         recent.addLast(token);
         while (recent.size() > repeatLastN) recent.removeFirst();
     }
 
-    /** Samples a token id from logits (not modified) and records it. */
+    /**
+     * Samples a token id from logits (not modified) and records it.
+     *
+     * @param logits raw logits over the vocabulary (at least one)
+     * @return the chosen token id, an index into {@code logits}
+     */
     public int sample(float[] logits) {
         float[] l = logits;
         if (repeatPenalty != 1f && !recent.isEmpty()) {

@@ -19,16 +19,38 @@ import java.util.Map;
  * updates side by side, rank Σrᵢ), {@code linear} (A = Σ√wᵢ·sᵢ·Aᵢ, B = Σ√wᵢ·Bᵢ; equal ranks; not exact),
  * {@code svd}/{@code task_arithmetic} (ΔW = Σ wᵢ·ΔWᵢ, re-factorised to a rank), {@code ties} (per adapter keep the
  * top-density share of |ΔWᵢ|, elect each entry's sign by the sum, average the entries that agree) and {@code dare}
- * (drop each entry with probability 1 − density, rescale by 1/density, sum), each followed by an exact SVD to the
+ * (drop each entry with probability 1 − density, rescale by 1/density, sum); the last four are followed by an SVD to the
  * requested rank.
+ *
+ * <p>Here ΔWᵢ = sᵢ·BᵢAᵢ is adapter i's update of one module (one target linear of one layer) with its scale sᵢ
+ * (alpha/r); the SVD-based methods build each ΔW densely (out × in floats per module and adapter) on the Java heap.
  */
 public final class AdapterMerge {
     private AdapterMerge() {}
 
     /** The combination types. */
     public enum Method {
-        CAT, LINEAR, SVD, TASK_ARITHMETIC, TIES, DARE;
+        /** The weighted updates side by side, one output slot per input adapter (scale wᵢ·sᵢ): exact, rank Σrᵢ. */
+        CAT,
+        /** A = Σ√wᵢ·sᵢ·Aᵢ, B = Σ√wᵢ·Bᵢ (signs of negative weights go to A): needs equal ranks; not exact. */
+        LINEAR,
+        /** ΔW = Σ wᵢ·ΔWᵢ, re-factorised by SVD to the requested rank. */
+        SVD,
+        /** The same computation as {@link #SVD} under PEFT's name. */
+        TASK_ARITHMETIC,
+        /** TIES: trim each weighted ΔWᵢ to its top-density share by magnitude, elect signs, average the agreeing entries; SVD. */
+        TIES,
+        /** DARE: drop entries of each weighted ΔWᵢ with probability 1 − density, rescale by 1/density, sum; SVD. */
+        DARE;
 
+        /**
+         * Reads a method name: {@code cat}, {@code linear}, {@code svd}, {@code task_arithmetic} (or
+         * {@code task-arithmetic}), {@code ties} or {@code dare}, case-insensitive.
+         *
+         * @param s the name
+         * @return the method
+         * @throws IllegalArgumentException if {@code s} names none
+         */
         public static Method parse(String s) {
             try {
                 return valueOf(s.trim().toUpperCase(Locale.ROOT).replace('-', '_'));
@@ -44,6 +66,26 @@ public final class AdapterMerge {
     /**
      * Merges adapters (weights wᵢ) into out (an empty set of the same model). rank applies to the SVD-based methods
      * (0: the sum of the input ranks, which is exact for svd/task_arithmetic); density to ties and dare.
+     *
+     * <p>Each file is loaded into a temporary adapter set of {@code m} (closed again) with its own scale alpha/r (1 when the
+     * file has no alpha). Modules
+     * are merged over the adapters that have them; a module missing from an adapter counts as zero. The output slots are
+     * added to {@code out} with scale 1 (for {@code cat}, wᵢ·sᵢ) and enabled; {@code out} is neither attached nor saved.
+     *
+     * @param m        the base model all adapters were trained on
+     * @param adapters adapter GGUF files (llama.cpp's LoRA format)
+     * @param weights  one weight per adapter, in the same order (negative weights subtract)
+     * @param method   the combination type
+     * @param rank     the rank of each merged module for svd, task_arithmetic, ties and dare (capped at min(in, out)), or
+     *                 0 (or less) for the sum of the input ranks; ignored by cat and linear
+     * @param density  in (0, 1]: the share of entries ties keeps and dare keeps in expectation; ignored by the others
+     * @param seed     the seed of dare's drops and of the SVDs
+     * @param out      an empty adapter set of {@code m}, which receives the merged slots
+     * @throws IOException if an adapter file cannot be read
+     * @throws IllegalArgumentException if the weights do not match the adapters, the density is out of range, or
+     *                                  {@code linear} meets unequal ranks
+     * @throws io.panlora.gguf.GgufException if an adapter file is not a LoRA adapter for this model's architecture and
+     *                                       shapes
      */
     public static void merge(LlamaModel m, List<Path> adapters, double[] weights, Method method, int rank, double density, long seed,
                              LoraSet out) throws IOException {

@@ -25,7 +25,21 @@ import java.util.List;
 public final class MergedModel {
     private MergedModel() {}
 
-    /** Writes base + the adapter set (whose model must be the base) to out; type null keeps each tensor's type. */
+    /**
+     * Writes base + the adapter set (whose model must be the base) to out; type null keeps each tensor's type.
+     * The file is written atomically; {@code general.name} gets {@code -merged} appended, and {@code general.file_type}
+     * is set to {@code type} when given (though only adapted tensors change type). Each adapted tensor is dequantized to
+     * F32 on the Java heap, so memory peaks at about two copies of the largest adapted matrix.
+     *
+     * @param base the base model's GGUF file (open; its tensors are read while writing)
+     * @param set  the adapters to fold in: enabled slots of enabled layers; slots whose tensor the base lacks are ignored
+     * @param out  the destination; replaced if it exists
+     * @param type the type for adapted tensors (F16 instead when their row length does not fit its blocks), or null: F32,
+     *             F16 and BF16 tensors keep their type and quantized ones become F16
+     * @return notes on tensors written in another type than asked for (empty when none), one line each
+     * @throws IOException if the file cannot be written
+     * @throws io.panlora.bindings.PanloraException if a tensor cannot be decoded or encoded in the target type
+     */
     public static List<String> write(GgufFile base, LoraSet set, Path out, GgmlType type) throws IOException {
         List<String> notes = new ArrayList<>();
         GgufWriter w = new GgufWriter();

@@ -6,10 +6,27 @@ import io.panlora.gguf.GgufTensorInfo;
 import java.util.Set;
 
 /**
- * Hyperparameters of a LLaMA-architecture model, read from a GGUF file's {@code <arch>.*} keys.
+ * Hyperparameters of a LLaMA-architecture model, read from a GGUF file's {@code <arch>.*} keys ({@link #fromGguf}) or
+ * built for a new model ({@link #llama}). The canonical constructor checks every number against the engine's limits
+ * ({@code MAX_*} below) and the relations between them, so a config that exists is one the engine accepts. Immutable.
  *
- * @param arch         {@code general.architecture} (llama, mistral, qwen2)
- * @param ropeType     0 = adjacent pairs (LLaMA), 2 = NeoX halves (Qwen2)
+ * @param arch          {@code general.architecture} (llama, mistral, qwen2; see {@link #SUPPORTED_ARCHS}); also the
+ *                      prefix of the hyperparameter keys {@link ModelWriter} writes. Not checked by the constructor
+ * @param nVocab        vocabulary size in tokens, 1..{@link #MAX_VOCAB}
+ * @param nEmbd         model width (embedding length), 1..{@link #MAX_EMBD}
+ * @param nLayer        number of transformer blocks, 1..{@link #MAX_LAYERS}
+ * @param nHead         query heads, 1..{@link #MAX_HEADS}; a multiple of {@code nHeadKv}
+ * @param nHeadKv       key/value heads (fewer than {@code nHead} for grouped-query attention), 1..{@link #MAX_HEADS}
+ * @param headDim       key and value length per head, 1..{@link #MAX_HEAD_DIM}; {@code nHead · headDim} at most
+ *                      {@link #MAX_ATTN_WIDTH} (it need not equal {@code nEmbd})
+ * @param nFf           feed-forward (SwiGLU) width, 1..{@link #MAX_FF}
+ * @param nCtxTrain     training context length in tokens, 1..{@link #MAX_CTX}
+ * @param nRot          leading dimensions of each head that RoPE rotates: even, 2..{@code headDim}
+ * @param ropeFreqBase  RoPE base frequency θ (10000 for LLaMA 2, 500000 for Llama 3): finite and positive
+ * @param ropeFreqScale linear RoPE scaling: positions are multiplied by it (1 = none; 1/factor of GGUF's linear
+ *                      {@code rope.scaling.factor}): finite and positive
+ * @param normEps       RMSNorm epsilon, in (0, 1)
+ * @param ropeType      {@link #ROPE_NORMAL} (0, adjacent pairs: LLaMA) or {@link #ROPE_NEOX} (2, NeoX halves: Qwen2)
  */
 public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, long nHead, long nHeadKv, long headDim,
                           long nFf, long nCtxTrain, long nRot, float ropeFreqBase, float ropeFreqScale, float normEps,
@@ -18,7 +35,9 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
     /** Architectures whose tensors and math are LLaMA's up to names: the ones this engine runs. */
     public static final Set<String> SUPPORTED_ARCHS = Set.of("llama", "mistral", "qwen2");
 
+    /** RoPE over adjacent pairs of dimensions (2i, 2i+1), as LLaMA and Mistral do ({@code ropeType} 0). */
     public static final int ROPE_NORMAL = 0;
+    /** RoPE over the two halves of the rotated dimensions (i, i + nRot/2), as GPT-NeoX and Qwen2 do ({@code ropeType} 2). */
     public static final int ROPE_NEOX = 2;
 
     /*
@@ -43,6 +62,26 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
     /** Longest training context (2^24): it and any window derived from it fit an int. */
     public static final long MAX_CTX = 1L << 24;
 
+    /**
+     * Checks every hyperparameter against its limit and the relations between them (see the component descriptions).
+     *
+     * @param arch          the architecture name
+     * @param nVocab        vocabulary size
+     * @param nEmbd         model width
+     * @param nLayer        number of blocks
+     * @param nHead         query heads
+     * @param nHeadKv       key/value heads
+     * @param headDim       key/value length per head
+     * @param nFf           feed-forward width
+     * @param nCtxTrain     training context length
+     * @param nRot          RoPE-rotated dimensions per head
+     * @param ropeFreqBase  RoPE base frequency
+     * @param ropeFreqScale linear RoPE position scale
+     * @param normEps       RMSNorm epsilon
+     * @param ropeType      {@link #ROPE_NORMAL} or {@link #ROPE_NEOX}
+     * @throws IllegalArgumentException naming the first hyperparameter out of range (as in the engine's
+     *                                  {@code pl_model_params})
+     */
     public LlamaConfig {
         String bad = problem(nVocab, nEmbd, nLayer, nHead, nHeadKv, headDim, nFf, nCtxTrain, nRot, ropeFreqBase, ropeFreqScale, normEps, ropeType);
         if (bad != null) throw new IllegalArgumentException("model config: " + bad);
@@ -72,14 +111,41 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
         return v >= 1 && v <= max ? null : name + " " + v + " out of range 1.." + max;
     }
 
-    /** A LLaMA config with the usual derived values (head_dim = n_embd / n_head, n_rot = head_dim, theta 10000, eps 1e-5). */
+    /**
+     * A LLaMA config with the usual derived values: head_dim = n_embd / n_head, n_rot = head_dim, RoPE θ 10000, no RoPE
+     * scaling, RMSNorm eps 1e-5, {@link #ROPE_NORMAL}, architecture {@code llama}.
+     *
+     * @param nVocab  vocabulary size in tokens
+     * @param nEmbd   model width; a multiple of {@code nHead}
+     * @param nLayer  number of blocks
+     * @param nHead   query heads
+     * @param nHeadKv key/value heads (a divisor of {@code nHead})
+     * @param nFf     feed-forward width
+     * @param nCtx    training context length in tokens
+     * @return the config
+     * @throws IllegalArgumentException if {@code nEmbd} is not a positive multiple of {@code nHead}, or any value is outside
+     *                                  the limits the constructor checks
+     */
     public static LlamaConfig llama(long nVocab, long nEmbd, long nLayer, long nHead, long nHeadKv, long nFf, long nCtx) {
         if (nHead <= 0 || nEmbd % nHead != 0) throw new IllegalArgumentException("n_embd " + nEmbd + " must be a multiple of n_head " + nHead);
         long hd = nEmbd / nHead;
         return new LlamaConfig("llama", nVocab, nEmbd, nLayer, nHead, nHeadKv, hd, nFf, nCtx, hd, 10000f, 1f, 1e-5f, ROPE_NORMAL);
     }
 
-    /** Reads the config of a GGUF model; throws a {@link GgufException} naming the file and the missing or bad key. */
+    /**
+     * Reads the config of a GGUF model from its {@code general.architecture} and {@code <arch>.*} keys, with llama.cpp's
+     * defaults for the optional ones: {@code head_count_kv} = head_count, {@code context_length} 2048,
+     * {@code attention.key_length} = n_embd / n_head, {@code rope.dimension_count} = head_dim, {@code rope.freq_base}
+     * 10000, {@code attention.layer_norm_rms_epsilon} 1e-5, no RoPE scaling. The vocabulary size is {@code <arch>.vocab_size}
+     * or else {@code token_embd.weight}'s second dimension. The RoPE type follows the architecture (NeoX for qwen2).
+     *
+     * @param f an open GGUF file (only its metadata and tensor directory are read)
+     * @return the config
+     * @throws GgufException naming the file and the key if the architecture is not one of {@link #SUPPORTED_ARCHS}, a
+     *                       required key or {@code token_embd.weight} is missing, a value is out of range, the value length
+     *                       differs from the key length, or the RoPE scaling type is other than {@code none} or
+     *                       {@code linear}
+     */
     public static LlamaConfig fromGguf(GgufFile f) {
         String where = f.path().toString();
         if (!f.has("general.architecture")) throw new GgufException(where + ": key general.architecture is missing");
@@ -144,7 +210,13 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
         return f.getLong(key);
     }
 
-    /** Parameters in the model: embeddings, blocks, norms and (untied) output. */
+    /**
+     * The number of weights in a model of this shape: token embeddings, each block's attention and SwiGLU matrices and its
+     * two norms, the output norm, and the output projection when untied. Biases and RoPE frequency factors are not counted.
+     *
+     * @param tiedOutput true when the output projection shares the token embedding matrix (no {@code output.weight})
+     * @return the parameter count
+     */
     public long parameterCount(boolean tiedOutput) {
         long q = nHead * headDim, kv = nHeadKv * headDim;
         long block = nEmbd * q + 2 * nEmbd * kv + q * nEmbd + 3 * nEmbd * nFf + 2 * nEmbd;

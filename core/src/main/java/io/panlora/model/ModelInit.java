@@ -9,13 +9,27 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
-/** Random initialisation of LLaMA weights (GPT-2 style: N(0, 0.02), residual projections scaled by 1/√(2L), norms 1). */
+/**
+ * Random initialisation of LLaMA weights (GPT-2 style: N(0, 0.02), residual projections scaled by 1/√(2L), norms 1), for
+ * training a model from scratch, tests and benchmarks. Biases and RoPE frequency factors are never created. The results
+ * are deterministic for a seed.
+ */
 public final class ModelInit {
     private ModelInit() {}
 
     /**
      * Random weights by GGUF name, allocated from arena: matrices in {@code type} (F32 when the row length is not a
      * multiple of the type's block), vectors in F32. The output projection is untied when {@code untiedOutput}.
+     * Each matrix passes through a Java {@code float[]}, so no single tensor may exceed {@link Integer#MAX_VALUE} elements;
+     * for big shapes use {@link #tiledRandomWeights}.
+     *
+     * @param c            the shape
+     * @param type         the type of the matrices (any type the codec can quantize to)
+     * @param seed         the random seed
+     * @param untiedOutput whether to create {@code output.weight}; when false the output reuses the token embeddings
+     * @param arena        where every tensor's memory is allocated; it must outlive any model bound to the weights
+     * @return the weights by GGUF name, in {@link WeightKind} order
+     * @throws ArithmeticException if a tensor has more than {@link Integer#MAX_VALUE} elements
      */
     public static Map<String, WeightTensor> randomWeights(LlamaConfig c, GgmlType type, long seed, boolean untiedOutput, Arena arena) {
         Map<String, WeightTensor> w = new LinkedHashMap<>();
@@ -45,6 +59,17 @@ public final class ModelInit {
      * rows (the same distribution as {@link #randomWeights}) is quantized once to {@code type} and its bytes are tiled over every
      * tensor of that kind (so rows repeat with period poolRows; the engine's work per step is the same as for i.i.d. rows).
      * Norms are 1 (F32). Every tensor gets its own memory from arena; nothing passes through Java arrays but the pools.
+     * The values are in general not those {@link #randomWeights} gives for the same seed.
+     *
+     * @param c            the shape
+     * @param type         the type of the matrices (F32 for a kind whose row length is not a multiple of the type's block)
+     * @param seed         the random seed
+     * @param untiedOutput whether to create {@code output.weight}
+     * @param poolRows     random rows generated per kind of matrix (at most the matrix's row count is used), ≥ 1
+     * @param arena        where every tensor's memory is allocated (the full size of the model); it must outlive any model
+     *                     bound to the weights
+     * @return the weights by GGUF name, in {@link WeightKind} order
+     * @throws IllegalArgumentException if {@code poolRows} is below 1
      */
     public static Map<String, WeightTensor> tiledRandomWeights(LlamaConfig c, GgmlType type, long seed, boolean untiedOutput, int poolRows,
                                                                Arena arena) {
@@ -97,7 +122,17 @@ public final class ModelInit {
         }
     }
 
-    /** Packs floats of shape (ne0, ne1) into a tensor of the given type (F32 if ne0 does not fit the type's block). */
+    /**
+     * Packs floats of shape (ne0, ne1) into a tensor of the given type (F32 if ne0 does not fit the type's block).
+     *
+     * @param v     ne0 · ne1 values, ne0 contiguous (row-major rows of length ne0)
+     * @param ne0   the row length (the linear's input size)
+     * @param ne1   the number of rows (1 for a vector)
+     * @param type  the wanted type; quantized types are encoded by the engine's codec
+     * @param arena where the tensor's memory is allocated
+     * @return the tensor, of {@code type} or F32
+     * @throws io.panlora.bindings.PanloraException if the codec cannot encode that type
+     */
     public static WeightTensor tensor(float[] v, long ne0, long ne1, GgmlType type, Arena arena) {
         GgmlType t = ne0 % type.blockSize() == 0 ? type : GgmlType.F32;
         MemorySegment seg;

@@ -9,11 +9,26 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Map;
 
-/** Writes a LLaMA model as a GGUF file llama.cpp loads: llama.* hyperparameters, tokenizer, weights. */
+/**
+ * Writes a LLaMA model as a GGUF file llama.cpp loads: {@code <arch>.*} hyperparameters, tokenizer, weights. Every file is
+ * written atomically (a temporary file, fsync, then a rename), so a failed write leaves no partial file at the destination.
+ */
 public final class ModelWriter {
     private ModelWriter() {}
 
-    /** Writes config, tokenizer and weights (by GGUF name, in WeightKind order) atomically to path. */
+    /**
+     * Writes config, tokenizer and weights (by GGUF name, in WeightKind order) atomically to path. Only names that
+     * {@link WeightKind} knows are written (global tensors first, then each block's); other entries of {@code weights} are
+     * ignored, absent optional ones (output, biases, RoPE factors) are skipped. {@code general.file_type} follows the
+     * type of {@code blk.0.attn_q.weight}.
+     *
+     * @param path    the destination; replaced if it exists
+     * @param name    {@code general.name}
+     * @param c       the hyperparameters
+     * @param tok     the tokenizer written as {@code tokenizer.*} keys
+     * @param weights the tensors by GGUF name; their segments must be readable until this method returns
+     * @throws IOException if the file cannot be written (missing or unwritable directory, full disk)
+     */
     public static void write(Path path, String name, LlamaConfig c, TokenizerSpec tok, Map<String, WeightTensor> weights)
             throws IOException {
         GgufWriter w = new GgufWriter();
@@ -26,7 +41,7 @@ public final class ModelWriter {
         w.write(path);
     }
 
-    /** The types a trained model can be written in ({@link #writeTrained}). */
+    /** The types a trained model can be written in ({@link #writeTrained}): F32, F16 and BF16. */
     public static final java.util.Set<GgmlType> TRAINED_TYPES = java.util.Collections.unmodifiableSet(
             java.util.EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16));
 
@@ -35,7 +50,20 @@ public final class ModelWriter {
      * template, everything) and every tensor in the base's order and shape. A tensor that {@code trained} holds (F32, by GGUF
      * name) is written in {@code type}, or, with type null, in the base tensor's own type; vectors (norms) always stay F32. A
      * tensor it does not hold is copied from the base unchanged. {@code general.name} gets {@code nameSuffix}, and
-     * {@code general.file_type} follows type when one is given. Returns the bytes written.
+     * {@code general.file_type} follows type when one is given.
+     *
+     * @param base       the base model's file (open; its tensors are read while writing)
+     * @param trained    F32 tensors by GGUF name, each with the element count of the base tensor of that name; names the
+     *                   base does not have are ignored
+     * @param out        the destination; replaced if it exists
+     * @param type       F32, F16 or BF16 for every trained matrix, or null to keep each base tensor's type (which must then
+     *                   be one of those for every trained matrix)
+     * @param nameSuffix appended to the base's {@code general.name} unless it already ends with it
+     * @return the size of the written file in bytes
+     * @throws IOException if the file cannot be written
+     * @throws IllegalArgumentException if {@code type} is not in {@link #TRAINED_TYPES}, a trained tensor is not F32 or its
+     *                                  element count differs from the base's, or (type null) a trained matrix is quantized
+     *                                  in the base
      */
     public static long writeTrained(io.panlora.gguf.GgufFile base, Map<String, WeightTensor> trained, Path out, GgmlType type,
                                     String nameSuffix) throws IOException {
@@ -83,7 +111,17 @@ public final class ModelWriter {
         w.addTensor(k.ggufName(layer), ne, t.type(), t.data());
     }
 
-    /** The general.* and llama.* keys of a config. */
+    /**
+     * Puts the {@code general.*} keys and the config's {@code <arch>.*} hyperparameters: vocabulary, context, width, blocks,
+     * FFN width, RoPE dimensions, heads, RMSNorm epsilon and RoPE base; key/value lengths only when n_head · head_dim differs
+     * from n_embd, linear RoPE scaling only when the scale is not 1. The RoPE type is not written: readers derive it from
+     * the architecture.
+     *
+     * @param w        the writer to put the keys into
+     * @param name     {@code general.name}
+     * @param c        the hyperparameters ({@code c.arch()} prefixes the keys)
+     * @param fileType {@code general.file_type}, llama.cpp's {@code LLAMA_FTYPE} (see {@link #fileType(GgmlType)})
+     */
     public static void putHparams(GgufWriter w, String name, LlamaConfig c, int fileType) {
         String a = c.arch();
         w.putString("general.architecture", a);
@@ -114,7 +152,12 @@ public final class ModelWriter {
         return fileType(weights.containsKey("blk.0.attn_q.weight") ? weights.get("blk.0.attn_q.weight").type() : GgmlType.F32);
     }
 
-    /** llama.cpp's general.file_type (LLAMA_FTYPE) of a model whose matrices are of type t. */
+    /**
+     * llama.cpp's {@code general.file_type} ({@code LLAMA_FTYPE}) of a model whose matrices are of type t.
+     *
+     * @param t the matrices' type
+     * @return the file-type number (e.g. 0 F32, 1 F16, 7 Q8_0, 15 Q4_K, 32 BF16); 0 (F32) for a type without one
+     */
     public static int fileType(GgmlType t) {
         return switch (t) {
             case F32 -> 0;

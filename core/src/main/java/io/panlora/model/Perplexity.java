@@ -4,33 +4,91 @@ import io.panlora.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Windowed perplexity: the token stream (no BOS) cut into windows of ctx−1 tokens, each scored after a BOS. */
+/**
+ * Windowed perplexity: the token stream (no BOS) cut into windows of ctx−1 tokens, each scored after a BOS (or, without a
+ * BOS token, into windows of ctx tokens). Windows do not overlap; a tail shorter than a window is not scored. Also
+ * llama.cpp's {@code llama-perplexity} method ({@link #secondHalf}). Perplexity is {@code exp(meanNll)}.
+ */
 public final class Perplexity {
     private Perplexity() {}
 
-    /** Mean NLL over all scored predictions. */
+    /**
+     * The outcome of a perplexity run.
+     *
+     * @param windows     windows (or chunks) scored
+     * @param predictions token predictions scored over all windows
+     * @param meanNll     mean negative log-likelihood per scored prediction, in nats; the perplexity is its exponential
+     */
     public record Result(int windows, long predictions, double meanNll) {}
 
-    /** Progress callback: windows done, total windows, running mean NLL. */
+    /** Progress callback, called on the caller's thread after each batch of windows. */
     public interface Progress {
+        /**
+         * Reports progress.
+         *
+         * @param done           windows scored so far
+         * @param total          windows to score in all
+         * @param runningMeanNll mean NLL in nats over the predictions scored so far
+         */
         void update(int done, int total, double runningMeanNll);
     }
 
-    /** Scores text with the model in windows of ctx tokens (BOS + ctx−1 text tokens); maxWindows < 0 means all. */
+    /**
+     * Scores text with the model in windows of ctx tokens (BOS + ctx−1 text tokens), every prediction of each window
+     * scored. The text is encoded without special tokens; the tokenizer's BOS (if it has one) starts every window. The
+     * model's attached adapters, if any, take part.
+     *
+     * @param m          the model
+     * @param tok        the model's tokenizer
+     * @param text       the text to score
+     * @param ctx        the window length in tokens, BOS included, ≥ 2
+     * @param maxWindows the most windows to score, or a negative number for all (0 scores one window)
+     * @param batch      windows per forward call, ≥ 1
+     * @param progress   called after each batch, or null
+     * @return the windows and predictions scored and their mean NLL
+     * @throws IllegalArgumentException if {@code ctx} is below 2, or the text is shorter than one window
+     */
     public static Result evaluate(LlamaModel m, Tokenizer tok, String text, int ctx, int maxWindows, int batch, Progress progress) {
         return evaluate(m, tok, text, ctx, maxWindows, batch, 0, progress);
     }
 
     /**
-     * As above, scoring only the predictions of positions ≥ firstScored of each window (llama.cpp's
-     * llama-perplexity scores the second half: firstScored = ctx/2).
+     * As {@link #evaluate(LlamaModel, Tokenizer, String, int, int, int, Progress)}, scoring only the predictions made at
+     * positions ≥ firstScored of each window (llama.cpp's llama-perplexity scores the second half: firstScored = ctx/2).
+     *
+     * @param m           the model
+     * @param tok         the model's tokenizer
+     * @param text        the text to score
+     * @param ctx         the window length in tokens, BOS included, ≥ 2
+     * @param maxWindows  the most windows to score, or a negative number for all (0 scores one window)
+     * @param batch       windows per forward call, ≥ 1
+     * @param firstScored the first position whose prediction (of the next token) counts, 0 .. ctx−2
+     * @param progress    called after each batch, or null
+     * @return the windows and predictions scored and their mean NLL
+     * @throws IllegalArgumentException if {@code ctx} is below 2, {@code firstScored} is outside 0 .. ctx−2, or the text is
+     *                                  shorter than one window
      */
     public static Result evaluate(LlamaModel m, Tokenizer tok, String text, int ctx, int maxWindows, int batch, int firstScored,
                                   Progress progress) {
         return evaluate(tok.encode(text, false, false), tok.bos(), ctx, maxWindows, batch, firstScored, m::nll, progress);
     }
 
-    /** The same over token ids of the text (no BOS) from any tokenizer, scored by any engine; bos < 0: no BOS token. */
+    /**
+     * The same over token ids of the text (no BOS) from any tokenizer, scored by any engine; bos &lt; 0: no BOS token.
+     *
+     * @param ids         the text's token ids, without BOS
+     * @param bos         the BOS id to put first in every window (windows then hold ctx−1 text tokens), or negative for
+     *                    none (windows of ctx text tokens)
+     * @param ctx         the window length in tokens, ≥ 2
+     * @param maxWindows  the most windows to score, or a negative number for all (0 scores one window)
+     * @param batch       windows per {@code scorer} call, ≥ 1
+     * @param firstScored the first position whose prediction counts, 0 .. ctx−2
+     * @param scorer      computes the NLLs of a batch (for example {@code model::nll})
+     * @param progress    called after each batch, or null
+     * @return the windows and predictions scored and their mean NLL
+     * @throws IllegalArgumentException if {@code ctx} is below 2, {@code firstScored} is outside 0 .. ctx−2, or
+     *                                  {@code ids} is shorter than one window
+     */
     public static Result evaluate(int[] ids, int bos, int ctx, int maxWindows, int batch, int firstScored, BatchScorer scorer,
                                   Progress progress) {
         if (ctx < 2) throw new IllegalArgumentException("context must be at least 2 tokens, got " + ctx);
@@ -67,6 +125,13 @@ public final class Perplexity {
 
     /** Per-position NLL of a batch of equal-length sequences: nll[b * len + t] of tokens[b][t + 1] given tokens[b][..t]. */
     public interface BatchScorer {
+        /**
+         * Scores a batch, as {@link LlamaModel#nll} does.
+         *
+         * @param tokens  [n_seq][len] token ids
+         * @param targets [n_seq][len] the id to predict at each position (the next token), negative where nothing is scored
+         * @return n_seq · len NLLs in nats, row-major; values at ignored positions are not read
+         */
         float[] nll(int[][] tokens, int[][] targets);
     }
 
@@ -75,6 +140,16 @@ public final class Perplexity {
      * it), cut into chunks of ctx tokens (tokens.length / ctx of them, or maxChunks), the first token of each chunk replaced by
      * BOS when the vocabulary adds BOS (bos ≥ 0), and only the predictions of positions ctx/2 .. ctx−2 scored (the second
      * half). At least 2·ctx tokens are needed, as there.
+     *
+     * @param tokens    the whole text's token ids, BOS first when the vocabulary adds it
+     * @param bos       the BOS id that replaces each chunk's first token, or negative to keep the chunks as they are
+     * @param ctx       the chunk length in tokens, ≥ 4
+     * @param maxChunks the most chunks to score, or a negative number for all (0 scores nothing: the mean is NaN)
+     * @param batch     chunks per {@code scorer} call, ≥ 1
+     * @param scorer    computes the NLLs of a batch (for example {@code model::nll})
+     * @param progress  called after each batch, or null
+     * @return the chunks and predictions scored (ctx − 1 − ctx/2 per chunk) and their mean NLL
+     * @throws IllegalArgumentException if {@code ctx} is below 4 or {@code tokens} holds fewer than 2·ctx tokens
      */
     public static Result secondHalf(int[] tokens, int bos, int ctx, int maxChunks, int batch, BatchScorer scorer, Progress progress) {
         if (ctx < 4) throw new IllegalArgumentException("context must be at least 4 tokens for --second-half, got " + ctx);

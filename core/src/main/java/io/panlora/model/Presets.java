@@ -3,7 +3,11 @@ package io.panlora.model;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Named LLaMA shapes for init and benchmarks. */
+/**
+ * Named LLaMA shapes for init and benchmarks: {@code tiny}, {@code small}, {@code 25m}, {@code 110m} (small models to
+ * train from scratch) and {@code 125m}, {@code 1b}, {@code 3b}, {@code 8b} (GPU benchmark shapes: a 125M LLaMA, Llama 3.2
+ * 1B and 3B, Llama 3.1 8B, the last three with Llama 3's vocabulary of 128256 and RoPE θ 500000).
+ */
 public final class Presets {
     private Presets() {}
 
@@ -29,17 +33,33 @@ public final class Presets {
                 c.nRot(), 500000f, 1f, c.normEps(), c.ropeType());
     }
 
-    /** The names, in size order. */
+    /**
+     * The preset names, in size order.
+     *
+     * @return a live view of the preset table's names, in size order (its iterator's {@code remove} would delete a preset:
+     *         do not call it)
+     */
     public static Iterable<String> names() { return SHAPES.keySet(); }
 
-    /** The config of a named preset; vocab may be replaced later by the tokenizer's size. */
+    /**
+     * The config of a named preset; vocab may be replaced later by the tokenizer's size.
+     *
+     * @param name a preset name, case-insensitive, surrounding white space ignored
+     * @return the preset's config
+     * @throws IllegalArgumentException naming the known presets if there is none of that name
+     */
     public static LlamaConfig byName(String name) {
         LlamaConfig c = SHAPES.get(name.trim().toLowerCase());
         if (c == null) throw new IllegalArgumentException("unknown preset '" + name + "' (known: " + String.join(", ", SHAPES.keySet()) + ")");
         return c;
     }
 
-    /** A short description: dims, layers, heads. */
+    /**
+     * A one-line description of a shape, for logs.
+     *
+     * @param c any config
+     * @return e.g. {@code dim 64, 2 layers, 4 heads (2 kv), ffn 192, vocab 512, ctx 256}
+     */
     public static String describe(LlamaConfig c) {
         return String.format("dim %d, %d layers, %d heads (%d kv), ffn %d, vocab %d, ctx %d",
                 c.nEmbd(), c.nLayer(), c.nHead(), c.nHeadKv(), c.nFf(), c.nVocab(), c.nCtxTrain());

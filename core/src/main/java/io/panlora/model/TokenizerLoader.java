@@ -12,7 +12,14 @@ import java.util.List;
 public final class TokenizerLoader {
     private TokenizerLoader() {}
 
-    /** The tokenizer a GGUF file describes; a vocabulary it cannot be built from is a GgufException naming the file. */
+    /**
+     * The tokenizer a GGUF file describes ({@link #specFromGguf}, then {@link Tokenizer#of}).
+     *
+     * @param f an open GGUF file
+     * @return the tokenizer
+     * @throws GgufException naming the file if the tokenizer keys are missing, unsupported or inconsistent, or the
+     *                       vocabulary cannot be built (for example two tokens with one text)
+     */
     public static Tokenizer fromGguf(GgufFile f) {
         TokenizerSpec spec = specFromGguf(f);
         try {
@@ -22,7 +29,17 @@ public final class TokenizerLoader {
         }
     }
 
-    /** The tokenizer spec of a GGUF file; missing optional keys take llama.cpp's defaults. */
+    /**
+     * The tokenizer spec of a GGUF file; missing optional keys take llama.cpp's defaults: special ids BOS 1, EOS 2, UNK 0
+     * for SentencePiece ({@code llama}) vocabularies and BOS = EOS = 11, no UNK for BPE ({@code gpt2}) ones, no padding id;
+     * add-BOS and add-space-prefix as llama.cpp decides for the model and pre-tokenizer, no add-EOS.
+     *
+     * @param f an open GGUF file
+     * @return the spec (scores, token types, merges, pre-tokenizer and chat template null where the file has none)
+     * @throws GgufException naming the file if {@code tokenizer.ggml.model} or {@code tokenizer.ggml.tokens} is missing,
+     *                       the model is neither {@code llama} nor {@code gpt2}, a special token id is outside the
+     *                       vocabulary, or the spec is inconsistent
+     */
     public static TokenizerSpec specFromGguf(GgufFile f) {
         String where = f.path().toString();
         if (!f.has("tokenizer.ggml.model")) throw new GgufException(where + ": no tokenizer (key tokenizer.ggml.model is missing)");
@@ -53,7 +70,14 @@ public final class TokenizerLoader {
         }
     }
 
-    /** Writes a spec as tokenizer.* keys. */
+    /**
+     * Puts a spec into a writer as llama.cpp's {@code tokenizer.*} keys; optional parts (pre-tokenizer, scores, types,
+     * special ids that are −1, chat template) are left out when absent, merges are written for BPE vocabularies only and
+     * {@code add_space_prefix} for SentencePiece ones only. {@link #specFromGguf} reads the keys back.
+     *
+     * @param w the writer
+     * @param s the spec
+     */
     public static void putMetadata(GgufWriter w, TokenizerSpec s) {
         w.putString("tokenizer.ggml.model", s.model());
         if (s.pre() != null) w.putString("tokenizer.ggml.pre", s.pre());

@@ -21,7 +21,11 @@ public enum WeightPlacement {
         this.cliName = cliName;
     }
 
-    /** The engine's id. */
+    /**
+     * The engine's id for {@code pl_model_set_placement}.
+     *
+     * @return the matching {@code PL_WEIGHTS_*} constant ({@link #F32}: {@code PL_WEIGHTS_RESIDENT_F32})
+     */
     public int engineId() {
         return switch (this) {
             case AUTO -> panlora_h.PL_WEIGHTS_AUTO();
@@ -31,13 +35,25 @@ public enum WeightPlacement {
         };
     }
 
-    /** Reads auto, resident, streamed or f32 (case-insensitive). */
+    /**
+     * Reads a CLI name.
+     *
+     * @param s {@code auto}, {@code resident}, {@code streamed} or {@code f32}, case-insensitive, surrounding white space
+     *          ignored; null reads as the empty string, which is refused
+     * @return the placement
+     * @throws IllegalArgumentException if {@code s} names none
+     */
     public static WeightPlacement parse(String s) {
         String k = s == null ? "" : s.trim().toLowerCase(Locale.ROOT);
         for (WeightPlacement p : values()) if (p.cliName.equals(k)) return p;
         throw new IllegalArgumentException("unknown weight placement '" + s + "' (auto, resident, streamed or f32)");
     }
 
+    /**
+     * The CLI name, as {@link #parse} reads it.
+     *
+     * @return {@link #cliName}
+     */
     @Override
     public String toString() { return cliName; }
 }

@@ -13,11 +13,25 @@ import java.util.List;
  * Pruning a LoRA adapter held in a {@link LoraSet}: by magnitude (keep the largest entries of each module's ΔW,
  * re-factorised at the module's rank), by rank (each ΔW truncated to its top singular directions), or by layer
  * (the adapters of the layers with the lowest Shapley values on validation data are removed).
+ *
+ * <p>All three change the set in place. Magnitude and rank pruning never edit a slot: they disable it (scale kept,
+ * training off) and add a new enabled slot of scale 1 holding the pruned factors, so the set grows and the old factors
+ * stay in memory. Each pruned ΔW = s·BA is built densely (out × in floats) on the Java heap. Disabled slots are left
+ * out when the set is exported.
  */
 public final class AdapterPrune {
     private AdapterPrune() {}
 
-    /** Replaces every enabled slot's update by its top-keep share of entries by |ΔW|, re-factorised at the same rank. */
+    /**
+     * Replaces every enabled slot's update by its top-keep share of entries by |ΔW|, re-factorised at the same rank.
+     * Entries tied with the threshold are kept too. The re-factorised update is an approximation: a sparse ΔW is in
+     * general not of low rank.
+     *
+     * @param set  the adapter set, changed in place
+     * @param keep the share of entries kept per module, in (0, 1]
+     * @param seed the seed of the SVDs (each slot uses seed + its index)
+     * @throws IllegalArgumentException if {@code keep} is outside (0, 1]
+     */
     public static void magnitude(LoraSet set, double keep, long seed) {
         if (!(keep > 0 && keep <= 1)) throw new IllegalArgumentException("keep must be in (0, 1], got " + keep);
         for (LoraSet.Slot s : new ArrayList<>(set.slots())) {
@@ -36,7 +50,15 @@ public final class AdapterPrune {
         }
     }
 
-    /** Truncates every enabled slot's update to at most rank r (its top singular directions). */
+    /**
+     * Truncates every enabled slot's update to at most rank r (its top singular directions); slots of rank ≤ r are left
+     * alone.
+     *
+     * @param set  the adapter set, changed in place
+     * @param r    the largest rank kept, ≥ 1
+     * @param seed the seed of the SVDs (each slot uses seed + its index)
+     * @throws IllegalArgumentException if {@code r} is below 1
+     */
     public static void rank(LoraSet set, int r, long seed) {
         if (r < 1) throw new IllegalArgumentException("rank must be >= 1, got " + r);
         for (LoraSet.Slot s : new ArrayList<>(set.slots())) {
@@ -48,7 +70,21 @@ public final class AdapterPrune {
         }
     }
 
-    /** Disables the adapters of the k layers of lowest Shapley value; returns the layers removed, lowest first. */
+    /**
+     * Disables the adapters of the k layers of lowest Shapley value; returns the layers removed, lowest first. The
+     * values come from {@link Shapley#estimate}, which costs permutations · (n_layer + 1) evaluations of {@code val};
+     * the set must be attached to {@code m} for them to mean anything.
+     *
+     * @param m            the model the set is attached to
+     * @param set          the adapter set; the slots of the removed layers are disabled (training off too)
+     * @param val          validation batches
+     * @param k            how many layers to remove, 0 .. n_layer
+     * @param permutations Monte-Carlo permutations, ≥ 1
+     * @param seed         the seed of the permutations
+     * @return the removed layers' indices, lowest Shapley value first (length k)
+     * @throws IllegalArgumentException if {@code k} is outside 0 .. n_layer, {@code val} is empty or
+     *                                  {@code permutations} is below 1
+     */
     public static int[] layers(LlamaModel m, LoraSet set, List<BatchSource.Batch> val, int k, int permutations, long seed) {
         int layers = (int) m.config().nLayer();
         if (k < 0 || k > layers) throw new IllegalArgumentException("k must be in 0.." + layers + ", got " + k);

@@ -14,9 +14,33 @@ import java.util.List;
 public final class Shapley {
     private Shapley() {}
 
-    /** Per-layer mean marginal contribution (nats/token of validation loss removed) and its standard error. */
+    /**
+     * Per-layer mean marginal contribution (nats/token of validation loss removed) and its standard error.
+     *
+     * @param mean         per layer, the mean drop in validation loss (nats per target token) when the layer's adapters
+     *                     are enabled; positive means the layer helps
+     * @param stderr       per layer, the standard error of that mean over the permutations (0 with one permutation)
+     * @param permutations the number of permutations sampled
+     * @param lossNone     the validation loss with every layer's adapters disabled, in nats per token
+     * @param lossAll      the validation loss with every layer's adapters enabled, in nats per token
+     */
     public record Values(double[] mean, double[] stderr, int permutations, double lossNone, double lossAll) {}
 
+    /**
+     * Estimates the layers' Shapley values: for each of {@code permutations} random orders of the layers, every layer mask
+     * is switched off, then the layers are switched on one by one in that order, and the validation loss is measured
+     * before and after each step ((n_layer + 1) evaluations of {@code val} per permutation). The per-layer masks are
+     * restored afterwards, also on failure; slot flags are not touched. The model's attached adapter set is what is
+     * evaluated, so {@code set} must be attached to {@code model}.
+     *
+     * @param model        the model {@code set} is attached to
+     * @param set          the adapter set whose layers are valued
+     * @param val          validation batches (at least one); losses are averaged over their non-ignored targets
+     * @param permutations Monte-Carlo permutations, ≥ 1; the standard error shrinks with its square root
+     * @param seed         the seed of the permutations
+     * @return the per-layer values and the losses with no and with all adapters
+     * @throws IllegalArgumentException if {@code val} is empty or {@code permutations} is below 1
+     */
     public static Values estimate(LlamaModel model, LoraSet set, List<BatchSource.Batch> val, int permutations, long seed) {
         if (val.isEmpty()) throw new IllegalArgumentException("Shapley values need validation data");
         if (permutations < 1) throw new IllegalArgumentException("at least one permutation, got " + permutations);
@@ -56,7 +80,13 @@ public final class Shapley {
         return new Values(mean, se, permutations, lossNone, lossAll);
     }
 
-    /** A table for the console. */
+    /**
+     * A table for the console: a heading with the two losses, then one line per layer with its value ± standard error.
+     * Numbers are formatted in the default locale.
+     *
+     * @param v the values
+     * @return the table, starting and ending with a line separator
+     */
     public static String format(Values v) {
         StringBuilder b = new StringBuilder(String.format("%nShapley values of the layers' adapters (%d permutations; validation loss %.4f with none, %.4f with all):%n",
                 v.permutations(), v.lossNone(), v.lossAll()));
@@ -64,7 +94,13 @@ public final class Shapley {
         return b.toString();
     }
 
-    /** The values as JSON. */
+    /**
+     * The values as a JSON object: {@code permutations}, {@code loss_none}, {@code loss_all} and {@code layers}, an array
+     * of {@code {"layer", "value", "stderr"}} objects; numbers with 6 decimals.
+     *
+     * @param v the values
+     * @return the JSON text, ending with a newline
+     */
     public static String json(Values v) {
         StringBuilder b = new StringBuilder("{\"permutations\": ").append(v.permutations())
                 .append(String.format(java.util.Locale.ROOT, ", \"loss_none\": %.6f, \"loss_all\": %.6f, \"layers\": [", v.lossNone(), v.lossAll()));
