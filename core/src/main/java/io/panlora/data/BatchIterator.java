@@ -8,6 +8,8 @@ import java.util.Objects;
  * last batch is filled up with padding rows rather than borrowing from the next epoch, so epochs
  * stay whole. The state is just a {@link Position}: {@link #seek} to a saved one yields exactly the
  * batches that would have followed it.
+ *
+ * <p>Instances are mutable and not thread-safe; use one per training loop.
  */
 public final class BatchIterator {
     private final Windows windows;
@@ -18,7 +20,17 @@ public final class BatchIterator {
     private int index;
     private int[] order; // of the current epoch; null until needed
 
-    /** Starts at epoch 0, index 0. */
+    /**
+     * An iterator positioned at {@link Position#START} (epoch 0, index 0).
+     *
+     * @param windows   the windows to batch; must hold at least one window
+     * @param batchSize rows per batch, {@code >= 1}
+     * @param seed      the base seed of the per-epoch shuffles (epoch e uses
+     *                  {@code Shuffle.derive(seed, e)}); unused without shuffling
+     * @param shuffle   whether each epoch visits the windows in a seeded random order rather than in order
+     * @throws IllegalArgumentException if there are no windows or {@code batchSize < 1}
+     * @throws NullPointerException     if {@code windows} is null
+     */
     public BatchIterator(Windows windows, int batchSize, long seed, boolean shuffle) {
         this.windows = Objects.requireNonNull(windows, "windows");
         if (windows.size() == 0) throw new IllegalArgumentException("there are no windows to make batches of");
@@ -28,27 +40,52 @@ public final class BatchIterator {
         this.shuffle = shuffle;
     }
 
-    /** The windows batched. */
+    /**
+     * The windows this iterator hands out.
+     *
+     * @return the windows given to the constructor
+     */
     public Windows windows() {
         return windows;
     }
 
-    /** Rows per batch. */
+    /**
+     * Rows per batch, padding rows included.
+     *
+     * @return the batch size given to the constructor
+     */
     public int batchSize() {
         return batchSize;
     }
 
-    /** Batches per epoch (the last one may be partly padding). */
+    /**
+     * Batches per epoch: the window count divided by the batch size, rounded up.
+     *
+     * @return the number of batches in each epoch (the last one may be partly padding)
+     */
     public int batchesPerEpoch() {
         return (windows.size() + batchSize - 1) / batchSize;
     }
 
-    /** Where the next batch starts. */
+    /**
+     * Where the next batch starts; save it with a checkpoint and pass it to {@link #seek} to resume.
+     *
+     * @return the epoch and the number of windows of that epoch already handed out
+     */
     public Position position() {
         return new Position(epoch, index);
     }
 
-    /** Continues from a saved position (index == window count means the start of the next epoch). */
+    /**
+     * Continues from a saved position: the following {@link #next()} calls yield exactly the batches that
+     * followed it originally (given the same windows, batch size, seed and shuffle flag). An index equal to
+     * the window count means the start of the next epoch.
+     *
+     * @param position where to continue; its index must not exceed the number of windows
+     * @throws IllegalArgumentException if the index is past the windows of an epoch (the position was saved
+     *                                  for different data), or the epoch would overflow
+     * @throws NullPointerException     if {@code position} is null
+     */
     public void seek(Position position) {
         int n = windows.size();
         if (position.index() > n) {
@@ -63,7 +100,13 @@ public final class BatchIterator {
         index = position.index();
     }
 
-    /** The next batch: {@code [batchSize][ctx]} inputs and targets. */
+    /**
+     * The next batch, advancing the position. Never runs out: after an epoch's last batch (which is padded
+     * with rows of pad ids and {@link Example#IGNORE} targets) the next epoch begins, with a fresh order if
+     * shuffling.
+     *
+     * @return {@code [batchSize][ctx]} inputs and targets, with the position before it as {@link Batch#start()}
+     */
     public Batch next() {
         int ctx = windows.contextLength();
         int n = windows.size();

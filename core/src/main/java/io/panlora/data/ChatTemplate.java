@@ -16,6 +16,11 @@ import java.util.stream.Collectors;
  * tokenizer's BOS id in front (llama2 and mistral do write later turns' {@code <s>}, as their
  * official formats do). Adjacent segments with the same flag are merged, so each trainable span
  * and each prompt span is tokenized in one piece.
+ *
+ * <p>Markers such as {@code <|im_end|>} are rendered as text; {@link ExampleEncoder#segments} tokenizes
+ * rendered segments with control-token parsing on, so they become the vocabulary's control tokens where
+ * it has them. Only {@link #ALPACA} ends an answer with an {@link Segment.EndOfSequence} (the EOS id);
+ * the other formats write their end marker as text. Templates are stateless and thread-safe.
  */
 public enum ChatTemplate {
     /** {@code <|im_start|>role\ncontent<|im_end|>\n}. */
@@ -41,17 +46,33 @@ public enum ChatTemplate {
         this.id = id;
     }
 
-    /** The template's name, as accepted by {@link #named}. */
+    /**
+     * The template's name, as accepted by {@link #named}.
+     *
+     * @return the lower-case name, e.g. {@code "chatml"} or {@code "llama3"}
+     */
     public String id() {
         return id;
     }
 
-    /** The comma-separated names of all built-in templates. */
+    /**
+     * The names of all built-in templates, for messages and help text.
+     *
+     * @return the names separated by {@code ", "}, in declaration order
+     */
     public static String names() {
         return Arrays.stream(values()).map(ChatTemplate::id).collect(Collectors.joining(", "));
     }
 
-    /** The built-in template with this name (case, '-' and '_' ignored: "Llama-3" works). */
+    /**
+     * The built-in template with this name. Case, surrounding whitespace, {@code '-'} and {@code '_'}
+     * are ignored, so {@code "Llama-3"} and {@code "PHI_3"} work.
+     *
+     * @param name a template name (see {@link #names()}); may be null
+     * @return the template
+     * @throws IllegalArgumentException if the name is null or matches no built-in template (the message
+     *                                  lists the valid names)
+     */
     public static ChatTemplate named(String name) {
         String wanted = name == null ? "" : name.toLowerCase(Locale.ROOT).replace("-", "").replace("_", "").strip();
         for (ChatTemplate template : values()) if (template.id.equals(wanted)) return template;
@@ -62,6 +83,14 @@ public enum ChatTemplate {
      * The built-in template that a model's Jinja chat template corresponds to, judged by its
      * characteristic markers as llama.cpp does; empty if none matches (or the text is null/blank).
      * A bare template name (e.g. "chatml") is also accepted.
+     *
+     * <p>Markers are checked in this order: {@code <|im_start|>} (chatml); {@code [INST]} (llama2 with a
+     * {@code <<SYS>>} block, else mistral); {@code <|start_header_id|>} (llama3); {@code <start_of_turn>}
+     * (gemma); {@code <|assistant|>} with {@code <|end|>} (phi3); {@code <|user|>} with {@code </s>} or
+     * {@code eos_token} (zephyr); {@code ### Instruction} (alpaca).
+     *
+     * @param jinja the model's {@code tokenizer.chat_template} text, or a template name; may be null
+     * @return the matching template, or empty
      */
     public static Optional<ChatTemplate> detect(String jinja) {
         if (jinja == null || jinja.isBlank()) return Optional.empty();
@@ -86,6 +115,13 @@ public enum ChatTemplate {
      * Picks the template for training on chat data: the explicitly named one if given, else the one
      * detected from the model's Jinja template, else chatml when the model has no template (as
      * llama.cpp defaults); fails if the model's template is not recognized.
+     *
+     * @param explicitName a template name chosen by the user (see {@link #named}); null or blank for none
+     * @param modelJinja   the model's Jinja chat template ({@link io.panlora.tokenizer.Tokenizer#chatTemplate()});
+     *                     null or blank if the model has none
+     * @return the template to render chat records with
+     * @throws IllegalArgumentException if the explicit name is unknown, or no name is given and the model's
+     *                                  template matches no built-in one
      */
     public static ChatTemplate resolve(String explicitName, String modelJinja) {
         if (explicitName != null && !explicitName.isBlank()) return named(explicitName);
@@ -94,7 +130,14 @@ public enum ChatTemplate {
                 "the model's chat template matches none of the built-in templates; choose one of: " + names()));
     }
 
-    /** Renders a conversation for training (no trailing generation prompt). */
+    /**
+     * Renders a conversation for training (no trailing generation prompt); same as
+     * {@code render(messages, false)}.
+     *
+     * @param messages the turns in order; not null
+     * @return the rendered segments: assistant content and end markers trainable, everything else not
+     * @throws IllegalArgumentException if the conversation cannot be expressed in this format
+     */
     public List<Segment> render(List<ChatMessage> messages) {
         return render(messages, false);
     }
@@ -103,7 +146,16 @@ public enum ChatTemplate {
      * Renders a conversation; with {@code addGenerationPrompt} the header of a new assistant turn is
      * appended, as for inference.
      *
-     * @throws IllegalArgumentException if the conversation cannot be expressed in this format
+     * <p>The list may start with any role and need not alternate; system turns are placed as the format
+     * places them (gemma, llama2 and mistral fold them into the next user turn, alpaca writes them as a
+     * preamble). An empty list renders as nothing (or only the generation prompt).
+     *
+     * @param messages            the turns in order; not null
+     * @param addGenerationPrompt whether to end with the header of a new assistant turn (for inference)
+     * @return the rendered segments, adjacent segments with the same trainable flag merged, empty text dropped;
+     *         an unmodifiable list
+     * @throws IllegalArgumentException if the conversation cannot be expressed in this format (gemma, llama2,
+     *                                  mistral: a system message not followed by a user message)
      */
     public List<Segment> render(List<ChatMessage> messages, boolean addGenerationPrompt) {
         SegmentBuilder out = new SegmentBuilder();
@@ -228,7 +280,14 @@ public enum ChatTemplate {
         }
     }
 
-    /** The plain text of rendered segments (an end-of-sequence segment is shown as {@code eosText}). */
+    /**
+     * The plain text of rendered segments, e.g. to show or to log what a template produces.
+     *
+     * @param segments the segments, e.g. from {@link #render(List, boolean)}; not null
+     * @param eosText  what to write for each {@link Segment.EndOfSequence} (e.g. {@code "</s>"}, or
+     *                 {@code ""}); {@code null} writes {@code "null"}
+     * @return the texts concatenated, trainable flags ignored
+     */
     public static String text(List<Segment> segments, String eosText) {
         StringBuilder sb = new StringBuilder();
         for (Segment s : segments) {

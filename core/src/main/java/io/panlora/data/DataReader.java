@@ -34,21 +34,44 @@ import java.util.Locale;
  * </ul>
  * Any other file is plain UTF-8 text, tokenized whole (BOS first, control-token text not parsed)
  * with every token trained, as one {@link TrainingData.Layout#TOKEN_STREAM} example.
+ *
+ * <p>JSONL details: lines end at {@code '\n'} (a trailing {@code '\r'} is dropped); a UTF-8 byte order
+ * mark at the start of the file is ignored; each line must be valid UTF-8 and strict JSON (see
+ * {@link JsonParser}); the fields named above must be strings, except {@code "input"}, which may also be
+ * absent or null (both meaning {@code ""}). A record that yields no target tokens (e.g. an empty
+ * completion with a tokenizer without EOS) is a bad line. How the records become tokens is set by
+ * {@link ReadOptions} and described at {@link ExampleEncoder}.
+ *
+ * <p>The methods are static and keep no state; they are safe to call from several threads if the
+ * tokenizer is.
  */
 public final class DataReader {
 
     private DataReader() {}
 
-    /** Whether the file is read as JSONL (its name ends in ".jsonl", any case). */
+    /**
+     * Whether {@link #read} treats the file as JSONL. Only the name counts; the file need not exist.
+     *
+     * @param file a path; not null
+     * @return true if the file name ends in {@code ".jsonl"}, in any case; false otherwise (also for a path
+     *         without a file name, such as a root)
+     */
     public static boolean isJsonl(Path file) {
         Path name = file.getFileName();
         return name != null && name.toString().toLowerCase(Locale.ROOT).endsWith(".jsonl");
     }
 
     /**
-     * Reads and tokenizes a whole training file.
+     * Reads and tokenizes a whole training file: {@link #readJsonl} if {@link #isJsonl} says so, else
+     * {@link #readText}.
      *
+     * @param file      the training file; not null
+     * @param tokenizer the model's tokenizer
+     * @param options   how to read JSONL records (ignored for plain text)
+     * @return the examples, in file order, with the bad-line counts when bad lines are skipped
+     * @throws java.nio.file.NoSuchFileException if the file does not exist
      * @throws DataFormatException on malformed content ("file:line: problem"), or if nothing usable remains
+     * @throws IOException if the path is a directory or the file cannot be read
      * @throws IllegalArgumentException if chat records need a template and the model's is not recognized
      */
     public static TrainingData read(Path file, Tokenizer tokenizer, ReadOptions options) throws IOException {
@@ -57,7 +80,19 @@ public final class DataReader {
         return isJsonl(file) ? readJsonl(file, tokenizer, options) : readText(file, tokenizer);
     }
 
-    /** Reads a plain text file as one token stream. */
+    /**
+     * Reads a plain text file as one token stream, whatever its name: the whole file is decoded as strict
+     * UTF-8 (a leading byte order mark is dropped) and tokenized with the tokenizer's BOS/EOS handling
+     * ({@code addSpecial = true}) and control-token text taken literally; every token but the first is
+     * trained.
+     *
+     * @param file      the text file; not null
+     * @param tokenizer the model's tokenizer
+     * @return a {@link TrainingData.Layout#TOKEN_STREAM} with one example
+     * @throws DataFormatException if the file is not valid UTF-8 (naming the line of the first bad byte), is
+     *                             empty, or has fewer than two tokens
+     * @throws IOException if the file cannot be read
+     */
     public static TrainingData readText(Path file, Tokenizer tokenizer) throws IOException {
         byte[] bytes = Files.readAllBytes(file);
         String text = decodeStrict(file, bytes);
@@ -70,7 +105,22 @@ public final class DataReader {
         return TrainingData.of(file, TrainingData.Layout.TOKEN_STREAM, List.of(example));
     }
 
-    /** Reads a JSONL file, one example per non-blank line. */
+    /**
+     * Reads a JSONL file, one example per non-blank line, whatever its name (see the class comment for
+     * the record forms). With {@link ReadOptions#skipBadLines()}, malformed lines are counted and the first
+     * {@link ReadOptions#reportedBadLines()} of their messages kept; otherwise the first one fails the read.
+     * The chat template is resolved once, at the first {@code "messages"} record.
+     *
+     * @param file      the JSONL file; not null
+     * @param tokenizer the model's tokenizer; its chat template is used when the options name none
+     * @param options   how to read and encode records; not null
+     * @return a {@link TrainingData.Layout#EXAMPLES} with one example per good line, in file order
+     * @throws DataFormatException on the first malformed line ("file:line: problem") unless bad lines are
+     *                             skipped, or if no usable example remains
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if chat records need a template and the model's is not recognized
+     *                                  (not treated as a bad line)
+     */
     public static TrainingData readJsonl(Path file, Tokenizer tokenizer, ReadOptions options) throws IOException {
         ExampleEncoder encoder = new ExampleEncoder(tokenizer, options.parseSpecial(), options.segmentTokenization());
         ChatTemplate[] template = {options.chatTemplate()}; // resolved on the first chat record

@@ -15,13 +15,17 @@ import java.util.NoSuchElementException;
  * <p>With a separate validation file, its windows are the validation set and nothing is split off.
  * Otherwise a fraction (default {@value #DEFAULT_VALIDATION_FRACTION}) is held out:
  * <ul>
- *   <li>separate examples: {@code round(fraction * n)} examples (at least 1 and at most n - 1 when
- *       n >= 2 and fraction > 0; none when n < 2), namely the first ones of a seeded shuffle of
- *       the example indices; both sets keep file order and are packed separately, so no window mixes them;</li>
+ *   <li>separate examples: {@code round(fraction * n)} examples (at least 1 and at most {@code n - 1} when
+ *       {@code n >= 2} and {@code fraction > 0}; none when {@code n < 2}), namely the first ones of a seeded
+ *       shuffle of the example indices; both sets keep file order and are packed separately, so no window
+ *       mixes them;</li>
  *   <li>a token stream: the last {@code round(fraction * windows)} windows (same bounds), a
  *       contiguous tail, so validation text does not interleave with training text.</li>
  * </ul>
  * The split depends only on the data, the packer and the seed.
+ *
+ * <p>A dataset is immutable once built; its window sets may be read from several threads (but see
+ * {@link Windows#fingerprint()}), while each {@link BatchIterator} it hands out belongs to one thread.
  */
 public final class Dataset {
 
@@ -46,9 +50,16 @@ public final class Dataset {
     /**
      * Packs the data and splits off validation.
      *
+     * @param trainData          the training data; not null
      * @param validationData     a separate validation set, or null to split off {@code validationFraction}
-     * @param validationFraction in [0, 1): the share held out when validationData is null
-     * @throws IllegalArgumentException if no training window remains
+     * @param packer             how examples become windows (context length, packing, pad id); not null
+     * @param validationFraction in [0, 1): the share held out when validationData is null (checked even when
+     *                           it is not used); 0 holds out nothing
+     * @param seed               chooses which examples are held out (separate examples only; a token stream
+     *                           always holds out its tail)
+     * @return the training and validation windows
+     * @throws IllegalArgumentException if the fraction is outside [0, 1) or NaN, or no training window remains
+     *                                  (e.g. every example lost its targets to truncation)
      */
     public static Dataset of(TrainingData trainData, TrainingData validationData, Packer packer,
                              double validationFraction, long seed) {
@@ -91,6 +102,19 @@ public final class Dataset {
     /**
      * Reads the training file (and the validation file, if not null) and builds the dataset; every
      * file is read whole, so malformed data fails here, before training starts.
+     *
+     * @param trainFile          the training file (JSONL or plain text, see {@link DataReader}); not null
+     * @param validationFile     a separate validation file, or null to split validation off the training data
+     * @param tokenizer          the model's tokenizer
+     * @param options            how to read JSONL files (used for both files)
+     * @param packer             how examples become windows
+     * @param validationFraction in [0, 1): the share held out when {@code validationFile} is null
+     * @param seed               chooses the held-out examples (see {@link #of})
+     * @return the training and validation windows
+     * @throws DataFormatException if either file has malformed content or nothing to train on
+     * @throws IOException if a file is missing, is a directory or cannot be read
+     * @throws IllegalArgumentException as {@link #of}, or if chat records need a template and the model's is
+     *                                  not recognized
      */
     public static Dataset load(Path trainFile, Path validationFile, Tokenizer tokenizer, ReadOptions options, Packer packer,
                                double validationFraction, long seed) throws IOException {
@@ -106,32 +130,64 @@ public final class Dataset {
         return Math.clamp(k, 1, n - 1);
     }
 
-    /** The data read from the training file (its bad-line counts included). */
+    /**
+     * The data read from the training file, before the validation split.
+     *
+     * @return all training examples, with the bad-line counts of the read
+     */
     public TrainingData trainData() {
         return trainData;
     }
 
-    /** The data read from the separate validation file, or null when validation was split off. */
+    /**
+     * The data read from the separate validation file.
+     *
+     * @return the validation data, or null when validation was split off the training data
+     */
     public TrainingData validationData() {
         return validationData;
     }
 
-    /** The training windows. */
+    /**
+     * The training windows, the held-out part removed.
+     *
+     * @return at least one window
+     */
     public Windows train() {
         return train;
     }
 
-    /** The validation windows (possibly none). */
+    /**
+     * The validation windows.
+     *
+     * @return the windows of the validation file or of the held-out part; possibly none
+     */
     public Windows validation() {
         return validation;
     }
 
-    /** An endless iterator of training batches, shuffled per epoch if asked. */
+    /**
+     * An endless iterator of training batches, shuffled per epoch if asked; each call makes a new iterator
+     * at {@link Position#START}.
+     *
+     * @param batchSize rows per batch, {@code >= 1}
+     * @param seed      the base seed of the per-epoch shuffles
+     * @param shuffle   whether each epoch visits the windows in a seeded random order
+     * @return a new iterator over {@link #train()}
+     * @throws IllegalArgumentException if {@code batchSize < 1}
+     */
     public BatchIterator batches(int batchSize, long seed, boolean shuffle) {
         return new BatchIterator(train, batchSize, seed, shuffle);
     }
 
-    /** One pass over the validation windows in order, the last batch padded; empty if there are none. */
+    /**
+     * One pass over the validation windows in order, the last batch padded; empty if there are none.
+     * Each {@code iterator()} call starts a new pass.
+     *
+     * @param batchSize rows per batch, {@code >= 1}
+     * @return the validation batches, {@code ceil(validation windows / batchSize)} of them
+     * @throws IllegalArgumentException if {@code batchSize < 1}
+     */
     public Iterable<Batch> validationBatches(int batchSize) {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
         if (validation.size() == 0) return List.of();

@@ -12,14 +12,24 @@ import java.util.Objects;
  * The model-side form is {@link #shifted()}: {@code inputs[j] = tokens[j]} and
  * {@code targets[j] = lossMask[j + 1] ? tokens[j + 1] : IGNORE}, for {@code j < length - 1}.
  *
- * <p>The arrays are not copied; treat them as immutable.
+ * <p>The arrays are not copied; treat them as immutable. Unlike a plain record, {@code equals},
+ * {@code hashCode} and {@code toString} use the arrays' contents.
+ *
+ * @param tokens   the token ids, BOS (if any) first; not null
+ * @param lossMask per token, whether it is a prediction target; same length as {@code tokens},
+ *                 {@code lossMask[0]} false
  */
 public record Example(int[] tokens, boolean[] lossMask) {
 
-    /** The target value that the loss ignores (not trained, or padding). */
+    /** The target value that the loss ignores (not trained, or padding); never a valid token id. */
     public static final int IGNORE = -1;
 
-    /** Validates shapes and the mask convention. */
+    /**
+     * Validates shapes and the mask convention.
+     *
+     * @throws NullPointerException     if either array is null
+     * @throws IllegalArgumentException if the lengths differ or {@code lossMask[0]} is true
+     */
     public Example {
         Objects.requireNonNull(tokens, "tokens");
         Objects.requireNonNull(lossMask, "lossMask");
@@ -31,7 +41,12 @@ public record Example(int[] tokens, boolean[] lossMask) {
         }
     }
 
-    /** An example whose every token but the first is a target (plain text). */
+    /**
+     * An example whose every token but the first is a target (plain text).
+     *
+     * @param tokens the token ids; not null, used without copying
+     * @return the example (with no target if it has fewer than two tokens)
+     */
     public static Example allTrained(int[] tokens) {
         boolean[] mask = new boolean[tokens.length];
         Arrays.fill(mask, true);
@@ -39,19 +54,32 @@ public record Example(int[] tokens, boolean[] lossMask) {
         return new Example(tokens, mask);
     }
 
-    /** The number of tokens. */
+    /**
+     * The number of tokens.
+     *
+     * @return {@code tokens.length}
+     */
     public int length() {
         return tokens.length;
     }
 
-    /** The number of target tokens (true entries of the mask). */
+    /**
+     * The number of target tokens (true entries of the mask).
+     *
+     * @return from 0 to {@code length() - 1}
+     */
     public int targetCount() {
         int count = 0;
         for (boolean trained : lossMask) if (trained) count++;
         return count;
     }
 
-    /** Inputs and next-token targets ({@link #IGNORE} where not trained), each of length {@code length - 1}. */
+    /**
+     * Inputs and next-token targets, without padding.
+     *
+     * @return new arrays of length {@code max(0, length() - 1)}: {@code inputs[j] = tokens[j]} and
+     *         {@code targets[j] = lossMask[j + 1] ? tokens[j + 1] : IGNORE}
+     */
     public Shifted shifted() {
         int n = Math.max(0, tokens.length - 1);
         int[] inputs = Arrays.copyOf(tokens, n);
@@ -60,9 +88,21 @@ public record Example(int[] tokens, boolean[] lossMask) {
         return new Shifted(inputs, targets);
     }
 
-    /** The model-side form of an example or window: what the model reads, and what it should predict. */
+    /**
+     * The model-side form of an example or window: what the model reads, and what it should predict.
+     * Like {@link Example}, the arrays are not copied and {@code equals}, {@code hashCode} and
+     * {@code toString} use their contents.
+     *
+     * @param inputs  the token id at each position
+     * @param targets the token to predict at each position, or {@link #IGNORE}; same length as {@code inputs}
+     */
     public record Shifted(int[] inputs, int[] targets) {
-        /** Checks that both have the same length. */
+        /**
+         * Checks that both have the same length.
+         *
+         * @throws IllegalArgumentException if the lengths differ
+         * @throws NullPointerException     if either array is null
+         */
         public Shifted {
             if (inputs.length != targets.length) {
                 throw new IllegalArgumentException("inputs and targets differ in length: " + inputs.length + " vs " + targets.length);

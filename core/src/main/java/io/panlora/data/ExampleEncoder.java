@@ -33,6 +33,9 @@ import java.util.Objects;
  * <p>BOS: an example starts with the tokenizer's BOS id when the tokenizer adds one to
  * {@code encode(text, addSpecial = true, ...)} and the rendered text did not already produce it.
  * EOS: an {@link Segment.EndOfSequence} becomes the tokenizer's EOS id, or nothing if it has none.
+ * The first token of an example is never a target, whatever its segment.
+ *
+ * <p>An encoder holds no mutable state; it is thread-safe if its tokenizer is (panlora's are).
  */
 public final class ExampleEncoder {
 
@@ -44,11 +47,11 @@ public final class ExampleEncoder {
         PER_SEGMENT
     }
 
-    /** The standard Alpaca preamble for records without an input. */
+    /** The standard Alpaca preamble for records without an input (ends with a blank line). */
     public static final String ALPACA_NO_INPUT_PREAMBLE =
             "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n";
 
-    /** The standard Alpaca preamble for records with an input. */
+    /** The standard Alpaca preamble for records with an input (ends with a blank line). */
     public static final String ALPACA_WITH_INPUT_PREAMBLE =
             "Below is an instruction that describes a task, paired with an input that provides further context. "
                     + "Write a response that appropriately completes the request.\n\n";
@@ -58,14 +61,27 @@ public final class ExampleEncoder {
     private final SegmentTokenization segmentTokenization;
     private final int bos;
 
-    /** An encoder with {@link SegmentTokenization#JOINED} segments. */
+    /**
+     * An encoder with {@link SegmentTokenization#JOINED} segments.
+     *
+     * @param tokenizer    the model's tokenizer; not null
+     * @param parseSpecial whether control-token text (e.g. "&lt;|im_end|&gt;") inside record fields
+     *                     becomes control tokens; chat-template markup is always parsed so
+     * @throws NullPointerException if {@code tokenizer} is null
+     */
     public ExampleEncoder(Tokenizer tokenizer, boolean parseSpecial) {
         this(tokenizer, parseSpecial, SegmentTokenization.JOINED);
     }
 
     /**
-     * @param parseSpecial whether control-token text (e.g. "&lt;|im_end|&gt;") inside record fields
-     *                     becomes control tokens; chat-template markup is always parsed so
+     * An encoder. Construction encodes a one-letter probe text to learn whether the tokenizer adds a BOS
+     * id of its own.
+     *
+     * @param tokenizer           the model's tokenizer; not null
+     * @param parseSpecial        whether control-token text (e.g. "&lt;|im_end|&gt;") inside record fields
+     *                            becomes control tokens; chat-template markup is always parsed so
+     * @param segmentTokenization how runs of prompt and trained text are tokenized; not null
+     * @throws NullPointerException if {@code tokenizer} or {@code segmentTokenization} is null
      */
     public ExampleEncoder(Tokenizer tokenizer, boolean parseSpecial, SegmentTokenization segmentTokenization) {
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
@@ -85,24 +101,54 @@ public final class ExampleEncoder {
         return adds ? bos : -1;
     }
 
-    /** A whole text, every token trained: {@code encode(text, addSpecial = true, parseSpecial)}. */
+    /**
+     * A whole text, every token trained: {@code encode(text, addSpecial = true, parseSpecial)}. No EOS is
+     * appended beyond what the vocabulary's add_eos asks for.
+     *
+     * @param text the text; not null, may be empty
+     * @return the tokens, BOS first if the vocabulary adds one, all but the first token targets
+     */
     public Example text(String text) {
         return Example.allTrained(tokenizer.encode(text, true, parseSpecial));
     }
 
-    /** A prompt (not trained) followed directly by its completion and EOS (trained). */
+    /**
+     * A prompt (not trained) followed directly by its completion and EOS (trained). Nothing is inserted
+     * between the two: put any separating space or newline into one of them.
+     *
+     * @param prompt     the context the model is given; not null
+     * @param completion the text the model should learn to produce; not null
+     * @return BOS (if the tokenizer adds one), the prompt's tokens, the completion's tokens and EOS (if the
+     *         tokenizer has one), with the completion and EOS as targets
+     */
     public Example promptCompletion(String prompt, String completion) {
         return encode(List.of(new Segment.Text(prompt, false), new Segment.Text(completion, true),
                 new Segment.EndOfSequence(true)), parseSpecial);
     }
 
-    /** An Alpaca record: the standard prompt (not trained), then the output and EOS (trained). */
+    /**
+     * An Alpaca record: the standard prompt (not trained, see {@link #alpacaPrompt}), then the output and
+     * EOS (trained).
+     *
+     * @param instruction the task; not null
+     * @param input       further context for the task; null or empty for none
+     * @param output      the response to train on; not null
+     * @return the encoded example, with the output and EOS (if the tokenizer has one) as targets
+     */
     public Example alpaca(String instruction, String input, String output) {
         return encode(List.of(new Segment.Text(alpacaPrompt(instruction, input), false),
                 new Segment.Text(output, true), new Segment.EndOfSequence(true)), parseSpecial);
     }
 
-    /** The standard Alpaca prompt, with the input section only if {@code input} is non-empty. */
+    /**
+     * The standard Alpaca prompt, with the input section only if {@code input} is non-empty:
+     * the preamble, {@code "### Instruction:\n"} + instruction, optionally {@code "\n\n### Input:\n"} +
+     * input, then {@code "\n\n### Response:\n"}.
+     *
+     * @param instruction the task
+     * @param input       further context; null or empty for none
+     * @return the prompt text, ending just before the response
+     */
     public static String alpacaPrompt(String instruction, String input) {
         if (input == null || input.isEmpty()) {
             return ALPACA_NO_INPUT_PREAMBLE + "### Instruction:\n" + instruction + "\n\n### Response:\n";
@@ -111,12 +157,29 @@ public final class ExampleEncoder {
                 + "\n\n### Response:\n";
     }
 
-    /** A conversation rendered with a chat template; only assistant content and end markers trained. */
+    /**
+     * A conversation rendered with a chat template; only assistant content and end markers trained.
+     * The rendered markup is tokenized with control-token parsing on, regardless of this encoder's
+     * {@code parseSpecial}.
+     *
+     * @param messages the turns; not null
+     * @param template the chat format; not null
+     * @return the encoded conversation (without a trailing generation prompt)
+     * @throws IllegalArgumentException if the conversation cannot be rendered in this template (see
+     *                                  {@link ChatTemplate#render(List, boolean)})
+     */
     public Example chat(List<ChatMessage> messages, ChatTemplate template) {
         return segments(template.render(messages));
     }
 
-    /** Rendered segments, each tokenized with parseSpecial = true (template markup must become control tokens). */
+    /**
+     * Rendered segments, each tokenized with parseSpecial = true (template markup must become control tokens).
+     *
+     * @param segments the segments in order, e.g. from {@link ChatTemplate#render(List)}; empty texts are
+     *                 skipped
+     * @return the encoded example; each token's loss flag comes from its segment as described in the class
+     *         comment
+     */
     public Example segments(List<Segment> segments) {
         return encode(segments, true);
     }

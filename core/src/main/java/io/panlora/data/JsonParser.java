@@ -12,15 +12,27 @@ import java.util.Map;
  * zeros, no raw control characters inside strings, no unpaired surrogates in {@code \\u} escapes,
  * no duplicate object keys, and nothing but whitespace after the value. Errors carry a 1-based
  * column (in UTF-16 code units of the input), so callers can point at the offending character.
+ *
+ * <p>Objects keep their keys in source order; numbers are kept as their source text
+ * ({@link JsonValue.Num}). Whitespace is JSON's: space, tab, {@code '\n'} and {@code '\r'}. Stateless
+ * from the caller's view and thread-safe.
  */
 public final class JsonParser {
 
-    /** Nesting deeper than this is rejected, so hostile input cannot overflow the stack. */
+    /**
+     * The deepest nesting of arrays and objects accepted; deeper input is a {@link SyntaxError}, so hostile
+     * input cannot overflow the stack.
+     */
     public static final int MAX_DEPTH = 512;
 
-    /** A syntax error at a 1-based column of the input. */
+    /**
+     * A syntax error at a 1-based column of the input. The message is {@code "<problem> at column <n>"};
+     * it carries no line, since the parser sees one string (callers reading JSONL add the line).
+     */
     public static final class SyntaxError extends Exception {
+        /** The 1-based column (UTF-16 code units) of the offending character. */
         private final int column;
+        /** The description of the problem, without the column. */
         private final String problem;
 
         SyntaxError(String problem, int column) {
@@ -29,12 +41,21 @@ public final class JsonParser {
             this.column = column;
         }
 
-        /** The 1-based column of the offending character (input length + 1 for "unexpected end"). */
+        /**
+         * Where the error is.
+         *
+         * @return the 1-based column, in UTF-16 code units, of the offending character (input length + 1
+         *         for "unexpected end"; the opening quote for an unterminated string)
+         */
         public int column() {
             return column;
         }
 
-        /** The problem without the column, e.g. "expected ',' or '}'". */
+        /**
+         * What is wrong.
+         *
+         * @return the problem without the column, e.g. "expected ',' or '}'"
+         */
         public String problem() {
             return problem;
         }
@@ -47,7 +68,14 @@ public final class JsonParser {
         this.text = text;
     }
 
-    /** Parses one complete JSON document; anything but whitespace after it is an error. */
+    /**
+     * Parses one complete JSON document; anything but whitespace after it is an error.
+     *
+     * @param text the document, e.g. one JSONL line (a byte order mark is not skipped); not null
+     * @return the value: an object, array, string, number, boolean or null
+     * @throws SyntaxError if the text is empty or blank, is not strict JSON, nests deeper than
+     *                     {@link #MAX_DEPTH}, repeats an object key, or has more than whitespace after the value
+     */
     public static JsonValue parse(String text) throws SyntaxError {
         JsonParser parser = new JsonParser(text);
         parser.skipWhitespace();

@@ -18,6 +18,8 @@ import java.util.List;
  * they fit whole; packed examples are not masked from each other's attention (as in Hugging Face
  * packing without position-id resets), and the boundary token is never a target.
  *
+ * <p>Packing is deterministic and keeps example order; a packer is immutable and thread-safe.
+ *
  * @param contextLength the number of input positions per window (ctx)
  * @param packExamples  pack several short examples into one window
  * @param padId         the token id written into input positions past the data; any valid id works, since its
@@ -26,18 +28,34 @@ import java.util.List;
  */
 public record Packer(int contextLength, boolean packExamples, int padId) {
 
-    /** Checks the values. */
+    /**
+     * Checks the values.
+     *
+     * @throws IllegalArgumentException if {@code contextLength < 1} or {@code padId < 0}
+     */
     public Packer {
         if (contextLength < 1) throw new IllegalArgumentException("context length must be >= 1, got " + contextLength);
         if (padId < 0) throw new IllegalArgumentException("pad id must be >= 0, got " + padId);
     }
 
-    /** A pad id for a tokenizer: its EOS if it has one, else 0. */
+    /**
+     * A pad id for a tokenizer: its EOS if it has one, else 0. (The vocabulary's own pad id is not used;
+     * any valid id works, see {@link #padId()}.)
+     *
+     * @param tokenizer the model's tokenizer; not null
+     * @return the EOS id, or 0 when the tokenizer has no EOS
+     */
     public static int padIdFor(io.panlora.tokenizer.Tokenizer tokenizer) {
         return tokenizer.eos() >= 0 ? tokenizer.eos() : 0;
     }
 
-    /** Windows for data in its layout. */
+    /**
+     * Windows for data in its layout: {@link #stream} for {@link TrainingData.Layout#TOKEN_STREAM},
+     * {@link #examples} for {@link TrainingData.Layout#EXAMPLES}.
+     *
+     * @param data the examples and their layout; not null
+     * @return the windows, possibly none
+     */
     public Windows pack(TrainingData data) {
         return switch (data.layout()) {
             case TOKEN_STREAM -> stream(data.examples());
@@ -45,7 +63,14 @@ public record Packer(int contextLength, boolean packExamples, int padId) {
         };
     }
 
-    /** Consecutive windows over each example's tokens (windows do not cross examples). */
+    /**
+     * Consecutive windows over each example's tokens (windows do not cross examples): for an example of n
+     * tokens, windows start at 0, ctx, 2 ctx, ... while at least two tokens remain, so an example of fewer
+     * than two tokens yields no window. Each window's own first token is not a target.
+     *
+     * @param examples the token streams; not null
+     * @return the windows, in order; no example is counted as truncated or dropped
+     */
     public Windows stream(List<Example> examples) {
         SpanList spans = new SpanList();
         for (int e = 0; e < examples.size(); e++) {
@@ -58,7 +83,14 @@ public record Packer(int contextLength, boolean packExamples, int padId) {
         return spans.build(examples, contextLength, padId, 0, 0);
     }
 
-    /** One window per example, or packed if {@link #packExamples}. */
+    /**
+     * One window per example, or packed if {@link #packExamples}: each example is cut to its first
+     * {@code contextLength + 1} tokens, dropped if no target remains, and (when packing) appended to the
+     * open window if it fits whole, else starts a new one.
+     *
+     * @param examples the examples, in order; not null
+     * @return the windows, with the truncated and dropped counts
+     */
     public Windows examples(List<Example> examples) {
         int capacity = contextLength + 1;
         SpanList spans = new SpanList();

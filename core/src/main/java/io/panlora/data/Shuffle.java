@@ -4,12 +4,20 @@ package io.panlora.data;
  * Seeded permutations that are identical on every JVM and Java version: SplitMix64 (fixed
  * constants, written out here rather than relying on a library class's unspecified internals),
  * unbiased bounded draws by rejection, and Fisher-Yates. Checkpoints depend on this staying fixed.
+ * All methods are pure functions and thread-safe.
  */
 public final class Shuffle {
 
     private Shuffle() {}
 
-    /** A random permutation of 0..n-1 determined by the seed. */
+    /**
+     * A random permutation of 0..n-1 determined by the seed (uniform over all permutations).
+     *
+     * @param n    the number of elements, {@code >= 0}
+     * @param seed any value; equal seeds give equal permutations
+     * @return a new array holding each of 0..n-1 once (empty for n = 0)
+     * @throws NegativeArraySizeException if {@code n < 0}
+     */
     public static int[] permutation(int n, long seed) {
         int[] order = new int[n];
         for (int i = 0; i < n; i++) order[i] = i;
@@ -23,7 +31,14 @@ public final class Shuffle {
         return order;
     }
 
-    /** A seed for an independent stream (e.g. one per epoch) derived from a base seed. */
+    /**
+     * A seed for an independent stream (e.g. one per epoch) derived from a base seed. panlora uses the
+     * epoch number as the stream for the per-epoch shuffle and -1 for the validation split.
+     *
+     * @param seed   the base seed
+     * @param stream which stream; different streams give unrelated seeds
+     * @return the derived seed, for {@link #permutation}
+     */
     public static long derive(long seed, long stream) {
         return SplitMix64.mix(seed ^ SplitMix64.mix(stream + 0x6A09E667F3BCC909L));
     }

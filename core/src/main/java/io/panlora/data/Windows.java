@@ -9,6 +9,11 @@ import java.util.List;
  * {@code inputs[ctx]} and {@code targets[ctx]} by shifting (see {@link Example}), with the pad id /
  * {@link Example#IGNORE} after its last token. Windows are materialized only when asked for, so a
  * large dataset costs its tokens plus a few ints per window.
+ *
+ * <p>Windows are numbered 0 to {@code size() - 1}; a window index outside that range throws an
+ * {@link IndexOutOfBoundsException}. The windows never change. Reading them ({@link #fill},
+ * {@link #window}, {@link #targetCount(int)}) is safe from several threads; {@link #fingerprint()} caches
+ * its result without synchronization, so call it once before sharing the instance.
  */
 public final class Windows {
     private final List<Example> examples;
@@ -34,37 +39,74 @@ public final class Windows {
         this.droppedExamples = droppedExamples;
     }
 
-    /** The number of windows. */
+    /**
+     * The number of windows.
+     *
+     * @return the window count, possibly 0
+     */
     public int size() {
         return windowSpans.length - 1;
     }
 
-    /** The number of input positions per window (ctx). */
+    /**
+     * The number of input positions per window (ctx); a window holds up to ctx + 1 tokens.
+     *
+     * @return the packer's context length
+     */
     public int contextLength() {
         return contextLength;
     }
 
-    /** The token id written into input positions past a window's end. */
+    /**
+     * The token id written into input positions past a window's end (their targets are
+     * {@link Example#IGNORE}).
+     *
+     * @return the packer's pad id
+     */
     public int padId() {
         return padId;
     }
 
-    /** How many examples were longer than ctx + 1 tokens and lost their end. */
+    /**
+     * How many examples were longer than ctx + 1 tokens and lost their end (separate examples only).
+     *
+     * @return the count; 0 for a token stream and for the train/validation parts split off a stream
+     */
     public int truncatedExamples() {
         return truncatedExamples;
     }
 
-    /** How many examples were left out because no target remained within ctx + 1 tokens. */
+    /**
+     * How many examples were left out because no target remained within ctx + 1 tokens (separate examples
+     * only).
+     *
+     * @return the count; 0 for a token stream
+     */
     public int droppedExamples() {
         return droppedExamples;
     }
 
-    /** How many example pieces the windows are made of: for separate examples, the examples kept; for a stream, the windows. */
+    /**
+     * How many example pieces the windows are made of.
+     *
+     * @return for separate examples, the examples kept; for a stream, the windows
+     */
     public int spanCount() {
         return spans.length / 3;
     }
 
-    /** Writes window {@code w} into {@code inputs} and {@code targets} (each of length ctx). */
+    /**
+     * Writes window {@code w} into {@code inputs} and {@code targets} (each of length ctx), overwriting every
+     * element: the window's tokens shifted as in {@link Example#shifted()}, then pad ids and
+     * {@link Example#IGNORE} up to ctx. The window's first token, and the first token of each further packed
+     * example, is never a target.
+     *
+     * @param w       the window index, 0 to {@code size() - 1}
+     * @param inputs  receives the input token ids; length ctx
+     * @param targets receives the targets; length ctx
+     * @throws IllegalArgumentException  if an array's length is not ctx
+     * @throws IndexOutOfBoundsException if {@code w} is out of range
+     */
     public void fill(int w, int[] inputs, int[] targets) {
         if (inputs.length != contextLength || targets.length != contextLength) {
             throw new IllegalArgumentException("expected arrays of length " + contextLength);
@@ -87,7 +129,13 @@ public final class Windows {
         for (int k = Math.max(written - 1, 0); k < contextLength; k++) targets[k] = Example.IGNORE;
     }
 
-    /** Window {@code w} as new arrays. */
+    /**
+     * Window {@code w} as new arrays (see {@link #fill}).
+     *
+     * @param w the window index, 0 to {@code size() - 1}
+     * @return the inputs and targets, each of length ctx
+     * @throws IndexOutOfBoundsException if {@code w} is out of range
+     */
     public Example.Shifted window(int w) {
         int[] inputs = new int[contextLength];
         int[] targets = new int[contextLength];
@@ -95,7 +143,13 @@ public final class Windows {
         return new Example.Shifted(inputs, targets);
     }
 
-    /** The number of targets (not {@link Example#IGNORE}) in window {@code w}. */
+    /**
+     * The number of targets (not {@link Example#IGNORE}) in window {@code w}, without materializing it.
+     *
+     * @param w the window index, 0 to {@code size() - 1}
+     * @return the count, from 0 to ctx
+     * @throws IndexOutOfBoundsException if {@code w} is out of range
+     */
     public int targetCount(int w) {
         int count = 0;
         for (int s = windowSpans[w]; s < windowSpans[w + 1]; s++) {
@@ -108,7 +162,11 @@ public final class Windows {
         return count;
     }
 
-    /** The number of targets over all windows. */
+    /**
+     * The number of targets over all windows (the tokens one epoch trains on).
+     *
+     * @return the sum of {@link #targetCount(int)} over the windows
+     */
     public long targetCount() {
         long total = 0;
         for (int w = 0; w < size(); w++) total += targetCount(w);
@@ -126,7 +184,10 @@ public final class Windows {
 
     /**
      * A 64-bit hash of every window's inputs and targets (and the shape): equal windows give equal
-     * fingerprints, so a checkpoint can detect that it is being resumed on different data.
+     * fingerprints, so a checkpoint can detect that it is being resumed on different data. Computed on the
+     * first call by materializing every window, then cached (the cache is not synchronized).
+     *
+     * @return an FNV-1a hash over the context length, the window count and every input and target
      */
     public long fingerprint() {
         if (!fingerprinted) {

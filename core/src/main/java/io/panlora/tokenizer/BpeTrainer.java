@@ -19,6 +19,9 @@ import java.util.Set;
  * contain the merged pair. It stops at the requested size; if the text runs out of pairs seen at least twice, the
  * rest of the vocabulary is filled with unused {@code <|reserved_N|>} tokens so the size is always as asked.
  * The result is a pure function of the text, the size and the specials.
+ *
+ * <p>The vocabulary has add_bos true, add_eos false, no unknown or padding token, no scores and no chat
+ * template. All methods are static and thread-safe; training keeps the whole text's word counts in memory.
  */
 public final class BpeTrainer {
 
@@ -35,12 +38,30 @@ public final class BpeTrainer {
     private BpeTrainer() {
     }
 
-    /** Trains a vocabulary of exactly {@code vocabSize} tokens (BOS, EOS, 256 bytes, merges) from text. */
+    /**
+     * Trains a vocabulary of exactly {@code vocabSize} tokens (BOS, EOS, 256 bytes, merges) from text.
+     *
+     * @param text      the training text; not null (empty text gives only BOS, EOS, bytes and reserved tokens)
+     * @param vocabSize the number of tokens, at least 258
+     * @return a {@code "gpt2"} vocabulary with pre-tokenizer {@value #PRE}; pass it to {@link Tokenizer#of}
+     * @throws IllegalArgumentException if {@code vocabSize} is below 258
+     */
     public static TokenizerSpec train(String text, int vocabSize) {
         return train(text, vocabSize, List.of());
     }
 
-    /** Trains a vocabulary of exactly {@code vocabSize} tokens with extra control tokens after BOS and EOS. */
+    /**
+     * Trains a vocabulary of exactly {@code vocabSize} tokens with extra control tokens after BOS and EOS.
+     * The specials are not seen by training: their text in {@code text} is counted as ordinary words.
+     *
+     * @param text          the training text; not null
+     * @param vocabSize     the number of tokens, at least {@code 2 + extraSpecials.size() + 256}
+     * @param extraSpecials further control tokens (e.g. {@code "<|im_start|>"}), given ids 2, 3, ... in order;
+     *                      not null
+     * @return a {@code "gpt2"} vocabulary with pre-tokenizer {@value #PRE}
+     * @throws IllegalArgumentException if {@code vocabSize} is too small, or a special is null, empty, a
+     *                                  single byte character, or given twice (BOS and EOS included)
+     */
     public static TokenizerSpec train(String text, int vocabSize, List<String> extraSpecials) {
         List<String> specials = specialTexts(extraSpecials);
         int minimum = specials.size() + BYTE_SYMBOLS;
@@ -53,7 +74,13 @@ public final class BpeTrainer {
         return build(specials, training.symbolTexts, training.merges, vocabSize);
     }
 
-    /** The 256 byte tokens after BOS, EOS and the extra specials, without merges: text costs one token per byte. */
+    /**
+     * The 256 byte tokens after BOS, EOS and the extra specials, without merges: text costs one token per byte.
+     *
+     * @param extraSpecials further control tokens, given ids 2, 3, ... in order; not null
+     * @return a {@code "gpt2"} vocabulary of {@code 2 + extraSpecials.size() + 256} tokens
+     * @throws IllegalArgumentException if a special is null, empty, a single byte character, or given twice
+     */
     public static TokenizerSpec byteVocabulary(List<String> extraSpecials) {
         List<String> specials = specialTexts(extraSpecials);
         List<String> symbols = new ArrayList<>(BYTE_SYMBOLS);

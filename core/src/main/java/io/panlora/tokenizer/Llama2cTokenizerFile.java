@@ -18,6 +18,9 @@ import java.util.regex.Pattern;
  * {@code "\n</s>\n"}; this reader undoes both, so the result equals the vocabulary llama.cpp's converter stores in
  * GGUF: types unknown (id 0), control (ids 1, 2), byte ({@code <0xHH>}) and normal, BOS 1, EOS 2, UNK 0,
  * add_bos true, add_space_prefix true.
+ *
+ * <p>Malformed content is reported as an {@link IllegalArgumentException} naming the source, not as an
+ * {@link IOException}.
  */
 public final class Llama2cTokenizerFile {
 
@@ -26,12 +29,27 @@ public final class Llama2cTokenizerFile {
     private Llama2cTokenizerFile() {
     }
 
-    /** Reads the file at {@code path}. */
+    /**
+     * Reads the file at {@code path}.
+     *
+     * @param path the {@code tokenizer.bin} file; not null
+     * @return a {@code "llama"} (SentencePiece) vocabulary; pass it to {@link Tokenizer#of}
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if the content is not a llama2.c tokenizer (see {@link #parse})
+     */
     public static TokenizerSpec read(Path path) throws IOException {
         return parse(Files.readAllBytes(path), path.toString());
     }
 
-    /** Parses the bytes of such a file; {@code source} names it in error messages. */
+    /**
+     * Parses the bytes of such a file; {@code source} names it in error messages.
+     *
+     * @param data   the whole file; not null
+     * @param source a name for the data (e.g. the path), used in error messages
+     * @return a {@code "llama"} (SentencePiece) vocabulary with scores and token types
+     * @throws IllegalArgumentException if the data is shorter than the header, an entry is truncated or claims
+     *                                  a negative or too large length, or there are fewer than 3 tokens
+     */
     public static TokenizerSpec parse(byte[] data, String source) {
         ByteBuffer in = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
         if (in.remaining() < 4) {

@@ -16,6 +16,8 @@ import java.util.regex.Pattern;
  * numbers. Names llama.cpp knows but this class does not model ({@code deepseek-llm}, {@code deepseek-v3},
  * {@code chameleon}, {@code qwen35}...) and unknown names get the GPT-2 expression with {@link #recognized()} false; the
  * BPE tokenizer refuses those (their ids would differ from llama.cpp's, which also refuses names it does not know).
+ *
+ * <p>Instances are immutable and thread-safe.
  */
 public final class PreTokenizer {
 
@@ -102,7 +104,14 @@ public final class PreTokenizer {
         this.recognized = recognized;
     }
 
-    /** The pre-tokenizer for a {@code tokenizer.ggml.pre} value; null or empty means llama.cpp's "default". */
+    /**
+     * The pre-tokenizer for a {@code tokenizer.ggml.pre} value; null or empty means llama.cpp's "default".
+     * Never fails: an unknown name gives the GPT-2 expression with {@link #recognized()} false.
+     *
+     * @param pre the name, matched exactly (case-sensitive), e.g. {@code "llama-bpe"} or {@code "qwen2"}; may
+     *            be null
+     * @return the pre-tokenizer
+     */
     public static PreTokenizer forName(String pre) {
         String name = pre == null || pre.isEmpty() ? "default" : pre;
         Entry e = BY_NAME.get(name);
@@ -115,42 +124,76 @@ public final class PreTokenizer {
         return new PreTokenizer(name, new Entry(Family.GPT2_FAMILY, clean, false, addBos), false);
     }
 
-    /** The tokenizer.ggml.pre names modelled here, sorted. */
+    /**
+     * The tokenizer.ggml.pre names modelled here, sorted.
+     *
+     * @return an unmodifiable list of the names for which {@link #recognized()} is true
+     */
     public static List<String> supportedNames() {
         return BY_NAME.keySet().stream().sorted().toList();
     }
 
-    /** The name this pre-tokenizer was asked for ("default" for null). */
+    /**
+     * The name this pre-tokenizer was asked for.
+     *
+     * @return the name given to {@link #forName}, or {@code "default"} for null or empty
+     */
     public String name() {
         return name;
     }
 
-    /** The regex family actually applied: default, gpt-2, llama3, qwen2, starcoder, falcon, deepseek-coder, bloom, viking or tekken. */
+    /**
+     * The regex family actually applied, shared by several names.
+     *
+     * @return default, gpt-2, llama3, qwen2, starcoder, falcon, deepseek-coder, bloom, viking or tekken
+     */
     public String family() {
         return entry.family.familyName;
     }
 
-    /** False when the name was not known and the GPT-2 expression stands in for it. */
+    /**
+     * Whether the name is modelled here (one of {@link #supportedNames()}).
+     *
+     * @return false when the name was not known and the GPT-2 expression stands in for it
+     */
     public boolean recognized() {
         return recognized;
     }
 
-    /** Whether llama.cpp's detokenizer cleans spaces before punctuation for this name ({@code clean_spaces}). */
+    /**
+     * Whether llama.cpp's detokenizer cleans spaces before punctuation for this name ({@code clean_spaces}).
+     *
+     * @return true if {@link Tokenizer#detokenize} applies the clean-up
+     */
     public boolean cleanSpaces() {
         return entry.cleanSpaces;
     }
 
-    /** Whether a whole word found in the vocabulary is taken as one token before any merge ({@code ignore_merges}). */
+    /**
+     * Whether a whole word found in the vocabulary is taken as one token before any merge ({@code ignore_merges}).
+     *
+     * @return true for the Llama 3 names and tekken
+     */
     public boolean ignoreMerges() {
         return entry.ignoreMerges;
     }
 
-    /** llama.cpp's {@code add_bos} default for this name when the GGUF does not say. */
+    /**
+     * llama.cpp's {@code add_bos} default for this name when the GGUF does not say.
+     *
+     * @return true if BOS is added by default (see {@link TokenizerSpec#defaultAddBos})
+     */
     public boolean defaultAddBos() {
         return entry.addBos;
     }
 
-    /** Splits text into words; concatenating the words gives the text back. */
+    /**
+     * Splits text into words; concatenating the words gives the text back. Byte-level BPE merges never
+     * cross a word boundary.
+     *
+     * @param text the text, without special tokens; not null
+     * @return the non-empty words in order (empty for empty text)
+     */
     public List<String> split(String text) {
         int[] bounds = splitBounds(text);
         List<String> words = new ArrayList<>(bounds.length);

@@ -6,24 +6,45 @@ import java.nio.charset.StandardCharsets;
 /**
  * Turns a stream of generated token ids into text as it comes, holding back the bytes of a UTF-8 character
  * that is split across tokens (byte-fallback and byte-level vocabularies split emoji and CJK that way).
+ *
+ * <p>Pieces are written as {@link Tokenizer#pieceBytes(int, boolean)} gives them: unlike
+ * {@link Tokenizer#decode}, a SentencePiece space prefix is not stripped from the first piece. A decoder
+ * keeps state between calls and is not thread-safe; use one per generated sequence (or call
+ * {@link #finish()} between sequences).
  */
 public final class TokenStreamDecoder {
     private final Tokenizer tokenizer;
     private final boolean renderSpecial;
     private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
 
-    /** A decoder that renders control tokens as nothing. */
+    /**
+     * A decoder that renders control and unknown tokens as nothing.
+     *
+     * @param tokenizer the tokenizer the ids belong to; not null (not checked until {@link #push})
+     */
     public TokenStreamDecoder(Tokenizer tokenizer) {
         this(tokenizer, false);
     }
 
-    /** A decoder; {@code renderSpecial} writes control tokens' text too. */
+    /**
+     * A decoder; {@code renderSpecial} writes control tokens' text too.
+     *
+     * @param tokenizer     the tokenizer the ids belong to; not null (not checked until {@link #push})
+     * @param renderSpecial whether control and unknown tokens appear as their text (e.g. {@code "<|im_end|>"})
+     */
     public TokenStreamDecoder(Tokenizer tokenizer, boolean renderSpecial) {
         this.tokenizer = tokenizer;
         this.renderSpecial = renderSpecial;
     }
 
-    /** Adds a token and returns the text that is now complete (possibly empty). */
+    /**
+     * Adds a token and returns the text that is now complete (possibly empty). Bytes that may still become
+     * a UTF-8 character with the next token are held back; malformed bytes that cannot are returned as U+FFFD.
+     *
+     * @param id a token id
+     * @return the newly completed text, possibly empty
+     * @throws IllegalArgumentException if the id is outside the vocabulary
+     */
     public String push(int id) {
         pending.writeBytes(tokenizer.pieceBytes(id, renderSpecial));
         byte[] bytes = pending.toByteArray();
@@ -33,7 +54,12 @@ public final class TokenStreamDecoder {
         return new String(bytes, 0, complete, StandardCharsets.UTF_8);
     }
 
-    /** Returns what is left (an unfinished character becomes U+FFFD) and empties the decoder. */
+    /**
+     * Returns what is left (an unfinished character becomes U+FFFD) and empties the decoder, which can
+     * then be used for a new sequence.
+     *
+     * @return the held-back text, usually empty
+     */
     public String finish() {
         String rest = pending.toString(StandardCharsets.UTF_8);
         pending.reset();

@@ -23,12 +23,21 @@ public enum TokenType {
         this.ggufValue = ggufValue;
     }
 
-    /** The integer stored in GGUF for this type. */
+    /**
+     * The integer stored in GGUF for this type.
+     *
+     * @return 0 to 6
+     */
     public int ggufValue() {
         return ggufValue;
     }
 
-    /** The type for a GGUF integer; unknown values map to {@link #UNDEFINED}, as llama.cpp does. */
+    /**
+     * The type for a GGUF integer; unknown values map to {@link #UNDEFINED}, as llama.cpp does.
+     *
+     * @param value an entry of {@code tokenizer.ggml.token_type}
+     * @return the type; never null
+     */
     public static TokenType fromGguf(int value) {
         return switch (value) {
             case 1 -> NORMAL;

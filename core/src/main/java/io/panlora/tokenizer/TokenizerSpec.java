@@ -16,12 +16,17 @@ import java.util.Objects;
  * ids {@code -1} (but llama.cpp assumes bos 1, eos 2, unk 0 for {@code llama} and bos = eos = 11 for
  * {@code gpt2}), {@link #defaultAddBos}, {@code addEos = false} and {@link #defaultAddSpacePrefix}.
  *
+ * <p>The constructor copies the lists (into unmodifiable ones) and the arrays, but the array accessors
+ * return the record's own arrays: do not modify them. As for any record with array components,
+ * {@code equals} compares the arrays by identity.
+ *
  * @param model          {@code "llama"} or {@code "gpt2"}
  * @param pre            the pre-tokenizer name ({@code tokenizer.ggml.pre}); may be null (means "default")
  * @param tokens         token texts, index = id (SPM texts use U+2581 for spaces; BPE texts the GPT-2 byte-unicode form)
  * @param scores         per-token scores (SPM merge priority); may be null (all 0)
  * @param tokenTypes     per-token GGUF types (see {@link TokenType}); may be null (all normal)
- * @param merges         BPE merges {@code "left right"} in rank order; {@code gpt2} only, may be null for {@code llama}
+ * @param merges         BPE merges {@code "left right"} in rank order (first = merged first); required for
+ *                       {@code gpt2}, may be null for {@code llama} (stored as an empty list)
  * @param bosId          beginning-of-sequence id, or -1
  * @param eosId          end-of-sequence id, or -1
  * @param unkId          unknown-token id, or -1
@@ -52,7 +57,16 @@ public record TokenizerSpec(
     /** {@code tokenizer.ggml.model} of byte-level BPE vocabularies. */
     public static final String MODEL_GPT2 = "gpt2";
 
-    /** Validates sizes and ids and takes defensive copies. */
+    /**
+     * Validates sizes and ids and takes defensive copies.
+     *
+     * @throws NullPointerException     if {@code model} or {@code tokens} is null
+     * @throws IllegalArgumentException if the model is neither {@code "llama"} nor {@code "gpt2"}, there are
+     *                                  no tokens, a token or merge is null, {@code scores} or
+     *                                  {@code tokenTypes} differ in length from {@code tokens}, a
+     *                                  {@code gpt2} spec has no merges, or a special id is outside
+     *                                  {@code -1 .. size() - 1}
+     */
     public TokenizerSpec {
         Objects.requireNonNull(model, "tokenizer model");
         if (!model.equals(MODEL_LLAMA) && !model.equals(MODEL_GPT2)) {
@@ -90,12 +104,23 @@ public record TokenizerSpec(
         checkId("pad", padId, n);
     }
 
-    /** Number of tokens in the vocabulary. */
+    /**
+     * Number of tokens in the vocabulary.
+     *
+     * @return {@code tokens().size()}, at least 1
+     */
     public int size() {
         return tokens.size();
     }
 
-    /** llama.cpp's {@code add_bos_token} default when the GGUF key is absent. */
+    /**
+     * llama.cpp's {@code add_bos_token} default when the GGUF key is absent.
+     *
+     * @param model the {@code tokenizer.ggml.model} value
+     * @param pre   the {@code tokenizer.ggml.pre} value; null or empty means "default"
+     * @return true for {@code "llama"}; otherwise the pre-tokenizer's default ({@link PreTokenizer#defaultAddBos()}),
+     *         e.g. true for {@code llama-bpe}, false for {@code gpt-2}
+     */
     public static boolean defaultAddBos(String model, String pre) {
         if (MODEL_LLAMA.equals(model)) {
             return true;
@@ -103,7 +128,12 @@ public record TokenizerSpec(
         return PreTokenizer.forName(pre).defaultAddBos();
     }
 
-    /** llama.cpp's {@code add_space_prefix} default when the GGUF key is absent (true for SentencePiece only). */
+    /**
+     * llama.cpp's {@code add_space_prefix} default when the GGUF key is absent (true for SentencePiece only).
+     *
+     * @param model the {@code tokenizer.ggml.model} value
+     * @return true for {@code "llama"}, false otherwise
+     */
     public static boolean defaultAddSpacePrefix(String model) {
         return MODEL_LLAMA.equals(model);
     }
