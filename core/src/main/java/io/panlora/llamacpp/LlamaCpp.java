@@ -19,6 +19,11 @@ import java.util.Map;
  * initialisation, and llama.cpp's log. The log is kept, not printed: the last warning and error lines become the message
  * of a {@link LlamaCppException} when a call fails. A caller that wants every line sets a sink ({@link #setLogSink}); the CLI
  * sets one printing to stderr under {@code PANLORA_LLAMA_LOG=1}.
+ *
+ * <p>The bridge uses the llama.cpp release the bindings were generated from
+ * ({@link io.panlora.bindings.LlamaCppLibrary#TAG}), found as {@link io.panlora.bindings.LlamaCppLibrary} describes
+ * (system property {@code panlora.llama.dir}, {@code PANLORA_LLAMA_DIR}, then the build script's cache). The log is
+ * process-wide: calls made from several threads at once may see each other's lines in their failure messages.
  */
 public final class LlamaCpp {
     private static final int LOG_WARN = 3, LOG_ERROR = 4, LOG_CONT = 5; // ggml_log_level
@@ -31,12 +36,26 @@ public final class LlamaCpp {
 
     private LlamaCpp() {}
 
-    /** Whether llama.cpp has been built on this machine (nothing is loaded). */
+    /**
+     * Whether llama.cpp has been built on this machine (nothing is loaded), for example to skip the bridge's features or
+     * tests when it has not.
+     *
+     * @return true when a build directory with {@code BUILD-INFO} and {@code lib/libllama.so} is found, or the library is
+     *         already loaded
+     */
     public static boolean available() {
         return LlamaCppLibrary.available();
     }
 
-    /** Loads and initialises llama.cpp once; throws {@link LlamaCppException} saying how to build it when it is absent. */
+    /**
+     * Loads and initialises llama.cpp once: loads {@code libllama}, routes its log here and calls
+     * {@code llama_backend_init}. Later calls only return the directory. Every entry point of this package that needs the
+     * library ({@link LlamaCppModel#load}, {@link LlamaCppSampler}) calls it first; thread-safe.
+     *
+     * @return the build directory the library was loaded from
+     * @throws LlamaCppException if llama.cpp is not built (the message names the places looked at and how to build it) or
+     *                           the library cannot be loaded
+     */
     public static synchronized Path init() {
         Path dir;
         try {
@@ -60,12 +79,24 @@ public final class LlamaCpp {
         return dir;
     }
 
-    /** Gives every piece of llama.cpp's log, as it comes, to {@code s} too (null: none, the default). */
+    /**
+     * Gives every piece of llama.cpp's log, as it comes, to {@code s} too (null: none, the default). Pieces are as llama.cpp
+     * passes them: usually a line with its newline, sometimes part of one, of any level. The sink is called on whatever
+     * thread llama.cpp logs from, inside a native upcall, so it must be quick, thread-safe and must not throw (an exception
+     * escaping an upcall ends the JVM).
+     *
+     * @param s the sink, or null to stop passing the log on
+     */
     public static void setLogSink(java.util.function.Consumer<String> s) {
         sink = s;
     }
 
-    /** tag, commit, source and backends of the build in use. */
+    /**
+     * tag, commit, source and backends of the build in use, read from its {@code BUILD-INFO} (nothing is loaded).
+     *
+     * @return the file's key=value lines in file order (keys such as {@code tag}, {@code commit}, {@code source},
+     *         {@code cuda}); empty when llama.cpp is not built; a single {@code error} entry when the file cannot be read
+     */
     public static Map<String, String> buildInfo() {
         return LlamaCppLibrary.buildInfo();
     }

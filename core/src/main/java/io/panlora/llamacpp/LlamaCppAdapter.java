@@ -7,7 +7,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Optional;
 
-/** A LoRA adapter loaded by llama.cpp for one model; applied to contexts with a scale ({@link LlamaCppContext#setAdapters}). */
+/**
+ * A LoRA adapter loaded by llama.cpp for one model; applied to contexts with a scale ({@link LlamaCppContext#setAdapters}).
+ * Made by {@link LlamaCppModel#loadAdapter}. It holds native memory until {@linkplain #close closed}, by the caller or by
+ * closing its model. Not thread-safe.
+ */
 public final class LlamaCppAdapter implements AutoCloseable {
     private final LlamaCppModel model;
     private final Path path;
@@ -19,10 +23,20 @@ public final class LlamaCppAdapter implements AutoCloseable {
         this.handle = handle;
     }
 
+    /**
+     * The adapter file as given to {@link LlamaCppModel#loadAdapter}.
+     *
+     * @return the file's path
+     */
     public Path path() {
         return path;
     }
 
+    /**
+     * The model the adapter was loaded for; it can only be applied to that model's contexts.
+     *
+     * @return the model that loaded it
+     */
     public LlamaCppModel model() {
         return model;
     }
@@ -32,7 +46,14 @@ public final class LlamaCppAdapter implements AutoCloseable {
         return handle;
     }
 
-    /** A metadata value of the adapter file as text (e.g. adapter.lora.alpha), if present. */
+    /**
+     * A metadata value of the adapter file as text (e.g. adapter.lora.alpha), if present, as llama.cpp formats it
+     * ({@code llama_adapter_meta_val_str}).
+     *
+     * @param key a GGUF metadata key, for example {@code adapter.lora.alpha} or {@code general.name}
+     * @return the value as text (at most 511 bytes of it; longer values are cut), or empty when the file has no such key
+     * @throws IllegalStateException if the adapter is closed
+     */
     public Optional<String> meta(String key) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(512);
@@ -42,6 +63,10 @@ public final class LlamaCppAdapter implements AutoCloseable {
         }
     }
 
+    /**
+     * Removes the adapter from every context of its model that applies it (their KV caches are cleared), then frees it.
+     * Idempotent.
+     */
     @Override
     public void close() {
         if (handle == null) return;
@@ -51,6 +76,11 @@ public final class LlamaCppAdapter implements AutoCloseable {
         model.forget(this);
     }
 
+    /**
+     * The adapter file, for messages.
+     *
+     * @return the path as text
+     */
     @Override
     public String toString() {
         return path.toString();

@@ -14,9 +14,15 @@ import java.util.function.IntPredicate;
  * A llama.cpp context: a KV cache of {@code nCtx} positions for one sequence, the adapters applied to it with their scales,
  * and a token batch. {@link #logits} evaluates a whole sequence from an empty cache; {@link #generate} decodes a prompt and
  * samples. Adapters can be swapped between requests without reloading the model.
+ *
+ * <p>Made by {@link LlamaCppModel#newContext}. Flash attention is off (the plain attention, as panlora computes it) and
+ * each sequence has its own cells. A context holds native memory (cache, compute buffers, batch) until
+ * {@linkplain #close closed}, by the caller or by closing its model. Not thread-safe: one call at a time.
  */
 public final class LlamaCppContext implements AutoCloseable {
     /**
+     * How a context is made: its KV cache size, batch size, threads, cache type and the number of sequences it holds.
+     *
      * @param nCtx      positions of the KV cache
      * @param nBatch    tokens per llama_decode call
      * @param threads   CPU threads (0: all cores)
@@ -24,6 +30,16 @@ public final class LlamaCppContext implements AutoCloseable {
      * @param nSeq      sequences {@link #nll} may evaluate together in one llama_decode (they share the nCtx positions)
      */
     public record Options(int nCtx, int nBatch, int threads, boolean f32Cache, int nSeq) {
+        /**
+         * Checks the values.
+         *
+         * @param nCtx     positions of the KV cache, at least 1
+         * @param nBatch   tokens per llama_decode call, at least 1
+         * @param threads  CPU threads, 0 (all cores) or more
+         * @param f32Cache keys and values cached in F32 rather than F16
+         * @param nSeq     sequences evaluated together, 1..256
+         * @throws IllegalArgumentException if a value is out of range
+         */
         public Options {
             if (nCtx < 1) throw new IllegalArgumentException("nCtx " + nCtx + " must be at least 1");
             if (nBatch < 1) throw new IllegalArgumentException("nBatch " + nBatch + " must be at least 1");
@@ -31,12 +47,26 @@ public final class LlamaCppContext implements AutoCloseable {
             if (nSeq < 1 || nSeq > 256) throw new IllegalArgumentException("nSeq " + nSeq + " must be in 1..256");
         }
 
-        /** One sequence at a time. */
+        /**
+         * One sequence at a time (nSeq 1).
+         *
+         * @param nCtx     positions of the KV cache, at least 1
+         * @param nBatch   tokens per llama_decode call, at least 1
+         * @param threads  CPU threads, 0 (all cores) or more
+         * @param f32Cache keys and values cached in F32 rather than F16
+         * @throws IllegalArgumentException if a value is out of range
+         */
         public Options(int nCtx, int nBatch, int threads, boolean f32Cache) {
             this(nCtx, nBatch, threads, f32Cache, 1);
         }
 
-        /** A context of n positions, batches of up to 512 tokens, all cores, F32 cache. */
+        /**
+         * A context of n positions, batches of up to 512 tokens, all cores, F32 cache, one sequence.
+         *
+         * @param n positions of the KV cache, at least 1
+         * @return the options
+         * @throws IllegalArgumentException if n is less than 1
+         */
         public static Options of(int n) {
             return new Options(n, Math.min(n, 512), 0, true);
         }
@@ -44,6 +74,12 @@ public final class LlamaCppContext implements AutoCloseable {
         /**
          * For scoring windows of n tokens as llama-perplexity does: up to 2048 / n windows (at least 1) per llama_decode, the
          * cache holding all of them.
+         *
+         * @param n        tokens per window, 1..2048 for more than one window at a time (longer windows get one each)
+         * @param threads  CPU threads, 0 (all cores) or more
+         * @param f32Cache keys and values cached in F32 rather than F16
+         * @return options with nSeq = min(64, max(1, 2048 / n)) and nCtx = nBatch = n·nSeq
+         * @throws IllegalArgumentException if n is less than 1 or threads is negative
          */
         public static Options forWindows(int n, int threads, boolean f32Cache) {
             int seqs = Math.max(1, Math.min(64, 2048 / n));
@@ -51,7 +87,12 @@ public final class LlamaCppContext implements AutoCloseable {
         }
     }
 
-    /** An adapter and its user scale (llama.cpp multiplies it with the file's alpha / rank). */
+    /**
+     * An adapter and its user scale (llama.cpp multiplies it with the file's alpha / rank).
+     *
+     * @param adapter an adapter loaded by the context's model
+     * @param scale   the user scale, finite (1 as {@code --lora}; 0 switches the adapter off; negative values subtract it)
+     */
     public record Scaled(LlamaCppAdapter adapter, float scale) {}
 
     private static final int GGML_TYPE_F32 = 0, GGML_TYPE_F16 = 1; // ggml_type
@@ -89,11 +130,21 @@ public final class LlamaCppContext implements AutoCloseable {
         batch = llama_h.llama_batch_init(arena, options.nBatch(), 0, options.nSeq());
     }
 
+    /**
+     * The options the context was made with.
+     *
+     * @return the options as given to {@link LlamaCppModel#newContext}
+     */
     public Options options() {
         return options;
     }
 
-    /** Positions of the cache (llama.cpp may round the requested size up). */
+    /**
+     * Positions of the cache (llama.cpp may round the requested size up).
+     *
+     * @return llama.cpp's {@code llama_n_ctx}: the positions {@link #logits} and {@link #generate} may fill
+     * @throws IllegalStateException if the context is closed
+     */
     public int nCtx() {
         return llama_h.llama_n_ctx(handle());
     }
@@ -103,7 +154,15 @@ public final class LlamaCppContext implements AutoCloseable {
         return ctx;
     }
 
-    /** Applies exactly these adapters with these scales (none: the base model); the cache is cleared. */
+    /**
+     * Applies exactly these adapters with these scales (none: the base model); the cache is cleared. Adapters applied
+     * before and not listed are removed; their effects add up as llama.cpp applies them (Σ scale·alpha/r·B A per linear).
+     *
+     * @param adapters the adapters with their user scales, in any order; an empty list runs the base model
+     * @throws IllegalArgumentException if an adapter was loaded for another model or a scale is not finite
+     * @throws IllegalStateException    if the context or an adapter is closed
+     * @throws LlamaCppException        if llama.cpp refuses the adapters (nothing is changed then)
+     */
     public void setAdapters(List<Scaled> adapters) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment hs = a.allocate(ValueLayout.ADDRESS, Math.max(1, adapters.size()));
@@ -125,7 +184,12 @@ public final class LlamaCppContext implements AutoCloseable {
         clearCache();
     }
 
-    /** The adapters applied now. */
+    /**
+     * The adapters applied now.
+     *
+     * @return an immutable copy of the list last given to {@link #setAdapters} (less adapters closed since); empty when the
+     *         context runs the base model
+     */
     public List<Scaled> adapters() {
         return List.copyOf(applied);
     }
@@ -137,7 +201,12 @@ public final class LlamaCppContext implements AutoCloseable {
         setAdapters(rest);
     }
 
-    /** Empties the KV cache. */
+    /**
+     * Empties the KV cache: the next decode starts at position 0. {@link #logits}, {@link #nll} and {@link #generate} do
+     * this themselves.
+     *
+     * @throws IllegalStateException if the context is closed
+     */
     public void clearCache() {
         llama_h.llama_memory_clear(llama_h.llama_get_memory(handle()), true);
         nPast = 0;
@@ -158,6 +227,13 @@ public final class LlamaCppContext implements AutoCloseable {
     /**
      * Logits of every position of a sequence evaluated from an empty cache: row t (nVocab floats) predicts the token after
      * tokens[t]. Returns tokens.length × nVocab floats.
+     *
+     * @param tokens the sequence, token ids in 0..nVocab−1; no BOS is added (include it when the model wants one); at most
+     *               {@link #nCtx()} tokens; decoded in batches of {@link Options#nBatch()}
+     * @return tokens.length·nVocab floats, row-major; empty for an empty sequence
+     * @throws IllegalArgumentException if a token id is outside the vocabulary or the sequence is longer than the cache
+     * @throws IllegalStateException    if the context is closed
+     * @throws LlamaCppException        if llama_decode fails
      */
     public float[] logits(int[] tokens) {
         for (int t : tokens) model.checkToken(t);
@@ -179,6 +255,17 @@ public final class LlamaCppContext implements AutoCloseable {
     /**
      * Per-position NLL of a batch of sequences ({@link io.panlora.model.Perplexity.BatchScorer}): each sequence evaluated from
      * an empty cache, nll[b * len + t] = −log p(targets[b][t] | tokens[b][..t]) for targets ≥ 0, else 0.
+     * Up to {@link Options#nSeq()} whole sequences go into one llama_decode when they fit the batch and the cache; longer
+     * ones are evaluated one at a time through {@link #logits}. The cache is left empty.
+     *
+     * @param tokens  the sequences, at least one, all of the same length len, token ids in 0..nVocab−1
+     * @param targets for each sequence the token each position should predict (usually tokens shifted left by one), or a
+     *                negative value for positions not scored; the same shape as tokens
+     * @return tokens.length·len values in nats, sequence by sequence
+     * @throws IllegalArgumentException if the sequences differ in length, a token or target id is outside the vocabulary,
+     *                                  or a sequence is longer than the cache
+     * @throws IllegalStateException    if the context is closed
+     * @throws LlamaCppException        if llama_decode fails
      */
     public float[] nll(int[][] tokens, int[][] targets) {
         int len = tokens[0].length, nv = model.nVocab();
@@ -244,6 +331,19 @@ public final class LlamaCppContext implements AutoCloseable {
     /**
      * Decodes the prompt from an empty cache and samples up to maxTokens tokens with the sampler, stopping early at an
      * end-of-generation token or when onToken returns false. Returns the generated ids (the stopping EOG token excluded).
+     * Generation also stops when the cache is full. The sampler is reset and fed the prompt first, so its repetition
+     * penalty sees the prompt.
+     *
+     * @param prompt    the prompt's token ids, at least one, in 0..nVocab−1, BOS included when the model wants one
+     *                  ({@link LlamaCppModel#tokenize} with addSpecial); at most {@link #nCtx()} tokens
+     * @param maxTokens the most tokens to generate, 0 or more
+     * @param sampler   the sampler to draw with
+     * @param onToken   called with each generated token as it comes (to stream it); returning false stops after that
+     *                  token; null for none
+     * @return the generated token ids, at most maxTokens
+     * @throws IllegalArgumentException if the prompt is empty, holds an id outside the vocabulary or does not fit the cache
+     * @throws IllegalStateException    if the context or the sampler is closed
+     * @throws LlamaCppException        if llama_decode fails
      */
     public int[] generate(int[] prompt, int maxTokens, LlamaCppSampler sampler, IntPredicate onToken) {
         if (prompt.length == 0) throw new IllegalArgumentException("the prompt is empty");
@@ -268,6 +368,7 @@ public final class LlamaCppContext implements AutoCloseable {
         return java.util.Arrays.copyOf(out, n);
     }
 
+    /** Frees the context's cache, compute buffers and batch. Idempotent; the context must not be used afterwards. */
     @Override
     public void close() {
         if (ctx == null) return;

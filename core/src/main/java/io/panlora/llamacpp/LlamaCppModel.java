@@ -13,8 +13,9 @@ import java.util.List;
 
 /**
  * A model loaded by llama.cpp (memory-mapped). Holds the vocabulary (tokenize, detokenize) and the adapters loaded for it;
- * contexts ({@link #newContext}) evaluate and generate. Closing frees the adapters, then the model; contexts must be closed
- * first.
+ * contexts ({@link #newContext}) evaluate and generate. Closing closes the model's contexts, then its adapters, then frees
+ * the model; every method but {@link #path()} and {@link #vocabOnly()} throws {@link IllegalStateException} afterwards.
+ * Not thread-safe: use a model, its contexts and adapters from one thread at a time.
  */
 public final class LlamaCppModel implements AutoCloseable {
     /**
@@ -24,17 +25,39 @@ public final class LlamaCppModel implements AutoCloseable {
      * weight buffer types, AMX tiles and repacked Q4_0/Q8_0 layouts, llama-cli's --repack). extraBuffers is off unless asked
      * for: on a Xeon VM that reports AMX and grants its permission, llama.cpp's AMX kernel for Q8_0/Q4_0 weights dies with
      * SIGILL at its first tile instruction (tilezero), killing the JVM; without it the same weights run ggml's plain kernels.
+     *
+     * @param gpuLayers    layers offloaded to a GPU ({@code n_gpu_layers}): 0 for CPU only, −1 for all; needs a llama.cpp
+     *                     build with a GPU backend
+     * @param checkTensors whether llama.cpp validates the tensor data while loading ({@code check_tensors}; slower)
+     * @param vocabOnly    whether only the tokenizer is read ({@code vocab_only})
+     * @param extraBuffers whether the CPU's extra weight buffer types may be used ({@code use_extra_bufts}); also on when
+     *                     {@code PANLORA_LLAMA_EXTRA_BUFTS=1}
      */
     public record Options(int gpuLayers, boolean checkTensors, boolean vocabOnly, boolean extraBuffers) {
+        /**
+         * Weights loaded (not vocabulary-only), without the extra CPU buffer types.
+         *
+         * @param gpuLayers    layers offloaded to a GPU: 0 for CPU only, −1 for all
+         * @param checkTensors whether llama.cpp validates the tensor data while loading
+         */
         public Options(int gpuLayers, boolean checkTensors) {
             this(gpuLayers, checkTensors, false, false);
         }
 
+        /**
+         * The whole model on the CPU, without tensor validation or extra buffer types: what {@link #load(Path)} uses.
+         *
+         * @return the options
+         */
         public static Options cpu() {
             return new Options(0, false, false, false);
         }
 
-        /** The tokenizer only. */
+        /**
+         * The tokenizer only: for tokenizing and detokenizing with a GGUF file's vocabulary, weights or not.
+         *
+         * @return the options
+         */
         public static Options vocabularyOnly() {
             return new Options(0, false, true, false);
         }
@@ -65,11 +88,27 @@ public final class LlamaCppModel implements AutoCloseable {
         this.nVocab = llama_h.llama_vocab_n_tokens(vocab);
     }
 
-    /** Loads a GGUF model on the CPU. */
+    /**
+     * Loads a GGUF model on the CPU ({@link Options#cpu()}).
+     *
+     * @param path the model file
+     * @return the model, to be closed by the caller
+     * @throws LlamaCppException if llama.cpp is not built, the file does not exist, or llama.cpp cannot load it (the
+     *                           message carries llama.cpp's log)
+     */
     public static LlamaCppModel load(Path path) {
         return load(path, Options.cpu());
     }
 
+    /**
+     * Loads a GGUF model ({@code llama_model_load_from_file}), initialising llama.cpp first if needed ({@link LlamaCpp#init}).
+     *
+     * @param path    the model file (a vocabulary-only GGUF will do with {@link Options#vocabularyOnly()})
+     * @param options how to load it
+     * @return the model, to be closed by the caller
+     * @throws LlamaCppException if llama.cpp is not built, the file does not exist, or llama.cpp cannot load it (the
+     *                           message carries llama.cpp's log)
+     */
     public static LlamaCppModel load(Path path, Options options) {
         LlamaCpp.init();
         if (!Files.isRegularFile(path)) throw new LlamaCppException(path + ": no such file");
@@ -86,6 +125,11 @@ public final class LlamaCppModel implements AutoCloseable {
         }
     }
 
+    /**
+     * The model file.
+     *
+     * @return the path as given to {@link #load(Path, Options)}
+     */
     public Path path() {
         return path;
     }
@@ -100,42 +144,95 @@ public final class LlamaCppModel implements AutoCloseable {
         return vocab;
     }
 
+    /**
+     * The vocabulary size: token ids run 0..nVocab−1.
+     *
+     * @return the number of tokens of the model's vocabulary
+     * @throws IllegalStateException if the model is closed
+     */
     public int nVocab() {
         vocab();
         return nVocab;
     }
 
+    /**
+     * The context length the model was trained with ({@code llama_model_n_ctx_train}, from the GGUF's
+     * {@code context_length}).
+     *
+     * @return the training context in tokens, as llama.cpp read it
+     * @throws IllegalStateException if the model is closed
+     */
     public int nCtxTrain() {
         return llama_h.llama_model_n_ctx_train(handle());
     }
 
+    /**
+     * The embedding (hidden) size.
+     *
+     * @return n_embd as llama.cpp read it
+     * @throws IllegalStateException if the model is closed
+     */
     public int nEmbd() {
         return llama_h.llama_model_n_embd(handle());
     }
 
+    /**
+     * The number of transformer layers.
+     *
+     * @return n_layer as llama.cpp read it
+     * @throws IllegalStateException if the model is closed
+     */
     public int nLayer() {
         return llama_h.llama_model_n_layer(handle());
     }
 
+    /**
+     * The number of weights of the model, as llama.cpp counts them ({@code llama_model_n_params}).
+     *
+     * @return the parameter count
+     * @throws IllegalStateException if the model is closed
+     */
     public long nParams() {
         return llama_h.llama_model_n_params(handle());
     }
 
-    /** The BOS token, or -1. */
+    /**
+     * The beginning-of-sequence token.
+     *
+     * @return its id, or −1 when the vocabulary has none
+     * @throws IllegalStateException if the model is closed
+     */
     public int bos() {
         return llama_h.llama_vocab_bos(vocab());
     }
 
+    /**
+     * The end-of-sequence token ({@link #isEog} covers the other end-of-generation tokens too).
+     *
+     * @return its id, or −1 when the vocabulary has none
+     * @throws IllegalStateException if the model is closed
+     */
     public int eos() {
         return llama_h.llama_vocab_eos(vocab());
     }
 
-    /** Whether the model adds BOS when tokenizing with addSpecial. */
+    /**
+     * Whether the model adds BOS when tokenizing with addSpecial.
+     *
+     * @return the vocabulary's {@code add_bos} setting
+     * @throws IllegalStateException if the model is closed
+     */
     public boolean addsBos() {
         return llama_h.llama_vocab_get_add_bos(vocab());
     }
 
-    /** Whether the token ends a generation (EOS, EOT...). */
+    /**
+     * Whether the token ends a generation (EOS, EOT...).
+     *
+     * @param token a token id
+     * @return whether llama.cpp counts it as end of generation; false for ids it does not know
+     * @throws IllegalStateException if the model is closed
+     */
     public boolean isEog(int token) {
         return llama_h.llama_vocab_is_eog(vocab(), token);
     }
@@ -143,8 +240,12 @@ public final class LlamaCppModel implements AutoCloseable {
     /**
      * Token ids of text, as llama.cpp's tokenizer gives them.
      *
+     * @param text         the text (encoded as UTF-8 for llama.cpp); empty gives no tokens, or only BOS with addSpecial
      * @param addSpecial   add BOS (and EOS) as the model's metadata asks
      * @param parseSpecial recognise special tokens written in the text
+     * @return the token ids
+     * @throws LlamaCppException     if llama.cpp fails to tokenize the text
+     * @throws IllegalStateException if the model is closed
      */
     public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
         byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
@@ -164,7 +265,17 @@ public final class LlamaCppModel implements AutoCloseable {
         }
     }
 
-    /** The bytes of one token (special tokens rendered when special is true). */
+    /**
+     * The bytes of one token (special tokens rendered when special is true). A token can be part of a UTF-8 character, so
+     * these are bytes, not text; join the pieces of a sequence before decoding them.
+     *
+     * @param token   a token id, 0..nVocab−1
+     * @param special whether control and other special tokens are rendered as their text (else they give no bytes)
+     * @return the token's bytes as llama.cpp renders them ({@code llama_token_to_piece}, no leading space stripped)
+     * @throws IllegalArgumentException if the id is outside the vocabulary
+     * @throws LlamaCppException        if llama.cpp fails to render it
+     * @throws IllegalStateException    if the model is closed
+     */
     public byte[] pieceBytes(int token, boolean special) {
         checkToken(token);
         try (Arena a = Arena.ofConfined()) {
@@ -181,7 +292,18 @@ public final class LlamaCppModel implements AutoCloseable {
         }
     }
 
-    /** Text of token ids (llama_detokenize). */
+    /**
+     * Text of token ids (llama_detokenize).
+     *
+     * @param tokens         token ids, each in 0..nVocab−1
+     * @param removeSpecial  whether the BOS and EOS the model adds when tokenizing (and its leading space prefix) are
+     *                       removed
+     * @param unparseSpecial whether special tokens are rendered as their text (else they are left out)
+     * @return the text, decoded from UTF-8 (malformed bytes, as from a cut multi-byte character, become U+FFFD)
+     * @throws IllegalArgumentException if an id is outside the vocabulary
+     * @throws LlamaCppException        if llama.cpp fails to detokenize
+     * @throws IllegalStateException    if the model is closed
+     */
     public String detokenize(int[] tokens, boolean removeSpecial, boolean unparseSpecial) {
         for (int t : tokens) checkToken(t);
         try (Arena a = Arena.ofConfined()) {
@@ -204,7 +326,16 @@ public final class LlamaCppModel implements AutoCloseable {
         if (token < 0 || token >= n) throw new IllegalArgumentException("token id " + token + " outside the vocabulary 0.." + (n - 1));
     }
 
-    /** Loads a GGUF LoRA adapter for this model; it lives until it or the model is closed. */
+    /**
+     * Loads a GGUF LoRA adapter for this model ({@code llama_adapter_lora_init}); it lives until it or the model is closed.
+     * Loading does not apply it: see {@link LlamaCppContext#setAdapters}. The same file may be loaded more than once.
+     *
+     * @param file an adapter file in llama.cpp's layout (as {@link io.panlora.lora.AdapterGguf#write} makes them)
+     * @return the adapter
+     * @throws LlamaCppException     if the file does not exist or llama.cpp cannot load it for this model (wrong
+     *                               architecture, shapes or type; the message carries llama.cpp's log)
+     * @throws IllegalStateException if the model is closed or was loaded vocabulary-only
+     */
     public LlamaCppAdapter loadAdapter(Path file) {
         requireWeights("an adapter");
         if (!Files.isRegularFile(file)) throw new LlamaCppException(file + ": no such file");
@@ -218,7 +349,12 @@ public final class LlamaCppModel implements AutoCloseable {
         }
     }
 
-    /** Whether only the vocabulary was loaded ({@link Options#vocabOnly}). */
+    /**
+     * Whether only the vocabulary was loaded ({@link Options#vocabOnly}): then the model tokenizes and detokenizes but
+     * cannot have contexts or adapters.
+     *
+     * @return the option the model was loaded with
+     */
     public boolean vocabOnly() {
         return vocabOnly;
     }
@@ -231,6 +367,11 @@ public final class LlamaCppModel implements AutoCloseable {
     /**
      * Loads every adapter file for this model and pairs it with its user scale, ready for {@link LlamaCppContext#setAdapters};
      * when one cannot be loaded, those loaded before it are closed again and the failure is thrown.
+     *
+     * @param files the adapter files with their user scales
+     * @return one entry per file, in the same order; empty for an empty list
+     * @throws LlamaCppException     if a file does not exist or cannot be loaded
+     * @throws IllegalStateException if the model is closed or was loaded vocabulary-only
      */
     public List<LlamaCppContext.Scaled> loadAdapters(List<Parity.Adapter> files) {
         List<LlamaCppContext.Scaled> out = new ArrayList<>();
@@ -247,7 +388,15 @@ public final class LlamaCppModel implements AutoCloseable {
         adapters.remove(a);
     }
 
-    /** A context (KV cache, compute buffers) for evaluation and generation. */
+    /**
+     * A context (KV cache, compute buffers) for evaluation and generation, with no adapters applied. A model may have
+     * several contexts; each must be closed, or is closed with the model.
+     *
+     * @param options the cache size, batch size, threads, cache type and sequence count
+     * @return the new context
+     * @throws LlamaCppException     if llama.cpp cannot create it (for example out of memory)
+     * @throws IllegalStateException if the model is closed or was loaded vocabulary-only
+     */
     public LlamaCppContext newContext(LlamaCppContext.Options options) {
         requireWeights("a context");
         LlamaCppContext c = new LlamaCppContext(this, options);
@@ -255,6 +404,7 @@ public final class LlamaCppModel implements AutoCloseable {
         return c;
     }
 
+    /** Closes the model's contexts and adapters, then frees the model. Idempotent. */
     @Override
     public void close() {
         if (model == null) return;

@@ -18,8 +18,22 @@ import java.util.List;
 public final class Parity {
     private Parity() {}
 
-    /** An adapter file and its user scale. */
+    /**
+     * An adapter file and its user scale, as {@code --lora FILE} (scale 1) or {@code --lora-scaled FILE SCALE} give them to
+     * llama.cpp; panlora loads it with {@link AdapterGguf#load} at the same scale.
+     *
+     * @param file  the adapter's GGUF file
+     * @param scale the user scale, multiplied with the file's alpha / r
+     */
     public record Adapter(Path file, float scale) {
+        /**
+         * Parses {@code FILE} or {@code FILE:SCALE}. The text after the last ':' is taken as the scale when it parses as a
+         * number; otherwise the whole text is the file name (which may then contain ':') and the scale is 1.
+         *
+         * @param spec the command-line value, for example {@code adapter.gguf} or {@code adapter.gguf:0.5}
+         * @return the adapter
+         * @throws IllegalArgumentException if the scale parses but is not finite (NaN or infinite)
+         */
         public static Adapter parse(String spec) {
             int i = spec.lastIndexOf(':');
             if (i > 0) {
@@ -34,6 +48,11 @@ public final class Parity {
             return new Adapter(Path.of(spec), 1f);
         }
 
+        /**
+         * The form {@link #parse} reads back.
+         *
+         * @return {@code FILE}, or {@code FILE:SCALE} when the scale is not 1
+         */
         @Override
         public String toString() {
             return file + (scale == 1f ? "" : ":" + scale);
@@ -41,6 +60,8 @@ public final class Parity {
     }
 
     /**
+     * The outcome of {@link #run}: how the two tokenizers and the two engines compare.
+     *
      * @param ourTokens       panlora's token count of the whole text
      * @param llamaTokens     llama.cpp's
      * @param firstDifference the first index where the two token sequences differ, -1 when equal
@@ -53,25 +74,51 @@ public final class Parity {
      */
     public record Report(int ourTokens, int llamaTokens, int firstDifference, int window, double ourNll, double llamaNll,
                          double maxAbsDelta, double maxAbsLogit, int greedyAgree) {
+        /**
+         * Whether both tokenizers gave the same ids for the whole text.
+         *
+         * @return true when firstDifference is −1
+         */
         public boolean tokensEqual() {
             return firstDifference < 0;
         }
 
+        /**
+         * How far the mean NLLs of the window are apart.
+         *
+         * @return |ourNll − llamaNll|, nats/token
+         */
         public double nllDelta() {
             return Math.abs(ourNll - llamaNll);
         }
 
-        /** Whether everything agrees within the tolerances: token ids equal, |ΔNLL| and max |Δlogit| within theirs. */
+        /**
+         * Whether everything agrees within the tolerances: token ids equal, |ΔNLL| and max |Δlogit| within theirs.
+         *
+         * @param nllTolerance   largest accepted {@link #nllDelta()}, nats/token (see {@link ParityTolerance#nll()})
+         * @param logitTolerance largest accepted {@link #maxAbsDelta()} (see {@link ParityTolerance#logit()})
+         * @return whether the tokens are equal and both differences are at most their tolerance
+         */
         public boolean within(double nllTolerance, double logitTolerance) {
             return tokensEqual() && nllDelta() <= nllTolerance && maxAbsDelta <= logitTolerance;
         }
     }
 
     /**
-     * Runs the comparison.
+     * Runs the comparison: loads the base in both engines (panlora on the CPU, llama.cpp on the CPU), tokenizes the whole
+     * text with both tokenizers (BOS as the vocabulary asks, special tokens not parsed), then evaluates the first tokens
+     * of panlora's ids in both with the adapters applied. Everything loaded is closed again before returning.
      *
-     * @param window  at most this many tokens are evaluated (also bounded by the model's training context)
-     * @param threads llama.cpp's threads (0: all cores)
+     * @param base     the base model's GGUF file
+     * @param adapters the adapters with their user scales, in order; empty compares the base models
+     * @param text     the text to tokenize and evaluate
+     * @param window   at most this many tokens are evaluated (also bounded by the model's training context), at least 2
+     * @param threads  llama.cpp's threads (0: all cores)
+     * @return the comparison
+     * @throws IOException              if a model or adapter file cannot be read
+     * @throws IllegalArgumentException if window is less than 2 or the text gives fewer than 2 tokens
+     * @throws LlamaCppException        if llama.cpp is not built or fails to load or evaluate
+     * @throws io.panlora.gguf.GgufException if the base or an adapter is not a valid GGUF file for panlora
      */
     public static Report run(Path base, List<Adapter> adapters, String text, int window, int threads) throws IOException {
         if (window < 2) throw new IllegalArgumentException("the window must hold at least 2 tokens, got " + window);
@@ -108,7 +155,17 @@ public final class Parity {
         }
     }
 
-    /** panlora's logits of one sequence with the adapters applied (AdapterGguf, as --lora / --lora-scaled). */
+    /**
+     * panlora's logits of one sequence with the adapters applied (AdapterGguf, as --lora / --lora-scaled). The adapters are
+     * loaded into a temporary {@link LoraSet} that is attached for the call and closed (detached) afterwards.
+     *
+     * @param m        the base model; with no adapters it runs as it is, with whatever adapter it has attached
+     * @param adapters the adapter files with their user scales; empty for none
+     * @param ids      the sequence's token ids
+     * @return ids.length·nVocab logits, row t predicting the token after ids[t]
+     * @throws IOException                   if an adapter file cannot be read
+     * @throws io.panlora.gguf.GgufException if an adapter does not fit the model
+     */
     public static float[] ourLogits(LlamaModel m, List<Adapter> adapters, int[] ids) throws IOException {
         if (adapters.isEmpty()) return m.logits(new int[][] {ids});
         try (LoraSet set = new LoraSet(m)) {
@@ -118,14 +175,30 @@ public final class Parity {
         }
     }
 
-    /** Mean over t of −log softmax(logits[t])[ids[t+1]], in double precision. */
+    /**
+     * Mean over t of −log softmax(logits[t])[ids[t+1]], in double precision: how well each position predicts the next
+     * token of the sequence (the last row is not used).
+     *
+     * @param logits at least (ids.length − 1)·nVocab logits, row-major, row t for position t
+     * @param ids    the sequence, at least 2 tokens
+     * @param nVocab the row length
+     * @return the mean negative log-likelihood, nats/token (meaningless for fewer than 2 ids: NaN for one, −0 for none)
+     */
     public static double meanNll(float[] logits, int[] ids, int nVocab) {
         double sum = 0;
         for (int t = 0; t + 1 < ids.length; t++) sum += nll(logits, t * nVocab, nVocab, ids[t + 1]);
         return sum / (ids.length - 1);
     }
 
-    /** −log softmax(row)[target] of the row starting at off. */
+    /**
+     * −log softmax(row)[target] of the row starting at off, computed stably (max subtracted) in double precision.
+     *
+     * @param logits the logits holding the row
+     * @param off    index of the row's first logit
+     * @param nVocab the row length
+     * @param target the token whose probability is taken, 0..nVocab−1
+     * @return the negative log-probability of target, nats
+     */
     public static double nll(float[] logits, int off, int nVocab, int target) {
         double max = Double.NEGATIVE_INFINITY;
         for (int v = 0; v < nVocab; v++) max = Math.max(max, logits[off + v]);

@@ -23,11 +23,24 @@ import java.util.List;
  * @param logit largest accepted |logit difference|
  */
 public record ParityTolerance(double nll, double logit) {
+    /**
+     * Checks the tolerances.
+     *
+     * @param nll   largest accepted |mean NLL difference|, nats/token, 0 or more
+     * @param logit largest accepted |logit difference|, 0 or more
+     * @throws IllegalArgumentException if a tolerance is negative or NaN
+     */
     public ParityTolerance {
         if (!(nll >= 0) || !(logit >= 0)) throw new IllegalArgumentException("tolerances must be non-negative numbers: " + nll + ", " + logit);
     }
 
-    /** The default when tensors of type t take part. */
+    /**
+     * The default when tensors of type t take part.
+     *
+     * @param t a tensor type
+     * @return nll 0.002 and logit 0.05 for F32, F16 and other unquantized types; nll 0.002 and logit 0.2 for BF16; nll
+     *         0.01 and logit 0.6 for block-quantized types
+     */
     public static ParityTolerance of(GgmlType t) {
         return switch (t) {
             case F32, F16 -> new ParityTolerance(0.002, 0.05);
@@ -36,14 +49,26 @@ public record ParityTolerance(double nll, double logit) {
         };
     }
 
-    /** The loosest default over the types (F32's when there are none). */
+    /**
+     * The loosest default over the types (F32's when there are none).
+     *
+     * @param types the tensor types taking part
+     * @return the largest nll and the largest logit tolerance of {@link #of(GgmlType)} over them
+     */
     public static ParityTolerance of(Collection<GgmlType> types) {
         ParityTolerance out = of(GgmlType.F32);
         for (GgmlType t : types) out = out.max(of(t));
         return out;
     }
 
-    /** The loosest default over every tensor type in these GGUF files (a model and its adapters). */
+    /**
+     * The loosest default over every tensor type in these GGUF files (a model and its adapters).
+     *
+     * @param files the GGUF files whose tensors take part
+     * @return {@link #of(Collection)} of their tensor types
+     * @throws IOException                   if a file cannot be opened or mapped
+     * @throws io.panlora.gguf.GgufException if a file is not a valid GGUF file
+     */
     public static ParityTolerance forFiles(List<Path> files) throws IOException {
         java.util.Set<GgmlType> types = java.util.EnumSet.noneOf(GgmlType.class);
         for (Path p : files)
@@ -53,11 +78,24 @@ public record ParityTolerance(double nll, double logit) {
         return of(types);
     }
 
+    /**
+     * The looser of two tolerances, component by component.
+     *
+     * @param o the other tolerances
+     * @return the larger nll and the larger logit tolerance of this and o
+     */
     public ParityTolerance max(ParityTolerance o) {
         return new ParityTolerance(Math.max(nll, o.nll), Math.max(logit, o.logit));
     }
 
-    /** These tolerances with explicit overrides (null: keep). */
+    /**
+     * These tolerances with explicit overrides (null: keep), for options such as a user-given tolerance.
+     *
+     * @param nll   the new nll tolerance, or null to keep this one
+     * @param logit the new logit tolerance, or null to keep this one
+     * @return the new tolerances
+     * @throws IllegalArgumentException if an override is negative or NaN
+     */
     public ParityTolerance with(Double nll, Double logit) {
         return new ParityTolerance(nll != null ? nll : this.nll, logit != null ? logit : this.logit);
     }

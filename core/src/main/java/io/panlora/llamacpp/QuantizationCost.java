@@ -18,22 +18,40 @@ public final class QuantizationCost {
     private QuantizationCost() {}
 
     /**
+     * The two NLLs of one window.
+     *
      * @param window predictions + 1 (tokens evaluated)
      * @param nll    llama.cpp's mean NLL with the adapters as given, nats/token
      * @param f16Nll the same with the F16 versions
      */
     public record Result(int window, double nll, double f16Nll) {
-        /** nll − f16Nll: positive when the smaller type is worse. */
+        /**
+         * What the smaller type costs.
+         *
+         * @return nll − f16Nll, nats/token: positive when the smaller type is worse
+         */
         public double cost() {
             return nll - f16Nll;
         }
     }
 
     /**
-     * Measures both NLLs.
+     * Measures both NLLs. The text is tokenized with panlora's tokenizer read from the base (BOS as the vocabulary asks);
+     * the window is its first min(window, token count, training context) tokens. llama.cpp runs on the CPU with an F32
+     * cache; both adapter lists are loaded into the one model, applied in turn, and closed with it before returning.
      *
+     * @param base     the base model's GGUF file
      * @param adapters the adapters with their scales
      * @param f16      their F16 versions, in the same order (the scales are taken from adapters)
+     * @param text     the text to evaluate
+     * @param window   at most this many tokens are evaluated, at least 2
+     * @param threads  llama.cpp's threads (0: all cores)
+     * @return both mean NLLs and the window's length
+     * @throws IOException                   if the base model cannot be read
+     * @throws IllegalArgumentException      if the lists differ in length, window is less than 2 or the text gives fewer
+     *                                       than 2 tokens
+     * @throws LlamaCppException             if llama.cpp is not built or fails to load a model or adapter or to evaluate
+     * @throws io.panlora.gguf.GgufException if the base is not a valid GGUF file or has no tokenizer panlora can read
      */
     public static Result measure(Path base, List<Parity.Adapter> adapters, List<Path> f16, String text, int window, int threads)
             throws IOException {

@@ -23,17 +23,39 @@ import java.util.regex.Pattern;
  * LoRA adapters as GGUF files in llama.cpp's layout: {@code general.type=adapter}, {@code adapter.type=lora},
  * {@code adapter.lora.alpha}; tensors {@code blk.N.<target>.weight.lora_a} (ne = [in, r]) and {@code .lora_b}
  * (ne = [r, out]). llama.cpp applies scale = user_scale·alpha/r with r = lora_b's ne[0].
+ *
+ * <p>The files {@link #write} makes also carry {@code general.architecture} (the base model's) and {@code general.name};
+ * {@code <target>} is a {@link Target#gguf} name ({@code attn_q} … {@code ffn_down}). ggml's ne[0] is the fastest-varying
+ * dimension, so lora_a holds A as [r][in] row-major and lora_b holds B as [out][r], exactly as a {@link LoraSet} slot does.
+ * Tensors may be stored in any of {@link #TYPES}. A static utility: there is nothing to create or close.
  */
 public final class AdapterGguf {
     private AdapterGguf() {}
 
-    /** One exported (layer, target): the slots merged into one factor pair A [r][in], B [out][r] at scale alpha/r. */
+    /**
+     * One exported (layer, target): the slots merged into one factor pair A [r][in], B [out][r] at scale alpha/r.
+     *
+     * @param layer  the layer, 0..n_layer−1
+     * @param target the linear adapted
+     * @param rank   r: the sum of the merged slots' ranks
+     * @param in     the linear's input features ({@link Target#in})
+     * @param out    the linear's output features ({@link Target#out})
+     * @param a      A, r·in floats, [r][in] row-major: the slots' A stacked in slot order
+     * @param b      B, out·r floats, [out][r] row-major: the slots' B side by side, each multiplied by its scale's ratio to
+     *               alpha/r
+     */
     public record Factors(int layer, Target target, int rank, long in, long out, float[] a, float[] b) {}
 
     /**
      * Merges the enabled slots of every (layer, target) into one pair whose scale is alpha/r: A = [A₁; A₂; …],
      * B = [B₁·c₁, B₂·c₂, …] with cᵢ = sᵢ/(alpha/r) — the file then reproduces Σ sᵢ·BᵢAᵢ exactly.
-     * alpha is chosen as s·r of the first slot (so a single standard LoRA exports B unchanged).
+     * alpha is chosen as s·r of the first slot (so a single standard LoRA exports B unchanged), or 1 when that is 0 or
+     * nothing is enabled. Only slots whose own flag and whose layer are both enabled take part.
+     *
+     * @param set      the adapter set to read (its factors are copied out of the engine; the set is not changed)
+     * @param alphaOut receives the chosen alpha in element 0 (an array of at least one element)
+     * @return the merged factors keyed by GGUF weight name ({@code blk.N.<target>.weight}), in the order each (layer,
+     *         target) first appears among the slots; empty when no slot is enabled
      */
     public static Map<String, Factors> collect(LoraSet set, float[] alphaOut) {
         Map<String, List<LoraSet.Slot>> groups = new LinkedHashMap<>();
@@ -78,12 +100,21 @@ public final class AdapterGguf {
     public static final List<GgmlType> TYPES = List.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q6_K,
             GgmlType.Q5_1, GgmlType.Q5_K, GgmlType.Q5_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q4_0, GgmlType.Q3_K, GgmlType.Q2_K);
 
-    /** The names of {@link #TYPES}, for option checks and messages. */
+    /**
+     * The names of {@link #TYPES}, for option checks and messages.
+     *
+     * @return the {@link GgmlType#name()}s in {@link #TYPES}' order ({@code F32}, {@code F16}, … {@code Q2_K})
+     */
     public static List<String> typeNames() {
         return TYPES.stream().map(GgmlType::name).toList();
     }
 
-    /** Whether type is one of {@link #TYPES}. */
+    /**
+     * Whether an adapter's tensors can be written and read back as this type.
+     *
+     * @param type a tensor type
+     * @return whether type is one of {@link #TYPES}
+     */
     public static boolean supported(GgmlType type) {
         return TYPES.contains(type);
     }
@@ -94,6 +125,11 @@ public final class AdapterGguf {
      * (blocks of 256) falls back to the legacy type (blocks of 32) with at least as many bits per weight — Q2_K and Q3_K to
      * Q4_0, Q4_K to Q4_1, Q5_K to Q5_1, Q6_K to Q8_0 — and a legacy type, or a K-quant whose row is not a multiple of 32
      * either, to F16.
+     *
+     * @param type      the type asked for, one of {@link #TYPES}
+     * @param rowLength the tensor's ne[0]
+     * @return type, its legacy fallback, or F16 (F32, F16 and BF16 always come back unchanged)
+     * @throws IllegalArgumentException if type is not one of {@link #TYPES}
      */
     public static GgmlType typeFor(GgmlType type, long rowLength) {
         if (!supported(type)) throw new IllegalArgumentException("adapter type must be one of " + String.join(", ", typeNames()) + ", got " + type);
@@ -112,6 +148,21 @@ public final class AdapterGguf {
      * Writes the adapter. type is one of {@link #TYPES}; a tensor whose row length (in for lora_a, r for lora_b) is not a
      * multiple of the type's block is written as {@link #typeFor}'s fallback instead (reported in the returned notes, one
      * per kind of fallback).
+     *
+     * <p>The enabled slots are merged per (layer, target) as {@link #collect} describes, so llama.cpp at user scale 1
+     * computes what the set computes (up to the rounding of type). The file gets {@code general.architecture},
+     * {@code general.type=adapter}, {@code general.name}, {@code adapter.type=lora} and {@code adapter.lora.alpha}, and it
+     * is written atomically.
+     *
+     * @param path the file to write; an existing file is replaced
+     * @param set  the adapter set to export
+     * @param base the base model's hyperparameters (for {@code general.architecture})
+     * @param type the tensor type asked for, one of {@link #TYPES}
+     * @param name the adapter's name, stored as {@code general.name} (not null)
+     * @return one note per kind of fallback, naming the count and up to three of the tensors concerned; empty when every
+     *         tensor has the type asked for
+     * @throws IOException              if the file system fails (missing or unwritable directory, full disk)
+     * @throws IllegalArgumentException if type is not one of {@link #TYPES}, or no slot is enabled
      */
     public static List<String> write(Path path, LoraSet set, LlamaConfig base, GgmlType type, String name) throws IOException {
         if (!supported(type))
@@ -159,6 +210,12 @@ public final class AdapterGguf {
     /**
      * The tensor types of an adapter file, most frequent first, as "70 tensors: 60 Q4_0, 10 F16" — what a fallback
      * actually left in the file.
+     *
+     * @param path a GGUF file (adapter or model; every tensor counts)
+     * @return the tensor count and the count of each type, for example {@code "70 tensors: 60 Q4_0, 10 F16"}
+     *         ({@code "0 tensors:"} for a file without tensors)
+     * @throws IOException                   if the file cannot be opened or mapped
+     * @throws io.panlora.gguf.GgufException if it is not a valid GGUF file
      */
     public static String typeSummary(Path path) throws IOException {
         Map<GgmlType, Integer> count = new java.util.EnumMap<>(GgmlType.class);
@@ -178,6 +235,13 @@ public final class AdapterGguf {
     /**
      * Whether writing set with {@link #write} reproduces the adapter file's factors exactly, each tensor at the type the file
      * holds it in (same tensors, shapes and alpha; byte-identical data): then set is the source the file was written from.
+     * Metadata other than alpha is not compared; a file with any extra tensor (norms included) is not reproduced.
+     *
+     * @param file an adapter file
+     * @param set  the adapter set that may be its source
+     * @return true when every tensor matches exactly; false at the first difference
+     * @throws IOException                   if the file cannot be opened or mapped
+     * @throws io.panlora.gguf.GgufException if it is not a valid GGUF file
      */
     public static boolean reproduces(Path file, LoraSet set) throws IOException {
         float[] alpha = new float[1];
@@ -202,7 +266,14 @@ public final class AdapterGguf {
         }
     }
 
-    /** The tensor types present in a GGUF file (adapter or model). */
+    /**
+     * The tensor types present in a GGUF file (adapter or model), for example to pick parity tolerances.
+     *
+     * @param path a GGUF file
+     * @return a new mutable set of every type at least one tensor has, in enum order; empty for a file without tensors
+     * @throws IOException                   if the file cannot be opened or mapped
+     * @throws io.panlora.gguf.GgufException if it is not a valid GGUF file
+     */
     public static java.util.Set<GgmlType> tensorTypes(Path path) throws IOException {
         java.util.Set<GgmlType> out = java.util.EnumSet.noneOf(GgmlType.class);
         try (GgufFile f = GgufFile.open(path)) {
@@ -231,6 +302,23 @@ public final class AdapterGguf {
     /**
      * Loads an adapter into set as one slot per (layer, target) with scale userScale·alpha/r (alpha 0: userScale).
      * Checks the file type, the base architecture and every shape; norms are ignored as llama.cpp does.
+     *
+     * <p>Slots are added to whatever set already holds, so several adapters can be loaded into one set (their
+     * contributions add, as llama.cpp's adapter list does). Every other tensor must be named
+     * {@code blk.N.<target>.weight.lora_a} or {@code .lora_b} with N a layer of the model, both factors of a pair must be
+     * present, r (lora_b's ne[0]) must be in 1..min(in, out), and every value must be finite. The set is not attached.
+     *
+     * @param path      the adapter file
+     * @param set       the set to add the slots to; its model is the base the adapter must fit
+     * @param userScale the user scale (llama.cpp's {@code --lora-scaled} value; 1 for {@code --lora}); the resulting slot
+     *                  scale must be finite, or the engine refuses the slot ({@link io.panlora.bindings.PanloraException})
+     * @return the number of slots added: the number of (layer, target) pairs in the file, at least 1
+     * @throws IOException                   if the file cannot be opened or mapped
+     * @throws io.panlora.gguf.GgufException if the file is not a valid GGUF LoRA adapter for this model: wrong
+     *                                       {@code general.type}, {@code adapter.type} or architecture, a non-finite
+     *                                       alpha, an unknown or unpaired tensor, a layer the model lacks, a rank or
+     *                                       shape that does not fit, an unsupported tensor type, a NaN or infinite
+     *                                       value, or no LoRA tensors at all. Slots added before the failure stay in set.
      */
     public static int load(Path path, LoraSet set, float userScale) throws IOException {
         LlamaConfig c = set.model().config();
@@ -295,7 +383,14 @@ public final class AdapterGguf {
         }
     }
 
-    /** Adapter values are always checked at load: a NaN or infinity in a factor is refused, naming the file and tensor. */
+    /**
+     * Adapter values are always checked at load: a NaN or infinity in a factor is refused, naming the file and tensor.
+     *
+     * @param where  the file, for the message
+     * @param tensor the tensor's name, for the message
+     * @param v      the tensor's decoded values
+     * @throws io.panlora.gguf.GgufException at the first NaN or infinite element, giving its value and index
+     */
     public static void requireFinite(String where, String tensor, float[] v) {
         for (int i = 0; i < v.length; i++)
             if (!Float.isFinite(v[i])) throw new GgufException(where + ": tensor '" + tensor + "' holds " + v[i] + " at element " + i);

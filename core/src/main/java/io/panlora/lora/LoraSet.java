@@ -13,11 +13,42 @@ import java.util.List;
 /**
  * The adapter slots of a model held by the engine ({@code pl_lora}): for each (layer, target) a list of
  * slots {A (r×in), B (out×r), scale, trainA, trainB, enabled}; the layer computes y = W x + Σ scale·B(A x).
+ *
+ * <p>A set is made for one model's shapes and does nothing until {@link #attach attached}: then every forward, decode and
+ * training call of that model uses it. The factors, their gradients and the AdamW moments live in native memory owned by
+ * the engine (the getters copy them out), so a set must be {@linkplain #close closed}, which detaches it first; the
+ * methods must not be called after that. The scale of a slot is whatever the caller gives: alpha/r for standard LoRA,
+ * alpha/√r for rsLoRA, user·alpha/r for a loaded adapter ({@link AdapterGguf#load}).
+ *
+ * <p>Not thread-safe: use a set, and the model it is attached to, from one thread at a time. Engine failures (a layer
+ * or rank out of range, a non-finite value, a wrong length) are thrown as {@link io.panlora.bindings.PanloraException}
+ * carrying the engine's message.
  */
 public final class LoraSet implements AutoCloseable {
-    /** One slot's description (its factors live in the engine). */
+    /**
+     * One slot's description (its factors live in the engine). Slots are made by {@link #addSlot} and only mean something
+     * to the set that made them.
+     *
+     * @param index  the slot's index in its set (0, 1, … in the order added; see {@link #slots()})
+     * @param layer  the transformer layer, 0..n_layer−1
+     * @param target the linear of that layer the slot adapts
+     * @param rank   r, at least 1 and at most min(in, out)
+     * @param in     the linear's input features ({@link Target#in}): the length of a row of A
+     * @param out    the linear's output features ({@link Target#out}): the number of rows of B
+     */
     public record Slot(int index, int layer, Target target, int rank, long in, long out) {
+        /**
+         * Number of elements of A (and of dA, m_A and v_A).
+         *
+         * @return rank·in
+         */
         public long aLength() { return (long) rank * in; }
+
+        /**
+         * Number of elements of B (and of dB, m_B and v_B).
+         *
+         * @return out·rank
+         */
         public long bLength() { return out * rank; }
     }
 
@@ -30,7 +61,13 @@ public final class LoraSet implements AutoCloseable {
     private boolean attached;
     private boolean closed;
 
-    /** Creates an empty adapter set for a model. */
+    /**
+     * Creates an empty adapter set for a model's shapes ({@code pl_lora_create}); every layer starts enabled. The set is
+     * not attached.
+     *
+     * @param model the base model; it must stay open while the set is used
+     * @throws io.panlora.bindings.PanloraException if the engine cannot create the set (for example a closed model)
+     */
     public LoraSet(LlamaModel model) {
         this.model = model;
         this.layerEnabled = new boolean[(int) model.config().nLayer()];
@@ -42,11 +79,27 @@ public final class LoraSet implements AutoCloseable {
         }
     }
 
+    /**
+     * The model this set was made for: its shapes fix every slot's in and out, and {@link #attach} attaches to it.
+     *
+     * @return the model given to the constructor
+     */
     public LlamaModel model() { return model; }
 
     MemorySegment handle() { return handle; }
 
-    /** Adds a zero slot of rank r on a target of a layer with the given scale; returns it. */
+    /**
+     * Adds a slot of rank r on a target of a layer: A and B are zero (so it changes nothing until {@link #setWeights} or
+     * training), it is enabled, and both factors train. Several slots may share a (layer, target); their contributions add.
+     *
+     * @param layer  the layer, 0..n_layer−1
+     * @param target the linear to adapt
+     * @param rank   r, 1..min(in, out) (and at most 65536)
+     * @param scale  the factor of B(A x), finite; typically alpha/r, or alpha/√r for rsLoRA
+     * @return the new slot, whose index is the number of slots before it
+     * @throws io.panlora.bindings.PanloraException if the layer or rank is out of range, the scale is not finite, or the
+     *                                              engine is out of memory
+     */
     public Slot addSlot(int layer, Target target, int rank, float scale) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment idx = a.allocate(ValueLayout.JAVA_INT);
@@ -61,19 +114,48 @@ public final class LoraSet implements AutoCloseable {
         }
     }
 
-    /** Every slot in index order. */
+    /**
+     * Every slot in index order.
+     *
+     * @return an unmodifiable view that grows as slots are added; empty for a new set
+     */
     public List<Slot> slots() { return Collections.unmodifiableList(slots); }
 
-    /** The scale last set for a slot. */
+    /**
+     * The scale last set for a slot (by {@link #addSlot} or {@link #setFlags}), as kept on the Java side.
+     *
+     * @param s a slot of this set
+     * @return its scale
+     */
     public float scale(Slot s) { return scales.get(s.index()); }
 
-    /** Whether a slot is enabled (its own flag; the layer mask is separate). */
+    /**
+     * Whether a slot is enabled (its own flag; the layer mask, {@link #layerEnabled}, is separate: a slot takes part only
+     * when both are set).
+     *
+     * @param s a slot of this set
+     * @return the flag last set by {@link #setFlags}; true for a new slot
+     */
     public boolean enabled(Slot s) { return enabled.get(s.index()); }
 
-    /** Whether a layer's slots take part (the per-layer mask). */
+    /**
+     * Whether a layer's slots take part (the per-layer mask).
+     *
+     * @param layer the layer, 0..n_layer−1
+     * @return the mask last set by {@link #setLayerEnabled}; true for a new set
+     * @throws ArrayIndexOutOfBoundsException if the layer is out of range
+     */
     public boolean layerEnabled(int layer) { return layerEnabled[layer]; }
 
-    /** Sets A and/or B of a slot (null leaves a factor). */
+    /**
+     * Sets A and/or B of a slot, copying the arrays into the engine. Both are checked before either is copied, so a refused
+     * call changes nothing.
+     *
+     * @param s a slot of this set
+     * @param a the new A, [rank][in] row-major ({@link Slot#aLength()} finite floats), or null to leave A
+     * @param b the new B, [out][rank] row-major ({@link Slot#bLength()} finite floats), or null to leave B
+     * @throws io.panlora.bindings.PanloraException if a length is wrong or a value is NaN or infinite
+     */
     public void setWeights(Slot s, float[] a, float[] b) {
         try (Arena ar = Arena.ofConfined()) {
             MemorySegment sa = a == null ? MemorySegment.NULL : ar.allocateFrom(ValueLayout.JAVA_FLOAT, a);
@@ -83,16 +165,36 @@ public final class LoraSet implements AutoCloseable {
         }
     }
 
-    /** A of a slot, [rank][in] row-major. */
+    /**
+     * A of a slot, copied out of the engine.
+     *
+     * @param s a slot of this set
+     * @return a new array of {@link Slot#aLength()} floats, [rank][in] row-major
+     */
     public float[] getA(Slot s) { return get(s, true, false); }
 
-    /** B of a slot, [out][rank] row-major. */
+    /**
+     * B of a slot, copied out of the engine.
+     *
+     * @param s a slot of this set
+     * @return a new array of {@link Slot#bLength()} floats, [out][rank] row-major
+     */
     public float[] getB(Slot s) { return get(s, false, false); }
 
-    /** dA of a slot (accumulated gradient). */
+    /**
+     * dA of a slot: the gradient the trainer has accumulated for A (zero when A does not train or nothing ran yet).
+     *
+     * @param s a slot of this set
+     * @return a new array of {@link Slot#aLength()} floats, laid out as A
+     */
     public float[] gradA(Slot s) { return get(s, true, true); }
 
-    /** dB of a slot (accumulated gradient). */
+    /**
+     * dB of a slot: the gradient the trainer has accumulated for B (zero when B does not train or nothing ran yet).
+     *
+     * @param s a slot of this set
+     * @return a new array of {@link Slot#bLength()} floats, laid out as B
+     */
     public float[] gradB(Slot s) { return get(s, false, true); }
 
     private float[] get(Slot s, boolean isA, boolean grad) {
@@ -108,22 +210,52 @@ public final class LoraSet implements AutoCloseable {
         }
     }
 
-    /** Sets a slot's scale and flags. */
+    /**
+     * Sets a slot's scale and flags at once.
+     *
+     * @param s       a slot of this set
+     * @param scale   the new factor of B(A x), finite
+     * @param trainA  whether training updates A
+     * @param trainB  whether training updates B
+     * @param enabled whether the slot takes part at all (in forward passes and training)
+     * @throws io.panlora.bindings.PanloraException if the engine refuses (for example a non-finite scale)
+     */
     public void setFlags(Slot s, float scale, boolean trainA, boolean trainB, boolean enabled) {
         Native.check(panlora_h.pl_lora_set_flags(handle, s.index(), scale, trainA ? 1 : 0, trainB ? 1 : 0, enabled ? 1 : 0), "pl_lora_set_flags");
         scales.set(s.index(), scale);
         this.enabled.set(s.index(), enabled);
     }
 
-    /** Enables or disables every slot of a layer (the per-layer mask). */
+    /**
+     * Enables or disables every slot of a layer at once (the per-layer mask): a disabled layer runs its base weights only
+     * and trains nothing. The slots' own flags are kept.
+     *
+     * @param layer   the layer, 0..n_layer−1
+     * @param enabled whether the layer's slots take part
+     * @throws io.panlora.bindings.PanloraException if the layer is out of range
+     */
     public void setLayerEnabled(int layer, boolean enabled) {
         Native.check(panlora_h.pl_lora_set_layer_enabled(handle, layer, enabled ? 1 : 0), "pl_lora_set_layer_enabled");
         layerEnabled[layer] = enabled;
     }
 
-    /** AdamW state of a slot: {mA, vA, mB, vB} and its step count. */
+    /**
+     * AdamW state of a slot: {mA, vA, mB, vB} and its step count, as a checkpoint stores it.
+     *
+     * @param mA   first moments of A, {@link Slot#aLength()} floats laid out as A
+     * @param vA   second moments of A (non-negative), as many as mA
+     * @param mB   first moments of B, {@link Slot#bLength()} floats laid out as B
+     * @param vB   second moments of B (non-negative), as many as mB
+     * @param step the number of AdamW steps taken (for bias correction), 0..2^53
+     */
     public record AdamState(float[] mA, float[] vA, float[] mB, float[] vB, long step) {}
 
+    /**
+     * Copies a slot's AdamW state out of the engine.
+     *
+     * @param s a slot of this set
+     * @return the moments and step count; all zero for a slot that has not been trained or was {@linkplain #resetAdam reset}
+     */
     public AdamState getAdam(Slot s) {
         try (Arena ar = Arena.ofConfined()) {
             MemorySegment ma = ar.allocate(ValueLayout.JAVA_FLOAT, s.aLength()), va = ar.allocate(ValueLayout.JAVA_FLOAT, s.aLength());
@@ -135,7 +267,15 @@ public final class LoraSet implements AutoCloseable {
         }
     }
 
-    /** Restores a slot's AdamW state; the engine checks each length against the slot's shape (rank·in, out·rank). */
+    /**
+     * Restores a slot's AdamW state; the engine checks each length against the slot's shape (rank·in, out·rank).
+     *
+     * @param s  a slot of this set
+     * @param st the state, for example from {@link #getAdam} on a slot of the same shape
+     * @throws IllegalArgumentException                 if mA and vA, or mB and vB, differ in length
+     * @throws io.panlora.bindings.PanloraException if a length does not fit the slot, a moment is not finite, a second
+     *                                                  moment is negative, or the step is outside 0..2^53
+     */
     public void setAdam(Slot s, AdamState st) {
         if (st.mA().length != st.vA().length || st.mB().length != st.vB().length)
             throw new IllegalArgumentException("AdamW state of slot " + s.index() + ": m_a/v_a lengths " + st.mA().length + "/" + st.vA().length
@@ -147,23 +287,41 @@ public final class LoraSet implements AutoCloseable {
         }
     }
 
-    /** Zeroes AdamW state of a slot (null: every slot). */
+    /**
+     * Zeroes the AdamW moments and step count of a slot, for example when training starts over with new settings.
+     *
+     * @param s a slot of this set, or null for every slot
+     */
     public void resetAdam(Slot s) {
         Native.check(panlora_h.pl_lora_reset_adam(handle, s == null ? -1 : s.index()), "pl_lora_reset_adam");
     }
 
-    /** Attaches this adapter set to its model (every forward/decode/training call then uses it). */
+    /**
+     * Attaches this adapter set to its model (every forward/decode/training call then uses it), replacing any set attached
+     * before. The engine checks every slot's layer, target, rank and sizes against the model.
+     *
+     * @throws io.panlora.bindings.PanloraException if a slot does not fit the model or the model is closed
+     */
     public void attach() {
         Native.check(panlora_h.pl_model_set_lora(model.handle(), handle), "pl_model_set_lora");
         attached = true;
     }
 
-    /** Detaches it: the model runs its base weights only. */
+    /**
+     * Detaches the model's adapter (whichever set is attached): the model runs its base weights only. The slots are kept
+     * and can be attached again.
+     *
+     * @throws io.panlora.bindings.PanloraException if the engine refuses (for example a closed model)
+     */
     public void detach() {
         Native.check(panlora_h.pl_model_set_lora(model.handle(), MemorySegment.NULL), "pl_model_set_lora");
         attached = false;
     }
 
+    /**
+     * Detaches the set if this object attached it and the model is still open, then frees its native memory (factors,
+     * gradients, AdamW state). Idempotent; the set must not be used afterwards.
+     */
     @Override
     public void close() {
         if (closed) return;
