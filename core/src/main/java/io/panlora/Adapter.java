@@ -24,7 +24,11 @@ public final class Adapter {
         this.training = training;
     }
 
-    /** @return the adapter's GGUF file */
+    /**
+     * Returns the adapter's GGUF file.
+     *
+     * @return the adapter's GGUF file
+     */
     public Path file() {
         return file;
     }
@@ -40,6 +44,8 @@ public final class Adapter {
     }
 
     /**
+     * Returns the tensor types in the file, e.g. {@code F16} or {@code Q8_0 (12 tensors F32: rows not a multiple of 32)}.
+     *
      * @return the tensor types in the file, e.g. {@code F16} or {@code Q8_0 (12 tensors F32: rows not a multiple of 32)}
      * @throws UncheckedIOException if the file cannot be read
      */
@@ -51,7 +57,11 @@ public final class Adapter {
         }
     }
 
-    /** @return the size of the file in bytes */
+    /**
+     * Returns the size of the file in bytes.
+     *
+     * @return the size of the file in bytes
+     */
     public long bytes() {
         try {
             return Files.size(file);

@@ -136,12 +136,20 @@ public final class Data {
         return new Data(kind, file, items, template, true);
     }
 
-    /** @return the file, for {@link #file} data; null for data held in memory */
+    /**
+     * Returns the file, for {@link #file} data; null for data held in memory.
+     *
+     * @return the file, for {@link #file} data; null for data held in memory
+     */
     public Path path() {
         return file;
     }
 
-    /** @return how many examples are held in memory (0 for a file; 1 for {@link #text}) */
+    /**
+     * Returns how many examples are held in memory (0 for a file; 1 for {@link #text}).
+     *
+     * @return how many examples are held in memory (0 for a file; 1 for {@link #text})
+     */
     public int size() {
         return items.size();
     }

@@ -24,6 +24,8 @@ public final class FullTraining extends Training<FullTraining> {
     }
 
     /**
+     * Sets the weight type of the written model: F32, F16 or BF16; null (the default) keeps each tensor's base type.
+     *
      * @param t the weight type of the written model: F32, F16 or BF16; null (the default) keeps each tensor's base type
      * @return this training
      */

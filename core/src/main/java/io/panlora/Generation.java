@@ -42,6 +42,8 @@ public final class Generation {
     }
 
     /**
+     * Sets the most tokens to generate (generation also stops at an end-of-generation token or a full context); at least 1.
+     *
      * @param n the most tokens to generate (generation also stops at an end-of-generation token or a full context); at least 1
      * @return this generation
      */
@@ -52,6 +54,8 @@ public final class Generation {
     }
 
     /**
+     * Sets the context length in tokens (prompt plus generated text); 0, the default, is the model's training context, at most 4096.
+     *
      * @param n the context length in tokens (prompt plus generated text); 0, the default, is the model's training context,
      *          at most 4096
      * @return this generation
@@ -63,6 +67,8 @@ public final class Generation {
     }
 
     /**
+     * Sets the sampling temperature; 0 picks the most likely token every time (deterministic).
+     *
      * @param t the sampling temperature; 0 picks the most likely token every time (deterministic)
      * @return this generation
      */
@@ -73,6 +79,8 @@ public final class Generation {
     }
 
     /**
+     * Sets the top-k, top-p and min-p filters applied before sampling.
+     *
      * @param k top-k: sample among the k most likely tokens; 0 turns it off
      * @param p top-p: the smallest set of tokens whose probabilities add to p; 1 turns it off
      * @param min min-p: drop tokens below {@code min} times the most likely one's probability; 0 turns it off
@@ -86,6 +94,8 @@ public final class Generation {
     }
 
     /**
+     * Sets the repetition penalty and how far back it looks.
+     *
      * @param penalty the repetition penalty (1 turns it off)
      * @param lastN   how many recent tokens it looks back over
      * @return this generation
@@ -97,6 +107,8 @@ public final class Generation {
     }
 
     /**
+     * Sets the sampling seed; -1 (the default) draws one.
+     *
      * @param s the sampling seed; -1 (the default) draws one
      * @return this generation
      */

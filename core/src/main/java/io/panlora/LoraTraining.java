@@ -28,6 +28,8 @@ public final class LoraTraining extends Training<LoraTraining> {
     }
 
     /**
+     * Sets the adapter rank, at least 1 (default 8); alpha stays as set.
+     *
      * @param r the adapter rank, at least 1 (default 8); alpha stays as set
      * @return this training
      */
@@ -38,6 +40,8 @@ public final class LoraTraining extends Training<LoraTraining> {
     }
 
     /**
+     * Sets LoRA's alpha: the update is scaled by alpha/rank (default 16).
+     *
      * @param a LoRA's alpha: the update is scaled by alpha/rank (default 16)
      * @return this training
      */
@@ -48,6 +52,8 @@ public final class LoraTraining extends Training<LoraTraining> {
     }
 
     /**
+     * Turns rank-stabilised LoRA on or off: scale alpha/√rank instead of alpha/rank (default off).
+     *
      * @param on rank-stabilised LoRA: scale alpha/√rank instead of alpha/rank (default off)
      * @return this training
      */
@@ -57,6 +63,8 @@ public final class LoraTraining extends Training<LoraTraining> {
     }
 
     /**
+     * Sets the adapted matrices: a comma list of q, k, v, o, gate, up, down, or attn (q,k,v,o), ffn (gate,up,down), all (default q,k,v,o).
+     *
      * @param spec the adapted matrices: a comma list of q, k, v, o, gate, up, down, or attn (q,k,v,o), ffn (gate,up,down),
      *             all (default q,k,v,o)
      * @return this training
@@ -68,6 +76,8 @@ public final class LoraTraining extends Training<LoraTraining> {
     }
 
     /**
+     * Sets how the adapter trains: {@link Variant#lora()} (the default), copra, cola, cora or lorasc.
+     *
      * @param v how the adapter trains: {@link Variant#lora()} (default), copra, cola, cora or lorasc
      * @return this training
      */
@@ -77,6 +87,8 @@ public final class LoraTraining extends Training<LoraTraining> {
     }
 
     /**
+     * Sets the tensor type of the adapter file written at the end (default F16; F32 is exact).
+     *
      * @param t the tensor type of the adapter file written at the end (default F16; F32 is exact)
      * @return this training
      */

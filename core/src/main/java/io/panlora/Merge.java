@@ -58,6 +58,8 @@ public final class Merge {
     }
 
     /**
+     * Sets the combination type (default {@link AdapterMerge.Method#TIES}).
+     *
      * @param m the combination (default {@link AdapterMerge.Method#TIES})
      * @return this merge
      */
@@ -67,6 +69,8 @@ public final class Merge {
     }
 
     /**
+     * Sets the rank of the result for svd, task_arithmetic, ties and dare; 0 (the default) is the sum of the input ranks, which is exact for svd and task_arithmetic.
+     *
      * @param r the rank of the result for svd, task_arithmetic, ties and dare; 0 (the default) is the sum of the input ranks,
      *          which is exact for svd and task_arithmetic
      * @return this merge
@@ -78,6 +82,8 @@ public final class Merge {
     }
 
     /**
+     * Sets the share of each update's entries ties and dare keep, in (0, 1] (default 0.5).
+     *
      * @param d the share of each update's entries ties and dare keep, in (0, 1] (default 0.5)
      * @return this merge
      */
@@ -88,6 +94,8 @@ public final class Merge {
     }
 
     /**
+     * Sets the seed of dare's random drop and of the factorisations.
+     *
      * @param s the seed of dare's random drop and of the factorisations
      * @return this merge
      */
@@ -97,6 +105,8 @@ public final class Merge {
     }
 
     /**
+     * Sets the tensor type of the written adapter (default F16).
+     *
      * @param t the tensor type of the written adapter (default F16)
      * @return this merge
      */

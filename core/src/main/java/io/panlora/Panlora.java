@@ -159,22 +159,36 @@ public final class Panlora implements AutoCloseable {
         }
     }
 
-    /** @return the GGUF file the model was loaded from */
+    /**
+     * Returns the GGUF file the model was loaded from.
+     *
+     * @return the GGUF file the model was loaded from
+     */
     public Path file() {
         return file;
     }
 
-    /** @return the model's shape (layers, width, heads, vocabulary, context) */
+    /**
+     * Returns the model's shape (layers, width, heads, vocabulary, context).
+     *
+     * @return the model's shape (layers, width, heads, vocabulary, context)
+     */
     public LlamaConfig config() {
         return model.config();
     }
 
-    /** @return the device the model runs on */
+    /**
+     * Returns the device the model runs on.
+     *
+     * @return the device the model runs on
+     */
     public Device device() {
         return model.device();
     }
 
     /**
+     * Returns one line saying where the model runs, e.g. {@code device cuda:0 (NVIDIA H200, …)} or {@code device cpu (CUDA unavailable: …)}: what the command line prints once.
+     *
      * @return one line saying where the model runs, e.g. {@code device cuda:0 (NVIDIA H200, …)} or
      *         {@code device cpu (CUDA unavailable: …)}: what the command line prints once
      */
@@ -182,7 +196,11 @@ public final class Panlora implements AutoCloseable {
         return model.device().announcement(deviceAsked);
     }
 
-    /** @return the model's tokenizer (read from the GGUF) */
+    /**
+     * Returns the model's tokenizer (read from the GGUF).
+     *
+     * @return the model's tokenizer (read from the GGUF)
+     */
     public Tokenizer tokenizer() {
         return tokenizer;
     }
@@ -198,13 +216,19 @@ public final class Panlora implements AutoCloseable {
         return model;
     }
 
-    /** @return a LoRA training of this base, with PEFT's defaults (rank 8, alpha 16, q,k,v,o, lr 2e-4 cosine, 100 steps) */
+    /**
+     * Returns a LoRA training of this base, with PEFT's defaults (rank 8, alpha 16, q,k,v,o, lr 2e-4 cosine, 100 steps).
+     *
+     * @return a LoRA training of this base, with PEFT's defaults (rank 8, alpha 16, q,k,v,o, lr 2e-4 cosine, 100 steps)
+     */
     public LoraTraining lora() {
         check();
         return new LoraTraining(this);
     }
 
     /**
+     * Returns a full-parameter fine-tune of this base (every matrix and norm trains; F32, F16 or BF16 bases only); the result is a complete GGUF model.
+     *
      * @return a full-parameter fine-tune of this base (every matrix and norm trains; F32, F16 or BF16 bases only); the result
      *         is a complete GGUF model
      */
@@ -281,7 +305,11 @@ public final class Panlora implements AutoCloseable {
         return new Generation(this, Objects.requireNonNull(prompt, "prompt"));
     }
 
-    /** @return a merge of adapters of this base (linear, cat, svd, ties, dare, task arithmetic) */
+    /**
+     * Returns a merge of adapters of this base (linear, cat, svd, ties, dare, task arithmetic).
+     *
+     * @return a merge of adapters of this base (linear, cat, svd, ties, dare, task arithmetic)
+     */
     public Merge merge() {
         check();
         return new Merge(this);

@@ -77,6 +77,8 @@ public final class Prune {
     }
 
     /**
+     * Sets the seed of the factorisations and the Monte Carlo permutations (default 1).
+     *
      * @param s the seed of the factorisations and the Monte Carlo permutations (default 1)
      * @return this prune
      */
@@ -86,6 +88,8 @@ public final class Prune {
     }
 
     /**
+     * Sets the tensor type of the written adapter (default F16).
+     *
      * @param t the tensor type of the written adapter (default F16)
      * @return this prune
      */
@@ -118,7 +122,11 @@ public final class Prune {
         });
     }
 
-    /** @return the layers {@link #layers} removed in the last {@link #writeTo}, lowest Shapley value first (empty otherwise) */
+    /**
+     * Returns the layers {@link #layers} removed in the last {@link #writeTo}, lowest Shapley value first (empty otherwise).
+     *
+     * @return the layers {@link #layers} removed in the last {@link #writeTo}, lowest Shapley value first (empty otherwise)
+     */
     public int[] removedLayers() {
         return removed.clone();
     }

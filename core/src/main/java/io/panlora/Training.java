@@ -39,6 +39,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Sets the peak learning rate, &gt; 0 (default 2e-4).
+     *
      * @param peak the peak learning rate, &gt; 0 (default 2e-4)
      * @return this training
      */
@@ -49,6 +51,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Sets the learning-rate schedule: linear warmup from 0, then constant, linear or cosine decay (default cosine, no warmup, decay to 0).
+     *
      * @param kind     constant, linear or cosine decay after the warmup (default cosine)
      * @param warmup   steps of linear warmup from 0 (default 0)
      * @param minRatio the learning rate the decay ends at, as a share of the peak (default 0)
@@ -64,6 +68,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Sets the number of optimizer steps, at least 1 (default 100); replaces an {@link #epochs} setting.
+     *
      * @param n optimizer steps, at least 1 (default 100); {@link #epochs} replaces it when set
      * @return this training
      */
@@ -75,6 +81,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Sets the length in passes over the training windows, &gt; 0 (fractions allowed); the step count follows from the data.
+     *
      * @param e passes over the training windows, &gt; 0 (fractions allowed); the step count follows from the data
      * @return this training
      */
@@ -85,6 +93,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Sets the batch shape: sequences per micro-batch, tokens per sequence, micro-batches per optimizer step.
+     *
      * @param sequences  sequences per micro-batch, at least 1 (default 4)
      * @param tokens     tokens per sequence (the training window), at least 2 (default 256)
      * @param accumulate micro-batches per optimizer step, at least 1 (default 1)
@@ -100,6 +110,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Sets the seed of the initialisation, the data order and the validation split (default 42); runs with the same seed, data and settings are bit-identical on the CPU.
+     *
      * @param s the seed of the initialisation, the data order and the validation split (default 42); runs with the same
      *          seed, data and settings are bit-identical on the CPU
      * @return this training
@@ -110,6 +122,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Sets the gradient clipping and AdamW's weight decay.
+     *
      * @param maxGradNorm the gradient norm clipped to, &gt; 0, or 0 for no clipping (default 1)
      * @param decay       AdamW's decoupled weight decay, at least 0 (default 0)
      * @return this training
@@ -133,6 +147,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Sets the share of the training data held out for validation when no {@link #validation(Data)} is given, in [0, 1) (default 0.05; 0 validates on nothing).
+     *
      * @param fraction the share of the training data held out for validation when no {@link #validation(Data)} is given, in
      *                 [0, 1) (default 0.05; 0 validates on nothing)
      * @return this training
@@ -144,6 +160,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Sets how often and on how much data the run validates.
+     *
      * @param every   validate every this many steps, 0 only before and after the run (default 50)
      * @param batches the most validation batches per evaluation (default 8)
      * @return this training
@@ -155,6 +173,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Sets how often a checkpoint is written.
+     *
      * @param every write a checkpoint every this many steps (and at the end), 0 only at the end (default 50)
      * @return this training
      */
@@ -165,6 +185,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Turns activation recomputation on or off: each layer's activations recomputed in the backward pass, less memory, about 30 % slower (default off).
+     *
      * @param on recompute each layer's activations in the backward pass: less memory, about 30 % slower (default off)
      * @return this training
      */
@@ -187,6 +209,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Sets what a loss blow-up does.
+     *
      * @param p what a loss blow-up does (the 8-step mean more than 2 nats above the best): stop (the default; the last good
      *          checkpoint is kept) or warn and go on. A NaN or infinite loss always stops.
      * @return this training
@@ -197,6 +221,8 @@ public abstract sealed class Training<T extends Training<T>> permits LoraTrainin
     }
 
     /**
+     * Sets whether the run continues from the checkpoint in its output directory.
+     *
      * @param on continue from the checkpoint in the output directory (the same data and settings are required; a different
      *           configuration is refused), instead of starting afresh
      * @return this training

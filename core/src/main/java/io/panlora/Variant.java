@@ -29,7 +29,11 @@ public final class Variant {
         this.factory = factory;
     }
 
-    /** @return plain LoRA (PEFT's {@code LoraConfig}): A Kaiming-uniform, B zero, both trained */
+    /**
+     * Returns plain LoRA (PEFT's {@code LoraConfig}): A Kaiming-uniform, B zero, both trained.
+     *
+     * @return plain LoRA (PEFT's {@code LoraConfig}): A Kaiming-uniform, B zero, both trained
+     */
     public static Variant lora() {
         return new Variant("lora", (steps, seed) -> TrainingStrategy.LORA);
     }
@@ -133,7 +137,11 @@ public final class Variant {
         };
     }
 
-    /** @return the variant's name: lora, copra, cola, cora or lorasc */
+    /**
+     * Returns the variant's name: lora, copra, cola, cora or lorasc.
+     *
+     * @return the variant's name: lora, copra, cola, cora or lorasc
+     */
     public String name() {
         return name;
     }

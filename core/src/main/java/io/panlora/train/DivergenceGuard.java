@@ -22,6 +22,9 @@ import java.util.Locale;
  * run and restores its {@link #state()} from a checkpoint on resume. Not thread-safe.
  */
 public final class DivergenceGuard {
+    /** A fresh guard: no step seen, reference NaN. */
+    public DivergenceGuard() {}
+
     /** Steps in the recent-loss window. */
     public static final int WINDOW = 8;
     /** How far (nats per token) the recent loss may rise above the reference. */

@@ -193,6 +193,12 @@ public final class FullRun {
      * Runs on training and validation examples the caller read or made instead of {@code o.data()} and {@code o.validation()}
      * ({@code o.readOptions()} is not used); {@code validation} null splits off {@code o.validationFraction()} of {@code train}.
      * With {@code train} null, reads the files as {@link #run(Options)} does.
+     *
+     * @param o          the run's settings
+     * @param train      the training examples, or null to read {@code o.data()}
+     * @param validation the validation examples, or null
+     * @return what the run produced
+     * @throws IOException if the base, the data, the run directory, the checkpoint or the model cannot be read or written
      */
     public static Summary run(Options o, TrainingData train, TrainingData validation) throws IOException {
         PrintStream out = o.progress();

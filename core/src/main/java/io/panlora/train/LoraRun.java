@@ -289,6 +289,13 @@ public final class LoraRun {
      * training and validation examples the caller read or made: {@code o.base()}, {@code o.data()}, {@code o.validation()},
      * {@code o.readOptions()} and {@code o.load()} are not used. {@code validation} null splits off
      * {@code o.validationFraction()} of {@code train}. The output directory is locked as in {@link #run(Options)}.
+     *
+     * @param model      the base, loaded from a GGUF file (its tokenizer is read from there); not closed
+     * @param o          the run's settings
+     * @param train      the training examples
+     * @param validation the validation examples, or null
+     * @return what the run produced
+     * @throws IOException if the run directory, the checkpoint or the adapter cannot be read or written
      */
     public static Summary run(LlamaModel model, Options o, TrainingData train, TrainingData validation) throws IOException {
         RunLock lock = null;

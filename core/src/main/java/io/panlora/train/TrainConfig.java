@@ -97,6 +97,9 @@ public record TrainConfig(int rank, float alpha, boolean rsLora, List<Target> ta
      * {@link #build()}. Not thread-safe; a builder may build several configurations.
      */
     public static final class Builder {
+        /** A builder holding the defaults; {@link TrainConfig#builder()} is the same. */
+        public Builder() {}
+
         private int rank = 8;
         private float alpha = 16f;
         private boolean rsLora;
