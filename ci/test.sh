@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: native C unit tests (ctest), the same under ASan + UBSan (ci/sanitize.sh;
 # PANLORA_SKIP_SANITIZE=1 skips it), llama.cpp (the parity oracle; built once, cached)
-# and the Java suite (maven), whose llama.cpp parity tests fail in CI when llama.cpp is missing.
+# the Java suite (maven), whose llama.cpp parity tests fail in CI when llama.cpp is missing, the API documentation
+# (javadoc, warnings fail), the examples/ project against freshly installed artifacts, and the fuzz targets.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$PANLORA_ROOT/ci/build.sh" --skip-java
@@ -15,4 +16,8 @@ pl_log "native unit tests (ctest)"
 [ "${PANLORA_SKIP_SANITIZE:-}" = 1 ] || "$PANLORA_ROOT/ci/sanitize.sh" # the C tests again under ASan + UBSan
 pl_log "Java tests (maven)"
 $PL_MVN -Dpanlora.skipNative=true test
+pl_log "API documentation (javadoc: any warning fails)"
+$PL_MVN -q -Dpanlora.skipNative=true javadoc:javadoc
+pl_log "the library from a fresh local repository: examples/ built by coordinates and run with java -jar (ci/examples.sh)"
+"$PANLORA_ROOT/ci/examples.sh"
 if [ "${PANLORA_SKIP_FUZZ:-0}" != 1 ]; then pl_log "Java fuzz targets (ci/fuzz.sh; PANLORA_SKIP_FUZZ=1 skips them)"; "$PANLORA_ROOT/ci/fuzz.sh"; fi

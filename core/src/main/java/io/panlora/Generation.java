@@ -2,9 +2,6 @@ package io.panlora;
 
 import io.panlora.generate.Generator;
 import io.panlora.generate.Sampler;
-import java.io.OutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
@@ -138,8 +135,7 @@ public final class Generation {
         Sampler sampler = new Sampler(temperature, topK, topP, minP, repeatPenalty, repeatLastN,
                 seed >= 0 ? seed : System.nanoTime());
         int n = ctx > 0 ? ctx : (int) Math.min(4096, base.config().nCtxTrain());
-        PrintStream stream = onText == null ? null : new PrintStream(new Pieces(onText), true, StandardCharsets.UTF_8);
-        return base.withAdapters(adapters, set -> Generator.run(base.engine(), base.tokenizer(), prompt, maxTokens, n, sampler, stream));
+        return base.withAdapters(adapters, set -> Generator.run(base.engine(), base.tokenizer(), prompt, maxTokens, n, sampler, onText));
     }
 
     /**
@@ -149,24 +145,5 @@ public final class Generation {
      */
     public String text() {
         return run().text();
-    }
-
-    /** Hands each piece the generator prints to the consumer (the generator prints whole characters, one piece per call). */
-    private static final class Pieces extends OutputStream {
-        private final Consumer<String> consumer;
-
-        Pieces(Consumer<String> consumer) {
-            this.consumer = consumer;
-        }
-
-        @Override
-        public void write(int b) {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) {
-            if (len > 0) consumer.accept(new String(b, off, len, StandardCharsets.UTF_8));
-        }
     }
 }

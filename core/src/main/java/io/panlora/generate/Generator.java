@@ -74,6 +74,25 @@ public final class Generator {
      * @throws io.panlora.bindings.PanloraException if the engine fails
      */
     public static Result run(LlamaModel m, Tokenizer tok, String prompt, int nPredict, int nCtx, Sampler sampler, PrintStream out) {
+        return run(m, tok, prompt, nPredict, nCtx, sampler, out == null ? null : (java.util.function.Consumer<String>) out::print);
+    }
+
+    /**
+     * As {@link #run(LlamaModel, Tokenizer, String, int, int, Sampler, PrintStream)}, handing each decoded piece (whole
+     * UTF-8 characters; possibly empty while a character's bytes are incomplete) to a consumer instead of a stream.
+     *
+     * @param m        the model
+     * @param tok      the model's tokenizer
+     * @param prompt   the prompt
+     * @param nPredict the most tokens to sample
+     * @param nCtx     the KV cache's capacity in tokens
+     * @param sampler  picks each token
+     * @param onPiece  called on this thread with each decoded piece, or null
+     * @return the generated text, the prompt and generated token counts, and the wall time
+     * @throws IllegalArgumentException if the prompt encodes to no tokens, or to nCtx tokens or more
+     */
+    public static Result run(LlamaModel m, Tokenizer tok, String prompt, int nPredict, int nCtx, Sampler sampler,
+                             java.util.function.Consumer<String> onPiece) {
         int[] ids = tok.encode(prompt, true, false);
         if (ids.length == 0) throw new IllegalArgumentException("the prompt encodes to no tokens and the model has no BOS token");
         if (ids.length >= nCtx) throw new IllegalArgumentException("the prompt has " + ids.length + " tokens; the context holds " + nCtx);
@@ -89,14 +108,14 @@ public final class Generator {
                 if (tok.isEog(next)) break;
                 String piece = stream.push(next);
                 gen.append(piece);
-                if (out != null) out.print(piece);
+                if (onPiece != null && !piece.isEmpty()) onPiece.accept(piece);
                 produced++;
                 if (ids.length + i + 1 >= nCtx) break;
                 logits = cache.decode(next);
             }
             String rest = stream.finish();
             gen.append(rest);
-            if (out != null) out.print(rest);
+            if (onPiece != null && !rest.isEmpty()) onPiece.accept(rest);
         }
         return new Result(gen.toString(), ids.length, produced, (System.nanoTime() - t0) / 1e9);
     }
