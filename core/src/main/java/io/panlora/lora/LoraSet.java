@@ -61,6 +61,16 @@ public final class LoraSet implements AutoCloseable {
     private boolean attached;
     private boolean closed;
 
+    /** The set attached to each model, so that closing a set that was replaced leaves its successor attached. */
+    private static final java.util.Map<LlamaModel, LoraSet> ATTACHED =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    /** The native handle, or an {@link IllegalStateException} once the set is closed. */
+    private MemorySegment live() {
+        if (closed) throw new IllegalStateException("this LoRA set was closed");
+        return handle;
+    }
+
     /**
      * Creates an empty adapter set for a model's shapes ({@code pl_lora_create}); every layer starts enabled. The set is
      * not attached.
@@ -86,7 +96,7 @@ public final class LoraSet implements AutoCloseable {
      */
     public LlamaModel model() { return model; }
 
-    MemorySegment handle() { return handle; }
+    MemorySegment handle() { return live(); }
 
     /**
      * Adds a slot of rank r on a target of a layer: A and B are zero (so it changes nothing until {@link #setWeights} or
@@ -103,7 +113,7 @@ public final class LoraSet implements AutoCloseable {
     public Slot addSlot(int layer, Target target, int rank, float scale) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment idx = a.allocate(ValueLayout.JAVA_INT);
-            Native.check(panlora_h.pl_lora_add_slot(handle, layer, target.id, rank, scale, idx),
+            Native.check(panlora_h.pl_lora_add_slot(live(), layer, target.id, rank, scale, idx),
                     "adding a rank-" + rank + " slot to blk." + layer + "." + target.gguf);
             int i = idx.get(ValueLayout.JAVA_INT, 0);
             Slot s = new Slot(i, layer, target, rank, target.in(model.config()), target.out(model.config()));
@@ -160,7 +170,7 @@ public final class LoraSet implements AutoCloseable {
         try (Arena ar = Arena.ofConfined()) {
             MemorySegment sa = a == null ? MemorySegment.NULL : ar.allocateFrom(ValueLayout.JAVA_FLOAT, a);
             MemorySegment sb = b == null ? MemorySegment.NULL : ar.allocateFrom(ValueLayout.JAVA_FLOAT, b);
-            Native.check(panlora_h.pl_lora_set_weights(handle, s.index(), sa, a == null ? 0 : a.length, sb, b == null ? 0 : b.length),
+            Native.check(panlora_h.pl_lora_set_weights(live(), s.index(), sa, a == null ? 0 : a.length, sb, b == null ? 0 : b.length),
                     "setting blk." + s.layer() + "." + s.target().gguf + " LoRA weights");
         }
     }
@@ -203,8 +213,8 @@ public final class LoraSet implements AutoCloseable {
             MemorySegment buf = ar.allocate(ValueLayout.JAVA_FLOAT, n);
             MemorySegment sa = isA ? buf : MemorySegment.NULL, sb = isA ? MemorySegment.NULL : buf;
             long la = isA ? n : 0, lb = isA ? 0 : n;
-            int rc = grad ? panlora_h.pl_lora_get_grads(handle, s.index(), sa, la, sb, lb)
-                    : panlora_h.pl_lora_get_weights(handle, s.index(), sa, la, sb, lb);
+            int rc = grad ? panlora_h.pl_lora_get_grads(live(), s.index(), sa, la, sb, lb)
+                    : panlora_h.pl_lora_get_weights(live(), s.index(), sa, la, sb, lb);
             Native.check(rc, "reading a LoRA slot");
             return buf.toArray(ValueLayout.JAVA_FLOAT);
         }
@@ -221,7 +231,7 @@ public final class LoraSet implements AutoCloseable {
      * @throws io.panlora.bindings.PanloraException if the engine refuses (for example a non-finite scale)
      */
     public void setFlags(Slot s, float scale, boolean trainA, boolean trainB, boolean enabled) {
-        Native.check(panlora_h.pl_lora_set_flags(handle, s.index(), scale, trainA ? 1 : 0, trainB ? 1 : 0, enabled ? 1 : 0), "pl_lora_set_flags");
+        Native.check(panlora_h.pl_lora_set_flags(live(), s.index(), scale, trainA ? 1 : 0, trainB ? 1 : 0, enabled ? 1 : 0), "pl_lora_set_flags");
         scales.set(s.index(), scale);
         this.enabled.set(s.index(), enabled);
     }
@@ -235,7 +245,7 @@ public final class LoraSet implements AutoCloseable {
      * @throws io.panlora.bindings.PanloraException if the layer is out of range
      */
     public void setLayerEnabled(int layer, boolean enabled) {
-        Native.check(panlora_h.pl_lora_set_layer_enabled(handle, layer, enabled ? 1 : 0), "pl_lora_set_layer_enabled");
+        Native.check(panlora_h.pl_lora_set_layer_enabled(live(), layer, enabled ? 1 : 0), "pl_lora_set_layer_enabled");
         layerEnabled[layer] = enabled;
     }
 
@@ -261,7 +271,7 @@ public final class LoraSet implements AutoCloseable {
             MemorySegment ma = ar.allocate(ValueLayout.JAVA_FLOAT, s.aLength()), va = ar.allocate(ValueLayout.JAVA_FLOAT, s.aLength());
             MemorySegment mb = ar.allocate(ValueLayout.JAVA_FLOAT, s.bLength()), vb = ar.allocate(ValueLayout.JAVA_FLOAT, s.bLength());
             MemorySegment st = ar.allocate(ValueLayout.JAVA_LONG);
-            Native.check(panlora_h.pl_lora_get_adam(handle, s.index(), ma, va, s.aLength(), mb, vb, s.bLength(), st), "pl_lora_get_adam");
+            Native.check(panlora_h.pl_lora_get_adam(live(), s.index(), ma, va, s.aLength(), mb, vb, s.bLength(), st), "pl_lora_get_adam");
             return new AdamState(ma.toArray(ValueLayout.JAVA_FLOAT), va.toArray(ValueLayout.JAVA_FLOAT),
                     mb.toArray(ValueLayout.JAVA_FLOAT), vb.toArray(ValueLayout.JAVA_FLOAT), st.get(ValueLayout.JAVA_LONG, 0));
         }
@@ -281,7 +291,7 @@ public final class LoraSet implements AutoCloseable {
             throw new IllegalArgumentException("AdamW state of slot " + s.index() + ": m_a/v_a lengths " + st.mA().length + "/" + st.vA().length
                     + " and m_b/v_b lengths " + st.mB().length + "/" + st.vB().length + " must match pairwise");
         try (Arena ar = Arena.ofConfined()) {
-            Native.check(panlora_h.pl_lora_set_adam(handle, s.index(), ar.allocateFrom(ValueLayout.JAVA_FLOAT, st.mA()),
+            Native.check(panlora_h.pl_lora_set_adam(live(), s.index(), ar.allocateFrom(ValueLayout.JAVA_FLOAT, st.mA()),
                     ar.allocateFrom(ValueLayout.JAVA_FLOAT, st.vA()), st.mA().length, ar.allocateFrom(ValueLayout.JAVA_FLOAT, st.mB()),
                     ar.allocateFrom(ValueLayout.JAVA_FLOAT, st.vB()), st.mB().length, st.step()), "pl_lora_set_adam");
         }
@@ -293,7 +303,7 @@ public final class LoraSet implements AutoCloseable {
      * @param s a slot of this set, or null for every slot
      */
     public void resetAdam(Slot s) {
-        Native.check(panlora_h.pl_lora_reset_adam(handle, s == null ? -1 : s.index()), "pl_lora_reset_adam");
+        Native.check(panlora_h.pl_lora_reset_adam(live(), s == null ? -1 : s.index()), "pl_lora_reset_adam");
     }
 
     /**
@@ -303,7 +313,9 @@ public final class LoraSet implements AutoCloseable {
      * @throws io.panlora.bindings.PanloraException if a slot does not fit the model or the model is closed
      */
     public void attach() {
-        Native.check(panlora_h.pl_model_set_lora(model.handle(), handle), "pl_model_set_lora");
+        Native.check(panlora_h.pl_model_set_lora(model.handle(), live()), "pl_model_set_lora");
+        LoraSet before = ATTACHED.put(model, this);
+        if (before != null && before != this) before.attached = false;
         attached = true;
     }
 
@@ -315,12 +327,15 @@ public final class LoraSet implements AutoCloseable {
      */
     public void detach() {
         Native.check(panlora_h.pl_model_set_lora(model.handle(), MemorySegment.NULL), "pl_model_set_lora");
+        LoraSet before = ATTACHED.remove(model);
+        if (before != null) before.attached = false;
         attached = false;
     }
 
     /**
-     * Detaches the set if this object attached it and the model is still open, then frees its native memory (factors,
-     * gradients, AdamW state). Idempotent; the set must not be used afterwards.
+     * Detaches the set if it is the one attached to the model (a set attached after it stays) and the model is still open,
+     * then frees its native memory (factors,
+     * gradients, AdamW state). Idempotent; afterwards every method throws {@link IllegalStateException}.
      */
     @Override
     public void close() {

@@ -90,7 +90,7 @@ public enum Target {
     public static List<Target> parseList(String spec) {
         List<Target> out = new ArrayList<>();
         for (String part : spec.split(",")) {
-            String s = part.trim().toLowerCase();
+            String s = part.trim().toLowerCase(java.util.Locale.ROOT);
             if (s.isEmpty()) continue;
             switch (s) {
                 case "all" -> { for (Target t : values()) add(out, t); continue; }

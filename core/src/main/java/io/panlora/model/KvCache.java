@@ -77,9 +77,10 @@ public final class KvCache implements AutoCloseable {
         Native.check(panlora_h.pl_kv_cache_clear(handle), "kv cache clear");
     }
 
-    /** Frees the engine's cache and the logits buffer. Call it once: the cache must not be used afterwards. */
+    /** Frees the engine's cache and the logits buffer. Idempotent; the cache must not be used afterwards. */
     @Override
     public void close() {
+        if (!arena.scope().isAlive()) return;
         panlora_h.pl_kv_cache_free(handle);
         arena.close();
     }

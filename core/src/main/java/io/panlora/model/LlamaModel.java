@@ -462,6 +462,7 @@ public final class LlamaModel implements AutoCloseable {
      * @throws IllegalStateException if the model is closed
      */
     public float[] logits(int[][] tokens) {
+        requireBatch(tokens);
         int nSeq = tokens.length, nTok = tokens[0].length;
         long nV = config.nVocab();
         try (Arena a = Arena.ofConfined()) {
@@ -486,13 +487,21 @@ public final class LlamaModel implements AutoCloseable {
      * @throws IllegalStateException if the model is closed
      */
     public float[] nll(int[][] tokens, int[][] targets) {
+        requireBatch(tokens);
         int nSeq = tokens.length, nTok = tokens[0].length;
+        if (targets.length != nSeq || targets[0].length != nTok)
+            throw new IllegalArgumentException("targets must have the shape of tokens (" + nSeq + " x " + nTok + "), got "
+                    + targets.length + " x " + (targets.length == 0 ? 0 : targets[0].length));
         try (Arena a = Arena.ofConfined()) {
             MemorySegment tok = flatten(a, tokens), tgt = flatten(a, targets);
             MemorySegment out = a.allocate(ValueLayout.JAVA_FLOAT, (long) nSeq * nTok);
             Native.check(panlora_h.pl_model_nll(handle(), tok, tgt, nSeq, nTok, out), "nll");
             return out.toArray(ValueLayout.JAVA_FLOAT);
         }
+    }
+
+    private static void requireBatch(int[][] tokens) {
+        if (tokens.length == 0 || tokens[0].length == 0) throw new IllegalArgumentException("no tokens: give at least one sequence of one token");
     }
 
     static MemorySegment flatten(Arena a, int[][] rows) {

@@ -92,6 +92,7 @@ public final class Perplexity {
     public static Result evaluate(int[] ids, int bos, int ctx, int maxWindows, int batch, int firstScored, BatchScorer scorer,
                                   Progress progress) {
         if (ctx < 2) throw new IllegalArgumentException("context must be at least 2 tokens, got " + ctx);
+        if (batch < 1) throw new IllegalArgumentException("batch must be at least 1, got " + batch);
         if (firstScored < 0 || firstScored >= ctx - 1) throw new IllegalArgumentException("first scored position " + firstScored + " outside the window");
         int body = bos >= 0 ? ctx - 1 : ctx;
         List<int[]> windows = new ArrayList<>();
@@ -153,6 +154,7 @@ public final class Perplexity {
      */
     public static Result secondHalf(int[] tokens, int bos, int ctx, int maxChunks, int batch, BatchScorer scorer, Progress progress) {
         if (ctx < 4) throw new IllegalArgumentException("context must be at least 4 tokens for --second-half, got " + ctx);
+        if (batch < 1) throw new IllegalArgumentException("batch must be at least 1, got " + batch);
         if (tokens.length < 2L * ctx)
             throw new IllegalArgumentException("the text has " + tokens.length + " tokens; scoring the second half of chunks of " + ctx
                     + " needs at least " + 2L * ctx + " (as llama-perplexity)");

@@ -49,7 +49,7 @@ public final class Presets {
      * @throws IllegalArgumentException naming the known presets if there is none of that name
      */
     public static LlamaConfig byName(String name) {
-        LlamaConfig c = SHAPES.get(name.trim().toLowerCase());
+        LlamaConfig c = SHAPES.get(name.trim().toLowerCase(java.util.Locale.ROOT));
         if (c == null) throw new IllegalArgumentException("unknown preset '" + name + "' (known: " + String.join(", ", SHAPES.keySet()) + ")");
         return c;
     }

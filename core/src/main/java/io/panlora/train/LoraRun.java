@@ -58,8 +58,17 @@ public final class LoraRun {
                           ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
                           TrainingStrategy strategy, LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence,
                           TrainListener listener) {
-        /** Puts the defaults in for a null {@code load} (the CPU), {@code onDivergence} (stop) and {@code listener} (none). */
+        /**
+         * Puts the defaults in for a null {@code readOptions} ({@link ReadOptions#defaults()}), {@code load} (the CPU),
+         * {@code onDivergence} (stop) and {@code listener} (none), and checks the adapter type before anything runs.
+         *
+         * @throws IllegalArgumentException if {@code adapterType} is not a type adapters are written in
+         */
         public Options {
+            java.util.Objects.requireNonNull(adapterType, "adapterType");
+            if (!AdapterGguf.supported(adapterType))
+                throw new IllegalArgumentException("adapter type must be one of " + String.join(", ", AdapterGguf.typeNames()) + ", got " + adapterType);
+            if (readOptions == null) readOptions = ReadOptions.defaults();
             if (load == null) load = LlamaModel.LoadOptions.cpu();
             if (onDivergence == null) onDivergence = DivergenceGuard.Policy.STOP;
             if (listener == null) listener = TrainListener.NONE;

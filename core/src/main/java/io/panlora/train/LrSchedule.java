@@ -49,7 +49,7 @@ public final class LrSchedule {
      */
     public static Kind parse(String s) {
         try {
-            return Kind.valueOf(s.trim().toUpperCase());
+            return Kind.valueOf(s.trim().toUpperCase(java.util.Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("unknown schedule '" + s + "' (constant, linear, cosine)");
         }

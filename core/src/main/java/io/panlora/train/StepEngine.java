@@ -220,11 +220,11 @@ public final class StepEngine implements AutoCloseable {
     }
 
     /**
-     * Frees the engine's trainer and this object's native buffers. Call it once: the engine is not usable afterwards, and a
-     * second call is not safe.
+     * Frees the engine's trainer and this object's native buffers. Idempotent; the engine is not usable afterwards.
      */
     @Override
     public void close() {
+        if (!arena.scope().isAlive()) return;
         panlora_h.pl_trainer_free(handle);
         arena.close();
     }
