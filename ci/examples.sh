@@ -19,6 +19,9 @@ $PL_MVN -q -DskipTests -Dpanlora.skipNative=true -Dmaven.repo.local="$repo" -pl 
 pl_log "examples: building examples/ from those artifacts"
 (cd examples && $PL_MVN -q -Dmaven.repo.local="$repo" package) || pl_die "examples: the example project does not build"
 jar="$PANLORA_ROOT/examples/target/panlora-example.jar"
+(cd examples && $PL_MVN -q -Dmaven.repo.local="$repo" dependency:list -DincludeScope=runtime -DoutputFile="$tmp/deps.txt") \
+  || pl_die "examples: cannot list the example's dependencies"
+if grep -q picocli "$tmp/deps.txt"; then pl_die "examples: panlora-core brings picocli into its users' dependencies"; fi
 listing="$(unzip -l "$repo/io/panlora/panlora-bindings/0.1.0-SNAPSHOT/panlora-bindings-0.1.0-SNAPSHOT.jar")"
 [[ "$listing" == *natives/linux-x86_64/libpanlora.so* ]] || pl_die "examples: the installed bindings jar carries no native library"
 
