@@ -30,6 +30,7 @@ module io.panlora.core {
     exports io.panlora.variants.cola;
     exports io.panlora.variants.copra;
     exports io.panlora.variants.cora;
+    exports io.panlora.variants.lora;
     exports io.panlora.variants.lorasc;
 
     // internals the panlora command uses (numerics, checkpoint files, run locks); not part of the API

@@ -25,14 +25,6 @@ import io.panlora.train.TrainConfig;
 import io.panlora.train.TrainHook;
 import io.panlora.train.Trainer;
 import io.panlora.train.TrainingStrategy;
-import io.panlora.variants.cola.ColaChain;
-import io.panlora.variants.cola.ColaConfig;
-import io.panlora.variants.copra.CopraConfig;
-import io.panlora.variants.copra.CopraSchedule;
-import io.panlora.variants.cora.CoraConfig;
-import io.panlora.variants.cora.CoraStrategy;
-import io.panlora.variants.lorasc.LorascCascade;
-import io.panlora.variants.lorasc.LorascConfig;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
@@ -45,6 +37,9 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import io.panlora.variants.VariantSettings;
+import io.panlora.variants.VariantType;
+import io.panlora.variants.Variants;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -333,10 +328,12 @@ public final class GpuCheck {
     private void variants() {
         int steps = 10;
         Map<String, Supplier<TrainingStrategy>> all = new LinkedHashMap<>();
-        all.put("copra", () -> new CopraSchedule(CopraConfig.defaults(SEED)));
-        all.put("cola", () -> new ColaChain(new ColaConfig(2)));
-        all.put("cora", () -> new CoraStrategy(CoraConfig.defaults()));
-        all.put("lorasc", () -> new LorascCascade(new LorascConfig(steps / 2, 0.5, 0.01, SEED)));
+        // every registered variant but plain LoRA (checked above), at its defaults; COLA with 2 links and LoRASC with 2
+        // cascade iterations so that a knot / a slow update happens within the few steps
+        Map<String, Map<String, String>> shorter = Map.of("cola", Map.of("cola-links", "2"), "lorasc", Map.of("lorasc-every", Integer.toString(steps / 2)));
+        for (VariantType t : Variants.all())
+            if (!t.name().equals("lora"))
+                all.put(t.name(), () -> t.create(VariantSettings.of(t, shorter.getOrDefault(t.name(), Map.of()), steps, SEED)));
         for (var e : all.entrySet()) {
             check("variant-" + e.getKey(), () -> {
                 TrainConfig cfg = loraConfig(steps, 3e-3f, LrSchedule.Kind.COSINE);

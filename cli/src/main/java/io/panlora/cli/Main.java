@@ -22,6 +22,7 @@ public final class Main implements Runnable {
      */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        VariantFlags.install(cl.getSubcommands().get("train").getCommandSpec());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable t = ex instanceof CommandLine.ExecutionException && ex.getCause() != null ? ex.getCause() : ex;
             if (debug()) t.printStackTrace(new java.io.PrintWriter(cmd.getErr(), true));

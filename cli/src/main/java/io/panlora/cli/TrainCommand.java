@@ -8,14 +8,6 @@ import io.panlora.train.LoraRun;
 import io.panlora.train.LrSchedule;
 import io.panlora.train.TrainConfig;
 import io.panlora.train.TrainingStrategy;
-import io.panlora.variants.cola.ColaChain;
-import io.panlora.variants.cola.ColaConfig;
-import io.panlora.variants.copra.CopraConfig;
-import io.panlora.variants.cora.CoraConfig;
-import io.panlora.variants.cora.CoraStrategy;
-import io.panlora.variants.lorasc.LorascCascade;
-import io.panlora.variants.lorasc.LorascConfig;
-import io.panlora.variants.copra.CopraSchedule;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -90,21 +82,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--chat-template", description = "chat template for {messages} data: " + "chatml, llama2, llama3, mistral, zephyr, gemma, phi3, alpaca (default: the model's)")
     String chatTemplate;
 
-    @Option(names = "--variant", defaultValue = "lora", description = "training strategy: lora, copra (progressive layer dropping), cola (chain of LoRA), cora (B from a common subspace), lorasc (slow cascaded learning) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--variant", defaultValue = "lora", description = "training strategy: lora, copra (progressive layer dropping), cola (chain of LoRA), cora (B from a common subspace), lorasc (slow cascaded learning), or a plug-in's name; each has its own --<variant>-… options below (default: ${DEFAULT-VALUE})")
     String variant;
-    @Option(names = "--copra-p0", defaultValue = "0.1", description = "CopRA: layer activation probability at step 0 (default: ${DEFAULT-VALUE})") double copraP0;
-    @Option(names = "--copra-p1", defaultValue = "1.0", description = "CopRA: final activation probability (default: ${DEFAULT-VALUE})") double copraP1;
-    @Option(names = "--copra-rho", defaultValue = "0.75", description = "CopRA: share of the run over which p rises (default: ${DEFAULT-VALUE})") double copraRho;
-    @Option(names = "--shapley-permutations", defaultValue = "0", description = "CopRA: estimate per-layer Shapley values after training over N permutations (default: off)") int shapley;
-    @Option(names = "--cola-links", defaultValue = "3", description = "COLA: links in the chain (default: ${DEFAULT-VALUE})") int colaLinks;
-    @Option(names = "--lorasc-every", defaultValue = "0", description = "LoRASC: steps per cascade iteration (default: a third of the run)") int lorascEvery;
-    @Option(names = "--lorasc-alpha", defaultValue = "0.5", description = "LoRASC: share of each fast LoRA the slow weights take (default: ${DEFAULT-VALUE})") double lorascAlpha;
-    @Option(names = "--lorasc-noise", defaultValue = "0.01", description = "LoRASC: backbone noise, in units of each module's weight std (default: ${DEFAULT-VALUE})") double lorascNoise;
-    @Option(names = "--cora-subspace", defaultValue = "principal", description = "CoRA: principal | minor | shared (default: ${DEFAULT-VALUE})") String coraSubspace;
-    @Option(names = "--cora-mode", defaultValue = "frozen", description = "CoRA: frozen (train A only) | init (B as init) (default: ${DEFAULT-VALUE})") String coraMode;
-    @Option(names = "--cora-unscaled", description = "CoRA principal: B = U_r without the sqrt(Sigma) scaling") boolean coraUnscaled;
-    @Option(names = "--cora-kaiming-a", description = "CoRA: A Kaiming-uniform with the initial product subtracted (PiSSA-style) instead of A = 0") boolean coraKaiming;
-    @Option(names = "--cora-shared", split = ",", description = "CoRA shared: adapters whose B matrices span the subspace") java.util.List<Path> coraShared;
 
     @Mixin
     CommonOptions common;
@@ -131,20 +110,9 @@ final class TrainCommand implements Callable<Integer> {
                 .build();
         ReadOptions ro = ReadOptions.defaults().withSkipBadLines(skipBad);
         if (chatTemplate != null) ro = ro.withChatTemplate(ChatTemplate.named(chatTemplate));
-        TrainingStrategy strategy = switch (variant.toLowerCase()) {
-            case "lora" -> TrainingStrategy.LORA;
-            case "copra", "coto" -> new CopraSchedule(new CopraConfig(copraP0, copraP1, copraRho, seed, shapley));
-            case "cola" -> new ColaChain(new ColaConfig(colaLinks));
-            case "cora" -> {
-                if (!coraMode.equals("frozen") && !coraMode.equals("init"))
-                    throw new IllegalArgumentException("--cora-mode must be frozen or init, got '" + coraMode + "'");
-                yield new CoraStrategy(new CoraConfig(coraSubspace, coraMode.equals("frozen"), coraUnscaled, coraKaiming, coraShared));
-            }
-            case "lorasc" -> {
-                yield new LorascCascade(new LorascConfig(lorascEvery > 0 ? lorascEvery : Math.max(1, steps / 3), lorascAlpha, lorascNoise, seed));
-            }
-            default -> throw new IllegalArgumentException("unknown --variant '" + variant + "' (lora, copra, cola, cora, lorasc)");
-        };
+        var settings = VariantFlags.settings(spec, variant, steps, seed);
+        TrainingStrategy strategy = settings.type().create(settings);
+        System.out.println("variant: " + settings.type().describe(settings));
         LoraRun.Summary s;
         try {
             s = LoraRun.run(new LoraRun.Options(model, data, val, val != null ? 0 : valFraction, cfg, epochs, ro, at, dir,
@@ -172,9 +140,9 @@ final class TrainCommand implements Callable<Integer> {
     static final java.util.List<String> EXPORT_TYPES = java.util.List.of("F32", "F16", "BF16");
 
     /** The flags that mean something only for a LoRA run (refused with --full). */
-    static final java.util.List<String> LORA_ONLY = java.util.List.of("--rank", "--alpha", "--rslora", "--targets", "--adapter-type",
-            "--variant", "--copra-p0", "--copra-p1", "--copra-rho", "--shapley-permutations", "--cola-links", "--lorasc-every",
-            "--lorasc-alpha", "--lorasc-noise", "--cora-subspace", "--cora-mode", "--cora-unscaled", "--cora-kaiming-a", "--cora-shared");
+    static final java.util.List<String> LORA_ONLY = java.util.stream.Stream.concat(
+            java.util.stream.Stream.of("--rank", "--alpha", "--rslora", "--targets", "--adapter-type", "--variant"),
+            VariantFlags.names().stream()).toList();
 
     /** --full: every weight trains; the whole model is exported. */
     private int trainFull(Path dir, DivergenceGuard.Policy policy) throws Exception {
@@ -262,19 +230,9 @@ final class TrainCommand implements Callable<Integer> {
             return null;
         }
         if (type != null) throw new IllegalArgumentException("--type is the exported model's type with --full; an adapter's type is --adapter-type");
-        Check.oneOf("--variant", variant, java.util.List.of("lora", "copra", "coto", "cola", "cora", "lorasc"));
         Check.targets("--targets", targets);
-        Check.oneOf("--cora-subspace", coraSubspace, java.util.List.of("principal", "minor", "shared"));
-        Check.oneOf("--cora-mode", coraMode, java.util.List.of("frozen", "init"));
-        Check.range("--copra-p0", copraP0, 0, 1);
-        Check.range("--copra-p1", copraP1, 0, 1);
-        Check.range("--copra-rho", copraRho, 0, 1);
-        Check.range("--shapley-permutations", shapley, 0, 1 << 20);
-        Check.range("--cola-links", colaLinks, 1, 1 << 20);
-        Check.range("--lorasc-every", lorascEvery, 0, Integer.MAX_VALUE);
-        Check.range("--lorasc-alpha", lorascAlpha, 0, 1);
-        Check.nonNegative("--lorasc-noise", lorascNoise);
-        if (coraShared != null) for (Path p : coraShared) Check.inputFile("--cora-shared", p);
+        var settings = VariantFlags.settings(spec, variant, steps, seed);
+        settings.type().create(settings); // every variant option checked now, before anything is created
         return GgmlType.valueOf(Check.oneOf("--adapter-type", adapterType, ADAPTER_TYPES));
     }
 

@@ -32,6 +32,17 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
                           long nFf, long nCtxTrain, long nRot, float ropeFreqBase, float ropeFreqScale, float normEps,
                           int ropeType) {
 
+    /**
+     * Every hyperparameter written out by name, for checkpoint keys.
+     *
+     * @return e.g. {@code arch=llama;vocab=512;embd=64;layer=5;head=8;kv=4;headdim=8;ff=172;ctx=512;rot=8;…}
+     */
+    public String key() {
+        return "arch=" + arch + ";vocab=" + nVocab + ";embd=" + nEmbd + ";layer=" + nLayer + ";head=" + nHead + ";kv=" + nHeadKv
+                + ";headdim=" + headDim + ";ff=" + nFf + ";ctx=" + nCtxTrain + ";rot=" + nRot + ";ropebase=" + ropeFreqBase
+                + ";ropescale=" + ropeFreqScale + ";eps=" + normEps + ";ropetype=" + ropeType;
+    }
+
     /** Architectures whose tensors and math are LLaMA's up to names: the ones this engine runs. */
     public static final Set<String> SUPPORTED_ARCHS = Set.of("llama", "mistral", "qwen2");
 

@@ -82,6 +82,21 @@ public record TrainConfig(int rank, float alpha, boolean rsLora, List<Target> ta
     }
 
     /**
+     * Every setting written out by name, for checkpoint keys (a resume with any other setting is refused).
+     *
+     * @return e.g. {@code rank=8;alpha=16.0;rslora=false;targets=attn_q,attn_v;lr=2.0E-4;…}
+     */
+    public String key() {
+        StringBuilder t = new StringBuilder();
+        for (Target x : targets) t.append(t.isEmpty() ? "" : ",").append(x.gguf);
+        return "rank=" + rank + ";alpha=" + alpha + ";rslora=" + rsLora + ";targets=" + t + ";lr=" + lr + ";schedule=" + schedule
+                + ";warmup=" + warmupSteps + ";minlr=" + minLrRatio + ";steps=" + steps + ";batch=" + batch + ";ctx=" + ctx
+                + ";accum=" + gradAccum + ";seed=" + seed + ";clip=" + maxGradNorm + ";wd=" + weightDecay + ";b1=" + beta1 + ";b2="
+                + beta2 + ";eps=" + eps + ";evalEvery=" + evalEvery + ";evalBatches=" + evalBatches + ";saveEvery=" + checkpointEvery
+                + ";recompute=" + recompute + ";mode=" + mode;
+    }
+
+    /**
      * A builder starting from the defaults: rank 8, alpha 16, no rsLoRA, targets q,k,v,o; lr 2e-4, cosine, no warmup, decay to
      * 0; 100 steps of batch 4 × 256 tokens, no accumulation; seed 42; clip 1.0, no weight decay, β 0.9/0.999, ε 1e-8;
      * validation every 50 steps on at most 8 batches; a checkpoint every 50 steps; no recomputation; LORA mode.

@@ -5,10 +5,20 @@ package io.panlora.train;
  * (e.g. to draw a layer mask), after it (e.g. to fold a chain link) and at the end.
  *
  * <p>All methods run on the training thread and do nothing by default; an exception thrown by one stops the run. A hook's
- * {@code toString()} is part of the trainer's {@link Trainer#configKey() configuration key}, so it should name the hook's
+ * {@link #key()} is part of the trainer's {@link Trainer#configKey() configuration key}, so it should name the hook's
  * settings (a resume with other settings is then refused) and must not change during a run.
  */
 public interface TrainHook {
+    /**
+     * What names this hook's settings in checkpoints, written out field by field (not an object's {@code toString()}, whose
+     * form may change): a resume whose hooks give other keys is refused.
+     *
+     * @return the key; by default the hook's class name (a hook without settings)
+     */
+    default String key() {
+        return getClass().getName();
+    }
+
     /**
      * Called before the micro-batches of a step are taken; e.g. to change which slots train.
      *

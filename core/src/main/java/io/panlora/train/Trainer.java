@@ -242,11 +242,13 @@ public final class Trainer {
      * A key of everything that must match for a checkpoint to be resumed; it is stored in every checkpoint and compared
      * exactly on resume.
      *
-     * @return the configuration's {@code toString()} (every component, the step count included), the model's configuration
-     *         and the hooks' {@code toString()}s
+     * @return the configuration's {@link TrainConfig#key()} (every setting, the step count included), the model's
+     *         {@link io.panlora.model.LlamaConfig#key()} and the hooks' {@link TrainHook#key()}s
      */
     public String configKey() {
-        return cfg.toString() + " model=" + model.config() + " hooks=" + hooks;
+        StringBuilder b = new StringBuilder(cfg.key()).append(" model=").append(model.config().key()).append(" hooks=[");
+        for (int i = 0; i < hooks.size(); i++) b.append(i > 0 ? "," : "").append(hooks.get(i).key());
+        return b.append(']').toString();
     }
 
     /**

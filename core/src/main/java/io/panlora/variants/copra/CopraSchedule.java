@@ -158,5 +158,11 @@ public final class CopraSchedule implements TrainingStrategy, StatefulHook {
     public void restore(long[] state) { rng.setState(state[0]); }
 
     @Override
-    public String toString() { return "copra" + config; }
+    public String key() {
+        return "copra(p0=" + config.p0() + ",p1=" + config.p1() + ",rho=" + config.rho() + ",seed=" + config.seed() + ",shapley="
+                + config.shapleyPermutations() + ")";
+    }
+
+    @Override
+    public String toString() { return key(); }
 }

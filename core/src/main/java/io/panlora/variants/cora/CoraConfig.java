@@ -26,7 +26,7 @@ public record CoraConfig(String subspace, boolean frozenB, boolean unscaled, boo
         if (!List.of("principal", "minor", "shared").contains(subspace))
             throw new IllegalArgumentException("--cora-subspace must be principal, minor or shared, got '" + subspace + "'");
         if (subspace.equals("shared") && (shared == null || shared.isEmpty()))
-            throw new IllegalArgumentException("--cora-subspace shared needs --cora-shared ADAPTER.gguf[,…]");
+            throw new IllegalArgumentException("--cora-subspace shared needs --cora-basis ADAPTER.gguf[,…]");
         shared = shared == null ? List.of() : List.copyOf(shared);
     }
 

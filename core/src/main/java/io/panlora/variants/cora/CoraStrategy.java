@@ -60,7 +60,10 @@ public final class CoraStrategy implements TrainingStrategy {
     public List<TrainHook> hooks() {
         return List.of(new TrainHook() {
             @Override
-            public String toString() { return "cora" + config; }
+            public String key() {
+                return "cora(subspace=" + config.subspace() + ",frozenB=" + config.frozenB() + ",unscaled=" + config.unscaled() + ",kaimingA="
+                        + config.kaimingA() + ",basis=" + config.shared() + ")";
+            }
         });
     }
 
