@@ -45,8 +45,8 @@ public final class PeftAdapter {
      * A missing {@code lora_alpha} counts as 8, a missing {@code peft_type} as LORA. Tensor names may
      * carry the {@code base_model.model.} prefix and the {@code .default} adapter name, or not.
      *
-     * <p>Side effect: slots are added to {@code set} one module at a time, so when a later module is
-     * rejected the slots added before it stay in the set. Nothing is written to disk.
+     * <p>Every module is checked (names, shapes, ranks, scales, finite values) before any slot is added, so a rejected
+     * adapter leaves {@code set} as it was. Nothing is written to disk.
      *
      * @param dir       the adapter directory, holding {@code adapter_config.json} (UTF-8 JSON) and
      *                  {@code adapter_model.safetensors} (F32, F16 or BF16 tensors)
@@ -108,7 +108,8 @@ public final class PeftAdapter {
                         + m.group(2));
             pair[ab] = e.getValue();
         }
-        int n = 0;
+        record Pending(int layer, Target target, int rank, float scale, float[] a, float[] b) {}
+        java.util.List<Pending> pending = new java.util.ArrayList<>(); // every module checked before the set changes
         for (var e : pairs.entrySet()) {
             String[] k = e.getKey().split("/");
             int layer = Integer.parseInt(k[0]); // checked against nLayer above
@@ -126,14 +127,16 @@ public final class PeftAdapter {
             if (!Float.isFinite(scale))
                 throw new IOException(cfgFile + ": lora_alpha " + alpha + " gives layer " + layer + " " + k[1] + " the scale " + scale
                         + " (alpha/" + (rs ? "sqrt(r)" : "r") + " at rank " + r + "), not a finite float");
-            LoraSet.Slot s = set.addSlot(layer, t, (int) r, scale);
             AdapterGguf.requireFinite(weights.toString(), "layer " + layer + " " + k[1] + " lora_A", a.values());
             AdapterGguf.requireFinite(weights.toString(), "layer " + layer + " " + k[1] + " lora_B", b.values());
-            set.setWeights(s, a.values(), permuteRows(b.values(), t, c, (int) r, true));
-            n++;
+            pending.add(new Pending(layer, t, (int) r, scale, a.values(), permuteRows(b.values(), t, c, (int) r, true)));
         }
-        if (n == 0) throw new IOException(weights + ": no LoRA factors");
-        return n;
+        if (pending.isEmpty()) throw new IOException(weights + ": no LoRA factors");
+        for (Pending p : pending) {
+            LoraSet.Slot s = set.addSlot(p.layer(), p.target(), p.rank(), p.scale());
+            set.setWeights(s, p.a(), p.b());
+        }
+        return pending.size();
     }
 
     /**

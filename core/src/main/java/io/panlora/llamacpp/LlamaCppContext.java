@@ -268,6 +268,9 @@ public final class LlamaCppContext implements AutoCloseable {
      * @throws LlamaCppException        if llama_decode fails
      */
     public float[] nll(int[][] tokens, int[][] targets) {
+        if (tokens.length == 0 || tokens[0].length == 0) throw new IllegalArgumentException("no tokens: give at least one sequence of one token");
+        if (targets.length != tokens.length) throw new IllegalArgumentException("one target row per sequence: " + tokens.length + " sequences, "
+                + targets.length + " target rows");
         int len = tokens[0].length, nv = model.nVocab();
         for (int b = 0; b < tokens.length; b++) {
             if (tokens[b].length != len || targets[b].length != len) throw new IllegalArgumentException("all sequences must have the same length");

@@ -311,14 +311,16 @@ public final class AdapterGguf {
      * @param path      the adapter file
      * @param set       the set to add the slots to; its model is the base the adapter must fit
      * @param userScale the user scale (llama.cpp's {@code --lora-scaled} value; 1 for {@code --lora}); the resulting slot
-     *                  scale must be finite, or the engine refuses the slot ({@link io.panlora.bindings.PanloraException})
+     *                  scale must be finite
      * @return the number of slots added: the number of (layer, target) pairs in the file, at least 1
      * @throws IOException                   if the file cannot be opened or mapped
      * @throws io.panlora.gguf.GgufException if the file is not a valid GGUF LoRA adapter for this model: wrong
      *                                       {@code general.type}, {@code adapter.type} or architecture, a non-finite
      *                                       alpha, an unknown or unpaired tensor, a layer the model lacks, a rank or
      *                                       shape that does not fit, an unsupported tensor type, a NaN or infinite
-     *                                       value, or no LoRA tensors at all. Slots added before the failure stay in set.
+     *                                       value, a non-finite scale, or no LoRA tensors at all. The whole file is
+     *                                       checked and decoded before any slot is added, so a refused file leaves the
+     *                                       set as it was.
      */
     public static int load(Path path, LoraSet set, float userScale) throws IOException {
         LlamaConfig c = set.model().config();
@@ -348,7 +350,8 @@ public final class AdapterGguf {
                 GgufTensorInfo[] p = pairs.computeIfAbsent("blk." + layer + "." + m.group(2), k -> new GgufTensorInfo[2]);
                 p[m.group(3).equals("a") ? 0 : 1] = t;
             }
-            int n = 0;
+            record Pending(int layer, Target target, int rank, float scale, float[] a, float[] b) {}
+            List<Pending> pending = new java.util.ArrayList<>(); // everything checked and decoded before the set changes
             for (var e : pairs.entrySet()) {
                 GgufTensorInfo ta = e.getValue()[0], tb = e.getValue()[1];
                 if (ta == null || tb == null)
@@ -367,7 +370,7 @@ public final class AdapterGguf {
                         throw new GgufException(where + ": tensor '" + t.name() + "' is " + t.type() + ", a type panlora cannot decode (supported: "
                                 + io.panlora.model.LlamaModel.RUNNABLE + ")");
                 float scale = alpha != 0 ? userScale * alpha / r : userScale;
-                LoraSet.Slot s = set.addSlot(layer, target, (int) r, scale);
+                if (!Float.isFinite(scale)) throw new GgufException(where + ": " + e.getKey() + ": scale " + scale + " is not finite");
                 for (GgufTensorInfo t : new GgufTensorInfo[] {ta, tb})
                     if (!READABLE.contains(t.type()))
                         throw new GgufException(where + ": tensor '" + t.name() + "' is " + t.type() + "; adapter tensors can be "
@@ -375,7 +378,12 @@ public final class AdapterGguf {
                 float[] a = Codec.dequantize(ta.type(), f.tensorData(ta), in * r), b = Codec.dequantize(tb.type(), f.tensorData(tb), r * out);
                 requireFinite(where, ta.name(), a);
                 requireFinite(where, tb.name(), b);
-                set.setWeights(s, a, b);
+                pending.add(new Pending(layer, target, (int) r, scale, a, b));
+            }
+            int n = 0;
+            for (Pending p : pending) {
+                LoraSet.Slot s = set.addSlot(p.layer(), p.target(), p.rank(), p.scale());
+                set.setWeights(s, p.a(), p.b());
                 n++;
             }
             if (n == 0) throw new GgufException(where + ": the adapter has no LoRA tensors");

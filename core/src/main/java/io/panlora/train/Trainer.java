@@ -300,6 +300,7 @@ public final class Trainer {
      */
     public Result run(boolean resume) throws IOException {
         step = 0;
+        lastLoss = Double.NaN;
         guard = new DivergenceGuard();
         lastCheckpointStep = -1;
         warned = false;

@@ -151,4 +151,28 @@ class AdapterGgufTest {
             }
         }
     }
+
+    @Test
+    void aRefusedAdapterLeavesTheSetAsItWas() throws Exception {
+        Arena arena = Arena.ofShared();
+        try (LlamaModel m = LlamaModel.fromWeights(C, ModelInit.randomWeights(C, GgmlType.F32, 1, false, arena), arena)) {
+            Path file = dir.resolve("two.gguf");
+            try (LoraSet s = new LoraSet(m)) {
+                s.addSlot(0, Target.ATTN_Q, 4, 1f);
+                s.addSlot(1, Target.ATTN_Q, 4, 1f);
+                randomize(s, 3);
+                AdapterGguf.write(file, s, C, GgmlType.F32, "x");
+            }
+            // a NaN in the last value of the file: the last pair's lora_b, checked after the first pair was read
+            byte[] bytes = Files.readAllBytes(file);
+            java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(bytes.length - 4, Float.NaN);
+            Files.write(file, bytes);
+            try (LoraSet set = new LoraSet(m)) {
+                set.addSlot(1, Target.ATTN_V, 2, 1f);
+                GgufException e = assertThrows(GgufException.class, () -> AdapterGguf.load(file, set, 1f));
+                assertTrue(e.getMessage().contains("blk.1.attn_q.weight.lora_b"), e.getMessage());
+                assertEquals(1, set.slots().size(), "nothing of the refused file was added");
+            }
+        }
+    }
 }
