@@ -25,16 +25,22 @@ import java.util.SplittableRandom;
 
 /**
  * LoRASC as a strategy. The slow update S of each module is dense F32 and reaches the engine as the module's dense
- * correction Δ = S + N (noise during an iteration) or Δ = S (at the end). After the last step S + s·B·A is
- * re-factorised exactly (its rank is at most iterations × r) into frozen slots, so the exported adapter and every
- * later forward reproduce W₀ + S + s·B·A. S, the iteration and the noise RNG are checkpointed, so a resume is exact.
+ * correction Δ = S + N, N the iteration's noise ({@link LorascConfig.Noise}). Every iteration, the last one included,
+ * ends with the slow update S ← S + α·s·B·A. After the last step the noise and the fast LoRA are removed and S is
+ * re-factorised by SVD into frozen slots (exactly, at rank iterations × r capped at min(in, out), or to the best
+ * rank-{@link LorascConfig#rankOut() rankOut} approximation), so the exported adapter is S and every later forward
+ * computes W₀ + S (not the model of the last training step, W₀ + S + N + s·B·A: the paper exports the slow weights).
+ * S, the iteration and the noise RNG are checkpointed, so a resume is exact.
  *
- * <p>Memory: S (on the Java heap) and Δ (native memory, freed only with the process) are each one dense F32 matrix per
- * adapted module, the size of the base weight. The strategy is its own (only) hook; one instance serves one run.
+ * <p>Memory: S (on the Java heap) and Δ (native memory) are each one dense F32 matrix per adapted module, the size of the
+ * base weight. The native buffers are freed when the run ends ({@link #onEnd}); after a run that stopped with an
+ * exception (which does not reach {@code onEnd}), {@link #close()} clears the corrections from the model and frees them.
+ * The strategy is its own (only) hook; one instance serves one run.
  */
-public final class LorascCascade implements TrainingStrategy, StatefulHook, TensorStateHook {
+public final class LorascCascade implements TrainingStrategy, StatefulHook, TensorStateHook, AutoCloseable {
     private final LorascConfig config;
-    private final Arena arena = Arena.ofShared();
+    private Arena arena;
+    private boolean closed;
     private final List<Module> modules = new ArrayList<>();
     private LoraSet set;
     private TrainConfig cfg;
@@ -43,14 +49,41 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
     private long rngAtNoise; // the noise RNG's state when the current iteration's noise was drawn
 
     /** One adapted linear: its fast slot, slow update S, the Δ the engine reads, and std(W₀). */
-    private record Module(int layer, Target target, LoraSet.Slot slot, float[] slow, MemorySegment delta, double std) {}
+    private static final class Module {
+        private final int layer;
+        private final Target target;
+        private final LoraSet.Slot slot;
+        private final float[] slow;
+        private final MemorySegment delta;
+        private final double std;
+        private boolean applied; // Δ is set on the model
+
+        Module(int layer, Target target, LoraSet.Slot slot, float[] slow, MemorySegment delta, double std) {
+            this.layer = layer;
+            this.target = target;
+            this.slot = slot;
+            this.slow = slow;
+            this.delta = delta;
+            this.std = std;
+        }
+
+        int layer() { return layer; }
+        Target target() { return target; }
+        LoraSet.Slot slot() { return slot; }
+        float[] slow() { return slow; }
+        MemorySegment delta() { return delta; }
+        double std() { return std; }
+        boolean applied() { return applied; }
+    }
 
     /**
      * A cascade; the slots and the dense buffers are made by {@link #addSlots}.
      *
-     * @param config the iteration length, α, the noise level and the seed
+     * @param config the iteration length, α, the noise law and level, the export rank and the seed
+     * @throws IllegalArgumentException if {@code config} is null
      */
     public LorascCascade(LorascConfig config) {
+        if (config == null) throw new IllegalArgumentException("LoRASC: the config must be given");
         this.config = config;
     }
 
@@ -63,9 +96,26 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
     /**
      * The cascade iterations finished so far.
      *
-     * @return the number of iterations whose fast LoRA was folded into S (0 during the first)
+     * @return the number of iterations whose fast LoRA was folded into S: 0 during the first, and after the run's end
+     *         ({@link #onEnd}) the number of iterations of the run, the last one included
      */
     public int iteration() { return iteration; }
+
+    /**
+     * The dense correction the model now adds to a module's base weight: S + N during an iteration.
+     *
+     * @param layer  the block
+     * @param target the adapted linear
+     * @return a copy of Δ (out × in, row-major), or null when the module is not adapted, the run has not started, or it
+     *         has ended (then the correction is cleared from the model and S is in the frozen slots)
+     */
+    public float[] correction(int layer, Target target) {
+        if (closed) return null;
+        for (Module md : modules)
+            if (md.layer() == layer && md.target() == target)
+                return md.applied() ? md.delta().toArray(ValueLayout.JAVA_FLOAT) : null;
+        return null;
+    }
 
     /**
      * Adds one standard LoRA slot per (layer, target) and, for each, a zero S and a native Δ buffer the size of the base
@@ -73,9 +123,12 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
      *
      * @param s the empty adapter set
      * @param c the run's configuration (rank, alpha, targets, seed)
+     * @throws IllegalStateException if this cascade already made its slots (one instance serves one run)
      */
     @Override
     public void addSlots(LoraSet s, TrainConfig c) {
+        if (closed || set != null) throw new IllegalStateException("a LoRASC cascade serves one run: make a new one");
+        this.arena = Arena.ofShared();
         this.set = s;
         this.cfg = c;
         this.rng = new SplitMix64(config.seed());
@@ -102,20 +155,18 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
      *
      * @param trainer the running trainer
      * @param step    the step about to run, 0-based
+     * @throws IllegalStateException if the run has ended or the cascade is closed
      */
     @Override
     public void beforeStep(Trainer trainer, int step) {
+        if (closed) throw new IllegalStateException("this LoRASC cascade's run has ended");
         if (step > 0 && step % config.every() == 0) endIteration();
         if (step % config.every() == 0) applyNoise();
     }
 
     /** S ← S + α·s·B·A for every module; the fast LoRA restarts with fresh AdamW state. */
     private void endIteration() {
-        for (Module md : modules) {
-            float[] a = set.getA(md.slot()), b = set.getB(md.slot());
-            LowRank.addProduct(md.slow(), b, a, (int) md.slot().out(), (int) md.slot().in(), md.slot().rank(), (float) (config.alpha() * set.scale(md.slot())));
-        }
-        iteration++;
+        slowUpdate();
         // the fast LoRA restarts: A from a stream of this iteration (so a resume draws the same), B = 0, fresh AdamW
         SplittableRandom initRng = new SplittableRandom(cfg.seed() + 7919L * iteration);
         for (Module md : modules)
@@ -123,32 +174,90 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
         set.resetAdam(null);
     }
 
-    /** Δ = S + N, N ~ N(0, (γ·std W₀)²), set on every module. */
+    /** S ← S + α·s·B·A for every module (the slow update that ends an iteration); counts the iteration. */
+    private void slowUpdate() {
+        for (Module md : modules) {
+            float[] a = set.getA(md.slot()), b = set.getB(md.slot());
+            LowRank.addProduct(md.slow(), b, a, (int) md.slot().out(), (int) md.slot().in(), md.slot().rank(), (float) (config.alpha() * set.scale(md.slot())));
+        }
+        iteration++;
+    }
+
+    /**
+     * Δ = S + N set on every module: N ~ N(0, (γ·std W₀)²) (Gaussian) or U(−λ/2, λ/2)·std W₀ (uniform), drawn weight by
+     * weight, module after module, from the checkpointed RNG.
+     */
     private void applyNoise() {
         rngAtNoise = rng.state();
+        boolean uniform = config.noise() == LorascConfig.Noise.UNIFORM;
         for (Module md : modules) {
-            double sd = config.gamma() * md.std();
+            double sd = config.scale() * md.std(); // Gaussian: the standard deviation; uniform: the interval's width
             float[] s = md.slow();
-            for (int i = 0; i < s.length; i++) md.delta().setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (s[i] + sd * gaussian()));
+            for (int i = 0; i < s.length; i++) {
+                double n = uniform ? sd * (rng.nextDouble() - 0.5) : sd * gaussian();
+                md.delta().setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (s[i] + n));
+            }
             set.model().setDelta(md.target().weight(), md.layer(), md.delta());
+            md.applied = true;
         }
     }
 
-    /** After the last step: noise removed, S + s·B·A folded exactly into frozen slots, dense corrections cleared. */
+    /**
+     * After the last step: the last iteration ends with its slow update S ← S + α·s·B·A; the noise and the fast LoRA are
+     * removed (the fast slots stay, disabled) and S is re-factorised by SVD ({@link LowRank#factor}) into one frozen slot
+     * per module, of scale 1 and rank {@link LorascConfig#rankOut()} or, when that is 0, iterations × r (both capped at
+     * min(in, out)). The model then computes W₀ + S, and S is what an export of the set writes. The dense corrections'
+     * native memory is freed ({@link #close()}).
+     *
+     * @param trainer the trainer whose run ends
+     * @throws IllegalStateException if the run has ended already or the cascade is closed
+     */
     @Override
     public void onEnd(Trainer trainer) {
-        for (Module md : modules) {
-            int out = (int) md.slot().out(), in = (int) md.slot().in(), r = md.slot().rank();
-            float[] total = md.slow().clone();
-            LowRank.addProduct(total, set.getB(md.slot()), set.getA(md.slot()), out, in, r, set.scale(md.slot()));
-            set.model().setDelta(md.target().weight(), md.layer(), null);
-            set.setFlags(md.slot(), set.scale(md.slot()), false, false, false); // its contribution is in `total` now
-            LowRank.Factors f = LowRank.factor(total, out, in, (iteration + 1) * r, config.seed() + md.layer());
-            LoraSet.Slot folded = set.addSlot(md.layer(), md.target(), f.rank(), 1f);
-            set.setWeights(folded, f.a(), f.b());
-            set.setFlags(folded, 1f, false, false, true);
+        if (closed) throw new IllegalStateException("this LoRASC cascade's run has ended");
+        try {
+            slowUpdate();
+            for (Module md : modules) {
+                int out = (int) md.slot().out(), in = (int) md.slot().in(), r = md.slot().rank();
+                clearCorrection(md);
+                set.setFlags(md.slot(), set.scale(md.slot()), false, false, false); // its share α is in S now
+                int k = config.rankOut() > 0 ? config.rankOut() : iteration * r;
+                LowRank.Factors f = LowRank.factor(md.slow(), out, in, k, config.seed() + md.layer());
+                LoraSet.Slot folded = set.addSlot(md.layer(), md.target(), f.rank(), 1f);
+                set.setWeights(folded, f.a(), f.b());
+                set.setFlags(folded, 1f, false, false, true);
+            }
+            trainer.slotsChanged();
+        } finally {
+            close();
         }
-        trainer.slotsChanged();
+    }
+
+    /** Clears a module's dense correction from the model (the pointer is gone even when a CUDA copy then fails). */
+    private void clearCorrection(Module md) {
+        if (!md.applied) return;
+        md.applied = false;
+        if (!set.model().isClosed()) set.model().setDelta(md.target().weight(), md.layer(), null);
+    }
+
+    /**
+     * Clears the dense corrections from the model (unless it is closed) and frees their native memory. {@link #onEnd}
+     * does this; call it after a run that stopped with an exception, which leaves the model with W₀ + S + N. The slots
+     * stay in the set. Idempotent; the cascade cannot train afterwards.
+     */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        RuntimeException first = null;
+        for (Module md : modules)
+            try {
+                clearCorrection(md);
+            } catch (RuntimeException e) { // the engine forgot the pointer anyway; clear the others, then report
+                if (first == null) first = e;
+            }
+        if (arena != null) arena.close();
+        if (first != null) throw first;
     }
 
     private double gaussian() { // Box–Muller on the checkpoint-friendly RNG
@@ -193,10 +302,11 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
      * Restores S of every module and, after {@link #restore}, sets Δ = S + the noise the interrupted run had.
      *
      * @param tensors the checkpoint's hook tensors
-     * @throws IllegalStateException if a module's S is missing or has the wrong length
+     * @throws IllegalStateException if a module's S is missing or has the wrong length, or the cascade is closed
      */
     @Override
     public void restoreTensorState(Map<String, float[]> tensors) {
+        if (closed) throw new IllegalStateException("this LoRASC cascade's run has ended");
         for (Module md : modules) {
             float[] s = tensors.get("lorasc.S." + md.layer() + "." + md.target().gguf);
             if (s == null || s.length != md.slow().length)
