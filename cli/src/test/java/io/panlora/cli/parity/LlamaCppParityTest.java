@@ -214,7 +214,7 @@ class LlamaCppParityTest {
         check("COLA 3 links r5 all F16 export", tolerance(GgmlType.F16), new Parity.Adapter(f16, 1f));
     }
 
-    /** LoRASC: the slow weights and the last fast LoRA re-factorised into frozen slots, exported as one adapter. */
+    /** LoRASC: the slow update S re-factorised into frozen slots, exported as one adapter. */
     @Test
     void lorascFoldedExport() throws IOException {
         Path run = dir.resolve("lorasc");

@@ -322,5 +322,11 @@ public final class LorascCascade implements TrainingStrategy, StatefulHook, Tens
     }
 
     @Override
-    public String toString() { return "lorasc" + config; }
+    public String toString() { return key(); }
+
+    @Override
+    public String key() {
+        return "lorasc(every=" + config.every() + ",alpha=" + config.alpha() + ",noise=" + config.noise() + ",scale=" + config.scale()
+                + ",rankOut=" + config.rankOut() + ",seed=" + config.seed() + ")";
+    }
 }
