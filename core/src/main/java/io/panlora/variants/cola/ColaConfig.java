@@ -29,7 +29,9 @@ public record ColaConfig(int links, boolean restartLr, int rankStep, Fold fold) 
          * weight (W + Δ, exact for a quantized base too: W is never re-quantized); the link's slot is then switched off. The
          * forward cost no longer grows with the links, but Δ costs one dense F32 matrix per module in memory and one dense
          * product per module in every forward and backward pass, which is far more than a few rank-r slots unless
-         * {@code links·r} approaches {@code in·out/(in+out)}.
+         * {@code links·r} approaches {@code in·out/(in+out)} (measured on the CPU, a 4-layer Q8_0 model of width 1024, rank 8,
+         * all targets: about 0.85 s per step for LoRA and for 3 links as {@link #SLOTS}, about 1.6–1.8 s once a dense fold is
+         * active).
          */
         DENSE,
         /**
