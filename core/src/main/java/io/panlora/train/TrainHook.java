@@ -28,6 +28,18 @@ public interface TrainHook {
     default void beforeStep(Trainer trainer, int step) {}
 
     /**
+     * Lets the hook change the learning rate of a step (e.g. to restart the schedule); called after {@link #beforeStep} and the
+     * step's forward and backward passes, before the optimizer update. The trainer passes the rate through every hook in
+     * the order they were added, and logs and reports the rate it ends with.
+     *
+     * @param trainer the running trainer
+     * @param step    the step about to be applied, 0-based
+     * @param lr      the rate so far: the run's schedule ({@link LrSchedule#at}), as changed by the hooks before this one
+     * @return the rate to use (by default {@code lr}, unchanged); it should be finite and at least 0
+     */
+    default float learningRate(Trainer trainer, int step, float lr) { return lr; }
+
+    /**
      * Called after the optimizer update of a step, before the step's validation and checkpoint.
      *
      * @param trainer the running trainer

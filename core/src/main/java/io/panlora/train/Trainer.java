@@ -414,6 +414,7 @@ public final class Trainer {
                 if (!Double.isFinite(norm)) throw diverged("the gradient norm is " + norm, null);
                 float clip = cfg.maxGradNorm() > 0 && norm > cfg.maxGradNorm() ? (float) (cfg.maxGradNorm() / norm) : 1f;
                 float lr = LrSchedule.at(cfg.schedule(), cfg.lr(), step, cfg.steps(), cfg.warmupSteps(), cfg.minLrRatio());
+                for (TrainHook h : hooks) lr = h.learningRate(this, step, lr);
                 if (counted > 0) guard.observe(loss);
                 if (guard.diverged()) {
                     if (onDivergence == DivergenceGuard.Policy.STOP) {
