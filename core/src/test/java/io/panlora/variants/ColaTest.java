@@ -58,7 +58,7 @@ class ColaTest {
 
     @Test
     void optionsHaveTheDocumentedDefaultsAndAreChecked() {
-        assertEquals(new ColaConfig(3, false, 0, ColaConfig.Fold.DENSE), new ColaConfig(3));
+        assertEquals(new ColaConfig(3, false, 0, ColaConfig.Fold.SLOTS), new ColaConfig(3));
         assertEquals(new ColaConfig(3), ColaConfig.defaults());
         ColaConfig step = new ColaConfig(4, false, 3, ColaConfig.Fold.DENSE);
         assertArrayEquals(new int[] {8, 5, 2, 1}, new int[] {step.linkRank(0, 8), step.linkRank(1, 8), step.linkRank(2, 8), step.linkRank(3, 8)});
@@ -117,7 +117,7 @@ class ColaTest {
         Arena arena = Arena.ofShared();
         try (LlamaModel m = LlamaModel.fromWeights(TINY, ModelInit.randomWeights(TINY, GgmlType.Q8_0, 3, false, arena), arena);
              LoraSet set = new LoraSet(m)) {
-            ColaChain chain = new ColaChain(new ColaConfig(3));
+            ColaChain chain = new ColaChain(new ColaConfig(3, false, 0, ColaConfig.Fold.DENSE));
             TrainConfig cfg = TrainConfig.builder().lora(4, 8f).targets("all").lr(2e-2f, LrSchedule.Kind.COSINE, 2, 0.1f).steps(12)
                     .batch(2, 8, 1).seed(7).checkpointEvery(0).build();
             chain.addSlots(set, cfg);

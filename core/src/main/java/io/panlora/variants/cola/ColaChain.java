@@ -295,5 +295,11 @@ public final class ColaChain implements TrainingStrategy, StatefulHook {
     }
 
     @Override
-    public String toString() { return "cola" + config; }
+    public String toString() { return key(); }
+
+    @Override
+    public String key() {
+        return "cola(links=" + config.links() + ",restartLr=" + config.restartLr() + ",rankStep=" + config.rankStep() + ",fold="
+                + config.fold() + ")";
+    }
 }

@@ -5,7 +5,8 @@ package io.panlora.variants.cola;
  * tied into the model ("knot") and a fresh slot with fresh optimizer state trains on top. The options are the ones the paper
  * ablates (chain length, a rank that steps down along the chain) and one it leaves open (whether the learning-rate schedule
  * restarts per link). Defaults: 3 links, the schedule continues over the whole run, every link of rank r, finished links
- * folded into a dense correction.
+ * kept as frozen slots ({@link Fold#SLOTS}: on this engine a few rank-r products cost less than a dense correction, see
+ * {@link Fold#DENSE}).
  *
  * @param links     the number of links the run is split into, 1 … 2<sup>20</sup> (1 is plain LoRA); the exported adapter has
  *                  the sum of the links' ranks ({@code links × r} when {@code rankStep} is 0)
@@ -13,7 +14,7 @@ package io.panlora.variants.cola;
  *                  every link, over the link's steps, as if each link were a run of its own
  * @param rankStep  0: every link has the run's rank r; k &gt; 0: link j has rank {@code max(1, r − j·k)} (a rank that steps
  *                  down along the chain); at most 2<sup>20</sup>
- * @param fold      how a finished link is tied in: {@link Fold#DENSE} (default) or {@link Fold#SLOTS}
+ * @param fold      how a finished link is tied in: {@link Fold#SLOTS} (default) or {@link Fold#DENSE}
  */
 public record ColaConfig(int links, boolean restartLr, int rankStep, Fold fold) {
     /** The longest chain and the largest rank step accepted (far beyond any useful value; keeps the arithmetic in range). */
@@ -57,17 +58,17 @@ public record ColaConfig(int links, boolean restartLr, int rankStep, Fold fold) 
 
     /**
      * A chain with the defaults for everything but the link count: the schedule continues over the whole run, every link has
-     * rank r, finished links are folded densely.
+     * rank r, finished links stay as frozen slots.
      *
      * @param links the number of links, 1 … {@link #MAX}
      * @throws IllegalArgumentException if {@code links} is out of range
      */
     public ColaConfig(int links) {
-        this(links, false, 0, Fold.DENSE);
+        this(links, false, 0, Fold.SLOTS);
     }
 
     /**
-     * The defaults: 3 links, the schedule continues, every link of rank r, dense folds.
+     * The defaults: 3 links, the schedule continues, every link of rank r, frozen-slot folds.
      *
      * @return {@code new ColaConfig(3)}
      */
