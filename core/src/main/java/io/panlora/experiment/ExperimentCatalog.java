@@ -1,0 +1,260 @@
+package io.panlora.experiment;
+
+import io.panlora.gguf.GgmlType;
+import io.panlora.lora.AdapterGguf;
+import io.panlora.lora.LoraSet;
+import io.panlora.model.LlamaModel;
+import io.panlora.model.TokenizerLoader;
+import io.panlora.tokenizer.Tokenizer;
+import io.panlora.train.DatasetBatches;
+import io.panlora.train.TrainConfig;
+import io.panlora.train.Trainer;
+import io.panlora.train.TrainingStrategy;
+import io.panlora.variants.cola.ColaChain;
+import io.panlora.variants.cola.ColaConfig;
+import io.panlora.variants.cora.CoraConfig;
+import io.panlora.variants.cora.CoraStrategy;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The named experiments, one per claim of the seed papers, on the pretrained stories260K base and the shared corpora:
+ * <ul>
+ *   <li>{@code cola}: Chain of LoRA (COLA) at low rank r ∈ {2, 4} (r = 2 only with {@code quick}) against LoRA r and
+ *       against LoRA at rank M·r (the extra rank a chain accumulates), for M = 2, 3 (and 4 for the chain-length
+ *       ablation, full runs only); also seconds per step for the "no extra cost" claim;</li>
+ *   <li>{@code cora}: CoRA modes 1 (B frozen) and 2 (B as init) in the shared, principal and minor subspaces against LoRA r
+ *       and LoRA r/2 (the same trainable parameters as mode 1), with a random orthonormal frozen B as the control; the
+ *       shared subspace comes from two LoRA adapters trained first on other corpora (Grimm's tales, TinyStories).</li>
+ * </ul>
+ * Task corpus: Tiny Shakespeare, split by {@link Splits}. Each experiment prints its configuration, the per-arm table and
+ * the claims' verdicts ({@link Claim} states the rule), and writes {@code results.json}, {@code results.md} and its figures
+ * (SVG) into the output directory. Static methods only.
+ */
+public final class ExperimentCatalog {
+    private ExperimentCatalog() {}
+
+    /** The experiments' names. */
+    public static final List<String> NAMES = List.of("cola", "cora");
+
+    /** The equivalence / non-inferiority margin δ of the loss claims, in nats per token (about 1 % in perplexity). */
+    public static final double MARGIN = 0.01;
+
+    /** The relative margin of the cost claims: 10 % of the reference arm's seconds per step. */
+    public static final double COST_MARGIN = 0.10;
+
+    /**
+     * What to run.
+     *
+     * @param model   the base model's GGUF file (stories260K)
+     * @param dataDir the shared data directory holding {@code tinyshakespeare.txt}, {@code grimm-pg2591.txt} and
+     *                {@code tinystories-valid-sample.txt}
+     * @param seeds   the number of paired test seeds, at least 1
+     * @param quick   fewer steps, a smaller corpus and fewer arms: the size the tests run
+     * @param outDir  where the results go (created if missing)
+     * @param load    where the model runs; null for the CPU with the engine's default thread count
+     */
+    public record Options(Path model, Path dataDir, int seeds, boolean quick, Path outDir, LlamaModel.LoadOptions load) {
+        /** Puts the CPU in for a null {@code load}. */
+        public Options {
+            if (load == null) load = LlamaModel.LoadOptions.cpu();
+            if (seeds < 1) throw new IllegalArgumentException("--seeds must be at least 1, got " + seeds);
+        }
+    }
+
+    /** The sizes of a run. */
+    private record Size(int maxChars, int blockChars, int ctx, int batch, double epochs, int evalBatches, List<Float> grid) {}
+
+    private static Size size(String name, boolean quick) {
+        List<Float> grid = List.of(3e-3f, 1e-2f, 3e-2f);
+        if (quick) return new Size(24_000, 600, 64, 4, 1.3, 4, grid);
+        return switch (name) {
+            case "cola" -> new Size(110_000, 1500, 128, 8, 1.3, 16, grid);
+            default -> new Size(110_000, 1500, 128, 8, 1.3, 16, grid);
+        };
+    }
+
+    /**
+     * Runs an experiment: prints its configuration, progress, table and claims on {@code out}, writes the results.
+     *
+     * @param name the experiment, one of {@link #NAMES}
+     * @param o    the options
+     * @param out  where the report goes
+     * @return the results (already written)
+     * @throws IOException if a file cannot be read or written
+     * @throws IllegalArgumentException if the name is unknown
+     */
+    public static Results run(String name, Options o, PrintStream out) throws IOException {
+        if (!NAMES.contains(name)) throw new IllegalArgumentException("unknown experiment '" + name + "' (" + String.join(", ", NAMES) + ")");
+        Size sz = size(name, o.quick());
+        Files.createDirectories(o.outDir());
+        try (LlamaModel m = LlamaModel.load(o.model(), o.load())) {
+            Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
+            Path corpus = o.dataDir().resolve("tinyshakespeare.txt");
+            Splits splits = Splits.read(corpus, sz.maxChars(), sz.blockChars());
+            Runner.Data data = Runner.prepare(splits, tok, sz.ctx(), sz.batch(), sz.evalBatches(), o.outDir().resolve("splits"));
+            int steps = (int) Math.ceil(sz.epochs() * data.trainWindows() / sz.batch());
+            int rank = name.equals("cora") ? 4 : 2;
+            Protocol p = new Protocol(steps, sz.batch(), sz.ctx(), rank, sz.grid(), 1000, Protocol.seeds(o.seeds()), sz.evalBatches());
+            List<String[]> cfg = new ArrayList<>();
+            cfg.add(new String[] {"base", o.model().toString()});
+            cfg.add(new String[] {"task corpus", corpus + " (first " + sz.maxChars() + " characters; blocks of >= " + sz.blockChars()
+                    + " characters, block k: k mod 10 = 8 validation, = 9 test, else train; seed-independent)"});
+            cfg.add(new String[] {"split sizes", String.format(Locale.ROOT, "train %d windows of %d tokens; validation %d and test %d batches of %d",
+                    data.trainWindows(), sz.ctx(), data.validation().size(), data.test().size(), sz.batch())});
+            cfg.add(new String[] {"training", String.format(Locale.ROOT, "%d steps of %d x %d tokens (%.2f epochs), all targets, alpha = 2r, cosine, "
+                    + "5%% warm-up, floor 10%%, AdamW no decay, clip 1", steps, sz.batch(), sz.ctx(), (double) steps * sz.batch() / data.trainWindows())});
+            cfg.add(new String[] {"lr selection", "grid " + sz.grid().stream().map(Runner::fmtLr).toList() + ", one run per rate with seed "
+                    + p.selectionSeed() + ", lowest validation loss wins (per arm)"});
+            cfg.add(new String[] {"test", o.seeds() + " paired seeds " + p.seeds() + " per arm at its chosen rate; same seed = same data order and init"});
+            cfg.add(new String[] {"claim rule", "95% t-interval of the mean paired difference a−b (t table df 1-30, normal beyond); BETTER: CI < 0; "
+                    + "MATCHES: CI inside ±" + MARGIN + " nats; NOT_WORSE: CI < +" + MARGIN + " nats (cost: +" + (int) (100 * COST_MARGIN) + "% of b's s/step)"});
+            cfg.add(new String[] {"mode", o.quick() ? "quick (small corpus, few steps: a smoke test, not evidence)" : "full"});
+            cfg.add(new String[] {"threads", o.load().threads() == 0 ? "engine default" : Integer.toString(o.load().threads())});
+            out.println("experiment " + name);
+            for (String[] kv : cfg) out.println("  " + kv[0] + ": " + kv[1]);
+            double baseVal = Trainer.evaluate(m, data.validation()), baseTest = Trainer.evaluate(m, data.test());
+            out.printf(Locale.ROOT, "  base model: validation %.4f, test %.4f%n", baseVal, baseTest);
+            Results r = name.equals("cola") ? cola(m, tok, o, p, data, cfg, baseVal, baseTest, out)
+                    : cora(m, tok, o, sz, p, data, cfg, baseVal, baseTest, out);
+            List<Path> files = r.write(o.outDir());
+            out.println();
+            r.print(out);
+            out.println();
+            for (Path f : files) out.println("wrote " + f);
+            return r;
+        }
+    }
+
+    private static Results cola(LlamaModel m, Tokenizer tok, Options o, Protocol p, Runner.Data data, List<String[]> cfg,
+                                double baseVal, double baseTest, PrintStream out) throws IOException {
+        List<Integer> ranks = o.quick() ? List.of(2) : List.of(2, 4);
+        List<Integer> links = o.quick() ? List.of(2, 3) : List.of(2, 3, 4);
+        Map<String, Arm> arms = new LinkedHashMap<>();
+        List<Claim> claims = new ArrayList<>();
+        for (int r : ranks) {
+            arms.putIfAbsent(loraName(r), Arm.lora(loraName(r), r));
+            for (int mm : links) {
+                int M = mm;
+                String cola = colaName(M, r);
+                arms.put(cola, new Arm(cola, Arm.withRank(r), c -> new ColaChain(new ColaConfig(M)), s -> Arm.allFactors(s) / M));
+                if (M <= 3) {
+                    arms.putIfAbsent(loraName(M * r), Arm.lora(loraName(M * r), M * r));
+                    claims.add(Claim.loss("COLA (" + M + " links, rank " + r + ") beats LoRA at the same rank and steps", Claim.Kind.BETTER,
+                            cola, loraName(r), MARGIN));
+                    claims.add(Claim.loss("COLA's gain is more than its extra rank: it beats LoRA at rank " + M + "·" + r, Claim.Kind.BETTER,
+                            cola, loraName(M * r), MARGIN).asControl());
+                }
+            }
+            int M = links.get(links.size() - 1);
+            claims.add(new Claim("COLA (" + M + " links) costs no more per step than LoRA (rank " + r + ")", Claim.Kind.NOT_WORSE,
+                    colaName(M, r), loraName(r), Claim.Metric.SECONDS_PER_STEP, COST_MARGIN, true, false));
+        }
+        out.println("  arms: " + String.join(", ", arms.keySet()));
+        List<Results.ArmResult> res = Runner.run(m, List.copyOf(arms.values()), p, data, out);
+        List<Results.ClaimResult> judged = Results.judge(res, claims);
+        List<Results.Figure> figs = new ArrayList<>(common(res, judged));
+        double[] x = new double[links.size() + 1];
+        double[][] mean = new double[ranks.size()][x.length], sd = new double[ranks.size()][x.length];
+        for (int i = 0; i < x.length; i++) x[i] = i + 1;
+        for (int k = 0; k < ranks.size(); k++)
+            for (int i = 0; i < x.length; i++) {
+                Results.ArmResult a = find(res, i == 0 ? loraName(ranks.get(k)) : colaName(links.get(i - 1), ranks.get(k)));
+                mean[k][i] = a.testMean();
+                sd[k][i] = a.testSd();
+            }
+        figs.add(new Results.Figure("chain-length.svg", "COLA chain-length ablation (M = 1 is LoRA)", Svg.lines(
+                "COLA chain-length ablation: test loss (mean ± SD over seeds) by links M (M = 1 is LoRA)", "links M", "test loss (nats/token)",
+                ranks.stream().map(r -> "rank " + r).toList(), x, mean, sd)));
+        List<String> notes = List.of(
+                "COLA keeps every link's slots from the start (later links disabled until their knot), so its per-step cost includes the disabled slots' bookkeeping",
+                "seconds per step are wall-clock on a machine shared with other jobs: treat the cost claim as indicative",
+                "trainable = parameters trained at one step (one link for COLA)");
+        return new Results("cola", "Chain of LoRA (arXiv 2401.04151) against LoRA at equal steps and rank, on stories260K / Tiny Shakespeare",
+                cfg, baseVal, baseTest, res, judged, notes, figs);
+    }
+
+    private static Results cora(LlamaModel m, Tokenizer tok, Options o, Size sz, Protocol p, Runner.Data data, List<String[]> cfg,
+                                double baseVal, double baseTest, PrintStream out) throws IOException {
+        int r = p.rank();
+        List<Path> basis = new ArrayList<>();
+        for (String corpus : List.of("grimm-pg2591.txt", "tinystories-valid-sample.txt")) {
+            Splits s = Splits.read(o.dataDir().resolve(corpus), sz.maxChars(), sz.blockChars());
+            String stem = corpus.substring(0, corpus.indexOf('.') < 0 ? corpus.length() : corpus.indexOf('.'));
+            Runner.Data d = Runner.prepare(s, tok, sz.ctx(), sz.batch(), sz.evalBatches(), o.outDir().resolve("basis-" + stem));
+            TrainConfig c = p.config(1e-2f, p.selectionSeed()).withSteps(p.steps());
+            Path f = o.outDir().resolve("basis-" + stem + ".gguf");
+            try (LoraSet set = new LoraSet(m)) {
+                TrainingStrategy.LORA.addSlots(set, c);
+                set.attach();
+                new Trainer(m, set, c, new DatasetBatches(d.train(), c.batch(), c.seed()), List.of(), null, null).run(false);
+                AdapterGguf.write(f, set, m.config(), GgmlType.F32, "basis-" + stem);
+            }
+            basis.add(f);
+            out.println("  basis adapter (LoRA r=" + r + ", lr 1e-2, " + p.steps() + " steps on " + corpus + "): " + f);
+        }
+        cfg.add(new String[] {"shared subspace", "top-r left singular vectors of the stacked B of two LoRA r=" + r + " adapters trained on "
+                + "Grimm's tales and TinyStories (lr 1e-2, same steps, seed " + p.selectionSeed() + ")"});
+        List<Arm> arms = new ArrayList<>();
+        String lora = loraName(r), half = loraName(r / 2);
+        arms.add(Arm.lora(lora, r));
+        arms.add(Arm.lora(half, r / 2));
+        List<String> subspaces = List.of("shared", "principal", "minor");
+        for (String sub : subspaces)
+            arms.add(new Arm(coraName(1, sub), Arm.withRank(r), c -> new CoraStrategy(new CoraConfig(sub, true, false, false,
+                    sub.equals("shared") ? basis : List.of())), Arm::aOnly));
+        arms.add(new Arm(coraName(1, "random"), Arm.withRank(r), c -> new CoraStrategy(new CoraConfig("random", true, false, false, List.of())), Arm::aOnly));
+        for (String sub : subspaces)
+            arms.add(Arm.of(coraName(2, sub), Arm.withRank(r), c -> new CoraStrategy(new CoraConfig(sub, false, false, false,
+                    sub.equals("shared") ? basis : List.of()))));
+        List<Claim> claims = new ArrayList<>();
+        for (String sub : subspaces) {
+            claims.add(Claim.loss("CoRA mode 1 (" + sub + ") matches LoRA r with half the trainable parameters", Claim.Kind.MATCHES,
+                    coraName(1, sub), lora, MARGIN));
+            claims.add(Claim.loss("CoRA mode 1 (" + sub + ") beats LoRA r/2 (parameter-matched)", Claim.Kind.BETTER, coraName(1, sub), half, MARGIN));
+        }
+        for (String sub : subspaces)
+            claims.add(Claim.loss("CoRA mode 2 (" + sub + ") is no worse than LoRA r", Claim.Kind.NOT_WORSE, coraName(2, sub), lora, MARGIN));
+        for (String sub : subspaces)
+            claims.add(Claim.loss("the " + sub + " subspace beats a random frozen B (mode 1)", Claim.Kind.BETTER, coraName(1, sub),
+                    coraName(1, "random"), MARGIN).asControl());
+        out.println("  arms: " + String.join(", ", arms.stream().map(Arm::name).toList()));
+        List<Results.ArmResult> res = Runner.run(m, arms, p, data, out);
+        List<Results.ClaimResult> judged = Results.judge(res, claims);
+        List<String> notes = List.of(
+                "mode 1 and mode 2 start with A = 0, so the initial model is the base; B is scaled by √Σ for principal, unscaled for minor, shared and random",
+                "trainable = A only for mode 1 (B frozen), A and B otherwise; LoRA r/2 and mode 1 train the same number on square targets");
+        return new Results("cora", "CoRA (arXiv 2409.02119) modes 1 and 2 against LoRA r and LoRA r/2, on stories260K / Tiny Shakespeare",
+                cfg, baseVal, baseTest, res, judged, notes, common(res, judged));
+    }
+
+    /** The figures every experiment has: test loss per arm, and the claims' intervals. */
+    private static List<Results.Figure> common(List<Results.ArmResult> res, List<Results.ClaimResult> judged) {
+        List<Results.ClaimResult> loss = judged.stream().filter(c -> c.claim().metric() == Claim.Metric.TEST_LOSS).toList();
+        return List.of(
+                new Results.Figure("test-loss.svg", "Test loss per arm", Svg.dots("Test loss per arm (dots: seeds; tick: mean; bar: ± SD)",
+                        "test loss (nats/token)", res.stream().map(Results.ArmResult::name).toList(), res.stream().map(Results.ArmResult::test).toList())),
+                new Results.Figure("claims.svg", "Paired differences a − b with 95% CIs", Svg.forest(
+                        "Paired test-loss differences a − b, 95% CI (green held, red contradicted, grey not shown)", "a − b (nats/token)",
+                        loss.stream().map(c -> c.claim().a() + " − " + c.claim().b()).toList(), loss.stream().map(Results.ClaimResult::diff).toList(),
+                        loss.stream().map(Results.ClaimResult::verdict).toList())));
+    }
+
+    private static Results.ArmResult find(List<Results.ArmResult> res, String name) {
+        for (Results.ArmResult a : res) if (a.name().equals(name)) return a;
+        throw new IllegalArgumentException(name);
+    }
+
+    private static String loraName(int r) { return "LoRA r=" + r; }
+
+    private static String colaName(int m, int r) { return "COLA M=" + m + " r=" + r; }
+
+    private static String coraName(int mode, String sub) { return "CoRA-" + mode + " " + sub; }
+}

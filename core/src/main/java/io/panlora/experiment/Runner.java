@@ -1,0 +1,160 @@
+package io.panlora.experiment;
+
+import io.panlora.data.DataReader;
+import io.panlora.data.Dataset;
+import io.panlora.data.Packer;
+import io.panlora.lora.LoraSet;
+import io.panlora.model.LlamaModel;
+import io.panlora.tokenizer.Tokenizer;
+import io.panlora.train.BatchSource;
+import io.panlora.train.DatasetBatches;
+import io.panlora.train.TrainConfig;
+import io.panlora.train.Trainer;
+import io.panlora.train.TrainingStrategy;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Runs the protocol on a loaded model, in process: for each arm, one run per learning rate of the grid with the selection
+ * seed, scored on validation; then one run per test seed at the chosen rate, scored on test (and validation). Every run
+ * is a fresh {@link LoraSet}: {@code strategy.addSlots}, attach, a {@link Trainer} with the strategy's hooks, then the
+ * set is closed. Paired: for a given seed every arm sees the same batches in the same order ({@link DatasetBatches} is
+ * seeded by the run's seed only), and arms with the same slot layout start from the same A. Static methods only.
+ */
+public final class Runner {
+    private Runner() {}
+
+    /**
+     * The tokenized splits.
+     *
+     * @param train      the training windows (its validation windows are the validation split's)
+     * @param validation the validation batches, in file order
+     * @param test       the test batches, in file order
+     */
+    public record Data(Dataset train, List<BatchSource.Batch> validation, List<BatchSource.Batch> test) {
+        /**
+         * The training windows per epoch.
+         *
+         * @return the number of training windows
+         */
+        public int trainWindows() { return train.train().size(); }
+    }
+
+    /**
+     * Tokenizes the splits (written to {@code dir} as text files first, so a run can be inspected and repeated): windows of
+     * {@code ctx} tokens, not packed across paragraphs' blocks (the text files are read as plain text streams).
+     *
+     * @param splits      the splits
+     * @param tok         the model's tokenizer
+     * @param ctx         tokens per window
+     * @param batch       windows per batch
+     * @param evalBatches the most validation and test batches; {@code <= 0} for all
+     * @param dir         where the split files go
+     * @return the data
+     * @throws IOException if a file cannot be written or read
+     */
+    public static Data prepare(Splits splits, Tokenizer tok, int ctx, int batch, int evalBatches, Path dir) throws IOException {
+        List<Path> f = splits.write(dir);
+        Packer packer = new Packer(ctx, false, Packer.padIdFor(tok));
+        var train = DataReader.readText(f.get(0), tok);
+        var val = DataReader.readText(f.get(1), tok);
+        var test = DataReader.readText(f.get(2), tok);
+        Dataset ds = Dataset.of(train, val, packer, 0, 0);
+        Dataset ts = Dataset.of(test, test, packer, 0, 0);
+        return new Data(ds, DatasetBatches.validation(ds, batch, evalBatches), DatasetBatches.validation(ts, batch, evalBatches));
+    }
+
+    /**
+     * The outcome of one run.
+     *
+     * @param validation     the validation loss after training (NaN if it diverged)
+     * @param test           the test loss after training (NaN if it diverged)
+     * @param secondsPerStep wall-clock seconds per optimizer step (training only, no evaluation)
+     * @param trainable      the arm's trainable parameters per step
+     */
+    public record Run(double validation, double test, double secondsPerStep, long trainable) {}
+
+    /**
+     * Trains one arm once and evaluates it.
+     *
+     * @param m    the base model (left without an adapter afterwards)
+     * @param arm  the arm
+     * @param base the run's configuration before the arm's transform (learning rate, steps, seed set)
+     * @param data the data
+     * @param test whether to evaluate on test too (otherwise test is NaN)
+     * @return the run's losses and cost; NaN losses if the training diverged
+     * @throws IOException if the trainer fails to write (it writes nothing here)
+     */
+    public static Run train(LlamaModel m, Arm arm, TrainConfig base, Data data, boolean test) throws IOException {
+        TrainConfig cfg = arm.config().apply(base);
+        TrainingStrategy strategy = arm.strategy().apply(cfg);
+        try (LoraSet set = new LoraSet(m)) {
+            strategy.addSlots(set, cfg);
+            long trainable = arm.trainable().applyAsLong(set);
+            set.attach();
+            Trainer tr = new Trainer(m, set, cfg, new DatasetBatches(data.train(), cfg.batch(), cfg.seed()), List.of(), null, null);
+            for (var h : strategy.hooks()) tr.addHook(h);
+            long t0 = System.nanoTime();
+            try {
+                tr.run(false);
+            } catch (Trainer.DivergedException e) {
+                return new Run(Double.NaN, Double.NaN, (System.nanoTime() - t0) / 1e9 / Math.max(1, tr.step()), trainable);
+            }
+            double sec = (System.nanoTime() - t0) / 1e9 / cfg.steps();
+            double v = Trainer.evaluate(m, data.validation());
+            double t = test ? Trainer.evaluate(m, data.test()) : Double.NaN;
+            return new Run(v, t, sec, trainable);
+        }
+    }
+
+    /**
+     * Runs the whole protocol for every arm, logging each run on {@code log}.
+     *
+     * @param m    the base model
+     * @param arms the arms
+     * @param p    the protocol
+     * @param data the data
+     * @param log  where progress lines go, or null
+     * @return the arms' results, in the arms' order
+     * @throws IOException as {@link #train}
+     */
+    public static List<Results.ArmResult> run(LlamaModel m, List<Arm> arms, Protocol p, Data data, PrintStream log) throws IOException {
+        List<Results.ArmResult> out = new ArrayList<>();
+        for (Arm arm : arms) {
+            double[] sel = new double[p.lrGrid().size()];
+            int best = -1;
+            for (int i = 0; i < sel.length; i++) {
+                Run r = train(m, arm, p.config(p.lrGrid().get(i), p.selectionSeed()), data, false);
+                sel[i] = r.validation();
+                if (Double.isFinite(sel[i]) && (best < 0 || sel[i] < sel[best])) best = i;
+            }
+            if (best < 0) best = 0;
+            float lr = p.lrGrid().get(best);
+            int n = p.seeds().size();
+            double[] test = new double[n], val = new double[n], sec = new double[n];
+            long trainable = 0;
+            for (int k = 0; k < n; k++) {
+                Run r = train(m, arm, p.config(lr, p.seeds().get(k)), data, true);
+                test[k] = r.test();
+                val[k] = r.validation();
+                sec[k] = r.secondsPerStep();
+                trainable = r.trainable();
+            }
+            Results.ArmResult a = new Results.ArmResult(arm.name(), lr, p.lrGrid(), sel, sel.length > 1 && (best == 0 || best == sel.length - 1),
+                    p.seeds(), test, val, sec, trainable);
+            out.add(a);
+            if (log != null)
+                log.printf(Locale.ROOT, "  %-28s lr %-7s test %.4f ± %.4f  %.3f s/step%s%n", arm.name(), fmtLr(lr), Stats.mean(Stats.finite(test)),
+                        Stats.sd(Stats.finite(test)), Stats.mean(sec), a.lrAtEdge() ? "  (lr at the grid's edge)" : "");
+        }
+        return out;
+    }
+
+    static String fmtLr(float lr) {
+        return String.format(Locale.ROOT, "%.0e", lr).replace("e-0", "e-");
+    }
+}
