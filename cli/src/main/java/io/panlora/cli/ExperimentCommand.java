@@ -12,7 +12,7 @@ import picocli.CommandLine.Parameters;
 /** {@code panlora experiment NAME}: one seed paper's claim tested with the paired-seed protocol of io.panlora.experiment. */
 @Command(name = "experiment", mixinStandardHelpOptions = true,
         description = {"Tests a seed paper's claim on the pretrained stories260K base: fixed train/validation/test splits of Tiny Shakespeare, "
-                + "each arm's learning rate chosen on validation (one seed), then N paired seeds per arm on test; mean ± SD, 95% CIs of the "
+                + "each arm's learning rate chosen on validation (one seed), then N paired seeds per arm on test; mean ± SD, 95%% CIs of the "
                 + "paired differences, and whether each claim held at this scale. Writes results.json, results.md and SVG figures.",
                 "Experiments: cola (Chain of LoRA vs LoRA r and LoRA M·r, chain-length ablation, seconds per step), "
                         + "cora (CoRA modes 1 and 2 × shared/principal/minor vs LoRA r and r/2, random frozen B as control)."})

@@ -148,8 +148,9 @@ public final class Runner {
                     p.seeds(), test, val, sec, trainable);
             out.add(a);
             if (log != null)
-                log.printf(Locale.ROOT, "  %-28s lr %-7s test %.4f ± %.4f  %.3f s/step%s%n", arm.name(), fmtLr(lr), Stats.mean(Stats.finite(test)),
-                        Stats.sd(Stats.finite(test)), Stats.mean(sec), a.lrAtEdge() ? "  (lr at the grid's edge)" : "");
+                log.printf(Locale.ROOT, "  %-28s lr %-7s test %.4f ± %.4f  %.3f s/step%s  seeds %s; selection %s%n", arm.name(), fmtLr(lr),
+                        Stats.mean(Stats.finite(test)), Stats.sd(Stats.finite(test)), Stats.mean(sec), a.lrAtEdge() ? "  (lr at the grid's edge)" : "",
+                        java.util.Arrays.toString(test), java.util.Arrays.toString(sel));
         }
         return out;
     }
