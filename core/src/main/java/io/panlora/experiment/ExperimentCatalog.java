@@ -111,7 +111,8 @@ public final class ExperimentCatalog {
             cfg.add(new String[] {"training", String.format(Locale.ROOT, "%d steps of %d x %d tokens (%.2f epochs), all targets, alpha = 2r, cosine, "
                     + "5%% warm-up, floor 10%%, AdamW no decay, clip 1", steps, sz.batch(), sz.ctx(), (double) steps * sz.batch() / data.trainWindows())});
             cfg.add(new String[] {"lr selection", "grid " + sz.grid().stream().map(Runner::fmtLr).toList() + ", one run per rate with seed "
-                    + p.selectionSeed() + ", lowest validation loss wins (per arm)"});
+                    + p.selectionSeed() + ", lowest validation loss wins (per arm); a best rate at an edge extends the grid by ×3 that way (at most "
+                    + Runner.EXTEND + " times)"});
             cfg.add(new String[] {"test", o.seeds() + " paired seeds " + p.seeds() + " per arm at its chosen rate; same seed = same data order and init"});
             cfg.add(new String[] {"claim rule", "95% t-interval of the mean paired difference a−b (t table df 1-30, normal beyond); BETTER: CI < 0; "
                     + "MATCHES: CI inside ±" + MARGIN + " nats; NOT_WORSE: CI < +" + MARGIN + " nats (cost: +" + (int) (100 * COST_MARGIN) + "% of b's s/step)"});

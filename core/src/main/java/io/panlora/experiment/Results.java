@@ -38,9 +38,9 @@ public record Results(String experiment, String title, List<String[]> config, do
      *
      * @param name           the arm's name
      * @param lr             the chosen peak learning rate
-     * @param grid           the grid it was chosen from
+     * @param grid           the rates tried, ascending (the protocol's grid, extended past an edge where the best rate lay)
      * @param selection      the validation loss at each rate of the grid (selection seed; NaN if diverged)
-     * @param lrAtEdge       whether the chosen rate is the grid's smallest or largest (the grid may be too narrow)
+     * @param lrAtEdge       whether the chosen rate is still the smallest or largest tried (the grid may be too narrow)
      * @param seeds          the test seeds
      * @param test           the test loss per seed (NaN if diverged)
      * @param validation     the validation loss per seed
@@ -164,7 +164,7 @@ public record Results(String experiment, String title, List<String[]> config, do
             b.append(String.format(Locale.ROOT, "| %s | %s%s | %.4f ± %.4f | %+.4f | %.3f | %d | %s |%n", a.name(), Runner.fmtLr(a.lr()),
                     a.lrAtEdge() ? "*" : "", a.testMean(), a.testSd(), a.testMean() - baseTest, Stats.mean(a.secondsPerStep()), a.trainable(), per));
         }
-        b.append("\n(* the chosen learning rate is at the edge of the grid)\n");
+        b.append("\n(* the chosen learning rate is at the edge of the rates tried, even after extending the grid)\n");
         return b.toString();
     }
 
@@ -184,17 +184,12 @@ public record Results(String experiment, String title, List<String[]> config, do
         }
         b.append("\n## Figures\n\n");
         for (Figure f : figures) b.append("![").append(f.title()).append("](").append(f.file()).append(")\n\n");
-        b.append("## Learning-rate selection (validation loss, selection seed)\n\n| arm |");
-        if (!arms.isEmpty()) {
-            for (Float lr : arms.get(0).grid()) b.append(' ').append(Runner.fmtLr(lr)).append(" |");
-            b.append("\n|---|");
-            for (int i = 0; i < arms.get(0).grid().size(); i++) b.append("---|");
-            b.append('\n');
-            for (ArmResult a : arms) {
-                b.append("| ").append(a.name()).append(" |");
-                for (double v : a.selection()) b.append(String.format(Locale.ROOT, " %.4f |", v));
-                b.append('\n');
-            }
+        b.append("## Learning-rate selection (validation loss, selection seed)\n\n| arm | rate: validation loss |\n|---|---|\n");
+        for (ArmResult a : arms) {
+            b.append("| ").append(a.name()).append(" |");
+            for (int i = 0; i < a.grid().size(); i++)
+                b.append(String.format(Locale.ROOT, " %s: %.4f%s", Runner.fmtLr(a.grid().get(i)), a.selection()[i], a.grid().get(i) == a.lr() ? " (chosen)" : ""));
+            b.append(" |\n");
         }
         return b.toString();
     }

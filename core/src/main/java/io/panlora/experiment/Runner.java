@@ -20,7 +20,8 @@ import java.util.Locale;
 
 /**
  * Runs the protocol on a loaded model, in process: for each arm, one run per learning rate of the grid with the selection
- * seed, scored on validation; then one run per test seed at the chosen rate, scored on test (and validation). Every run
+ * seed, scored on validation (when the best rate is the grid's smallest or largest, the grid is extended by its outer
+ * ratio in that direction, at most {@link #EXTEND} times); then one run per test seed at the chosen rate, scored on test (and validation). Every run
  * is a fresh {@link LoraSet}: {@code strategy.addSlots}, attach, a {@link Trainer} with the strategy's hooks, then the
  * set is closed. Paired: for a given seed every arm sees the same batches in the same order ({@link DatasetBatches} is
  * seeded by the run's seed only), and arms with the same slot layout start from the same A. Static methods only.
@@ -125,15 +126,21 @@ public final class Runner {
     public static List<Results.ArmResult> run(LlamaModel m, List<Arm> arms, Protocol p, Data data, PrintStream log) throws IOException {
         List<Results.ArmResult> out = new ArrayList<>();
         for (Arm arm : arms) {
-            double[] sel = new double[p.lrGrid().size()];
-            int best = -1;
-            for (int i = 0; i < sel.length; i++) {
-                Run r = train(m, arm, p.config(p.lrGrid().get(i), p.selectionSeed()), data, false);
-                sel[i] = r.validation();
-                if (Double.isFinite(sel[i]) && (best < 0 || sel[i] < sel[best])) best = i;
+            List<Float> grid = new ArrayList<>(p.lrGrid());
+            List<Double> losses = new ArrayList<>();
+            for (Float g : grid) losses.add(train(m, arm, p.config(g, p.selectionSeed()), data, false).validation());
+            // a best rate at the grid's edge extends the grid by its outer step in that direction, at most EXTEND times
+            for (int ext = 0; ext < EXTEND && grid.size() > 1; ext++) {
+                int b = argmin(losses);
+                if (b < 0 || (b != 0 && b != grid.size() - 1)) break;
+                boolean up = b == grid.size() - 1;
+                float next = up ? grid.get(b) * grid.get(b) / grid.get(b - 1) : grid.get(0) * grid.get(0) / grid.get(1);
+                double v = train(m, arm, p.config(next, p.selectionSeed()), data, false).validation();
+                if (up) { grid.add(next); losses.add(v); } else { grid.add(0, next); losses.add(0, v); }
             }
-            if (best < 0) best = 0;
-            float lr = p.lrGrid().get(best);
+            double[] sel = losses.stream().mapToDouble(Double::doubleValue).toArray();
+            int best = Math.max(0, argmin(losses));
+            float lr = grid.get(best);
             int n = p.seeds().size();
             double[] test = new double[n], val = new double[n], sec = new double[n];
             long trainable = 0;
@@ -144,7 +151,7 @@ public final class Runner {
                 sec[k] = r.secondsPerStep();
                 trainable = r.trainable();
             }
-            Results.ArmResult a = new Results.ArmResult(arm.name(), lr, p.lrGrid(), sel, sel.length > 1 && (best == 0 || best == sel.length - 1),
+            Results.ArmResult a = new Results.ArmResult(arm.name(), lr, grid, sel, sel.length > 1 && (best == 0 || best == sel.length - 1),
                     p.seeds(), test, val, sec, trainable);
             out.add(a);
             if (log != null)
@@ -153,6 +160,16 @@ public final class Runner {
                         java.util.Arrays.toString(test), java.util.Arrays.toString(sel));
         }
         return out;
+    }
+
+    /** How many times the learning-rate grid is extended past an edge where the best rate lies. */
+    public static final int EXTEND = 2;
+
+    private static int argmin(List<Double> v) {
+        int best = -1;
+        for (int i = 0; i < v.size(); i++)
+            if (Double.isFinite(v.get(i)) && (best < 0 || v.get(i) < v.get(best))) best = i;
+        return best;
     }
 
     static String fmtLr(float lr) {
