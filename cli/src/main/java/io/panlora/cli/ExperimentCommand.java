@@ -15,9 +15,10 @@ import picocli.CommandLine.Parameters;
                 + "each arm's learning rate chosen on validation (one seed), then N paired seeds per arm on test; mean ± SD, 95%% CIs of the "
                 + "paired differences, and whether each claim held at this scale. Writes results.json, results.md and SVG figures.",
                 "Experiments: cola (Chain of LoRA vs LoRA r and LoRA M·r, chain-length ablation, seconds per step), "
-                        + "cora (CoRA modes 1 and 2 × shared/principal/minor vs LoRA r and r/2, random frozen B as control)."})
+                        + "cora (CoRA modes 1 and 2 × shared/principal/minor vs LoRA r and r/2, random frozen B as control), "
+                        + "lorasc (LoRASC vs LoRA r and 3r, test and shifted-text loss)."})
 final class ExperimentCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "NAME", description = "cola | cora")
+    @Parameters(index = "0", paramLabel = "NAME", description = "cola | cora | lorasc")
     String name;
 
     @Option(names = "--seeds", defaultValue = "5", description = "paired test seeds per arm (default: ${DEFAULT-VALUE})")
@@ -53,8 +54,11 @@ final class ExperimentCommand implements Callable<Integer> {
             throw new IllegalArgumentException("give --data-dir DIR (the shared data directory was not found" + (data == null ? "" : ": " + data) + ")");
         Path m = model != null ? model : data.resolve("stories260K.gguf");
         Check.inputFile("-m", m);
-        for (String f : name.equals("cora") ? new String[] {"tinyshakespeare.txt", "grimm-pg2591.txt", "tinystories-valid-sample.txt"}
-                : new String[] {"tinyshakespeare.txt"})
+        for (String f : switch (name) {
+            case "cora" -> new String[] {"tinyshakespeare.txt", "grimm-pg2591.txt", "tinystories-valid-sample.txt"};
+            case "lorasc" -> new String[] {"tinyshakespeare.txt", "grimm-pg2591.txt"};
+            default -> new String[] {"tinyshakespeare.txt"};
+        })
             Check.inputFile("--data-dir", data.resolve(f));
         Path o = out != null ? out : Path.of("runs", "experiment-" + name);
         common.apply();

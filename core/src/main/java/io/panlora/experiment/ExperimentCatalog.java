@@ -14,6 +14,8 @@ import io.panlora.variants.cola.ColaChain;
 import io.panlora.variants.cola.ColaConfig;
 import io.panlora.variants.cora.CoraConfig;
 import io.panlora.variants.cora.CoraStrategy;
+import io.panlora.variants.lorasc.LorascCascade;
+import io.panlora.variants.lorasc.LorascConfig;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -33,7 +35,10 @@ import java.util.Map;
  *   <li>{@code cora}: CoRA modes 1 (B frozen) and 2 (B as init) in the shared, principal and minor subspaces against LoRA r
  *       and LoRA r/2 (the same trainable parameters as mode 1), with a random orthonormal frozen B as the control (no minor arms with
  *       {@code quick}); the
- *       shared subspace comes from two LoRA adapters trained first on other corpora (Grimm's tales, TinyStories).</li>
+ *       shared subspace comes from two LoRA adapters trained first on other corpora (Grimm's tales, TinyStories);</li>
+ *   <li>{@code lorasc}: LoRASC (3 cascade iterations, α = 0.5, Gaussian noise γ = 0.01) against LoRA r = 4 and against
+ *       LoRA at 3r (the rank LoRASC's mixture can reach), on the test split and on shifted text (the test split of Grimm's
+ *       tales).</li>
  * </ul>
  * Task corpus: Tiny Shakespeare, split by {@link Splits}. Each experiment prints its configuration, the per-arm table and
  * the claims' verdicts ({@link Claim} states the rule), and writes {@code results.json}, {@code results.md} and its figures
@@ -43,7 +48,7 @@ public final class ExperimentCatalog {
     private ExperimentCatalog() {}
 
     /** The experiments' names. */
-    public static final List<String> NAMES = List.of("cola", "cora");
+    public static final List<String> NAMES = List.of("cola", "cora", "lorasc");
 
     /** The equivalence / non-inferiority margin δ of the loss claims, in nats per token (about 1 % in perplexity). */
     public static final double MARGIN = 0.01;
@@ -100,7 +105,7 @@ public final class ExperimentCatalog {
             Splits splits = Splits.read(corpus, sz.maxChars(), sz.blockChars());
             Runner.Data data = Runner.prepare(splits, tok, sz.ctx(), sz.batch(), sz.evalBatches(), o.outDir().resolve("splits"));
             int steps = (int) Math.ceil(sz.epochs() * data.trainWindows() / sz.batch());
-            int rank = name.equals("cora") ? 4 : 2;
+            int rank = name.equals("cola") ? 2 : 4;
             Protocol p = new Protocol(steps, sz.batch(), sz.ctx(), rank, sz.grid(), 1000, Protocol.seeds(o.seeds()), sz.evalBatches());
             List<String[]> cfg = new ArrayList<>();
             cfg.add(new String[] {"base", o.model().toString()});
@@ -122,8 +127,11 @@ public final class ExperimentCatalog {
             for (String[] kv : cfg) out.println("  " + kv[0] + ": " + kv[1]);
             double baseVal = Trainer.evaluate(m, data.validation()), baseTest = Trainer.evaluate(m, data.test());
             out.printf(Locale.ROOT, "  base model: validation %.4f, test %.4f%n", baseVal, baseTest);
-            Results r = name.equals("cola") ? cola(m, tok, o, p, data, cfg, baseVal, baseTest, out)
-                    : cora(m, tok, o, sz, p, data, cfg, baseVal, baseTest, out);
+            Results r = switch (name) {
+                case "cola" -> cola(m, tok, o, p, data, cfg, baseVal, baseTest, out);
+                case "cora" -> cora(m, tok, o, sz, p, data, cfg, baseVal, baseTest, out);
+                default -> lorasc(m, tok, o, sz, p, data, cfg, baseVal, baseTest, out);
+            };
             List<Path> files = r.write(o.outDir());
             out.println();
             r.print(out);
@@ -235,15 +243,50 @@ public final class ExperimentCatalog {
                 cfg, baseVal, baseTest, res, judged, notes, common(res, judged));
     }
 
+    private static Results lorasc(LlamaModel m, Tokenizer tok, Options o, Size sz, Protocol p, Runner.Data data0, List<String[]> cfg,
+                                  double baseVal, double baseTest, PrintStream out) throws IOException {
+        Path other = o.dataDir().resolve("grimm-pg2591.txt");
+        Runner.Data data = data0.withShifted(Splits.read(other, sz.maxChars(), sz.blockChars()), tok, sz.ctx(), sz.batch(), sz.evalBatches(),
+                o.outDir().resolve("shifted"));
+        double baseShifted = Trainer.evaluate(m, data.shifted());
+        cfg.add(new String[] {"shifted text", other + " (test split, same splitting rule); base model loss " + String.format(Locale.ROOT, "%.4f", baseShifted)});
+        int r = p.rank(), iterations = 3;
+        cfg.add(new String[] {"LoRASC", iterations + " cascade iterations of " + (p.steps() + iterations - 1) / iterations
+                + " steps, slow-update α 0.5, Gaussian noise γ 0.01 · std(W), seed = the run's seed"});
+        out.println("  " + cfg.get(cfg.size() - 2)[0] + ": " + cfg.get(cfg.size() - 2)[1]);
+        String lora = loraName(r), wide = loraName(iterations * r), sc = "LoRASC r=" + r;
+        List<Arm> arms = List.of(Arm.lora(lora, r),
+                new Arm(sc, Arm.withRank(r), c -> new LorascCascade(new LorascConfig((c.steps() + iterations - 1) / iterations, 0.5, 0.01, c.seed())),
+                        Arm::allFactors),
+                Arm.lora(wide, iterations * r));
+        List<Claim> claims = List.of(
+                Claim.loss("LoRASC generalizes better than LoRA (test loss)", Claim.Kind.BETTER, sc, lora, MARGIN),
+                new Claim("LoRASC is more robust out of distribution than LoRA (shifted-text loss)", Claim.Kind.BETTER, sc, lora,
+                        Claim.Metric.SHIFTED_LOSS, MARGIN, false, false),
+                Claim.loss("LoRASC's gain is more than the rank its mixture reaches: it beats LoRA at rank " + iterations + "·" + r,
+                        Claim.Kind.BETTER, sc, wide, MARGIN).asControl(),
+                new Claim("LoRASC costs no more per step than LoRA", Claim.Kind.NOT_WORSE, sc, lora, Claim.Metric.SECONDS_PER_STEP, COST_MARGIN, true, false));
+        out.println("  arms: " + String.join(", ", arms.stream().map(Arm::name).toList()));
+        List<Results.ArmResult> res = Runner.run(m, arms, p, data, out);
+        List<Results.ClaimResult> judged = Results.judge(res, claims);
+        List<Results.Figure> figs = new ArrayList<>(common(res, judged));
+        figs.add(new Results.Figure("shifted-loss.svg", "Shifted-text loss per arm", Svg.dots("Shifted-text (Grimm) loss per arm (dots: seeds; tick: mean; bar: ± SD)",
+                "shifted-text loss (nats/token)", res.stream().map(Results.ArmResult::name).toList(), res.stream().map(Results.ArmResult::shifted).toList())));
+        List<String> notes = List.of("the learning rate is chosen on the task's validation split only; the shifted text is never used for selection",
+                "LoRASC's noise is drawn from the run's seed: each seed's run is reproducible");
+        return new Results("lorasc", "LoRASC (arXiv 2407.01491) against LoRA r and LoRA 3r, in distribution and on shifted text, on stories260K / Tiny Shakespeare",
+                cfg, baseVal, baseTest, res, judged, notes, figs);
+    }
+
     /** The figures every experiment has: test loss per arm, and the claims' intervals. */
     private static List<Results.Figure> common(List<Results.ArmResult> res, List<Results.ClaimResult> judged) {
-        List<Results.ClaimResult> loss = judged.stream().filter(c -> c.claim().metric() == Claim.Metric.TEST_LOSS).toList();
+        List<Results.ClaimResult> loss = judged.stream().filter(c -> c.claim().metric() != Claim.Metric.SECONDS_PER_STEP).toList();
         return List.of(
                 new Results.Figure("test-loss.svg", "Test loss per arm", Svg.dots("Test loss per arm (dots: seeds; tick: mean; bar: ± SD)",
                         "test loss (nats/token)", res.stream().map(Results.ArmResult::name).toList(), res.stream().map(Results.ArmResult::test).toList())),
                 new Results.Figure("claims.svg", "Paired differences a − b with 95% CIs", Svg.forest(
                         "Paired test-loss differences a − b, 95% CI (green held, red contradicted, grey not shown)", "a − b (nats/token)",
-                        loss.stream().map(c -> c.claim().a() + " − " + c.claim().b()).toList(), loss.stream().map(Results.ClaimResult::diff).toList(),
+                        loss.stream().map(c -> c.claim().a() + " − " + c.claim().b() + (c.claim().metric() == Claim.Metric.SHIFTED_LOSS ? " (shifted)" : "")).toList(), loss.stream().map(Results.ClaimResult::diff).toList(),
                         loss.stream().map(Results.ClaimResult::verdict).toList())));
     }
 

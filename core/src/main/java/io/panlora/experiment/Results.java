@@ -44,11 +44,12 @@ public record Results(String experiment, String title, List<String[]> config, do
      * @param seeds          the test seeds
      * @param test           the test loss per seed (NaN if diverged)
      * @param validation     the validation loss per seed
+     * @param shifted        the shifted-text loss per seed (NaN without a shifted text)
      * @param secondsPerStep seconds per step per seed
      * @param trainable      trainable parameters per step
      */
     public record ArmResult(String name, float lr, List<Float> grid, double[] selection, boolean lrAtEdge, List<Long> seeds, double[] test,
-                            double[] validation, double[] secondsPerStep, long trainable) {
+                            double[] validation, double[] shifted, double[] secondsPerStep, long trainable) {
         /**
          * The mean test loss over the finite seeds.
          *
@@ -69,7 +70,13 @@ public record Results(String experiment, String title, List<String[]> config, do
          * @param m the metric
          * @return the values, by seed
          */
-        public double[] values(Claim.Metric m) { return m == Claim.Metric.TEST_LOSS ? test : secondsPerStep; }
+        public double[] values(Claim.Metric m) {
+            return switch (m) {
+                case TEST_LOSS -> test;
+                case SHIFTED_LOSS -> shifted;
+                case SECONDS_PER_STEP -> secondsPerStep;
+            };
+        }
     }
 
     /**
@@ -92,7 +99,7 @@ public record Results(String experiment, String title, List<String[]> config, do
                 case CONTRADICTED -> "DID NOT HOLD at this scale (contradicted)";
                 case NOT_SHOWN -> "DID NOT HOLD at this scale (not shown: CI too wide)";
             };
-            String unit = claim.metric() == Claim.Metric.TEST_LOSS ? " nats" : " s/step";
+            String unit = claim.metric() == Claim.Metric.SECONDS_PER_STEP ? " s/step" : claim.metric() == Claim.Metric.SHIFTED_LOSS ? " nats (shifted text)" : " nats";
             return String.format(Locale.ROOT, "%s%s — %s: %s − %s = %+.4f [%+.4f, %+.4f]%s (n=%d); rule: %s", claim.control() ? "[control] " : "",
                     v, claim.text(), claim.a(), claim.b(), diff.mean(), diff.lo(), diff.hi(), unit, diff.n(), claim.rule());
         }
@@ -156,13 +163,15 @@ public record Results(String experiment, String title, List<String[]> config, do
     private String table() {
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "base model: validation %.4f, test %.4f nats/token%n%n", baseVal, baseTest));
-        b.append("| arm | lr | test loss mean ± SD | Δ vs base | s/step | trainable | test loss per seed |\n");
-        b.append("|---|---|---|---|---|---|---|\n");
+        boolean sh = arms.stream().anyMatch(a -> Stats.finite(a.shifted()).length > 0);
+        b.append("| arm | lr | test loss mean ± SD | Δ vs base |").append(sh ? " shifted-text loss mean ± SD |" : "")
+                .append(" s/step | trainable | test loss per seed |\n|---|---|---|---|").append(sh ? "---|" : "").append("---|---|---|\n");
         for (ArmResult a : arms) {
             StringBuilder per = new StringBuilder();
             for (double v : a.test()) per.append(per.isEmpty() ? "" : " ").append(String.format(Locale.ROOT, "%.4f", v));
-            b.append(String.format(Locale.ROOT, "| %s | %s%s | %.4f ± %.4f | %+.4f | %.3f | %d | %s |%n", a.name(), Runner.fmtLr(a.lr()),
-                    a.lrAtEdge() ? "*" : "", a.testMean(), a.testSd(), a.testMean() - baseTest, Stats.mean(a.secondsPerStep()), a.trainable(), per));
+            String shCol = sh ? String.format(Locale.ROOT, " %.4f ± %.4f |", Stats.mean(Stats.finite(a.shifted())), Stats.sd(Stats.finite(a.shifted()))) : "";
+            b.append(String.format(Locale.ROOT, "| %s | %s%s | %.4f ± %.4f | %+.4f |%s %.3f | %d | %s |%n", a.name(), Runner.fmtLr(a.lr()),
+                    a.lrAtEdge() ? "*" : "", a.testMean(), a.testSd(), a.testMean() - baseTest, shCol, Stats.mean(a.secondsPerStep()), a.trainable(), per));
         }
         b.append("\n(* the chosen learning rate is at the edge of the rates tried, even after extending the grid)\n");
         return b.toString();
@@ -211,7 +220,7 @@ public record Results(String experiment, String title, List<String[]> config, do
                     .append(", \"lr_grid\": ").append(arr(a.grid().stream().mapToDouble(Float::doubleValue).toArray()))
                     .append(", \"selection_validation\": ").append(arr(a.selection())).append(", \"lr_at_grid_edge\": ").append(a.lrAtEdge())
                     .append(", \"seeds\": ").append(a.seeds()).append(", \"test\": ").append(arr(a.test()))
-                    .append(", \"validation\": ").append(arr(a.validation())).append(", \"seconds_per_step\": ").append(arr(a.secondsPerStep()))
+                    .append(", \"validation\": ").append(arr(a.validation())).append(", \"shifted\": ").append(arr(a.shifted())).append(", \"seconds_per_step\": ").append(arr(a.secondsPerStep()))
                     .append(", \"test_mean\": ").append(num(a.testMean())).append(", \"test_sd\": ").append(num(a.testSd()))
                     .append(", \"trainable\": ").append(a.trainable()).append('}');
         }

@@ -35,14 +35,31 @@ public final class Runner {
      * @param train      the training windows (its validation windows are the validation split's)
      * @param validation the validation batches, in file order
      * @param test       the test batches, in file order
+     * @param shifted    test batches of another domain (empty for none)
      */
-    public record Data(Dataset train, List<BatchSource.Batch> validation, List<BatchSource.Batch> test) {
+    public record Data(Dataset train, List<BatchSource.Batch> validation, List<BatchSource.Batch> test, List<BatchSource.Batch> shifted) {
         /**
          * The training windows per epoch.
          *
          * @return the number of training windows
          */
         public int trainWindows() { return train.train().size(); }
+
+        /**
+         * The same data with another domain's test batches.
+         *
+         * @param other       the other domain's splits (only its test part is used)
+         * @param tok         the tokenizer
+         * @param ctx         tokens per window
+         * @param batch       windows per batch
+         * @param evalBatches the most batches; {@code <= 0} for all
+         * @param dir         where its split files go
+         * @return a copy of this data with {@code shifted} set
+         * @throws IOException if a file cannot be written or read
+         */
+        public Data withShifted(Splits other, Tokenizer tok, int ctx, int batch, int evalBatches, Path dir) throws IOException {
+            return new Data(train, validation, test, prepare(other, tok, ctx, batch, evalBatches, dir).test());
+        }
     }
 
     /**
@@ -66,7 +83,7 @@ public final class Runner {
         var test = DataReader.readText(f.get(2), tok);
         Dataset ds = Dataset.of(train, val, packer, 0, 0);
         Dataset ts = Dataset.of(test, test, packer, 0, 0);
-        return new Data(ds, DatasetBatches.validation(ds, batch, evalBatches), DatasetBatches.validation(ts, batch, evalBatches));
+        return new Data(ds, DatasetBatches.validation(ds, batch, evalBatches), DatasetBatches.validation(ts, batch, evalBatches), List.of());
     }
 
     /**
@@ -74,10 +91,11 @@ public final class Runner {
      *
      * @param validation     the validation loss after training (NaN if it diverged)
      * @param test           the test loss after training (NaN if it diverged)
+     * @param shifted        the shifted-text loss after training (NaN if it diverged or there is no shifted text)
      * @param secondsPerStep wall-clock seconds per optimizer step (training only, no evaluation)
      * @param trainable      the arm's trainable parameters per step
      */
-    public record Run(double validation, double test, double secondsPerStep, long trainable) {}
+    public record Run(double validation, double test, double shifted, double secondsPerStep, long trainable) {}
 
     /**
      * Trains one arm once and evaluates it.
@@ -103,12 +121,13 @@ public final class Runner {
             try {
                 tr.run(false);
             } catch (Trainer.DivergedException e) {
-                return new Run(Double.NaN, Double.NaN, (System.nanoTime() - t0) / 1e9 / Math.max(1, tr.step()), trainable);
+                return new Run(Double.NaN, Double.NaN, Double.NaN, (System.nanoTime() - t0) / 1e9 / Math.max(1, tr.step()), trainable);
             }
             double sec = (System.nanoTime() - t0) / 1e9 / cfg.steps();
             double v = Trainer.evaluate(m, data.validation());
             double t = test ? Trainer.evaluate(m, data.test()) : Double.NaN;
-            return new Run(v, t, sec, trainable);
+            double sh = test && !data.shifted().isEmpty() ? Trainer.evaluate(m, data.shifted()) : Double.NaN;
+            return new Run(v, t, sh, sec, trainable);
         }
     }
 
@@ -142,17 +161,18 @@ public final class Runner {
             int best = Math.max(0, argmin(losses));
             float lr = grid.get(best);
             int n = p.seeds().size();
-            double[] test = new double[n], val = new double[n], sec = new double[n];
+            double[] test = new double[n], val = new double[n], sec = new double[n], shifted = new double[n];
             long trainable = 0;
             for (int k = 0; k < n; k++) {
                 Run r = train(m, arm, p.config(lr, p.seeds().get(k)), data, true);
                 test[k] = r.test();
                 val[k] = r.validation();
+                shifted[k] = r.shifted();
                 sec[k] = r.secondsPerStep();
                 trainable = r.trainable();
             }
             Results.ArmResult a = new Results.ArmResult(arm.name(), lr, grid, sel, sel.length > 1 && (best == 0 || best == sel.length - 1),
-                    p.seeds(), test, val, sec, trainable);
+                    p.seeds(), test, val, shifted, sec, trainable);
             out.add(a);
             if (log != null)
                 log.printf(Locale.ROOT, "  %-28s lr %-7s test %.4f ± %.4f  %.3f s/step%s  seeds %s; selection %s%n", arm.name(), fmtLr(lr),

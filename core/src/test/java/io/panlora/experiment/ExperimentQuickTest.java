@@ -48,6 +48,14 @@ class ExperimentQuickTest {
     }
 
     @Test
+    void lorasc() throws Exception {
+        Results r = run("lorasc", "tinyshakespeare.txt", "grimm-pg2591.txt");
+        assertEquals(3, r.arms().size());
+        assertTrue(Files.size(dir.resolve("shifted-loss.svg")) > 0);
+        for (Results.ArmResult a : r.arms()) assertTrue(Double.isFinite(Stats.mean(a.shifted())), a.name());
+    }
+
+    @Test
     void cora() throws Exception {
         Results r = run("cora", "tinyshakespeare.txt", "grimm-pg2591.txt", "tinystories-valid-sample.txt");
         assertEquals(7, r.arms().size()); // LoRA r and r/2, mode 1 shared/principal/random, mode 2 shared/principal
