@@ -16,9 +16,10 @@ import picocli.CommandLine.Parameters;
                 + "paired differences, and whether each claim held at this scale. Writes results.json, results.md and SVG figures.",
                 "Experiments: cola (Chain of LoRA vs LoRA r and LoRA M·r, chain-length ablation, seconds per step), "
                         + "cora (CoRA modes 1 and 2 × shared/principal/minor vs LoRA r and r/2, random frozen B as control), "
-                        + "lorasc (LoRASC vs LoRA r and 3r, test and shifted-text loss)."})
+                        + "lorasc (LoRASC vs LoRA r and 3r, test and shifted-text loss), "
+                        + "copra-prune (CopRA vs LoRA with every other layer's adapters pruned, and by lowest Shapley value)."})
 final class ExperimentCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "NAME", description = "cola | cora | lorasc")
+    @Parameters(index = "0", paramLabel = "NAME", description = "cola | cora | lorasc | copra-prune")
     String name;
 
     @Option(names = "--seeds", defaultValue = "5", description = "paired test seeds per arm (default: ${DEFAULT-VALUE})")

@@ -4,7 +4,7 @@ import java.util.Locale;
 
 /**
  * A claim about two arms, tested on the paired differences {@code d = a − b} of a metric where lower is better (test loss
- * in nats, shifted-text loss in nats, or seconds per step), with the 95 % t-interval [lo, hi] of the mean of d over the seeds:
+ * in nats, shifted-text loss, pruned loss or pruning's cost in nats, or seconds per step), with the 95 % t-interval [lo, hi] of the mean of d over the seeds:
  * <ul>
  *   <li>{@link Kind#BETTER} "a is better than b": held if {@code hi < 0}; contradicted if {@code lo > 0}; otherwise
  *       not shown (the interval contains 0);</li>
@@ -42,6 +42,10 @@ public record Claim(String text, Kind kind, String a, String b, Metric metric, d
         TEST_LOSS,
         /** The mean NLL per token on the shifted (other-domain) test text, in nats. */
         SHIFTED_LOSS,
+        /** Test loss with the adapters of every other layer (1, 3, …) switched off, in nats. */
+        PRUNED_LOSS,
+        /** {@link #PRUNED_LOSS} minus the unpruned test loss, in nats: what pruning costs. */
+        PRUNE_DEGRADATION,
         /** Wall-clock seconds per optimizer step. */
         SECONDS_PER_STEP
     }

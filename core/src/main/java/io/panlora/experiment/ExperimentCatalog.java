@@ -14,6 +14,9 @@ import io.panlora.variants.cola.ColaChain;
 import io.panlora.variants.cola.ColaConfig;
 import io.panlora.variants.cora.CoraConfig;
 import io.panlora.variants.cora.CoraStrategy;
+import io.panlora.prune.Shapley;
+import io.panlora.variants.copra.CopraConfig;
+import io.panlora.variants.copra.CopraSchedule;
 import io.panlora.variants.lorasc.LorascCascade;
 import io.panlora.variants.lorasc.LorascConfig;
 import java.io.IOException;
@@ -38,7 +41,10 @@ import java.util.Map;
  *       shared subspace comes from two LoRA adapters trained first on other corpora (Grimm's tales, TinyStories);</li>
  *   <li>{@code lorasc}: LoRASC (3 cascade iterations, α = 0.5, Gaussian noise γ = 0.01) against LoRA r = 4 and against
  *       LoRA at 3r (the rank LoRASC's mixture can reach), on the test split and on shifted text (the test split of Grimm's
- *       tales).</li>
+ *       tales);</li>
+ *   <li>{@code copra-prune}: CopRA against LoRA r = 4: test loss with the adapters of every other layer switched off (the
+ *       paper's pruning), what that costs each, and test loss with the k lowest-Shapley layers' adapters off (Shapley
+ *       values on validation) for every k.</li>
  * </ul>
  * Task corpus: Tiny Shakespeare, split by {@link Splits}. Each experiment prints its configuration, the per-arm table and
  * the claims' verdicts ({@link Claim} states the rule), and writes {@code results.json}, {@code results.md} and its figures
@@ -48,7 +54,7 @@ public final class ExperimentCatalog {
     private ExperimentCatalog() {}
 
     /** The experiments' names. */
-    public static final List<String> NAMES = List.of("cola", "cora", "lorasc");
+    public static final List<String> NAMES = List.of("cola", "cora", "lorasc", "copra-prune");
 
     /** The equivalence / non-inferiority margin δ of the loss claims, in nats per token (about 1 % in perplexity). */
     public static final double MARGIN = 0.01;
@@ -105,7 +111,7 @@ public final class ExperimentCatalog {
             Splits splits = Splits.read(corpus, sz.maxChars(), sz.blockChars());
             Runner.Data data = Runner.prepare(splits, tok, sz.ctx(), sz.batch(), sz.evalBatches(), o.outDir().resolve("splits"));
             int steps = (int) Math.ceil(sz.epochs() * data.trainWindows() / sz.batch());
-            int rank = name.equals("cola") ? 2 : 4;
+            int rank = name.equals("cola") ? 2 : 4; // copra-prune, cora, lorasc: r = 4
             Protocol p = new Protocol(steps, sz.batch(), sz.ctx(), rank, sz.grid(), 1000, Protocol.seeds(o.seeds()), sz.evalBatches());
             List<String[]> cfg = new ArrayList<>();
             cfg.add(new String[] {"base", o.model().toString()});
@@ -130,7 +136,8 @@ public final class ExperimentCatalog {
             Results r = switch (name) {
                 case "cola" -> cola(m, tok, o, p, data, cfg, baseVal, baseTest, out);
                 case "cora" -> cora(m, tok, o, sz, p, data, cfg, baseVal, baseTest, out);
-                default -> lorasc(m, tok, o, sz, p, data, cfg, baseVal, baseTest, out);
+                case "lorasc" -> lorasc(m, tok, o, sz, p, data, cfg, baseVal, baseTest, out);
+                default -> copraPrune(m, o, p, data, cfg, baseVal, baseTest, out);
             };
             List<Path> files = r.write(o.outDir());
             out.println();
@@ -275,6 +282,61 @@ public final class ExperimentCatalog {
         List<String> notes = List.of("the learning rate is chosen on the task's validation split only; the shifted text is never used for selection",
                 "LoRASC's noise is drawn from the run's seed: each seed's run is reproducible");
         return new Results("lorasc", "LoRASC (arXiv 2407.01491) against LoRA r and LoRA 3r, in distribution and on shifted text, on stories260K / Tiny Shakespeare",
+                cfg, baseVal, baseTest, res, judged, notes, figs);
+    }
+
+    private static Results copraPrune(LlamaModel m, Options o, Protocol p, Runner.Data data, List<String[]> cfg, double baseVal, double baseTest,
+                                      PrintStream out) throws IOException {
+        int layers = (int) m.config().nLayer(), perms = o.quick() ? 2 : 6;
+        cfg.add(new String[] {"pruning", "every other layer's adapters off (layers 1, 3, …); and the k lowest-Shapley layers' off, k = 1 … "
+                + (layers - 1) + " (Shapley: " + perms + " Monte Carlo permutations on validation, seed = run seed + 1)"});
+        cfg.add(new String[] {"CopRA", "defaults: p0 0.1, p1 1.0, ρ 0.75, layer mask redrawn every step, seed = the run's seed"});
+        String lora = loraName(p.rank()), copra = "CopRA r=" + p.rank();
+        List<Arm> arms = List.of(Arm.lora(lora, p.rank()), Arm.of(copra, Arm.withRank(p.rank()), c -> new CopraSchedule(CopraConfig.defaults(c.seed()))));
+        Runner.Probe probe = (mm, set, d, c, t) -> {
+            Map<String, Double> x = new LinkedHashMap<>();
+            for (int l = 0; l < layers; l++) set.setLayerEnabled(l, l % 2 == 0);
+            double pruned = Trainer.evaluate(mm, d.test());
+            for (int l = 0; l < layers; l++) set.setLayerEnabled(l, true);
+            x.put(Runner.PRUNED, pruned);
+            x.put(Runner.DEGRADATION, pruned - t);
+            Shapley.Values v = Shapley.estimate(mm, set, d.validation(), perms, c.seed() + 1);
+            Integer[] order = new Integer[layers];
+            for (int l = 0; l < layers; l++) order[l] = l;
+            java.util.Arrays.sort(order, (a, b) -> Double.compare(v.mean()[a], v.mean()[b]));
+            for (int k = 1; k < layers; k++) {
+                for (int l = 0; l < layers; l++) set.setLayerEnabled(l, true);
+                for (int j = 0; j < k; j++) set.setLayerEnabled(order[j], false);
+                x.put("lowest_shapley_pruned_k" + k, Trainer.evaluate(mm, d.test()));
+            }
+            for (int l = 0; l < layers; l++) set.setLayerEnabled(l, true);
+            return x;
+        };
+        List<Claim> claims = List.of(
+                new Claim("CopRA's adapter keeps more with every other layer pruned (pruned test loss)", Claim.Kind.BETTER, copra, lora,
+                        Claim.Metric.PRUNED_LOSS, MARGIN, false, false),
+                new Claim("pruning every other layer costs CopRA less than LoRA", Claim.Kind.BETTER, copra, lora, Claim.Metric.PRUNE_DEGRADATION,
+                        MARGIN, false, false),
+                Claim.loss("CopRA unpruned is no worse than LoRA", Claim.Kind.NOT_WORSE, copra, lora, MARGIN));
+        out.println("  arms: " + lora + ", " + copra);
+        List<Results.ArmResult> res = Runner.run(m, arms, p, data, probe, out);
+        List<Results.ClaimResult> judged = Results.judge(res, claims);
+        List<Results.Figure> figs = new ArrayList<>(common(res, judged));
+        double[] x = new double[layers];
+        double[][] mean = new double[2][layers], sd = new double[2][layers];
+        for (int k = 0; k < layers; k++) x[k] = k;
+        for (int a = 0; a < 2; a++)
+            for (int k = 0; k < layers; k++) {
+                double[] v = k == 0 ? res.get(a).test() : res.get(a).extra().get("lowest_shapley_pruned_k" + k);
+                mean[a][k] = Stats.mean(Stats.finite(v));
+                sd[a][k] = Stats.sd(Stats.finite(v));
+            }
+        figs.add(new Results.Figure("pruning.svg", "Test loss with the k lowest-Shapley layers' adapters pruned", Svg.lines(
+                "Test loss (mean ± SD over seeds) with the adapters of the k lowest-Shapley layers off", "k (layers pruned)", "test loss (nats/token)",
+                List.of(lora, copra), x, mean, sd)));
+        List<String> notes = List.of("the pruning never changes the learning rate chosen on validation; Shapley values are estimated on validation, losses reported on test",
+                "the paper prunes every other layer; the k lowest-Shapley curve is in results.json (lowest_shapley_pruned_k*) and pruning.svg");
+        return new Results("copra-prune", "CopRA (arXiv 2410.22911) against LoRA under layer pruning, on stories260K / Tiny Shakespeare",
                 cfg, baseVal, baseTest, res, judged, notes, figs);
     }
 

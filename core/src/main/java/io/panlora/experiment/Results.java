@@ -47,9 +47,16 @@ public record Results(String experiment, String title, List<String[]> config, do
      * @param shifted        the shifted-text loss per seed (NaN without a shifted text)
      * @param secondsPerStep seconds per step per seed
      * @param trainable      trainable parameters per step
+     * @param extra          further per-seed measurements of the experiment's probe, by key (copied; empty for none)
      */
     public record ArmResult(String name, float lr, List<Float> grid, double[] selection, boolean lrAtEdge, List<Long> seeds, double[] test,
-                            double[] validation, double[] shifted, double[] secondsPerStep, long trainable) {
+                            double[] validation, double[] shifted, double[] secondsPerStep, long trainable,
+                            java.util.Map<String, double[]> extra) {
+        /** Copies the extra measurements, keeping their order. */
+        public ArmResult {
+            extra = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(extra));
+        }
+
         /**
          * The mean test loss over the finite seeds.
          *
@@ -75,6 +82,8 @@ public record Results(String experiment, String title, List<String[]> config, do
                 case TEST_LOSS -> test;
                 case SHIFTED_LOSS -> shifted;
                 case SECONDS_PER_STEP -> secondsPerStep;
+                case PRUNED_LOSS -> extra.getOrDefault(Runner.PRUNED, new double[test.length]);
+                case PRUNE_DEGRADATION -> extra.getOrDefault(Runner.DEGRADATION, new double[test.length]);
             };
         }
     }
@@ -99,7 +108,13 @@ public record Results(String experiment, String title, List<String[]> config, do
                 case CONTRADICTED -> "DID NOT HOLD at this scale (contradicted)";
                 case NOT_SHOWN -> "DID NOT HOLD at this scale (not shown: CI too wide)";
             };
-            String unit = claim.metric() == Claim.Metric.SECONDS_PER_STEP ? " s/step" : claim.metric() == Claim.Metric.SHIFTED_LOSS ? " nats (shifted text)" : " nats";
+            String unit = switch (claim.metric()) {
+                case SECONDS_PER_STEP -> " s/step";
+                case SHIFTED_LOSS -> " nats (shifted text)";
+                case PRUNED_LOSS -> " nats (pruned)";
+                case PRUNE_DEGRADATION -> " nats (pruning's cost)";
+                case TEST_LOSS -> " nats";
+            };
             return String.format(Locale.ROOT, "%s%s — %s: %s − %s = %+.4f [%+.4f, %+.4f]%s (n=%d); rule: %s", claim.control() ? "[control] " : "",
                     v, claim.text(), claim.a(), claim.b(), diff.mean(), diff.lo(), diff.hi(), unit, diff.n(), claim.rule());
         }
@@ -222,7 +237,9 @@ public record Results(String experiment, String title, List<String[]> config, do
                     .append(", \"seeds\": ").append(a.seeds()).append(", \"test\": ").append(arr(a.test()))
                     .append(", \"validation\": ").append(arr(a.validation())).append(", \"shifted\": ").append(arr(a.shifted())).append(", \"seconds_per_step\": ").append(arr(a.secondsPerStep()))
                     .append(", \"test_mean\": ").append(num(a.testMean())).append(", \"test_sd\": ").append(num(a.testSd()))
-                    .append(", \"trainable\": ").append(a.trainable()).append('}');
+                    .append(", \"trainable\": ").append(a.trainable());
+            for (var e : a.extra().entrySet()) b.append(", ").append(q(e.getKey())).append(": ").append(arr(e.getValue()));
+            b.append('}');
         }
         b.append("\n  ],\n  \"claims\": [");
         for (int i = 0; i < claims.size(); i++) {

@@ -94,8 +94,31 @@ public final class Runner {
      * @param shifted        the shifted-text loss after training (NaN if it diverged or there is no shifted text)
      * @param secondsPerStep wall-clock seconds per optimizer step (training only, no evaluation)
      * @param trainable      the arm's trainable parameters per step
+     * @param extra          the probe's measurements (empty without a probe)
      */
-    public record Run(double validation, double test, double shifted, double secondsPerStep, long trainable) {}
+    public record Run(double validation, double test, double shifted, double secondsPerStep, long trainable, java.util.Map<String, Double> extra) {}
+
+    /** The key of {@link Claim.Metric#PRUNED_LOSS} among a probe's measurements. */
+    public static final String PRUNED = "pruned_every_other";
+
+    /** The key of {@link Claim.Metric#PRUNE_DEGRADATION} among a probe's measurements. */
+    public static final String DEGRADATION = "prune_degradation";
+
+    /** Further measurements of a trained adapter, taken after the test loss while it is still attached. */
+    @FunctionalInterface
+    public interface Probe {
+        /**
+         * Measures the trained adapter; must leave the set as it found it.
+         *
+         * @param m    the model, with the adapter attached
+         * @param set  the trained adapter
+         * @param data the data
+         * @param cfg  the run's configuration
+         * @param test the unpruned test loss just measured
+         * @return measurements by key, in a stable order
+         */
+        java.util.Map<String, Double> measure(LlamaModel m, LoraSet set, Data data, TrainConfig cfg, double test);
+    }
 
     /**
      * Trains one arm once and evaluates it.
@@ -109,6 +132,22 @@ public final class Runner {
      * @throws IOException if the trainer fails to write (it writes nothing here)
      */
     public static Run train(LlamaModel m, Arm arm, TrainConfig base, Data data, boolean test) throws IOException {
+        return train(m, arm, base, data, test, null);
+    }
+
+    /**
+     * Trains one arm once and evaluates it, with a probe after the test loss.
+     *
+     * @param m     the base model (left without an adapter afterwards)
+     * @param arm   the arm
+     * @param base  the run's configuration before the arm's transform
+     * @param data  the data
+     * @param test  whether to evaluate on test (and run the probe)
+     * @param probe further measurements, or null
+     * @return the run's losses, cost and measurements
+     * @throws IOException if the trainer fails to write
+     */
+    public static Run train(LlamaModel m, Arm arm, TrainConfig base, Data data, boolean test, Probe probe) throws IOException {
         TrainConfig cfg = arm.config().apply(base);
         TrainingStrategy strategy = arm.strategy().apply(cfg);
         try (LoraSet set = new LoraSet(m)) {
@@ -121,13 +160,14 @@ public final class Runner {
             try {
                 tr.run(false);
             } catch (Trainer.DivergedException e) {
-                return new Run(Double.NaN, Double.NaN, Double.NaN, (System.nanoTime() - t0) / 1e9 / Math.max(1, tr.step()), trainable);
+                return new Run(Double.NaN, Double.NaN, Double.NaN, (System.nanoTime() - t0) / 1e9 / Math.max(1, tr.step()), trainable, java.util.Map.of());
             }
             double sec = (System.nanoTime() - t0) / 1e9 / cfg.steps();
             double v = Trainer.evaluate(m, data.validation());
             double t = test ? Trainer.evaluate(m, data.test()) : Double.NaN;
             double sh = test && !data.shifted().isEmpty() ? Trainer.evaluate(m, data.shifted()) : Double.NaN;
-            return new Run(v, t, sh, sec, trainable);
+            java.util.Map<String, Double> extra = test && probe != null ? probe.measure(m, set, data, cfg, t) : java.util.Map.of();
+            return new Run(v, t, sh, sec, trainable, extra);
         }
     }
 
@@ -143,6 +183,22 @@ public final class Runner {
      * @throws IOException as {@link #train}
      */
     public static List<Results.ArmResult> run(LlamaModel m, List<Arm> arms, Protocol p, Data data, PrintStream log) throws IOException {
+        return run(m, arms, p, data, null, log);
+    }
+
+    /**
+     * Runs the whole protocol for every arm with a probe on every test run.
+     *
+     * @param m     the base model
+     * @param arms  the arms
+     * @param p     the protocol
+     * @param data  the data
+     * @param probe further measurements of each test run, or null
+     * @param log   where progress lines go, or null
+     * @return the arms' results, in the arms' order
+     * @throws IOException as {@link #train}
+     */
+    public static List<Results.ArmResult> run(LlamaModel m, List<Arm> arms, Protocol p, Data data, Probe probe, PrintStream log) throws IOException {
         List<Results.ArmResult> out = new ArrayList<>();
         for (Arm arm : arms) {
             List<Float> grid = new ArrayList<>(p.lrGrid());
@@ -163,8 +219,10 @@ public final class Runner {
             int n = p.seeds().size();
             double[] test = new double[n], val = new double[n], sec = new double[n], shifted = new double[n];
             long trainable = 0;
+            java.util.Map<String, double[]> extra = new java.util.LinkedHashMap<>();
             for (int k = 0; k < n; k++) {
-                Run r = train(m, arm, p.config(lr, p.seeds().get(k)), data, true);
+                Run r = train(m, arm, p.config(lr, p.seeds().get(k)), data, true, probe);
+                for (var e : r.extra().entrySet()) extra.computeIfAbsent(e.getKey(), x -> nanArray(n))[k] = e.getValue();
                 test[k] = r.test();
                 val[k] = r.validation();
                 shifted[k] = r.shifted();
@@ -172,7 +230,7 @@ public final class Runner {
                 trainable = r.trainable();
             }
             Results.ArmResult a = new Results.ArmResult(arm.name(), lr, grid, sel, sel.length > 1 && (best == 0 || best == sel.length - 1),
-                    p.seeds(), test, val, shifted, sec, trainable);
+                    p.seeds(), test, val, shifted, sec, trainable, extra);
             out.add(a);
             if (log != null)
                 log.printf(Locale.ROOT, "  %-28s lr %-7s test %.4f ± %.4f  %.3f s/step%s  seeds %s; selection %s%n", arm.name(), fmtLr(lr),
@@ -184,6 +242,12 @@ public final class Runner {
 
     /** How many times the learning-rate grid is extended past an edge where the best rate lies. */
     public static final int EXTEND = 2;
+
+    private static double[] nanArray(int n) {
+        double[] a = new double[n];
+        java.util.Arrays.fill(a, Double.NaN);
+        return a;
+    }
 
     private static int argmin(List<Double> v) {
         int best = -1;

@@ -56,6 +56,17 @@ class ExperimentQuickTest {
     }
 
     @Test
+    void copraPrune() throws Exception {
+        Results r = run("copra-prune", "tinyshakespeare.txt");
+        assertEquals(2, r.arms().size());
+        assertTrue(Files.size(dir.resolve("pruning.svg")) > 0);
+        for (Results.ArmResult a : r.arms()) {
+            assertTrue(Double.isFinite(Stats.mean(a.values(Claim.Metric.PRUNED_LOSS))), a.name());
+            assertTrue(a.extra().containsKey("lowest_shapley_pruned_k4"), a.extra().keySet().toString());
+        }
+    }
+
+    @Test
     void cora() throws Exception {
         Results r = run("cora", "tinyshakespeare.txt", "grimm-pg2591.txt", "tinystories-valid-sample.txt");
         assertEquals(7, r.arms().size()); // LoRA r and r/2, mode 1 shared/principal/random, mode 2 shared/principal

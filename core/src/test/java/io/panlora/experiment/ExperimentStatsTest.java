@@ -85,9 +85,9 @@ class ExperimentStatsTest {
     @Test
     void resultsJsonMarkdownAndSvg() {
         var a = new Results.ArmResult("a", 1e-2f, List.of(1e-3f, 1e-2f), new double[] {2.0, 1.9}, true, List.of(1L, 2L),
-                new double[] {1.5, 1.6}, new double[] {1.5, 1.6}, new double[] {Double.NaN, Double.NaN}, new double[] {0.1, 0.1}, 100);
+                new double[] {1.5, 1.6}, new double[] {1.5, 1.6}, new double[] {Double.NaN, Double.NaN}, new double[] {0.1, 0.1}, 100, java.util.Map.of());
         var b = new Results.ArmResult("b <x>", 1e-3f, List.of(1e-3f, 1e-2f), new double[] {1.9, Double.NaN}, true, List.of(1L, 2L),
-                new double[] {1.7, 1.9}, new double[] {1.7, 1.9}, new double[] {Double.NaN, Double.NaN}, new double[] {0.1, 0.12}, 50);
+                new double[] {1.7, 1.9}, new double[] {1.7, 1.9}, new double[] {Double.NaN, Double.NaN}, new double[] {0.1, 0.12}, 50, java.util.Map.of());
         var judged = Results.judge(List.of(a, b), List.of(Claim.loss("a beats b", Claim.Kind.BETTER, "a", "b <x>", 0.01)));
         assertEquals(-0.25, judged.get(0).diff().mean(), 1e-12);
         Results r = new Results("t", "title", List.<String[]>of(new String[] {"k", "v\"q"}), 2, 2.1, List.of(a, b), judged, List.of("n"),
