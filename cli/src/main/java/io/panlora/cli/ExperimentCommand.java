@@ -17,9 +17,10 @@ import picocli.CommandLine.Parameters;
                 "Experiments: cola (Chain of LoRA vs LoRA r and LoRA M·r, chain-length ablation, seconds per step), "
                         + "cora (CoRA modes 1 and 2 × shared/principal/minor vs LoRA r and r/2, random frozen B as control), "
                         + "lorasc (LoRASC vs LoRA r and 3r, test and shifted-text loss), "
-                        + "copra-prune (CopRA vs LoRA with every other layer's adapters pruned, and by lowest Shapley value)."})
+                        + "copra-prune (CopRA vs LoRA with every other layer's adapters pruned, and by lowest Shapley value), "
+                        + "copra-merge (CopRA vs LoRA: two adapters from one init on disjoint shards, interpolated)."})
 final class ExperimentCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "NAME", description = "cola | cora | lorasc | copra-prune")
+    @Parameters(index = "0", paramLabel = "NAME", description = "cola | cora | lorasc | copra-prune | copra-merge")
     String name;
 
     @Option(names = "--seeds", defaultValue = "5", description = "paired test seeds per arm (default: ${DEFAULT-VALUE})")

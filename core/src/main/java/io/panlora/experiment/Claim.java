@@ -46,6 +46,10 @@ public record Claim(String text, Kind kind, String a, String b, Metric metric, d
         PRUNED_LOSS,
         /** {@link #PRUNED_LOSS} minus the unpruned test loss, in nats: what pruning costs. */
         PRUNE_DEGRADATION,
+        /** Test loss of the average (λ = 0.5) of two adapters trained from one init on disjoint shards, in nats. */
+        MERGED_LOSS,
+        /** The interpolation barrier: the largest excess over λ ∈ [0, 1] of the path's test loss over the straight line between its ends, in nats. */
+        MERGE_BARRIER,
         /** Wall-clock seconds per optimizer step. */
         SECONDS_PER_STEP
     }

@@ -84,6 +84,8 @@ public record Results(String experiment, String title, List<String[]> config, do
                 case SECONDS_PER_STEP -> secondsPerStep;
                 case PRUNED_LOSS -> extra.getOrDefault(Runner.PRUNED, new double[test.length]);
                 case PRUNE_DEGRADATION -> extra.getOrDefault(Runner.DEGRADATION, new double[test.length]);
+                case MERGED_LOSS -> extra.getOrDefault(Runner.MERGED, new double[test.length]);
+                case MERGE_BARRIER -> extra.getOrDefault(Runner.BARRIER, new double[test.length]);
             };
         }
     }
@@ -113,6 +115,8 @@ public record Results(String experiment, String title, List<String[]> config, do
                 case SHIFTED_LOSS -> " nats (shifted text)";
                 case PRUNED_LOSS -> " nats (pruned)";
                 case PRUNE_DEGRADATION -> " nats (pruning's cost)";
+                case MERGED_LOSS -> " nats (merged)";
+                case MERGE_BARRIER -> " nats (barrier)";
                 case TEST_LOSS -> " nats";
             };
             return String.format(Locale.ROOT, "%s%s — %s: %s − %s = %+.4f [%+.4f, %+.4f]%s (n=%d); rule: %s", claim.control() ? "[control] " : "",

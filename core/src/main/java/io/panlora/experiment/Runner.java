@@ -104,6 +104,12 @@ public final class Runner {
     /** The key of {@link Claim.Metric#PRUNE_DEGRADATION} among a probe's measurements. */
     public static final String DEGRADATION = "prune_degradation";
 
+    /** The key of {@link Claim.Metric#MERGED_LOSS} among a probe's measurements. */
+    public static final String MERGED = "merged_half";
+
+    /** The key of {@link Claim.Metric#MERGE_BARRIER} among a probe's measurements. */
+    public static final String BARRIER = "merge_barrier";
+
     /** Further measurements of a trained adapter, taken after the test loss while it is still attached. */
     @FunctionalInterface
     public interface Probe {
@@ -111,13 +117,15 @@ public final class Runner {
          * Measures the trained adapter; must leave the set as it found it.
          *
          * @param m    the model, with the adapter attached
+         * @param arm  the arm trained
          * @param set  the trained adapter
          * @param data the data
          * @param cfg  the run's configuration
          * @param test the unpruned test loss just measured
          * @return measurements by key, in a stable order
+         * @throws IOException if a further training fails to write
          */
-        java.util.Map<String, Double> measure(LlamaModel m, LoraSet set, Data data, TrainConfig cfg, double test);
+        java.util.Map<String, Double> measure(LlamaModel m, Arm arm, LoraSet set, Data data, TrainConfig cfg, double test) throws IOException;
     }
 
     /**
@@ -166,7 +174,7 @@ public final class Runner {
             double v = Trainer.evaluate(m, data.validation());
             double t = test ? Trainer.evaluate(m, data.test()) : Double.NaN;
             double sh = test && !data.shifted().isEmpty() ? Trainer.evaluate(m, data.shifted()) : Double.NaN;
-            java.util.Map<String, Double> extra = test && probe != null ? probe.measure(m, set, data, cfg, t) : java.util.Map.of();
+            java.util.Map<String, Double> extra = test && probe != null ? probe.measure(m, arm, set, data, cfg, t) : java.util.Map.of();
             return new Run(v, t, sh, sec, trainable, extra);
         }
     }

@@ -67,6 +67,18 @@ class ExperimentQuickTest {
     }
 
     @Test
+    void copraMerge() throws Exception {
+        Results r = run("copra-merge", "tinyshakespeare.txt");
+        assertEquals(2, r.arms().size());
+        assertTrue(Files.size(dir.resolve("interpolation.svg")) > 0);
+        for (Results.ArmResult a : r.arms()) {
+            assertTrue(Stats.mean(a.values(Claim.Metric.MERGE_BARRIER)) >= 0, a.name());
+            // λ = 0 is the shard-1 adapter itself: the same loss as the arm's test loss
+            assertEquals(a.test()[0], a.extra().get("path_lambda_0.00")[0], 1e-5);
+        }
+    }
+
+    @Test
     void cora() throws Exception {
         Results r = run("cora", "tinyshakespeare.txt", "grimm-pg2591.txt", "tinystories-valid-sample.txt");
         assertEquals(7, r.arms().size()); // LoRA r and r/2, mode 1 shared/principal/random, mode 2 shared/principal
