@@ -20,8 +20,9 @@ import java.util.Locale;
 
 /**
  * Runs the protocol on a loaded model, in process: for each arm, one run per learning rate of the grid with the selection
- * seed, scored on validation (when the best rate is the grid's smallest or largest, the grid is extended by its outer
- * ratio in that direction, at most {@link #EXTEND} times); then one run per test seed at the chosen rate, scored on test (and validation). Every run
+ * seed, scored on validation, arm after arm (when the best rate is the grid's smallest or largest, the grid is extended by its outer
+ * ratio in that direction, at most {@link #EXTEND} times); then one run per (test seed, arm) at the arm's chosen rate, seed-major (all arms of a seed back
+ * to back, so the seconds per step of a pair are measured under similar machine load), scored on test (and validation). Every run
  * is a fresh {@link LoraSet}: {@code strategy.addSlots}, attach, a {@link Trainer} with the strategy's hooks, then the
  * set is closed. Paired: for a given seed every arm sees the same batches in the same order ({@link DatasetBatches} is
  * seeded by the run's seed only), and arms with the same slot layout start from the same A. Static methods only.
@@ -207,8 +208,13 @@ public final class Runner {
      * @throws IOException as {@link #train}
      */
     public static List<Results.ArmResult> run(LlamaModel m, List<Arm> arms, Protocol p, Data data, Probe probe, PrintStream log) throws IOException {
-        List<Results.ArmResult> out = new ArrayList<>();
-        for (Arm arm : arms) {
+        // 1. learning-rate selection, arm by arm
+        List<List<Float>> grids = new ArrayList<>();
+        List<double[]> sels = new ArrayList<>();
+        float[] lrs = new float[arms.size()];
+        boolean[] edge = new boolean[arms.size()];
+        for (int ai = 0; ai < arms.size(); ai++) {
+            Arm arm = arms.get(ai);
             List<Float> grid = new ArrayList<>(p.lrGrid());
             List<Double> losses = new ArrayList<>();
             for (Float g : grid) losses.add(train(m, arm, p.config(g, p.selectionSeed()), data, false).validation());
@@ -223,27 +229,41 @@ public final class Runner {
             }
             double[] sel = losses.stream().mapToDouble(Double::doubleValue).toArray();
             int best = Math.max(0, argmin(losses));
-            float lr = grid.get(best);
-            int n = p.seeds().size();
-            double[] test = new double[n], val = new double[n], sec = new double[n], shifted = new double[n];
-            long trainable = 0;
-            java.util.Map<String, double[]> extra = new java.util.LinkedHashMap<>();
-            for (int k = 0; k < n; k++) {
-                Run r = train(m, arm, p.config(lr, p.seeds().get(k)), data, true, probe);
-                for (var e : r.extra().entrySet()) extra.computeIfAbsent(e.getKey(), x -> nanArray(n))[k] = e.getValue();
-                test[k] = r.test();
-                val[k] = r.validation();
-                shifted[k] = r.shifted();
-                sec[k] = r.secondsPerStep();
-                trainable = r.trainable();
+            lrs[ai] = grid.get(best);
+            edge[ai] = sel.length > 1 && (best == 0 || best == sel.length - 1);
+            grids.add(grid);
+            sels.add(sel);
+            if (log != null)
+                log.printf(Locale.ROOT, "  %-28s lr %-7s%s  selection %s at %s%n", arm.name(), fmtLr(lrs[ai]), edge[ai] ? " (at the grid's edge)" : "",
+                        java.util.Arrays.toString(sel), grid.stream().map(Runner::fmtLr).toList());
+        }
+        // 2. test runs, seed-major: the arms of one seed run back to back, so paired timings share the machine's load
+        int n = p.seeds().size(), na = arms.size();
+        double[][] test = new double[na][n], val = new double[na][n], sec = new double[na][n], shifted = new double[na][n];
+        long[] trainable = new long[na];
+        List<java.util.Map<String, double[]>> extra = new ArrayList<>();
+        for (int ai = 0; ai < na; ai++) extra.add(new java.util.LinkedHashMap<>());
+        for (int k = 0; k < n; k++) {
+            for (int ai = 0; ai < na; ai++) {
+                Run r = train(m, arms.get(ai), p.config(lrs[ai], p.seeds().get(k)), data, true, probe);
+                test[ai][k] = r.test();
+                val[ai][k] = r.validation();
+                shifted[ai][k] = r.shifted();
+                sec[ai][k] = r.secondsPerStep();
+                trainable[ai] = r.trainable();
+                final int kk = k;
+                for (var e : r.extra().entrySet()) extra.get(ai).computeIfAbsent(e.getKey(), x -> nanArray(n))[kk] = e.getValue();
             }
-            Results.ArmResult a = new Results.ArmResult(arm.name(), lr, grid, sel, sel.length > 1 && (best == 0 || best == sel.length - 1),
-                    p.seeds(), test, val, shifted, sec, trainable, extra);
+            if (log != null) log.printf(Locale.ROOT, "  seed %d done (%d of %d)%n", p.seeds().get(k), k + 1, n);
+        }
+        List<Results.ArmResult> out = new ArrayList<>();
+        for (int ai = 0; ai < na; ai++) {
+            Results.ArmResult a = new Results.ArmResult(arms.get(ai).name(), lrs[ai], grids.get(ai), sels.get(ai), edge[ai], p.seeds(), test[ai],
+                    val[ai], shifted[ai], sec[ai], trainable[ai], extra.get(ai));
             out.add(a);
             if (log != null)
-                log.printf(Locale.ROOT, "  %-28s lr %-7s test %.4f ± %.4f  %.3f s/step%s  seeds %s; selection %s%n", arm.name(), fmtLr(lr),
-                        Stats.mean(Stats.finite(test)), Stats.sd(Stats.finite(test)), Stats.mean(sec), a.lrAtEdge() ? "  (lr at the grid's edge)" : "",
-                        java.util.Arrays.toString(test), java.util.Arrays.toString(sel));
+                log.printf(Locale.ROOT, "  %-28s lr %-7s test %.4f ± %.4f  %.3f s/step  seeds %s%n", a.name(), fmtLr(a.lr()), a.testMean(), a.testSd(),
+                        Stats.mean(a.secondsPerStep()), java.util.Arrays.toString(a.test()));
         }
         return out;
     }
