@@ -17,6 +17,7 @@ module io.panlora.core {
     exports io.panlora;
     exports io.panlora.convert;
     exports io.panlora.data;
+    exports io.panlora.experiment;
     exports io.panlora.generate;
     exports io.panlora.gguf;
     exports io.panlora.llamacpp;

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "LoRA fine-tuning of LLaMA-architecture GGUF models on a native engine.",
         subcommands = {InspectCommand.class, GenerateCommand.class, PerplexityCommand.class, EvalCommand.class, InitCommand.class, TrainCommand.class,
                 ExportCommand.class, MergeCommand.class, PruneCommand.class, ConvertCommand.class, DemoCommand.class,
-                BenchCommand.class, GpuCheckCommand.class, VerifyCommand.class, CommandLine.HelpCommand.class})
+                BenchCommand.class, ExperimentCommand.class, GpuCheckCommand.class, VerifyCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Override
     public void run() {

@@ -87,7 +87,9 @@ public final class CoraStrategy implements TrainingStrategy {
                 String name = "blk." + l + "." + t.gguf + ".weight";
                 int out = (int) t.out(m.config()), in = (int) t.in(m.config()), r = cfg.rank();
                 float[] b;
-                if (config.subspace().equals("shared")) {
+                if (config.subspace().equals("random")) {
+                    b = randomOrthonormal(out, r, new SplittableRandom(cfg.seed() * 1_000_003L + 7919L * l + t.ordinal()));
+                } else if (config.subspace().equals("shared")) {
                     float[] stacked = sharedB.get(name);
                     if (stacked == null) throw new IllegalArgumentException("--cora-shared adapters have no factors for " + name);
                     int cols = stacked.length / out;
@@ -112,6 +114,40 @@ public final class CoraStrategy implements TrainingStrategy {
                     set.setFlags(residual, -s, false, false, true);
                 }
             }
+    }
+
+    /**
+     * A random orthonormal basis: {@code cols} columns of an {@code rows × cols} Gaussian matrix made orthonormal by
+     * modified Gram-Schmidt (row-major).
+     */
+    static float[] randomOrthonormal(int rows, int cols, SplittableRandom rng) {
+        if (cols > rows) throw new IllegalArgumentException("--cora-subspace random: rank " + cols + " > " + rows + " rows");
+        double[][] q = new double[cols][rows];
+        for (int c = 0; c < cols; c++) {
+            double[] v = q[c];
+            double norm;
+            do {
+                for (int i = 0; i < rows; i++) v[i] = gaussian(rng);
+                for (int p = 0; p < c; p++) {
+                    double dot = 0;
+                    for (int i = 0; i < rows; i++) dot += v[i] * q[p][i];
+                    for (int i = 0; i < rows; i++) v[i] -= dot * q[p][i];
+                }
+                norm = 0;
+                for (int i = 0; i < rows; i++) norm += v[i] * v[i];
+                norm = Math.sqrt(norm);
+            } while (norm < 1e-6);
+            for (int i = 0; i < rows; i++) v[i] /= norm;
+        }
+        float[] b = new float[rows * cols];
+        for (int i = 0; i < rows; i++)
+            for (int c = 0; c < cols; c++) b[i * cols + c] = (float) q[c][i];
+        return b;
+    }
+
+    private static double gaussian(SplittableRandom rng) {
+        double u1 = rng.nextDouble(), u2 = rng.nextDouble();
+        return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
     }
 
     /** For each module, the B matrices of the given adapters side by side ([out][Σr], row-major). */

@@ -1,0 +1,89 @@
+package io.panlora.experiment;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.panlora.testing.SharedData;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The quick size of every experiment, end to end on the real stories260K base: files written, every arm and claim present. */
+class ExperimentQuickTest {
+    @TempDir
+    Path dir;
+
+    private Results run(String name, String... files) throws Exception {
+        Path model = SharedData.require("stories260K.gguf");
+        for (String f : files) SharedData.require(f);
+        Path data = model.getParent();
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        Results r;
+        try (PrintStream ps = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
+            r = ExperimentCatalog.run(name, new ExperimentCatalog.Options(model, data, 2, true, dir, null), ps);
+        }
+        String text = buf.toString(StandardCharsets.UTF_8);
+        System.out.println(text);
+        for (String f : new String[] {"results.json", "results.md", "test-loss.svg", "claims.svg"})
+            assertTrue(Files.size(dir.resolve(f)) > 0, f);
+        assertTrue(text.contains("at this scale"), text);
+        for (Results.ArmResult a : r.arms()) {
+            assertEquals(2, a.test().length);
+            assertTrue(Double.isFinite(a.testMean()) && a.testMean() < r.baseTest() + 0.5, a.name() + " " + a.testMean());
+        }
+        for (Results.ClaimResult c : r.claims()) assertEquals(2, c.diff().n(), c.line());
+        assertTrue(Files.readString(dir.resolve("results.json")).contains("\"verdict\""));
+        return r;
+    }
+
+    @Test
+    void cola() throws Exception {
+        Results r = run("cola", "tinyshakespeare.txt");
+        assertTrue(Files.size(dir.resolve("chain-length.svg")) > 0);
+        assertEquals(5, r.arms().size()); // LoRA 2, COLA 2 and 3 links, LoRA 4 and 6
+    }
+
+    @Test
+    void lorasc() throws Exception {
+        Results r = run("lorasc", "tinyshakespeare.txt", "grimm-pg2591.txt");
+        assertEquals(3, r.arms().size());
+        assertTrue(Files.size(dir.resolve("shifted-loss.svg")) > 0);
+        for (Results.ArmResult a : r.arms()) assertTrue(Double.isFinite(Stats.mean(a.shifted())), a.name());
+    }
+
+    @Test
+    void copraPrune() throws Exception {
+        Results r = run("copra-prune", "tinyshakespeare.txt");
+        assertEquals(2, r.arms().size());
+        assertTrue(Files.size(dir.resolve("pruning.svg")) > 0);
+        for (Results.ArmResult a : r.arms()) {
+            assertTrue(Double.isFinite(Stats.mean(a.values(Claim.Metric.PRUNED_LOSS))), a.name());
+            assertTrue(a.extra().containsKey("lowest_shapley_pruned_k4"), a.extra().keySet().toString());
+        }
+    }
+
+    @Test
+    void copraMerge() throws Exception {
+        Results r = run("copra-merge", "tinyshakespeare.txt");
+        assertEquals(2, r.arms().size());
+        assertTrue(Files.size(dir.resolve("interpolation.svg")) > 0);
+        for (Results.ArmResult a : r.arms()) {
+            assertTrue(Stats.mean(a.values(Claim.Metric.MERGE_BARRIER)) >= 0, a.name());
+            // λ = 0 is the shard-1 adapter itself: the same loss as the arm's test loss
+            assertEquals(a.test()[0], a.extra().get("path_lambda_0.00")[0], 1e-5);
+        }
+    }
+
+    @Test
+    void cora() throws Exception {
+        Results r = run("cora", "tinyshakespeare.txt", "grimm-pg2591.txt", "tinystories-valid-sample.txt");
+        assertEquals(7, r.arms().size()); // LoRA r and r/2, mode 1 shared/principal/random, mode 2 shared/principal
+        assertTrue(Files.size(dir.resolve("basis-grimm-pg2591.gguf")) > 0);
+        // mode 1 trains A only: half of LoRA r's parameters on square targets, never more than LoRA r's
+        assertTrue(r.arm("CoRA-1 principal").trainable() < r.arm("LoRA r=4").trainable());
+    }
+}
