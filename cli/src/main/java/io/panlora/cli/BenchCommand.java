@@ -40,7 +40,7 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: 'peak' (F32 GEMM; BF16 GEMM on CUDA), 'matmul' (weight types, CPU kernels), 'forward' (LLaMA forward), "
-                + "'train' (LoRA step; with --device cuda: MFU against the same run's BF16 GEMM, peak GPU memory), 'variants' (LoRA variants), "
+                + "'train' (LoRA step; with --device cuda: MFU against the same run's BF16 GEMM, peak GPU memory), "
                 + "'contention' (forward and LoRA step alone and beside 1 and 2 busy processes, for -t 1, -t 2 and the default).")
 final class BenchCommand implements Callable<Integer> {
     /** Rows of random weights quantized once per tensor kind and tiled (big shapes, and every CUDA run). */
@@ -49,7 +49,7 @@ final class BenchCommand implements Callable<Integer> {
     static final long GEMM_N = 8192;
     static final int GEMM_REPS = 10;
 
-    @Parameters(index = "0", description = "peak | matmul | forward | train | variants | contention")
+    @Parameters(index = "0", description = "peak | matmul | forward | train | contention")
     String what;
 
     @Option(names = "--types", split = ",", description = "weight types (default: F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q6_K; 'train' on CUDA: BF16,Q4_K)")
@@ -79,21 +79,6 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "'train': also write the rows (and the reference GEMM rate) as JSON to this file")
     Path json;
 
-    @Option(names = {"-m", "--model"}, description = "'variants': base model (default: ../shared/data/stories260K.gguf)")
-    Path model;
-
-    @Option(names = "--data", description = "'variants': training text (default: the first 300 KB of ../shared/data/tinyshakespeare.txt)")
-    Path data;
-
-    @Option(names = "--shifted", description = "'variants': text of another domain (default: ../shared/data/grimm-pg2591.txt)")
-    Path shifted;
-
-    @Option(names = "--steps", defaultValue = "60", description = "'variants': steps per training (default: ${DEFAULT-VALUE})")
-    int steps;
-
-    @Option(names = "--shapley-permutations", defaultValue = "6", description = "'variants': permutations for Shapley values (default: ${DEFAULT-VALUE})")
-    int shapleyPermutations;
-
     @Mixin
     CommonOptions common;
 
@@ -110,11 +95,6 @@ final class BenchCommand implements Callable<Integer> {
         Check.range("--rank", rank, 1, Check.MAX_RANK);
         if (targets != null) Check.targets("--targets", targets);
         if (json != null) Check.outputFile("--json", json);
-        Check.inputFile("-m", model);
-        Check.inputFile("--data", data);
-        Check.inputFile("--shifted", shifted);
-        Check.range("--steps", steps, 1, Integer.MAX_VALUE);
-        Check.range("--shapley-permutations", shapleyPermutations, 0, 1 << 20);
     }
 
     /** The reference rate of this run: what it is and its FLOP/s. */
@@ -122,8 +102,11 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!List.of("peak", "matmul", "forward", "train", "variants", "contention").contains(what))
-            throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward, train, variants, contention)");
+        if (what.equals("variants"))
+            throw new IllegalArgumentException("'bench variants' (one seed, one learning rate) is replaced by 'panlora experiment NAME': "
+                    + "tuned learning rates, paired seeds and confidence intervals (cola, cora, lorasc, copra-prune, copra-merge)");
+        if (!List.of("peak", "matmul", "forward", "train", "contention").contains(what))
+            throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward, train, contention)");
         checkArguments();
         common.apply();
         if (what.equals("contention")) {
@@ -144,7 +127,6 @@ final class BenchCommand implements Callable<Integer> {
             case "matmul" -> matmul(ref.flopsPerSecond() / 1e9);
             case "forward" -> forward(dev, ref);
             case "train" -> { return train(dev, ref); }
-            case "variants" -> variants(dev);
             default -> throw new IllegalStateException(what);
         }
         return 0;
@@ -406,31 +388,6 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return b.append('"').toString();
-    }
-
-    private void variants(Device dev) throws IOException {
-        Path shared = io.panlora.demo.JdkCorpora.sharedData();
-        Path work = Files.createTempDirectory("panlora-variants");
-        Path m = model, d = data, sh = shifted;
-        if (m == null || d == null || sh == null) {
-            if (shared == null)
-                throw new IllegalArgumentException("give -m MODEL --data TEXT --shifted OTHER_TEXT (../shared/data is not beside this checkout)");
-            if (m == null) m = shared.resolve("stories260K.gguf");
-            if (d == null) {
-                String t = Files.readString(shared.resolve("tinyshakespeare.txt"));
-                d = work.resolve("train.txt");
-                Files.writeString(d, t.substring(0, Math.min(t.length(), 300_000)));
-            }
-            if (sh == null) sh = shared.resolve("grimm-pg2591.txt");
-        }
-        int B = batch != null ? batch : 8;
-        io.panlora.train.TrainConfig cfg = io.panlora.train.TrainConfig.builder().lora(rank, 2f * rank).targets("all")
-                .lr(3e-3f, io.panlora.train.LrSchedule.Kind.COSINE, Math.max(1, steps / 20), 0.1f).steps(steps)
-                .batch(B, (int) Math.min(tokens != null ? tokens : 512, 256), 1).seed(7).eval(0, 8).checkpointEvery(0).build();
-        System.out.printf("variants: base %s, training text %s, shifted text %s; rank %d, alpha %d, all targets, %d steps of %d x %d, lr 3e-3 cosine, seed 7, device %s%n%n",
-                m, d, sh, rank, 2 * rank, steps, B, cfg.ctx(), dev);
-        io.panlora.variants.Experiments.run(new io.panlora.variants.Experiments.Setup(m, d, sh, cfg, shapleyPermutations, work,
-                common.load(weights.placement())), System.out);
     }
 
     /**

@@ -51,7 +51,22 @@ public record Arm(String name, UnaryOperator<TrainConfig> config, Function<Train
      * @return the arm
      */
     public static Arm lora(String name, int rank) {
-        return of(name, withRank(rank), c -> TrainingStrategy.LORA);
+        return of(name, withRank(rank), variant("lora", java.util.Map.of()));
+    }
+
+    /**
+     * The strategy factory of a registered variant ({@link io.panlora.variants.Variants}) with some of its options set:
+     * each run gets {@code type.create(settings)} with the run's steps and seed, as {@code train --variant} does.
+     *
+     * @param variant the variant's name
+     * @param options option values by name without dashes (the others at their defaults)
+     * @return the factory
+     * @throws IllegalArgumentException for an unknown variant or option
+     */
+    public static Function<TrainConfig, TrainingStrategy> variant(String variant, java.util.Map<String, String> options) {
+        io.panlora.variants.VariantType type = io.panlora.variants.Variants.named(variant);
+        io.panlora.variants.VariantSettings.of(type, options, 1, 0); // unknown options fail now, not in the first run
+        return c -> type.create(io.panlora.variants.VariantSettings.of(type, options, c.steps(), c.seed()));
     }
 
     /**

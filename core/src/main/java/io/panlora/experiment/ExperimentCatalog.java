@@ -10,15 +10,7 @@ import io.panlora.train.DatasetBatches;
 import io.panlora.train.TrainConfig;
 import io.panlora.train.Trainer;
 import io.panlora.train.TrainingStrategy;
-import io.panlora.variants.cola.ColaChain;
-import io.panlora.variants.cola.ColaConfig;
-import io.panlora.variants.cora.CoraConfig;
-import io.panlora.variants.cora.CoraStrategy;
 import io.panlora.prune.Shapley;
-import io.panlora.variants.copra.CopraConfig;
-import io.panlora.variants.copra.CopraSchedule;
-import io.panlora.variants.lorasc.LorascCascade;
-import io.panlora.variants.lorasc.LorascConfig;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -163,7 +155,7 @@ public final class ExperimentCatalog {
             for (int mm : links) {
                 int M = mm;
                 String cola = colaName(M, r);
-                arms.put(cola, new Arm(cola, Arm.withRank(r), c -> new ColaChain(new ColaConfig(M)), s -> Arm.allFactors(s) / M));
+                arms.put(cola, new Arm(cola, Arm.withRank(r), Arm.variant("cola", Map.of("cola-links", Integer.toString(M))), s -> Arm.allFactors(s) / M));
                 if (M <= 3) {
                     arms.putIfAbsent(loraName(M * r), Arm.lora(loraName(M * r), M * r));
                     claims.add(Claim.loss("COLA (" + M + " links, rank " + r + ") beats LoRA at the same rank and steps", Claim.Kind.BETTER,
@@ -227,12 +219,10 @@ public final class ExperimentCatalog {
         arms.add(Arm.lora(half, r / 2));
         List<String> subspaces = o.quick() ? List.of("shared", "principal") : List.of("shared", "principal", "minor");
         for (String sub : subspaces)
-            arms.add(new Arm(coraName(1, sub), Arm.withRank(r), c -> new CoraStrategy(new CoraConfig(sub, true, false, false,
-                    sub.equals("shared") ? basis : List.of())), Arm::aOnly));
-        arms.add(new Arm(coraName(1, "random"), Arm.withRank(r), c -> new CoraStrategy(new CoraConfig("random", true, false, false, List.of())), Arm::aOnly));
+            arms.add(new Arm(coraName(1, sub), Arm.withRank(r), Arm.variant("cora", coraOptions(sub, "frozen", basis)), Arm::aOnly));
+        arms.add(new Arm(coraName(1, "random"), Arm.withRank(r), Arm.variant("cora", Map.of("cora-subspace", "random")), Arm::aOnly));
         for (String sub : subspaces)
-            arms.add(Arm.of(coraName(2, sub), Arm.withRank(r), c -> new CoraStrategy(new CoraConfig(sub, false, false, false,
-                    sub.equals("shared") ? basis : List.of()))));
+            arms.add(Arm.of(coraName(2, sub), Arm.withRank(r), Arm.variant("cora", coraOptions(sub, "init", basis))));
         List<Claim> claims = new ArrayList<>();
         for (String sub : subspaces) {
             claims.add(Claim.loss("CoRA mode 1 (" + sub + ") matches LoRA r with half the trainable parameters", Claim.Kind.MATCHES,
@@ -267,8 +257,8 @@ public final class ExperimentCatalog {
         out.println("  " + cfg.get(cfg.size() - 2)[0] + ": " + cfg.get(cfg.size() - 2)[1]);
         String lora = loraName(r), wide = loraName(iterations * r), sc = "LoRASC r=" + r;
         List<Arm> arms = List.of(Arm.lora(lora, r),
-                new Arm(sc, Arm.withRank(r), c -> new LorascCascade(new LorascConfig((c.steps() + iterations - 1) / iterations, 0.5, 0.01, c.seed())),
-                        Arm::allFactors),
+                new Arm(sc, Arm.withRank(r), c -> Arm.variant("lorasc", Map.of("lorasc-every", Integer.toString((c.steps() + iterations - 1) / iterations)))
+                        .apply(c), Arm::allFactors),
                 Arm.lora(wide, iterations * r));
         List<Claim> claims = List.of(
                 Claim.loss("LoRASC generalizes better than LoRA (test loss)", Claim.Kind.BETTER, sc, lora, MARGIN),
@@ -296,7 +286,7 @@ public final class ExperimentCatalog {
                 + (layers - 1) + " (Shapley: " + perms + " Monte Carlo permutations on validation, seed = run seed + 1)"});
         cfg.add(new String[] {"CopRA", "defaults: p0 0.1, p1 1.0, ρ 0.75, layer mask redrawn every step, seed = the run's seed"});
         String lora = loraName(p.rank()), copra = "CopRA r=" + p.rank();
-        List<Arm> arms = List.of(Arm.lora(lora, p.rank()), Arm.of(copra, Arm.withRank(p.rank()), c -> new CopraSchedule(CopraConfig.defaults(c.seed()))));
+        List<Arm> arms = List.of(Arm.lora(lora, p.rank()), Arm.of(copra, Arm.withRank(p.rank()), Arm.variant("copra", Map.of())));
         Runner.Probe probe = (mm, arm, set, d, c, t) -> {
             Map<String, Double> x = new LinkedHashMap<>();
             for (int l = 0; l < layers; l++) set.setLayerEnabled(l, l % 2 == 0);
@@ -365,7 +355,7 @@ public final class ExperimentCatalog {
         cfg.add(new String[] {"CopRA", "defaults: p0 0.1, p1 1.0, ρ 0.75, layer mask redrawn every step, seed = the run's seed"});
         out.println("  " + cfg.get(cfg.size() - 2)[0] + ": " + cfg.get(cfg.size() - 2)[1]);
         String lora = loraName(4), copra = "CopRA r=4";
-        List<Arm> arms = List.of(Arm.lora(lora, 4), Arm.of(copra, Arm.withRank(4), c -> new CopraSchedule(CopraConfig.defaults(c.seed()))));
+        List<Arm> arms = List.of(Arm.lora(lora, 4), Arm.of(copra, Arm.withRank(4), Arm.variant("copra", Map.of())));
         Runner.Probe probe = (mm, arm, set1, d, c, t) -> {
             List<float[]> a1 = new ArrayList<>(), b1 = new ArrayList<>();
             for (LoraSet.Slot sl : set1.slots()) { a1.add(set1.getA(sl)); b1.add(set1.getB(sl)); }
@@ -448,4 +438,17 @@ public final class ExperimentCatalog {
     private static String colaName(int m, int r) { return "COLA M=" + m + " r=" + r; }
 
     private static String coraName(int mode, String sub) { return "CoRA-" + mode + " " + sub; }
+
+    /** The cora variant's options for a subspace and mode, with the basis adapters when the subspace is shared. */
+    private static Map<String, String> coraOptions(String subspace, String mode, List<Path> basis) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("cora-subspace", subspace);
+        m.put("cora-mode", mode);
+        if (subspace.equals("shared")) {
+            StringBuilder b = new StringBuilder();
+            for (Path p : basis) b.append(b.isEmpty() ? "" : ",").append(p);
+            m.put("cora-basis", b.toString());
+        }
+        return m;
+    }
 }

@@ -23,7 +23,7 @@ public final class CoraVariant implements VariantType {
     @Override
     public List<VariantOption> options() {
         return List.of(
-                VariantOption.of("cora-subspace", "", "CoRA: shared | principal | minor (default: shared when --cora-basis is given, else principal)"),
+                VariantOption.of("cora-subspace", "", "CoRA: shared | principal | minor | random (a random orthonormal B, a control) (default: shared when --cora-basis is given, else principal)"),
                 VariantOption.of("cora-basis", "", "CoRA: adapters (A.gguf,B.gguf,…) of the same base trained on other data, whose B matrices span the shared subspace"),
                 VariantOption.of("cora-mode", "frozen", "CoRA: frozen (mode 1: only A trains) | init (mode 2: B starts in the subspace, both train)"),
                 VariantOption.flag("cora-unscaled", "CoRA principal: B = U_r without the sqrt(Sigma) scaling"),
