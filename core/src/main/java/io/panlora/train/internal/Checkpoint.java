@@ -301,7 +301,9 @@ public final class Checkpoint {
 
     private static List<String> fields(String key) {
         List<String> out = new java.util.ArrayList<>();
-        for (String t : key.split("[\\[\\],]+|\\s+(?=[A-Za-z_]+=)")) {
+        // keys are name=value fields separated by ';' (TrainConfig.key, LlamaConfig.key), ' name=' parts, and hooks as
+        // name(k=v,k=v) lists; a comma inside a value (targets=attn_q,attn_v) is not a separator
+        for (String t : key.split("[;\\[\\]()]+|\\s+(?=[A-Za-z_]+=)|,(?=[A-Za-z_]+=)")) {
             t = t.strip();
             if (!t.isEmpty()) out.add(t);
         }
