@@ -17,7 +17,8 @@ pl_log "native unit tests (ctest)"
 pl_log "Java tests (maven)"
 $PL_MVN -Dpanlora.skipNative=true test
 pl_log "API documentation (javadoc: any warning fails)"
-$PL_MVN -q -Dpanlora.skipNative=true javadoc:javadoc
+$PL_MVN -Dpanlora.skipNative=true javadoc:javadoc > "$PANLORA_ROOT/core/target/javadoc.log" 2>&1 \
+  || { grep -h "warning:\|error:" "$PANLORA_ROOT/core/target/javadoc.log" | head -40; pl_die "javadoc: the API documentation has warnings (above)"; }
 pl_log "the library from a fresh local repository: examples/ built by coordinates and run with java -jar (ci/examples.sh)"
 "$PANLORA_ROOT/ci/examples.sh"
 if [ "${PANLORA_SKIP_FUZZ:-0}" != 1 ]; then pl_log "Java fuzz targets (ci/fuzz.sh; PANLORA_SKIP_FUZZ=1 skips them)"; "$PANLORA_ROOT/ci/fuzz.sh"; fi

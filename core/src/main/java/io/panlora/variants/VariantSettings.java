@@ -52,16 +52,32 @@ public final class VariantSettings {
         return new VariantSettings(type, Collections.unmodifiableMap(v), steps, seed);
     }
 
-    /** @return the variant these settings are for */
+    /**
+     * Returns the variant these settings are for.
+     *
+     * @return the variant these settings are for
+     */
     public VariantType type() { return type; }
 
-    /** @return the run's optimizer steps */
+    /**
+     * Returns the run's optimizer steps.
+     *
+     * @return the run's optimizer steps
+     */
     public int steps() { return steps; }
 
-    /** @return the run's seed */
+    /**
+     * Returns the run's seed.
+     *
+     * @return the run's seed
+     */
     public long seed() { return seed; }
 
-    /** @return every option's value by name, defaults included, in the variant's order */
+    /**
+     * Returns every option's value by name, defaults included, in the variant's order.
+     *
+     * @return every option's value by name, defaults included, in the variant's order
+     */
     public Map<String, String> values() { return values; }
 
     /**

@@ -43,12 +43,20 @@ public final class Variants {
         return m;
     }
 
-    /** @return every variant, built-ins first */
+    /**
+     * Returns every variant, built-ins first.
+     *
+     * @return every variant, built-ins first
+     */
     public static List<VariantType> all() {
         return Holder.ALL;
     }
 
-    /** @return the variants' names, for help texts and errors */
+    /**
+     * Returns the variants' names, for help texts and errors.
+     *
+     * @return the variants' names, for help texts and errors
+     */
     public static List<String> names() {
         return all().stream().map(VariantType::name).toList();
     }
