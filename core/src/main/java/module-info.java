@@ -14,6 +14,9 @@
 module io.panlora.core {
     requires transitive io.panlora.bindings;
 
+    // variant plug-ins beyond the built-in ones (io.panlora.variants.Variants)
+    uses io.panlora.variants.VariantType;
+
     exports io.panlora;
     exports io.panlora.convert;
     exports io.panlora.data;
