@@ -130,21 +130,7 @@ class TrainingTest {
 
     /** A JSON string literal. */
     static String json(String s) {
-        StringBuilder b = new StringBuilder("\"");
-        for (char ch : s.toCharArray()) {
-            switch (ch) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\t' -> b.append("\\t");
-                case '\r' -> b.append("\\r");
-                default -> {
-                    if (ch < 0x20) b.append(String.format("\\u%04x", (int) ch));
-                    else b.append(ch);
-                }
-            }
-        }
-        return b.append('"').toString();
+        return io.panlora.data.JsonValue.quote(s);
     }
 
     /** A tiny base written as GGUF for the CLI-level tests. */

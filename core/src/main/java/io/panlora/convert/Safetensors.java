@@ -193,21 +193,6 @@ public final class Safetensors {
     }
 
     static String quote(String s) {
-        StringBuilder b = new StringBuilder(s.length() + 2).append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) b.append(String.format("\\u%04x", (int) c)); // JSON allows no raw control characters
-                    else b.append(c);
-                }
-            }
-        }
-        return b.append('"').toString();
+        return io.panlora.data.JsonValue.quote(s);
     }
 }

@@ -9,6 +9,33 @@ import java.util.Map;
  * {@code switch} over them is exhaustive. All are immutable.
  */
 public sealed interface JsonValue {
+    /**
+     * Writes a string as a JSON string literal: quotes and backslashes escaped, newline, return and tab as their
+     * two-character escapes, every other control character as a Unicode escape of four hex digits; {@link JsonParser} reads
+     * it back as the same string.
+     *
+     * @param s the string
+     * @return the literal, with its quotes
+     */
+    static String quote(String s) {
+        StringBuilder b = new StringBuilder(s.length() + 2).append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                default -> {
+                    if (c < 0x20) b.append(String.format("\\u%04x", (int) c)); // JSON allows no raw control characters
+                    else b.append(c);
+                }
+            }
+        }
+        return b.append('"').toString();
+    }
+
 
     /**
      * A JSON string.
