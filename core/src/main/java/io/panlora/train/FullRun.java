@@ -1,5 +1,4 @@
 package io.panlora.train;
-import io.panlora.train.internal.Checkpoint;
 import io.panlora.train.internal.RunLock;
 
 import io.panlora.data.ReadOptions;
@@ -19,7 +18,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -202,15 +200,7 @@ public final class FullRun {
      */
     public static Summary run(Options o, TrainingData train, TrainingData validation) throws IOException {
         PrintStream out = o.progress();
-        RunLock lock = null;
-        try {
-            if (Files.isDirectory(o.outDir())) lock = LoraRun.lockAndClean(o.outDir(), out);
-            if (o.resume() && !Checkpoint.exists(o.outDir()))
-                throw new IOException(o.outDir().resolve(Checkpoint.FILE) + ": no checkpoint to resume from (the file does not exist)");
-            return run(o, lock, train, validation);
-        } finally {
-            if (lock != null) lock.close();
-        }
+        return LoraRun.underLock(o.outDir(), o.resume(), out, held -> run(o, held, train, validation));
     }
 
     private static Summary run(Options o, RunLock held, TrainingData train, TrainingData validation) throws IOException {

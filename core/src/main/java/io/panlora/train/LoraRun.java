@@ -263,12 +263,25 @@ public final class LoraRun {
      */
     public static Summary run(Options o) throws IOException {
         PrintStream out = o.progress();
+        return underLock(o.outDir(), o.resume(), out, held -> run(o, held));
+    }
+
+    /** A run's body, given the run directory's lock when the directory existed before the run (else null). */
+    interface LockedRun<T> {
+        T run(RunLock held) throws IOException;
+    }
+
+    /**
+     * Locks the run directory if it exists (a second run on it fails at once) and removes stale temporaries, refuses a
+     * resume without a checkpoint before anything is loaded, runs the body and releases the lock.
+     */
+    static <T> T underLock(Path outDir, boolean resume, PrintStream out, LockedRun<T> body) throws IOException {
         RunLock lock = null;
         try {
-            if (Files.isDirectory(o.outDir())) lock = lockAndClean(o.outDir(), out);
-            if (o.resume() && !Checkpoint.exists(o.outDir()))
-                throw new IOException(o.outDir().resolve(Checkpoint.FILE) + ": no checkpoint to resume from (the file does not exist)");
-            return run(o, lock);
+            if (Files.isDirectory(outDir)) lock = lockAndClean(outDir, out);
+            if (resume && !Checkpoint.exists(outDir))
+                throw new IOException(outDir.resolve(Checkpoint.FILE) + ": no checkpoint to resume from (the file does not exist)");
+            return body.run(lock);
         } finally {
             if (lock != null) lock.close();
         }
@@ -307,18 +320,12 @@ public final class LoraRun {
      * @throws IOException if the run directory, the checkpoint or the adapter cannot be read or written
      */
     public static Summary run(LlamaModel model, Options o, TrainingData train, TrainingData validation) throws IOException {
-        RunLock lock = null;
-        try {
-            if (Files.isDirectory(o.outDir())) lock = lockAndClean(o.outDir(), o.progress());
-            if (o.resume() && !Checkpoint.exists(o.outDir()))
-                throw new IOException(o.outDir().resolve(Checkpoint.FILE) + ": no checkpoint to resume from (the file does not exist)");
+        return underLock(o.outDir(), o.resume(), o.progress(), held -> {
             Tokenizer tok = TokenizerLoader.fromGguf(model.gguf().orElseThrow(
                     () -> new IllegalArgumentException("the model was not loaded from a GGUF file: it has no tokenizer")));
             return train(model, o, () -> split(train, validation, o.validationFraction(), o.cfg(), tok, model.config(), o.progress()),
-                    lock);
-        } finally {
-            if (lock != null) lock.close();
-        }
+                    held);
+        });
     }
 
     /** Makes a run's dataset (reading files, or splitting examples in memory); may throw before anything is created. */
