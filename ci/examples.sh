@@ -7,7 +7,12 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$PANLORA_ROOT"
 text="${1:-${PANLORA_SHARED_DATA:-$PANLORA_ROOT/../shared/data}/tinyshakespeare.txt}"
-[ -f "$text" ] || pl_die "examples: no text file $text (give one as the argument)"
+if [ ! -f "$text" ]; then
+  # in CI missing data is a failure; on a user's machine without ../shared/data the check is skipped, saying so
+  [ "${CI:-}" = true ] && pl_die "examples: no text file $text (give one as the argument, or set PANLORA_SHARED_DATA)"
+  pl_log "examples: skipped: no text file $text (give one as the argument, or set PANLORA_SHARED_DATA)"
+  exit 0
+fi
 [ -f native/build/libpanlora.so ] || "$PANLORA_ROOT/ci/build-native.sh"
 
 tmp="$(mktemp -d)"
