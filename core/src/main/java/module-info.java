@@ -13,6 +13,8 @@
  */
 module io.panlora.core {
     requires transitive io.panlora.bindings;
+    // PNG figures of the experiments (io.panlora.experiment.Png; headless)
+    requires java.desktop;
 
     // variant plug-ins beyond the built-in ones (io.panlora.variants.Variants)
     uses io.panlora.variants.VariantType;

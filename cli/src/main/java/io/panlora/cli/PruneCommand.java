@@ -28,7 +28,7 @@ final class PruneCommand implements Callable<Integer> {
     @Option(names = {"-r", "--rank"}, defaultValue = "4", description = "rank: the rank kept (default: ${DEFAULT-VALUE})") int rank;
     @Option(names = "--layers", defaultValue = "1", description = "shapley: layers whose adapters are removed (default: ${DEFAULT-VALUE})") int layers;
     @Option(names = "--data", description = "shapley: validation text or JSONL for the Shapley values; also reports the loss before/after") Path data;
-    @Option(names = "--permutations", defaultValue = "8", description = "shapley: permutations (default: ${DEFAULT-VALUE})") int permutations;
+    @Option(names = "--permutations", defaultValue = "8", description = "shapley: Monte-Carlo permutations; 0 = exact values over all 2^layers coalitions (default: ${DEFAULT-VALUE})") int permutations;
     @Option(names = {"-c", "--ctx"}, defaultValue = "256", description = "tokens per validation window (default: ${DEFAULT-VALUE})") int ctx;
     @Option(names = {"-o", "--output"}, required = true, description = "pruned adapter GGUF") Path output;
     @Option(names = "--type", defaultValue = "F16", description = "F32, F16, BF16, Q8_0, Q6_K, Q5_1, Q5_K, Q5_0, Q4_1, Q4_K, Q4_0, Q3_K, Q2_K (default: ${DEFAULT-VALUE})") String type;
@@ -45,7 +45,7 @@ final class PruneCommand implements Callable<Integer> {
         Check.range("--keep", keep, 0, 1);
         Check.range("--rank", rank, 1, Check.MAX_RANK);
         Check.range("--layers", layers, 0, 1 << 20);
-        Check.range("--permutations", permutations, 1, 1 << 20);
+        Check.range("--permutations", permutations, 0, 1 << 20);
         Check.range("--ctx", ctx, 2, Check.MAX_CTX);
         GgmlType outType = GgmlType.valueOf(Check.oneOf("--type", type, TrainCommand.ADAPTER_TYPES));
         common.apply();

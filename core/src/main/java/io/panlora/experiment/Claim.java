@@ -24,8 +24,55 @@ import java.util.Locale;
  * @param margin   δ, for {@code MATCHES} and {@code NOT_WORSE} (ignored by {@code BETTER})
  * @param relative whether δ is a fraction of b's mean rather than an absolute amount
  * @param control  true for a control comparison rather than a claim of the paper
+ * @param measure  for {@link Metric#MEASURED}: the key of the probe's measurement compared (see {@link Runner.Probe}); null
+ *                 otherwise
+ * @param unit     for {@link Metric#MEASURED}: how the difference reads in the claim's line (e.g. {@code "nats (merged)"}); null
+ *                 otherwise
  */
-public record Claim(String text, Kind kind, String a, String b, Metric metric, double margin, boolean relative, boolean control) {
+public record Claim(String text, Kind kind, String a, String b, Metric metric, double margin, boolean relative, boolean control,
+                    String measure, String unit) {
+    /**
+     * Checks that a measured claim names its measurement.
+     *
+     * @throws IllegalArgumentException if {@code metric} is {@link Metric#MEASURED} without a key, or another metric with one
+     */
+    public Claim {
+        if ((metric == Metric.MEASURED) != (measure != null))
+            throw new IllegalArgumentException("a MEASURED claim needs the probe's key, and only it: " + metric + " / " + measure);
+        if (unit == null) unit = metric == Metric.MEASURED ? "(" + measure + ")" : null;
+    }
+
+    /**
+     * A claim on a built-in metric.
+     *
+     * @param text     the claim in words
+     * @param kind     the test
+     * @param a        the first arm's name
+     * @param b        the second arm's name
+     * @param metric   the metric compared (not {@link Metric#MEASURED})
+     * @param margin   δ
+     * @param relative whether δ is a fraction of b's mean
+     * @param control  whether it is a control comparison
+     */
+    public Claim(String text, Kind kind, String a, String b, Metric metric, double margin, boolean relative, boolean control) {
+        this(text, kind, a, b, metric, margin, relative, control, null, null);
+    }
+
+    /**
+     * A claim on one of the experiment's own measurements (a probe's key, lower is better).
+     *
+     * @param text    the claim in words
+     * @param kind    the test
+     * @param a       the first arm
+     * @param b       the second arm
+     * @param measure the probe's key
+     * @param unit    how the difference reads, e.g. {@code "nats (merged, Grimm)"}
+     * @param margin  δ, absolute
+     * @return the claim
+     */
+    public static Claim measured(String text, Kind kind, String a, String b, String measure, String unit, double margin) {
+        return new Claim(text, kind, a, b, Metric.MEASURED, margin, false, false, measure, unit);
+    }
     /** The test of a claim. */
     public enum Kind {
         /** a's metric is lower than b's. */
@@ -51,7 +98,9 @@ public record Claim(String text, Kind kind, String a, String b, Metric metric, d
         /** The interpolation barrier: the largest excess over λ ∈ [0, 1] of the path's test loss over the straight line between its ends, in nats. */
         MERGE_BARRIER,
         /** Wall-clock seconds per optimizer step. */
-        SECONDS_PER_STEP
+        SECONDS_PER_STEP,
+        /** One of the experiment's own per-seed measurements, named by the claim's {@code measure} key. */
+        MEASURED
     }
 
     /** The outcome of a claim's test. */
@@ -84,7 +133,7 @@ public record Claim(String text, Kind kind, String a, String b, Metric metric, d
      * @return a copy with {@code control} set
      */
     public Claim asControl() {
-        return new Claim(text, kind, a, b, metric, margin, relative, true);
+        return new Claim(text, kind, a, b, metric, margin, relative, true, measure, unit);
     }
 
     /**

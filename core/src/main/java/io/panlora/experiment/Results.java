@@ -10,7 +10,7 @@ import java.util.Locale;
 
 /**
  * An experiment's results: its configuration, the base model's losses, every arm's numbers, the claims' verdicts, notes
- * and figures; printed as a table and written as {@code results.json}, {@code results.md} and one SVG per figure.
+ * and figures; printed as a table and written as {@code results.json}, {@code results.md} and one SVG and one PNG per figure.
  *
  * @param experiment the experiment's name
  * @param title      a one-line description
@@ -78,6 +78,7 @@ public record Results(String experiment, String title, List<String[]> config, do
          * @return the values, by seed
          */
         public double[] values(Claim.Metric m) {
+            if (m == Claim.Metric.MEASURED) throw new IllegalArgumentException("a MEASURED metric needs its key: values(Claim)");
             return switch (m) {
                 case TEST_LOSS -> test;
                 case SHIFTED_LOSS -> shifted;
@@ -86,7 +87,24 @@ public record Results(String experiment, String title, List<String[]> config, do
                 case PRUNE_DEGRADATION -> extra.getOrDefault(Runner.DEGRADATION, new double[test.length]);
                 case MERGED_LOSS -> extra.getOrDefault(Runner.MERGED, new double[test.length]);
                 case MERGE_BARRIER -> extra.getOrDefault(Runner.BARRIER, new double[test.length]);
+                case MEASURED -> throw new AssertionError();
             };
+        }
+
+        /**
+         * The values a claim compares, per seed.
+         *
+         * @param c the claim
+         * @return its metric's values, or for {@link Claim.Metric#MEASURED} the probe's measurement (NaN per seed when the
+         *         arm has none)
+         */
+        public double[] values(Claim c) {
+            if (c.metric() != Claim.Metric.MEASURED) return values(c.metric());
+            double[] v = extra.get(c.measure());
+            if (v != null) return v;
+            double[] nan = new double[test.length];
+            java.util.Arrays.fill(nan, Double.NaN);
+            return nan;
         }
     }
 
@@ -118,6 +136,7 @@ public record Results(String experiment, String title, List<String[]> config, do
                 case MERGED_LOSS -> " nats (merged)";
                 case MERGE_BARRIER -> " nats (barrier)";
                 case TEST_LOSS -> " nats";
+                case MEASURED -> " " + claim.unit();
             };
             return String.format(Locale.ROOT, "%s%s — %s: %s − %s = %+.4f [%+.4f, %+.4f]%s (n=%d); rule: %s", claim.control() ? "[control] " : "",
                     v, claim.text(), claim.a(), claim.b(), diff.mean(), diff.lo(), diff.hi(), unit, diff.n(), claim.rule());
@@ -127,11 +146,27 @@ public record Results(String experiment, String title, List<String[]> config, do
     /**
      * A figure.
      *
-     * @param file  its file name ({@code .svg})
+     * @param file  its file name ({@code .svg}); {@link Results#write} also writes its PNG rendering ({@link #png()})
      * @param title its title
      * @param svg   the SVG document
      */
-    public record Figure(String file, String title, String svg) {}
+    public record Figure(String file, String title, String svg) {
+        /**
+         * Checks the file name.
+         *
+         * @throws IllegalArgumentException if it does not end in {@code .svg}
+         */
+        public Figure {
+            if (!file.endsWith(".svg")) throw new IllegalArgumentException("a figure's file ends in .svg: " + file);
+        }
+
+        /**
+         * The PNG rendering's file name: the SVG file's with {@code .png}.
+         *
+         * @return e.g. {@code test-loss.png}
+         */
+        public String png() { return file.substring(0, file.length() - 4) + ".png"; }
+    }
 
     /**
      * Tests claims against arms' results.
@@ -145,8 +180,8 @@ public record Results(String experiment, String title, List<String[]> config, do
         List<ClaimResult> out = new ArrayList<>();
         for (Claim c : claims) {
             ArmResult a = find(arms, c.a()), b = find(arms, c.b());
-            Stats.Interval d = Stats.paired(a.values(c.metric()), b.values(c.metric()));
-            double bMean = Stats.mean(Stats.finite(b.values(c.metric())));
+            Stats.Interval d = Stats.paired(a.values(c), b.values(c));
+            double bMean = Stats.mean(Stats.finite(b.values(c)));
             out.add(new ClaimResult(c, d, bMean, c.judge(d, bMean)));
         }
         return out;
@@ -196,6 +231,25 @@ public record Results(String experiment, String title, List<String[]> config, do
         return b.toString();
     }
 
+    /** The probes' measurements as a Markdown table: one row per key, one column per arm; empty when there are none. */
+    private String measurements() {
+        java.util.LinkedHashSet<String> keys = new java.util.LinkedHashSet<>();
+        for (ArmResult a : arms) keys.addAll(a.extra().keySet());
+        if (keys.isEmpty()) return "";
+        StringBuilder b = new StringBuilder("| measurement |");
+        for (ArmResult a : arms) b.append(' ').append(a.name()).append(" |");
+        b.append("\n|---|").append("---|".repeat(arms.size())).append('\n');
+        for (String k : keys) {
+            b.append("| ").append(k).append(" |");
+            for (ArmResult a : arms) {
+                double[] v = a.extra().get(k);
+                b.append(v == null ? " |" : String.format(Locale.ROOT, " %.4f ± %.4f |", Stats.mean(Stats.finite(v)), Stats.sd(Stats.finite(v))));
+            }
+            b.append('\n');
+        }
+        return b.toString();
+    }
+
     /**
      * The Markdown report.
      *
@@ -204,14 +258,17 @@ public record Results(String experiment, String title, List<String[]> config, do
     public String markdown() {
         StringBuilder b = new StringBuilder("# Experiment " + experiment + "\n\n" + title + "\n\n## Configuration\n\n");
         for (String[] kv : config) b.append("- ").append(kv[0]).append(": ").append(kv[1]).append('\n');
-        b.append("\n## Results\n\n").append(table()).append("\n## Claims\n\n");
+        b.append("\n## Results\n\n").append(table());
+        String meas = measurements();
+        if (!meas.isEmpty()) b.append("\n## Measurements (mean ± SD over the seeds)\n\n").append(meas);
+        b.append("\n## Claims\n\n");
         for (ClaimResult c : claims) b.append("- ").append(c.line()).append('\n');
         if (!notes.isEmpty()) {
             b.append("\n## Notes\n\n");
             for (String n : notes) b.append("- ").append(n).append('\n');
         }
         b.append("\n## Figures\n\n");
-        for (Figure f : figures) b.append("![").append(f.title()).append("](").append(f.file()).append(")\n\n");
+        for (Figure f : figures) b.append("![").append(f.title()).append("](").append(f.png()).append(") (also [SVG](").append(f.file()).append("))\n\n");
         b.append("## Learning-rate selection (validation loss, selection seed)\n\n| arm | rate: validation loss |\n|---|---|\n");
         for (ArmResult a : arms) {
             b.append("| ").append(a.name()).append(" |");
@@ -249,7 +306,8 @@ public record Results(String experiment, String title, List<String[]> config, do
         for (int i = 0; i < claims.size(); i++) {
             ClaimResult c = claims.get(i);
             b.append(i == 0 ? "\n" : ",\n").append("    {\"text\": ").append(q(c.claim().text())).append(", \"kind\": ").append(q(c.claim().kind().name()))
-                    .append(", \"metric\": ").append(q(c.claim().metric().name())).append(", \"a\": ").append(q(c.claim().a()))
+                    .append(", \"metric\": ").append(q(c.claim().metric().name()))
+                    .append(c.claim().measure() == null ? "" : ", \"measure\": " + q(c.claim().measure())).append(", \"a\": ").append(q(c.claim().a()))
                     .append(", \"b\": ").append(q(c.claim().b())).append(", \"margin\": ").append(num(c.claim().margin()))
                     .append(", \"margin_relative\": ").append(c.claim().relative()).append(", \"control\": ").append(c.claim().control())
                     .append(", \"n\": ").append(c.diff().n()).append(", \"diff_mean\": ").append(num(c.diff().mean()))
@@ -260,7 +318,7 @@ public record Results(String experiment, String title, List<String[]> config, do
         b.append("\n  ],\n  \"notes\": [");
         for (int i = 0; i < notes.size(); i++) b.append(i == 0 ? "" : ", ").append(q(notes.get(i)));
         b.append("],\n  \"figures\": [");
-        for (int i = 0; i < figures.size(); i++) b.append(i == 0 ? "" : ", ").append(q(figures.get(i).file()));
+        for (int i = 0; i < figures.size(); i++) b.append(i == 0 ? "" : ", ").append(q(figures.get(i).file())).append(", ").append(q(figures.get(i).png()));
         return b.append("]\n}\n").toString();
     }
 
@@ -276,7 +334,17 @@ public record Results(String experiment, String title, List<String[]> config, do
         List<Path> out = new ArrayList<>();
         out.add(Files.writeString(dir.resolve("results.json"), json()));
         out.add(Files.writeString(dir.resolve("results.md"), markdown()));
-        for (Figure f : figures) out.add(Files.writeString(dir.resolve(f.file()), f.svg()));
+        String pngProblem = null;
+        for (Figure f : figures) {
+            out.add(Files.writeString(dir.resolve(f.file()), f.svg()));
+            if (pngProblem != null) continue;
+            try {
+                out.add(Files.write(dir.resolve(f.png()), Png.render(f.svg())));
+            } catch (IllegalStateException e) {
+                pngProblem = e.getMessage();
+                System.err.println("warning: the PNG figures are not written (" + pngProblem + "); the SVG files are");
+            }
+        }
         return out;
     }
 

@@ -79,16 +79,16 @@ public final class AdapterPrune {
      * @param set          the adapter set; the slots of the removed layers are disabled (training off too)
      * @param val          validation batches
      * @param k            how many layers to remove, 0 .. n_layer
-     * @param permutations Monte-Carlo permutations, ≥ 1
+     * @param permutations Monte-Carlo permutations, ≥ 1; 0 for exact values ({@link Shapley#exact}, 2^n_layer evaluations)
      * @param seed         the seed of the permutations
      * @return the removed layers' indices, lowest Shapley value first (length k)
      * @throws IllegalArgumentException if {@code k} is outside 0 .. n_layer, {@code val} is empty or
-     *                                  {@code permutations} is below 1
+     *                                  {@code permutations} is below 0
      */
     public static int[] layers(LlamaModel m, LoraSet set, List<BatchSource.Batch> val, int k, int permutations, long seed) {
         int layers = (int) m.config().nLayer();
         if (k < 0 || k > layers) throw new IllegalArgumentException("k must be in 0.." + layers + ", got " + k);
-        Shapley.Values v = Shapley.estimate(m, set, val, permutations, seed);
+        Shapley.Values v = permutations == 0 ? Shapley.exact(m, set, val) : Shapley.estimate(m, set, val, permutations, seed);
         Integer[] order = new Integer[layers];
         for (int l = 0; l < layers; l++) order[l] = l;
         Arrays.sort(order, (x, y) -> Double.compare(v.mean()[x], v.mean()[y]));

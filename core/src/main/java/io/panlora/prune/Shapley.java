@@ -20,7 +20,7 @@ public final class Shapley {
      * @param mean         per layer, the mean drop in validation loss (nats per target token) when the layer's adapters
      *                     are enabled; positive means the layer helps
      * @param stderr       per layer, the standard error of that mean over the permutations (0 with one permutation)
-     * @param permutations the number of permutations sampled
+     * @param permutations the number of permutations sampled; 0 for exact values ({@link #exact})
      * @param lossNone     the validation loss with every layer's adapters disabled, in nats per token
      * @param lossAll      the validation loss with every layer's adapters enabled, in nats per token
      */
@@ -80,6 +80,54 @@ public final class Shapley {
         return new Values(mean, se, permutations, lossNone, lossAll);
     }
 
+    /** The most layers {@link #exact} accepts: 2^16 coalitions. */
+    public static final int EXACT_MAX_LAYERS = 16;
+
+    /**
+     * The layers' exact Shapley values: the validation loss of every coalition (2^n_layer evaluations of {@code val}),
+     * then for each layer i the weighted mean over coalitions S without i of v(S ∪ {i}) − v(S), weights
+     * |S|!·(n − |S| − 1)!/n!, where v is the drop in loss from the no-adapter loss. The values sum to lossNone − lossAll
+     * exactly (efficiency). Layer masks are restored afterwards, also on failure; {@code stderr} is all zeros and
+     * {@code permutations} is 0 (exact).
+     *
+     * @param model the model {@code set} is attached to
+     * @param set   the adapter set whose layers are valued
+     * @param val   validation batches (at least one)
+     * @return the per-layer values and the losses with no and with all adapters
+     * @throws IllegalArgumentException if {@code val} is empty or the model has more than {@link #EXACT_MAX_LAYERS} layers
+     */
+    public static Values exact(LlamaModel model, LoraSet set, List<BatchSource.Batch> val) {
+        if (val.isEmpty()) throw new IllegalArgumentException("Shapley values need validation data");
+        int L = (int) model.config().nLayer();
+        if (L > EXACT_MAX_LAYERS)
+            throw new IllegalArgumentException("exact Shapley values evaluate 2^" + L + " coalitions; at most " + EXACT_MAX_LAYERS
+                    + " layers (use Monte-Carlo permutations)");
+        boolean[] saved = new boolean[L];
+        for (int l = 0; l < L; l++) saved[l] = set.layerEnabled(l);
+        double[] loss = new double[1 << L];
+        try {
+            for (int mask = 0; mask < loss.length; mask++) {
+                for (int l = 0; l < L; l++) set.setLayerEnabled(l, (mask >> l & 1) != 0);
+                loss[mask] = Trainer.evaluate(model, val);
+            }
+        } finally {
+            for (int l = 0; l < L; l++) set.setLayerEnabled(l, saved[l]);
+        }
+        double[] w = new double[L]; // w[k] = k!(L-k-1)!/L!
+        for (int k = 0; k < L; k++) {
+            double x = 1.0 / L;
+            for (int j = 1; j <= k; j++) x *= (double) j / (L - j); // k!(L-1-k)!/L! = (1/L)·C(L-1, k)^-1
+            w[k] = x;
+        }
+        double[] mean = new double[L];
+        for (int i = 0; i < L; i++)
+            for (int mask = 0; mask < loss.length; mask++) {
+                if ((mask >> i & 1) != 0) continue;
+                mean[i] += w[Integer.bitCount(mask)] * (loss[mask] - loss[mask | 1 << i]);
+            }
+        return new Values(mean, new double[L], 0, loss[0], loss[loss.length - 1]);
+    }
+
     /**
      * A table for the console: a heading with the two losses, then one line per layer with its value ± standard error.
      * Numbers are formatted in the default locale.
@@ -88,8 +136,9 @@ public final class Shapley {
      * @return the table, starting and ending with a line separator
      */
     public static String format(Values v) {
-        StringBuilder b = new StringBuilder(String.format("%nShapley values of the layers' adapters (%d permutations; validation loss %.4f with none, %.4f with all):%n",
-                v.permutations(), v.lossNone(), v.lossAll()));
+        String how = v.permutations() == 0 ? "exact, all " + (1L << v.mean().length) + " coalitions" : v.permutations() + " permutations";
+        StringBuilder b = new StringBuilder(String.format("%nShapley values of the layers' adapters (%s; validation loss %.4f with none, %.4f with all):%n",
+                how, v.lossNone(), v.lossAll()));
         for (int l = 0; l < v.mean().length; l++) b.append(String.format("  layer %2d: %+.5f ± %.5f%n", l, v.mean()[l], v.stderr()[l]));
         return b.toString();
     }

@@ -28,7 +28,7 @@ class ExperimentQuickTest {
         }
         String text = buf.toString(StandardCharsets.UTF_8);
         System.out.println(text);
-        for (String f : new String[] {"results.json", "results.md", "test-loss.svg", "claims.svg"})
+        for (String f : new String[] {"results.json", "results.md", "test-loss.svg", "claims.svg", "test-loss.png", "claims.png"})
             assertTrue(Files.size(dir.resolve(f)) > 0, f);
         assertTrue(text.contains("at this scale"), text);
         for (Results.ArmResult a : r.arms()) {
@@ -63,7 +63,15 @@ class ExperimentQuickTest {
         for (Results.ArmResult a : r.arms()) {
             assertTrue(Double.isFinite(Stats.mean(a.values(Claim.Metric.PRUNED_LOSS))), a.name());
             assertTrue(a.extra().containsKey("lowest_shapley_pruned_k4"), a.extra().keySet().toString());
+            // exact Shapley values are efficient: they sum to the loss the whole adapter removes on validation
+            double sum = 0;
+            for (int l = 0; l < 5; l++) sum += a.extra().get("shapley_layer" + l)[0];
+            assertTrue(sum > 0, "the adapters lower the validation loss: " + sum);
+            assertTrue(Double.isFinite(a.extra().get("magnitude50_cost")[0]), a.name());
+            assertTrue(Double.isFinite(a.extra().get("shapley_cv")[0]), a.name());
         }
+        assertTrue(Files.size(dir.resolve("shapley.png")) > 0);
+        assertTrue(Files.readString(dir.resolve("results.md")).contains("| magnitude50_cost |"));
     }
 
     @Test

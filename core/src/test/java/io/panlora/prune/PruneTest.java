@@ -87,4 +87,28 @@ class PruneTest {
             assertTrue(removed[0] != removed[1]);
         }
     }
+
+    @Test
+    void exactShapleyValuesAreEfficientAgreeWithManyPermutationsAndRestoreTheMasks() {
+        Arena arena = Arena.ofShared();
+        try (LlamaModel m = LlamaModel.fromWeights(C, ModelInit.randomWeights(C, GgmlType.F32, 2, false, arena), arena);
+             LoraSet set = new LoraSet(m)) {
+            randomSlots(set, 4);
+            set.attach();
+            SplittableRandom r = new SplittableRandom(5);
+            int[][] tok = new int[2][8], tgt = new int[2][8];
+            for (int s = 0; s < 2; s++) for (int t = 0; t < 8; t++) { tok[s][t] = r.nextInt(40); tgt[s][t] = r.nextInt(40); }
+            List<BatchSource.Batch> val = List.of(new BatchSource.Batch(tok, tgt));
+            set.setLayerEnabled(1, false);
+            Shapley.Values ex = Shapley.exact(m, set, val);
+            assertTrue(!set.layerEnabled(1) && set.layerEnabled(0) && set.layerEnabled(2), "masks restored");
+            assertEquals(0, ex.permutations());
+            double sum = 0;
+            for (double v : ex.mean()) sum += v;
+            assertEquals(ex.lossNone() - ex.lossAll(), sum, 1e-9, "efficiency: the values sum to what the whole adapter removes");
+            // with 3 layers there are only 3! = 6 orders: enough permutations average them all out to the exact values
+            Shapley.Values mc = Shapley.estimate(m, set, val, 600, 7);
+            for (int l = 0; l < 3; l++) assertEquals(ex.mean()[l], mc.mean()[l], 4 * mc.stderr()[l] + 1e-6, "layer " + l);
+        }
+    }
 }
