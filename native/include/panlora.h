@@ -73,6 +73,22 @@ int32_t pl_set_num_threads(int32_t n);
 /* The number of CPU threads the engine uses. */
 int32_t pl_get_num_threads(void);
 
+/* Precision of the frozen base weights' products on the CPU (pl_set_matmul): F32 (the default and the reference), BF16
+   (weights and activations rounded to BF16 — round to nearest even — summed in F32 with AVX512-BF16; only on CPUs that
+   have it) or AUTO (BF16 where the CPU has AVX512-BF16, else F32). It applies to the base weights' linear layers with more
+   than 4 tokens (prompt processing, NLL, training: forward and input gradient, the output projection included); LoRA
+   factors, dense deltas, weight gradients, attention and the optimizer stay F32, and so does decoding (up to 4 tokens). */
+#define PL_MATMUL_F32 0
+#define PL_MATMUL_BF16 1
+#define PL_MATMUL_AUTO 2
+/* Sets the process-wide matmul precision (one of PL_MATMUL_*); PL_MATMUL_BF16 fails (PL_ERR_UNSUPPORTED) on a CPU without
+   AVX512-BF16. Takes effect from the next compute call. */
+int32_t pl_set_matmul(int32_t mode);
+/* The precision in effect (PL_MATMUL_F32 or PL_MATMUL_BF16: AUTO resolved) into *mode. */
+int32_t pl_get_matmul(int32_t *mode);
+/* 1 if this CPU can run the BF16 matmul path (AVX512-BF16 with AVX512-BW and -VL), else 0. */
+int32_t pl_cpu_has_bf16(void);
+
 /* ---- types and codecs ---- */
 
 /* Elements per block and bytes per block of a type; fails for an unknown type id. */

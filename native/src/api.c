@@ -57,6 +57,15 @@ int pl_cpu_has_avx512(void) {
 #endif
 }
 
+int pl_cpu_has_avx512bf16(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
+
 /* ---- the CUDA backend, loaded once on first use ---- */
 
 static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
@@ -158,9 +167,9 @@ static void info_build(void) {
     static const char *const cuda_state[3] = {", cuda (not probed yet)", ", cuda", ", cuda unavailable"};
     const char *blas = pl_openblas_describe(); /* loads OpenBLAS here when PANLORA_GEMM=openblas asks for it */
     for (int i = 0; i < 3; i++)
-        snprintf(info_text[i], sizeof info_text[i], "panlora api %d; backends: cpu%s; cpu: avx2=%s avx512=%s; blas=%s",
+        snprintf(info_text[i], sizeof info_text[i], "panlora api %d; backends: cpu%s; cpu: avx2=%s avx512=%s avx512bf16=%s; blas=%s",
                  PL_API_VERSION, cuda_state[i], pl_cpu_has_avx2() ? "yes" : "no", pl_cpu_has_avx512() ? "yes" : "no",
-                 blas);
+                 pl_cpu_has_avx512bf16() ? "yes" : "no", blas);
 }
 
 PL_EXPORT const char *pl_build_info(void) {

@@ -9,7 +9,7 @@
 int32_t block_linear_forward(const pl_model *m, int64_t l, int32_t which, int32_t bias, const float *x, int64_t n,
                              float *y, block_acts *acts) {
     const pl_weight_ref *w = &m->layers[l].w[which];
-    PL_TRY(pl_linear_forward(w->type, w->data, w->ne0, w->ne1, x, n, y, 0));
+    PL_TRY(pl_base_linear_forward(w->type, w->data, w->ne0, w->ne1, x, n, y, 0));
     if (m->layers[l].delta[which]) /* y += x Δᵀ */
         PL_TRY(pl_linear_forward(PL_TYPE_F32, m->layers[l].delta[which], w->ne0, w->ne1, x, n, y, 1));
     if (bias >= 0 && m->layers[l].w[bias].data) {
@@ -32,7 +32,7 @@ int32_t block_linear_forward(const pl_model *m, int64_t l, int32_t which, int32_
 int32_t block_linear_backward(const pl_model *m, int64_t l, int32_t which, const float *x, const float *dy, int64_t n,
                               float *dx, int accumulate, float *dw, float *const *slot_u, float *du_tmp) {
     const pl_weight_ref *w = &m->layers[l].w[which];
-    if (dx) PL_TRY(pl_linear_backward_input(w->type, w->data, w->ne0, w->ne1, dy, n, dx, accumulate));
+    if (dx) PL_TRY(pl_base_linear_backward_input(w->type, w->data, w->ne0, w->ne1, dy, n, dx, accumulate));
     if (dx && m->layers[l].delta[which]) /* dx += dy Δ */
         PL_TRY(pl_linear_backward_input(PL_TYPE_F32, m->layers[l].delta[which], w->ne0, w->ne1, dy, n, dx, 1));
     if (dw) PL_TRY(pl_sgemm(1, 0, w->ne1, w->ne0, n, 1.0f, dy, w->ne1, x, w->ne0, 1.0f, dw, w->ne0));

@@ -66,5 +66,6 @@ int pl_threads_enter(const pl_model *m);
 /* CPU features detected at run time. */
 int pl_cpu_has_avx2(void);   /* AVX2 and FMA */
 int pl_cpu_has_avx512(void); /* AVX-512 F */
+int pl_cpu_has_avx512bf16(void); /* AVX512-BF16 with AVX512-BW and -VL: the BF16 matmul path */
 
 #endif

@@ -41,7 +41,7 @@ static int32_t head_forward(const pl_model *m, const float *x, int64_t nr, float
     const pl_model_params *p = &m->p;
     rmsnorm_forward(xn, NULL, x, m->global[PL_W_OUTPUT_NORM].data, nr, p->n_embd, p->norm_eps);
     const pl_weight_ref *w = pl_model_output_weight(m);
-    return pl_linear_forward(w->type, w->data, p->n_embd, p->n_vocab, xn, nr, logits, 0);
+    return pl_base_linear_forward(w->type, w->data, p->n_embd, p->n_vocab, xn, nr, logits, 0);
 }
 
 static int32_t check_tokens(const pl_model *m, const int32_t *tokens, int64_t n, const char *fn) {

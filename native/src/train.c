@@ -296,10 +296,10 @@ static int32_t trainer_accumulate_impl(pl_trainer *t, const int32_t *tokens, con
     float nll[256];
     for (int64_t r = 0; r < N; r += t->chunk) {
         const int64_t nr = N - r < t->chunk ? N - r : t->chunk;
-        PL_TRY(pl_linear_forward(wo->type, wo->data, D, V, t->xf_n + r * D, nr, t->logits, 0));
+        PL_TRY(pl_base_linear_forward(wo->type, wo->data, D, V, t->xf_n + r * D, nr, t->logits, 0));
         cross_entropy_fused(nll, t->logits, targets + r, nr, V, grad_scale); /* logits become dlogits */
         for (int64_t i = 0; i < nr; i++) loss += nll[i];
-        PL_TRY(pl_linear_backward_input(wo->type, wo->data, D, V, t->logits, nr, t->dxn + r * D, 0));
+        PL_TRY(pl_base_linear_backward_input(wo->type, wo->data, D, V, t->logits, nr, t->dxn + r * D, 0));
         if (dw_out) PL_TRY(pl_sgemm(1, 0, V, D, nr, 1.0f, t->logits, V, t->xf_n + r * D, D, 1.0f, dw_out, D));
     }
     if (!(loss - loss == 0.0))

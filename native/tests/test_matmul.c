@@ -2,7 +2,8 @@
    ragged sizes, alpha/beta, padded strides, K = 0, beta = 0 over NaN garbage), pl_linear_forward /
    pl_linear_backward_input over weights of every quantizable type (decode and GEMM paths, chunking,
    accumulate) against double-precision loops over the dequantized weights, bit-identical repeat runs,
-   and argument checks of pl_matmul / pl_matmul_t / pl_bench_sgemm.
+   and argument checks of pl_matmul / pl_matmul_t / pl_bench_sgemm; the BF16 path (pl_bgemm and the base-weight
+   linears under pl_set_matmul) against double loops over BF16-rounded inputs, where the CPU has AVX512-BF16.
    Prints "matmul: N passed, M failed"; exits non-zero on any failure. */
 #include <math.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include "common.h"
 #include "ops/matmul.h"
 #include "ops/sgemm.h"
+#include "ops/bgemm.h"
 #include "panlora.h"
 #include "quant/quant.h"
 
@@ -406,6 +408,214 @@ static void test_api_errors(void) {
     check(pl_bench_sgemm(64, 1, NULL) == PL_ERR_INVALID_ARGUMENT, "pl_bench_sgemm rejects a null gflops");
 }
 
+/* ---- BF16 ---- */
+
+/* One pl_bgemm against a double loop over the BF16-rounded operands (tolerance as gemm_case), and against the
+   unrounded F32 product within the BF16 rounding bound 2^-7 mag. Returns 1 if all match. */
+static int bgemm_case(rng_t *r, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, int64_t pad) {
+    const int64_t a_rows = ta ? K : M, a_cols = ta ? M : K;
+    const int64_t b_rows = tb ? N : K, b_cols = tb ? K : N;
+    const int64_t lda = a_cols + pad, ldb = b_cols + pad, ldc = N + pad;
+    float *A = xmalloc(sizeof(float) * (size_t)(a_rows * lda + 1));
+    float *B = xmalloc(sizeof(float) * (size_t)(b_rows * ldb + 1));
+    float *C = xmalloc(sizeof(float) * (size_t)(M * ldc));
+    float *C0 = xmalloc(sizeof(float) * (size_t)(M * ldc));
+    fill(r, A, a_rows * lda);
+    fill(r, B, b_rows * ldb);
+    fill(r, C0, M * ldc);
+    if (beta == 0.0f)
+        for (int64_t i = 0; i < M; i++) fill_nan(C0 + i * ldc, N);
+    memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
+    const int32_t rc = pl_bgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    int ok = rc == PL_OK;
+    double worst = 0;
+    for (int64_t i = 0; i < M && ok; i++)
+        for (int64_t j = 0; j < ldc; j++) {
+            const float got = C[i * ldc + j];
+            if (j >= N) {
+                if (memcmp(&got, &C0[i * ldc + j], sizeof got) != 0) ok = 0;
+                continue;
+            }
+            double ref = 0, ref32 = 0, mag = 0;
+            for (int64_t k = 0; k < K; k++) {
+                const float a = op_at(A, lda, ta, i, k), b = op_at(B, ldb, tb, k, j);
+                ref += (double)pl_bf16_round(a) * (double)pl_bf16_round(b);
+                ref32 += (double)a * (double)b;
+                mag += fabs((double)a * (double)b);
+            }
+            ref *= alpha;
+            ref32 *= alpha;
+            mag *= fabs(alpha);
+            if (beta != 0.0f) {
+                ref += (double)beta * C0[i * ldc + j];
+                ref32 += (double)beta * C0[i * ldc + j];
+                mag += fabs((double)beta * C0[i * ldc + j]);
+            }
+            const double err = fabs((double)got - ref), tol = 1e-5 * sqrt((double)K + 1) * mag + 1e-30;
+            if (!(err <= tol)) ok = 0;
+            if (!(fabs((double)got - ref32) <= 0.0079 * mag + 1e-30)) ok = 0; /* 2 * 2^-8: both operands rounded */
+            if (err / (mag + 1e-30) > worst) worst = err / (mag + 1e-30);
+        }
+    if (!ok)
+        printf("  bgemm ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pad=%lld: rc=%d worst rel %.3g\n", ta, tb,
+               (long long)M, (long long)N, (long long)K, alpha, beta, (long long)pad, rc, worst);
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
+    return ok;
+}
+
+/* pl_bgemm over ragged and panel-sized shapes, every transpose combination, alpha/beta, padding; bit-identical for
+   1 thread and the test count; the base-weight linears under pl_set_matmul(BF16) against BF16-rounded references. */
+static void test_bf16(void) {
+    int32_t mode = -1;
+    CHECKF(pl_set_matmul(7) == PL_ERR_INVALID_ARGUMENT && strstr(pl_last_error(), "pl_set_matmul") != NULL,
+           "pl_set_matmul rejects mode 7 (\"%s\")", pl_last_error());
+    CHECKF(pl_set_matmul(PL_MATMUL_AUTO) == PL_OK && pl_get_matmul(&mode) == PL_OK &&
+               mode == (pl_cpu_has_bf16() ? PL_MATMUL_BF16 : PL_MATMUL_F32),
+           "PL_MATMUL_AUTO resolves to %s on this CPU", pl_cpu_has_bf16() ? "BF16" : "F32");
+    check(pl_get_matmul(NULL) == PL_ERR_INVALID_ARGUMENT, "pl_get_matmul rejects NULL");
+    CHECKF(pl_bf16_round(1.0f + 1.0f / 512) == 1.0f && pl_bf16_round(1.0f + 3.0f / 512) == 1.0f + 4.0f / 512 &&
+               pl_bf16_round(-2.0f) == -2.0f && isnan(pl_bf16_round(NAN)) && isinf(pl_bf16_round(INFINITY)),
+           "BF16 rounding: nearest, ties to even, NaN and infinity kept");
+    if (!pl_cpu_has_bf16()) {
+        CHECKF(pl_set_matmul(PL_MATMUL_BF16) == PL_ERR_UNSUPPORTED && strstr(pl_last_error(), "AVX512-BF16") != NULL,
+               "pl_set_matmul(BF16) on a CPU without AVX512-BF16 fails clearly (\"%s\")", pl_last_error());
+        printf("  (this CPU has no AVX512-BF16: the BF16 kernels were not run)\n");
+        pl_set_matmul(PL_MATMUL_F32);
+        return;
+    }
+    rng_t r = {99};
+    static const int64_t sizes[][3] = {{1, 1, 1}, {6, 32, 2}, {7, 33, 3}, {13, 70, 17}, {5, 31, 300}, {37, 64, 513},
+                                       {150, 290, 256}, {64, 96, 1040}, {2, 300, 64}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                const int64_t M = sizes[i][0], N = sizes[i][1], K = sizes[i][2];
+                CHECKF(bgemm_case(&r, ta, tb, M, N, K, 1.0f, 0.0f, 0) && bgemm_case(&r, ta, tb, M, N, K, 0.5f, 1.0f, 3) &&
+                           bgemm_case(&r, ta, tb, M, N, K, -2.0f, 0.25f, 1),
+                       "bgemm ta=%d tb=%d %lldx%lldx%lld (alpha/beta, padding)", ta, tb, (long long)M, (long long)N, (long long)K);
+            }
+    /* the same bits for 1 thread and the test count */
+    {
+        const int64_t M = 301, N = 517, K = 700;
+        float *A = xmalloc(sizeof(float) * (size_t)(M * K)), *B = xmalloc(sizeof(float) * (size_t)(N * K));
+        float *C1 = xmalloc(sizeof(float) * (size_t)(M * N)), *C2 = xmalloc(sizeof(float) * (size_t)(M * N));
+        fill(&r, A, M * K);
+        fill(&r, B, N * K);
+        pl_set_num_threads(1);
+        const int32_t rc1 = pl_bgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C1, N);
+        pl_set_num_threads(test_threads > 1 ? test_threads : 3);
+        const int32_t rc2 = pl_bgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C2, N);
+        pl_set_num_threads(test_threads);
+        CHECKF(rc1 == PL_OK && rc2 == PL_OK && memcmp(C1, C2, sizeof(float) * (size_t)(M * N)) == 0,
+               "bgemm %lldx%lldx%lld gives the same bits on 1 and %d threads", (long long)M, (long long)N, (long long)K,
+               test_threads > 1 ? test_threads : 3);
+        free(A);
+        free(B);
+        free(C1);
+        free(C2);
+    }
+    /* base-weight linears: BF16 above 4 tokens (against BF16-rounded references), the F32 row paths up to 4 */
+    static const int32_t types[] = {PL_TYPE_F32, PL_TYPE_F16, PL_TYPE_BF16, PL_TYPE_Q8_0, PL_TYPE_Q4_K, PL_TYPE_Q6_K};
+    static const int64_t toks[] = {3, 5, 37};
+    CHECKF(pl_set_matmul(PL_MATMUL_BF16) == PL_OK, "pl_set_matmul(BF16) on an AVX512-BF16 CPU");
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+        for (size_t nt = 0; nt < sizeof toks / sizeof toks[0]; nt++) {
+            const int32_t wtype = types[ti];
+            const int64_t in = 512, out = 67, n = toks[nt];
+            float *wf = xmalloc(sizeof(float) * (size_t)(in * out));
+            int64_t wb = 0;
+            void *w = make_weight(&r, wtype, in, out, wf, &wb);
+            float *x = xmalloc(sizeof(float) * (size_t)(n * in)), *dy = xmalloc(sizeof(float) * (size_t)(n * out));
+            float *y = xmalloc(sizeof(float) * (size_t)(n * out)), *yf = xmalloc(sizeof(float) * (size_t)(n * out));
+            float *dx = xmalloc(sizeof(float) * (size_t)(n * in)), *dxf = xmalloc(sizeof(float) * (size_t)(n * in));
+            fill(&r, x, n * in);
+            fill(&r, dy, n * out);
+            int ok = pl_base_linear_forward(wtype, w, in, out, x, n, y, 0) == PL_OK &&
+                     pl_base_linear_backward_input(wtype, w, in, out, dy, n, dx, 0) == PL_OK &&
+                     pl_linear_forward(wtype, w, in, out, x, n, yf, 0) == PL_OK &&
+                     pl_linear_backward_input(wtype, w, in, out, dy, n, dxf, 0) == PL_OK;
+            if (n <= 4) {
+                ok = ok && memcmp(y, yf, sizeof(float) * (size_t)(n * out)) == 0 && memcmp(dx, dxf, sizeof(float) * (size_t)(n * in)) == 0;
+                CHECKF(ok, "base linear %s n_tok=%lld (decode rows) stays F32 under BF16", pl_type_name(wtype), (long long)n);
+            } else {
+                double worst = 0;
+                for (int64_t t = 0; t < n && ok; t++)
+                    for (int64_t o = 0; o < out; o++) {
+                        double s = 0, m = 0;
+                        for (int64_t i = 0; i < in; i++) {
+                            s += (double)pl_bf16_round(wf[o * in + i]) * pl_bf16_round(x[t * in + i]);
+                            m += fabs((double)wf[o * in + i] * x[t * in + i]);
+                        }
+                        const double e = fabs(y[t * out + o] - s);
+                        if (!(e <= 1e-5 * sqrt((double)in + 1) * m + 1e-30)) ok = 0;
+                        if (e / (m + 1e-30) > worst) worst = e / (m + 1e-30);
+                    }
+                for (int64_t t = 0; t < n && ok; t++)
+                    for (int64_t i = 0; i < in; i++) {
+                        double s = 0, m = 0;
+                        for (int64_t o = 0; o < out; o++) {
+                            s += (double)pl_bf16_round(wf[o * in + i]) * pl_bf16_round(dy[t * out + o]);
+                            m += fabs((double)wf[o * in + i] * dy[t * out + o]);
+                        }
+                        const double e = fabs(dx[t * in + i] - s);
+                        if (!(e <= 1e-5 * sqrt((double)out + 1) * m + 1e-30)) ok = 0;
+                    }
+                CHECKF(ok, "base linear %s n_tok=%lld in BF16 matches the BF16-rounded reference (worst rel %.3g)",
+                       pl_type_name(wtype), (long long)n, worst);
+            }
+            free(w);
+            free(wf);
+            free(x);
+            free(dy);
+            free(y);
+            free(yf);
+            free(dx);
+            free(dxf);
+        }
+    /* a weight larger than one dequantization chunk: several BF16 products per call, in both directions */
+    {
+        const int64_t in = 256, out = 8300, n = 9;
+        float *wf = xmalloc(sizeof(float) * (size_t)(in * out));
+        int64_t wb = 0;
+        void *w = make_weight(&r, PL_TYPE_Q4_0, in, out, wf, &wb);
+        float *x = xmalloc(sizeof(float) * (size_t)(n * in)), *dy = xmalloc(sizeof(float) * (size_t)(n * out));
+        float *y = xmalloc(sizeof(float) * (size_t)(n * out)), *dx = xmalloc(sizeof(float) * (size_t)(n * in));
+        fill(&r, x, n * in);
+        fill(&r, dy, n * out);
+        int ok = pl_base_linear_forward(PL_TYPE_Q4_0, w, in, out, x, n, y, 0) == PL_OK &&
+                 pl_base_linear_backward_input(PL_TYPE_Q4_0, w, in, out, dy, n, dx, 0) == PL_OK;
+        for (int64_t t = 0; t < n && ok; t++)
+            for (int64_t i = 0; i < in; i++) {
+                double s = 0, m = 0;
+                for (int64_t o = 0; o < out; o++) {
+                    s += (double)pl_bf16_round(wf[o * in + i]) * pl_bf16_round(dy[t * out + o]);
+                    m += fabs((double)wf[o * in + i] * dy[t * out + o]);
+                }
+                if (!(fabs(dx[t * in + i] - s) <= 1e-5 * sqrt((double)out + 1) * m + 1e-30)) ok = 0;
+            }
+        for (int64_t t = 0; t < n && ok; t++)
+            for (int64_t o = 0; o < out; o += 97) {
+                double s = 0, m = 0;
+                for (int64_t i = 0; i < in; i++) {
+                    s += (double)pl_bf16_round(wf[o * in + i]) * pl_bf16_round(x[t * in + i]);
+                    m += fabs((double)wf[o * in + i] * x[t * in + i]);
+                }
+                if (!(fabs(y[t * out + o] - s) <= 1e-5 * sqrt((double)in + 1) * m + 1e-30)) ok = 0;
+            }
+        CHECKF(ok, "base linear Q4_0 256x8300 (several chunks) in BF16, both directions");
+        free(w);
+        free(wf);
+        free(x);
+        free(dy);
+        free(y);
+        free(dx);
+    }
+    pl_set_matmul(PL_MATMUL_F32);
+}
+
 int main(void) {
     const char *env = getenv("PANLORA_TEST_THREADS"); /* default 2; other counts exercise other thread grids */
     test_threads = env && atoi(env) >= 1 ? atoi(env) : 2;
@@ -415,6 +625,7 @@ int main(void) {
     test_gemm_determinism();
     test_linear();
     test_api_errors();
+    test_bf16();
     printf("matmul: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -25,6 +25,7 @@
 #include "common.h"
 #include "ops/matmul.h"
 #include "ops/sgemm.h"
+#include "ops/bgemm.h"
 #include "quant/quant.h"
 #include "pool.h"
 #include "ops/openblas.h"
@@ -291,6 +292,99 @@ int32_t pl_linear_backward_input(int32_t wtype, const void *w, int64_t in, int64
     }
     pl_free(scratch);
     return rc;
+}
+
+/* ---- BF16 products of the base weights ---- */
+
+static _Atomic int matmul_mode = PL_MATMUL_F32;
+
+PL_EXPORT int32_t pl_set_matmul(int32_t mode) {
+    PL_REQUIRE(mode == PL_MATMUL_F32 || mode == PL_MATMUL_BF16 || mode == PL_MATMUL_AUTO,
+               "pl_set_matmul: mode must be PL_MATMUL_F32 (0), PL_MATMUL_BF16 (1) or PL_MATMUL_AUTO (2), got %d", mode);
+    if (mode == PL_MATMUL_BF16 && !pl_bgemm_available())
+        return pl_fail(PL_ERR_UNSUPPORTED, "pl_set_matmul: BF16 products need a CPU with AVX512-BF16 (this one has none); use F32 or AUTO");
+    matmul_mode = mode;
+    return pl_ok();
+}
+
+int pl_matmul_bf16(void) {
+    const int m = matmul_mode;
+    return m == PL_MATMUL_BF16 || (m == PL_MATMUL_AUTO && pl_bgemm_available());
+}
+
+PL_EXPORT int32_t pl_get_matmul(int32_t *mode) {
+    PL_REQUIRE(mode, "pl_get_matmul: mode must not be NULL");
+    *mode = pl_matmul_bf16() ? PL_MATMUL_BF16 : PL_MATMUL_F32;
+    return pl_ok();
+}
+
+PL_EXPORT int32_t pl_cpu_has_bf16(void) { pl_clear_error(); return pl_bgemm_available(); }
+
+/* Forward in BF16: F32 and F16/BF16 weights go through the same chunks of rows as quantized ones (the chunk is
+   converted while it is packed), so the packed panels stay small. */
+static int32_t linear_forward_bf16(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x, int64_t n_tok,
+                                   float *y, int accumulate) {
+    const float beta = accumulate ? 1.0f : 0.0f;
+    const int64_t row_bytes = row_bytes_of(wtype, in);
+    const int64_t rows = chunk_rows_for(in, out, 32);
+    float *scratch = NULL;
+    if (wtype != PL_TYPE_F32) {
+        scratch = pl_alloc(sizeof(float) * (size_t)(rows * in));
+        if (!scratch)
+            return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_forward: cannot allocate %lld x %lld dequantization scratch",
+                           (long long)rows, (long long)in);
+    }
+    int32_t rc = PL_OK;
+    for (int64_t o0 = 0; o0 < out && rc == PL_OK; o0 += rows) {
+        const int64_t r = out - o0 < rows ? out - o0 : rows;
+        const float *wr = (const float *)w + o0 * in;
+        if (scratch) {
+            dequant_rows(wtype, (const uint8_t *)w + o0 * row_bytes, row_bytes, in, r, scratch);
+            wr = scratch;
+        }
+        rc = pl_bgemm(0, 1, n_tok, r, in, 1.0f, x, in, wr, in, beta, y + o0, out);
+    }
+    pl_free(scratch);
+    return rc;
+}
+
+/* Input gradient in BF16, chunk by chunk of W's rows (K slices of the product). */
+static int32_t linear_backward_bf16(int32_t wtype, const void *w, int64_t in, int64_t out, const float *dy,
+                                    int64_t n_tok, float *dx, int accumulate) {
+    const float beta = accumulate ? 1.0f : 0.0f;
+    const int64_t row_bytes = row_bytes_of(wtype, in);
+    const int64_t rows = chunk_rows_for(in, out, 256);
+    float *scratch = NULL;
+    if (wtype != PL_TYPE_F32) {
+        scratch = pl_alloc(sizeof(float) * (size_t)(rows * in));
+        if (!scratch)
+            return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_backward_input: cannot allocate %lld x %lld dequantization scratch",
+                           (long long)rows, (long long)in);
+    }
+    int32_t rc = PL_OK;
+    for (int64_t o0 = 0; o0 < out && rc == PL_OK; o0 += rows) {
+        const int64_t r = out - o0 < rows ? out - o0 : rows;
+        const float *wr = (const float *)w + o0 * in;
+        if (scratch) {
+            dequant_rows(wtype, (const uint8_t *)w + o0 * row_bytes, row_bytes, in, r, scratch);
+            wr = scratch;
+        }
+        rc = pl_bgemm(0, 0, n_tok, in, r, 1.0f, dy + o0, out, wr, in, o0 == 0 ? beta : 1.0f, dx, in);
+    }
+    pl_free(scratch);
+    return rc;
+}
+
+int32_t pl_base_linear_forward(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x, int64_t n_tok,
+                               float *y, int accumulate) {
+    if (n_tok > PL_ROWS_MAX_TOK && out > 0 && pl_matmul_bf16()) return linear_forward_bf16(wtype, w, in, out, x, n_tok, y, accumulate);
+    return pl_linear_forward(wtype, w, in, out, x, n_tok, y, accumulate);
+}
+
+int32_t pl_base_linear_backward_input(int32_t wtype, const void *w, int64_t in, int64_t out, const float *dy,
+                                      int64_t n_tok, float *dx, int accumulate) {
+    if (n_tok > PL_ROWS_MAX_TOK && in > 0 && pl_matmul_bf16()) return linear_backward_bf16(wtype, w, in, out, dy, n_tok, dx, accumulate);
+    return pl_linear_backward_input(wtype, w, in, out, dy, n_tok, dx, accumulate);
 }
 
 /* ---- public API ---- */

@@ -1,7 +1,9 @@
 package io.panlora.bindings;
 
 import io.panlora.bindings.gen.panlora_h;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * The hand-written layer over the generated bindings: loads the library and turns status codes into
@@ -94,5 +96,61 @@ public final class Native {
      */
     public static int threads() {
         return panlora_h.pl_get_num_threads();
+    }
+
+    /** The precision of the frozen base weights' products on the CPU (see {@link #setMatmul}). */
+    public enum Matmul {
+        /** F32 products: the reference (the engine's default). */
+        F32,
+        /** Weights and activations rounded to BF16, products summed in F32 (AVX512-BF16 CPUs only). */
+        BF16,
+        /** BF16 where the CPU has AVX512-BF16, else F32. */
+        AUTO;
+
+        /**
+         * The mode of a name, case-insensitive.
+         *
+         * @param name {@code f32}, {@code bf16} or {@code auto}
+         * @return the mode
+         * @throws IllegalArgumentException for another name
+         */
+        public static Matmul parse(String name) {
+            for (Matmul m : values()) if (m.name().equalsIgnoreCase(name.trim())) return m;
+            throw new IllegalArgumentException("matmul precision must be f32, bf16 or auto, got '" + name + "'");
+        }
+    }
+
+    /**
+     * Sets the process-wide precision of the base weights' linear layers with more than 4 tokens (prompt processing, NLL,
+     * the training forward and input gradient, the output projection included). LoRA factors, dense deltas, weight
+     * gradients, attention, the optimizer and decoding stay F32.
+     *
+     * @param mode the precision
+     * @throws PanloraException for {@link Matmul#BF16} on a CPU without AVX512-BF16
+     */
+    public static void setMatmul(Matmul mode) {
+        check(panlora_h.pl_set_matmul(mode.ordinal()), "pl_set_matmul");
+    }
+
+    /**
+     * The precision in effect ({@link Matmul#AUTO} resolved for this CPU).
+     *
+     * @return {@link Matmul#F32} or {@link Matmul#BF16}
+     */
+    public static Matmul matmul() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = a.allocate(ValueLayout.JAVA_INT);
+            check(panlora_h.pl_get_matmul(m), "pl_get_matmul");
+            return Matmul.values()[m.get(ValueLayout.JAVA_INT, 0)];
+        }
+    }
+
+    /**
+     * Whether this CPU can run the BF16 products (AVX512-BF16 with AVX512-BW and -VL).
+     *
+     * @return true if {@link Matmul#BF16} can be set
+     */
+    public static boolean cpuHasBf16() {
+        return panlora_h.pl_cpu_has_bf16() != 0;
     }
 }

@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
 
 /**
- * Rasterizes the SVG documents {@link Svg} writes into PNG images (headless AWT), so every figure exists as both. Only
+ * Rasterizes the SVG documents {@link Svg} writes into PNG images with AWT's off-screen images (no window, no display and no system property needed), so every figure exists as both. Only
  * the subset {@link Svg} emits is understood: {@code svg} (width, height, font-size), {@code rect}, {@code circle},
  * {@code line}, {@code polyline} and {@code text} (text-anchor, font-size, {@code rotate(a x y)}), with fill, stroke,
  * stroke-width, stroke-dasharray and fill-opacity; anything else is an error, so a figure never silently loses a part.
@@ -31,7 +31,7 @@ public final class Png {
     private Png() {}
 
     private static final Pattern ELEMENT = Pattern.compile("<(svg|rect|circle|line|polyline|text)\\b([^>]*?)/?>(?:([^<]*)</text>)?|<(/svg|[a-zA-Z?!][^>]*)>");
-    private static final Pattern ATTR = Pattern.compile("([a-zA-Z-]+)='([^']*)'");
+    private static final Pattern ATTR = Pattern.compile("([a-zA-Z][a-zA-Z0-9-]*)='([^']*)'");
     private static final Pattern ROTATE = Pattern.compile("rotate\\(([-0-9.]+) ([-0-9.]+) ([-0-9.]+)\\)");
 
     /**
@@ -43,7 +43,6 @@ public final class Png {
      * @throws IllegalStateException    if the platform cannot draw (no AWT graphics or fonts); the message says why
      */
     public static byte[] render(String svg) {
-        if (System.getProperty("java.awt.headless") == null) System.setProperty("java.awt.headless", "true");
         Matcher m = ELEMENT.matcher(svg);
         BufferedImage img = null;
         Graphics2D g = null;

@@ -32,6 +32,33 @@ public class panlora_h extends panlora_h$shared {
     public static int PL_API_VERSION() {
         return PL_API_VERSION;
     }
+    private static final int PL_MATMUL_F32 = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define PL_MATMUL_F32 0
+     * }
+     */
+    public static int PL_MATMUL_F32() {
+        return PL_MATMUL_F32;
+    }
+    private static final int PL_MATMUL_BF16 = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define PL_MATMUL_BF16 1
+     * }
+     */
+    public static int PL_MATMUL_BF16() {
+        return PL_MATMUL_BF16;
+    }
+    private static final int PL_MATMUL_AUTO = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define PL_MATMUL_AUTO 2
+     * }
+     */
+    public static int PL_MATMUL_AUTO() {
+        return PL_MATMUL_AUTO;
+    }
     private static final int PL_OK = (int)0L;
     /**
      * {@snippet lang=c :
@@ -514,6 +541,184 @@ public class panlora_h extends panlora_h$shared {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("pl_get_num_threads");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pl_set_matmul {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_set_matmul").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_set_matmul(int32_t mode)
+     * }
+     */
+    public static FunctionDescriptor pl_set_matmul$descriptor() {
+        return pl_set_matmul.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_set_matmul(int32_t mode)
+     * }
+     */
+    public static MethodHandle pl_set_matmul$handle() {
+        return pl_set_matmul.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_set_matmul(int32_t mode)
+     * }
+     */
+    public static MemorySegment pl_set_matmul$address() {
+        return pl_set_matmul.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_set_matmul(int32_t mode)
+     * }
+     */
+    public static int pl_set_matmul(int mode) {
+        var mh$ = pl_set_matmul.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_set_matmul", mode);
+            }
+            return (int)mh$.invokeExact(mode);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pl_get_matmul {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_get_matmul").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_get_matmul(int32_t *mode)
+     * }
+     */
+    public static FunctionDescriptor pl_get_matmul$descriptor() {
+        return pl_get_matmul.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_get_matmul(int32_t *mode)
+     * }
+     */
+    public static MethodHandle pl_get_matmul$handle() {
+        return pl_get_matmul.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_get_matmul(int32_t *mode)
+     * }
+     */
+    public static MemorySegment pl_get_matmul$address() {
+        return pl_get_matmul.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_get_matmul(int32_t *mode)
+     * }
+     */
+    public static int pl_get_matmul(MemorySegment mode) {
+        var mh$ = pl_get_matmul.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_get_matmul", mode);
+            }
+            return (int)mh$.invokeExact(mode);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pl_cpu_has_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_cpu_has_bf16").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_cpu_has_bf16()
+     * }
+     */
+    public static FunctionDescriptor pl_cpu_has_bf16$descriptor() {
+        return pl_cpu_has_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_cpu_has_bf16()
+     * }
+     */
+    public static MethodHandle pl_cpu_has_bf16$handle() {
+        return pl_cpu_has_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_cpu_has_bf16()
+     * }
+     */
+    public static MemorySegment pl_cpu_has_bf16$address() {
+        return pl_cpu_has_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_cpu_has_bf16()
+     * }
+     */
+    public static int pl_cpu_has_bf16() {
+        var mh$ = pl_cpu_has_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_cpu_has_bf16");
             }
             return (int)mh$.invokeExact();
         } catch (Error | RuntimeException ex) {
