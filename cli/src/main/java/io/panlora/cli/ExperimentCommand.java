@@ -18,7 +18,7 @@ import picocli.CommandLine.Parameters;
                         + "cora (CoRA modes 1 and 2 × shared/principal/minor vs LoRA r and r/2, random frozen B as control), "
                         + "lorasc (LoRASC vs LoRA r and 3r, test and shifted-text loss), "
                         + "copra-prune (CopRA vs LoRA with every other layer's adapters pruned, and by lowest Shapley value), "
-                        + "copra-merge (CopRA vs LoRA: two adapters from one init on disjoint shards, interpolated)."})
+                        + "copra-merge (CopRA vs LoRA: three adapters from one init on Shakespeare, Grimm and TinyStories; interpolation barriers, 1:1:1 and 1:2 merges)."})
 final class ExperimentCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "NAME", description = "cola | cora | lorasc | copra-prune | copra-merge")
     String name;

@@ -93,9 +93,15 @@ public record Claim(String text, Kind kind, String a, String b, Metric metric, d
         PRUNED_LOSS,
         /** {@link #PRUNED_LOSS} minus the unpruned test loss, in nats: what pruning costs. */
         PRUNE_DEGRADATION,
-        /** Test loss of the average (λ = 0.5) of two adapters trained from one init on disjoint shards, in nats. */
+        /**
+         * Test loss of a merge of adapters trained from one init (A and B averaged), in nats; in {@code copra-merge} the 1:1:1
+         * merge of three corpora's adapters, averaged over the corpora's test splits.
+         */
         MERGED_LOSS,
-        /** The interpolation barrier: the largest excess over λ ∈ [0, 1] of the path's test loss over the straight line between its ends, in nats. */
+        /**
+         * The interpolation barrier: the largest excess over λ ∈ [0, 1] of the path's test loss over the straight line between its
+         * ends, in nats; in {@code copra-merge} the mean over the three pairs of corpora's adapters.
+         */
         MERGE_BARRIER,
         /** Wall-clock seconds per optimizer step. */
         SECONDS_PER_STEP,

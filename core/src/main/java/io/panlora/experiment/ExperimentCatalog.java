@@ -37,9 +37,10 @@ import java.util.Map;
  *   <li>{@code copra-prune}: CopRA against LoRA r = 4: test loss with the adapters of every other layer switched off (the
  *       paper's pruning), what that costs each, and test loss with the k lowest-Shapley layers' adapters off (Shapley
  *       values on validation) for every k;</li>
- *   <li>{@code copra-merge}: CopRA against LoRA r = 4, two adapters per seed trained from one init (the seed's) on the
- *       two halves of the training split, averaged with weight λ ∈ {0, ¼, ½, ¾, 1}: the merged (λ = ½) test loss and
- *       the interpolation barrier.</li>
+ *   <li>{@code copra-merge}: CopRA against LoRA r = 4, three adapters per seed trained from one init (the seed's) at the
+ *       same steps and learning rate on three corpora (Tiny Shakespeare, Grimm's tales, TinyStories), merged by averaging A
+ *       and B: for each pair the loss barrier along (1−λ)·X + λ·Y, λ = 0, 0.1, …, 1, and the 1:1:1 and 1:2 merges' loss
+ *       on each corpus minus that corpus's own adapter's, each on the corpora's own test splits.</li>
  * </ul>
  * Task corpus: Tiny Shakespeare, split by {@link Splits}. Each experiment prints its configuration, the per-arm table and
  * the claims' verdicts ({@link Claim} states the rule), and writes {@code results.json}, {@code results.md} and its figures
@@ -135,7 +136,7 @@ public final class ExperimentCatalog {
                 case "cora" -> CoraExperiment.cora(m, tok, o, sz, p, data, cfg, baseVal, baseTest, out);
                 case "lorasc" -> LorascExperiment.lorasc(m, tok, o, sz, p, data, cfg, baseVal, baseTest, out);
                 case "copra-prune" -> CopraPruneExperiment.copraPrune(m, o, p, data, cfg, baseVal, baseTest, out);
-                default -> CopraMergeExperiment.copraMerge(m, tok, o, sz, splits, p, cfg, baseVal, baseTest, out);
+                default -> CopraMergeExperiment.copraMerge(m, tok, o, sz, data, p, cfg, baseVal, baseTest, out);
             };
             List<Path> files = r.write(o.outDir());
             out.println();

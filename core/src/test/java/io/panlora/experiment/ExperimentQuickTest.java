@@ -9,6 +9,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -76,14 +77,30 @@ class ExperimentQuickTest {
 
     @Test
     void copraMerge() throws Exception {
-        Results r = run("copra-merge", "tinyshakespeare.txt");
+        Results r = run("copra-merge", "tinyshakespeare.txt", "grimm-pg2591.txt", "tinystories-valid-sample.txt");
         assertEquals(2, r.arms().size());
-        assertTrue(Files.size(dir.resolve("interpolation.svg")) > 0);
+        for (String f : new String[] {"interpolation.svg", "interpolation.png", "barrier.png", "merge-gaps.png"})
+            assertTrue(Files.size(dir.resolve(f)) > 0, f);
         for (Results.ArmResult a : r.arms()) {
-            assertTrue(Stats.mean(a.values(Claim.Metric.MERGE_BARRIER)) >= 0, a.name());
-            // λ = 0 is the shard-1 adapter itself: the same loss as the arm's test loss
-            assertEquals(a.test()[0], a.extra().get("path_lambda_0.00")[0], 1e-5);
+            Map<String, double[]> x = a.extra();
+            for (String pair : new String[] {"S-G", "S-T", "G-T"}) {
+                assertEquals(11, x.keySet().stream().filter(k -> k.matches("path_" + pair + "_\\d\\.\\d\\d")).count(), pair);
+                for (double b : x.get("barrier_" + pair)) assertTrue(b >= -1e-9, a.name() + " barrier " + pair + " " + b);
+            }
+            for (int s = 0; s < 2; s++) {
+                // λ = 0 of S-G is the Shakespeare adapter written back into the set: the run's own test loss
+                assertEquals(a.test()[s], x.get("own_shakespeare")[s], 0);
+                assertEquals(a.test()[s], x.get("path_S-G_0.00_shakespeare")[s], 1e-5);
+                // λ = 1 is the Grimm adapter, scored in its own set right after training
+                assertEquals(x.get("own_grimm")[s], x.get("path_S-G_1.00_grimm")[s], 1e-5);
+                assertEquals(x.get("own_tinystories")[s], x.get("path_G-T_1.00_tinystories")[s], 1e-5);
+            }
+            for (String k : new String[] {"gap111_shakespeare", "gap111_grimm", "gap111_tinystories", "gap111_mean", "gap12_mean",
+                    "gap12_S1G2_shakespeare", "gap12_G2T1_tinystories", "gap11_mean", "own_mean"})
+                for (double v : x.get(k)) assertTrue(Double.isFinite(v), a.name() + " " + k);
+            assertEquals(Stats.mean(x.get("barrier_mean")), Stats.mean(a.values(Claim.Metric.MERGE_BARRIER)), 0);
         }
+        assertEquals(4, r.claims().size());
     }
 
     @Test
