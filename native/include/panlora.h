@@ -110,6 +110,8 @@ int32_t pl_matmul_t(int32_t wtype, const void *w, int64_t w_bytes, int64_t in, i
                     const float *dy, int64_t n_tok, float *dx);
 /* Times a square F32 GEMM of size n (OpenBLAS's when PANLORA_GEMM=openblas loaded it, else ours) over reps runs; writes GFLOP/s. */
 int32_t pl_bench_sgemm(int64_t n, int32_t reps, double *gflops);
+/* The same for the BF16 products of PL_MATMUL_BF16 (AVX512-BF16; PL_ERR_UNSUPPORTED on a CPU without it). */
+int32_t pl_bench_bgemm(int64_t n, int32_t reps, double *gflops);
 
 /* ---- devices ---- */
 

@@ -470,3 +470,35 @@ PL_EXPORT int32_t pl_bench_sgemm(int64_t n, int32_t reps, double *gflops) {
     *gflops = seconds > 0 ? 2.0 * (double)n * (double)n * (double)n * (double)reps / seconds / 1e9 : 0.0;
     return pl_ok();
 }
+
+/* The BF16 GEMM rate: n x n x n products through pl_bgemm (B transposed, as the base weights are), after a warm-up. */
+PL_EXPORT int32_t pl_bench_bgemm(int64_t n, int32_t reps, double *gflops) {
+    if (!pl_bgemm_available())
+        return pl_fail(PL_ERR_UNSUPPORTED, "pl_bench_bgemm: this CPU has no AVX512-BF16");
+    PL_REQUIRE(gflops != NULL, "pl_bench_bgemm: gflops is NULL");
+    PL_REQUIRE(n >= 1 && n <= 16384, "pl_bench_bgemm: n must be in 1..16384, got %lld", (long long)n);
+    PL_REQUIRE(reps >= 1, "pl_bench_bgemm: reps must be >= 1, got %d", reps);
+    const size_t count = (size_t)(n * n);
+    float *a = pl_alloc(sizeof(float) * count), *b = pl_alloc(sizeof(float) * count), *c = pl_alloc(sizeof(float) * count);
+    if (!a || !b || !c) {
+        pl_free(a);
+        pl_free(b);
+        pl_free(c);
+        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_bench_bgemm: cannot allocate three %lld x %lld matrices", (long long)n,
+                       (long long)n);
+    }
+    for (size_t i = 0; i < count; i++) {
+        a[i] = (float)((i * 7 + 3) % 17) * 0.0625f - 0.5f;
+        b[i] = (float)((i * 5 + 1) % 13) * 0.0625f - 0.375f;
+    }
+    int32_t rc = pl_bgemm(0, 1, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    const double t0 = now_seconds();
+    for (int32_t r = 0; r < reps && rc == PL_OK; r++) rc = pl_bgemm(0, 1, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    const double seconds = now_seconds() - t0;
+    pl_free(a);
+    pl_free(b);
+    pl_free(c);
+    PL_TRY(rc);
+    *gflops = seconds > 0 ? 2.0 * (double)n * (double)n * (double)n * (double)reps / seconds / 1e9 : 0.0;
+    return pl_ok();
+}

@@ -151,6 +151,15 @@ final class BenchCommand implements Callable<Integer> {
                 System.out.printf("peak:    F32 GEMM %dx%dx%d: %.1f GFLOP/s%n", n, n, n, v);
                 best = Math.max(best, v);
             }
+            if (Native.cpuHasBf16()) {
+                for (long n : new long[] {1024, 2048}) {
+                    Native.check(panlora_h.pl_bench_bgemm(n, n >= 2048 ? 2 : 5, g), "pl_bench_bgemm");
+                    System.out.printf("peak:    BF16 GEMM %dx%dx%d (AVX512-BF16, F32 sums): %.1f GFLOP/s%n", n, n, n, g.get(ValueLayout.JAVA_DOUBLE, 0));
+                }
+            } else {
+                System.out.println("peak:    BF16 GEMM: this CPU has no AVX512-BF16");
+            }
+            System.out.println("matmul:  " + Native.matmul().name().toLowerCase(Locale.ROOT) + " (the base weights' products; --matmul f32|bf16|auto)");
         }
         return best;
     }

@@ -6,7 +6,7 @@ import io.panlora.model.LlamaModel;
 import io.panlora.model.WeightPlacement;
 import picocli.CommandLine.Option;
 
-/** Options every engine-running command takes: CPU threads and the device. */
+/** Options every engine-running command takes: CPU threads, the matmul precision and the device. */
 final class CommonOptions {
     @Option(names = {"-t", "--threads"}, description = "CPU threads (default: all cores)")
     Integer threads;
@@ -14,6 +14,12 @@ final class CommonOptions {
     @Option(names = "--device", defaultValue = "auto", paramLabel = "cpu|cuda[:N]|auto",
             description = "where the model runs: cpu, cuda (= cuda:0), cuda:N, or auto = cuda:0 when a usable GPU is present, else cpu (default: ${DEFAULT-VALUE})")
     String device;
+
+    @Option(names = "--matmul", defaultValue = "auto", paramLabel = "f32|bf16|auto",
+            description = "precision of the base weights' products on the CPU: f32 (the reference), bf16 (AVX512-BF16: weights and "
+                    + "activations rounded to BF16, sums in F32), auto = bf16 where the CPU has AVX512-BF16, else f32 (default: ${DEFAULT-VALUE}); "
+                    + "decoding, LoRA factors, gradients and the optimizer stay F32")
+    String matmul;
 
     @Option(names = "--max-memory", paramLabel = "SIZE",
             description = "refuse to start when the planned memory exceeds SIZE (e.g. 8G, 512M; default: MemAvailable of /proc/meminfo)")
@@ -34,7 +40,7 @@ final class CommonOptions {
         if (checkTensors) TensorCheck.requireFinite(model);
     }
 
-    /** Applies the thread count to the engine. */
+    /** Applies the thread count and the matmul precision to the engine. */
     void apply() {
         if (threads != null) Check.range("--threads", threads, 1, io.panlora.model.LlamaModel.MAX_THREADS);
         maxMemory();
@@ -42,6 +48,22 @@ final class CommonOptions {
         announceBlasFallback();
         if (threads != null) Native.setThreads(threads);
         else if (System.getProperty("panlora.threads") != null) Native.setThreads(Integer.getInteger("panlora.threads"));
+        Native.Matmul mode = Native.Matmul.parse(matmul);
+        if (mode == Native.Matmul.BF16 && !Native.cpuHasBf16())
+            throw new IllegalArgumentException("--matmul bf16 needs a CPU with AVX512-BF16 (this one has none); use f32 or auto");
+        Native.setMatmul(mode);
+        announceMatmul(mode);
+    }
+
+    private static boolean matmulAnnounced;
+
+    /** One line on stderr, once per run, when the base weights' products run in BF16 (and how to get F32). */
+    static synchronized void announceMatmul(Native.Matmul asked) {
+        if (matmulAnnounced) return;
+        matmulAnnounced = true;
+        if (Native.matmul() == Native.Matmul.BF16)
+            System.err.println("panlora: matmul bf16 on the CPU (AVX512-BF16" + (asked == Native.Matmul.AUTO ? ", --matmul auto" : "")
+                    + "; --matmul f32 for the F32 reference)");
     }
 
     private static boolean blasAnnounced;

@@ -154,9 +154,23 @@ public final class ExperimentCatalog {
                 new Results.Figure("test-loss.svg", "Test loss per arm", Svg.dots("Test loss per arm (dots: seeds; tick: mean; bar: ± SD)",
                         "test loss (nats/token)", res.stream().map(Results.ArmResult::name).toList(), res.stream().map(Results.ArmResult::test).toList())),
                 new Results.Figure("claims.svg", "Paired differences a − b with 95% CIs", Svg.forest(
-                        "Paired test-loss differences a − b, 95% CI (green held, red contradicted, grey not shown)", "a − b (nats/token)",
-                        loss.stream().map(c -> c.claim().a() + " − " + c.claim().b() + (c.claim().metric() == Claim.Metric.SHIFTED_LOSS ? " (shifted)" : "")).toList(), loss.stream().map(Results.ClaimResult::diff).toList(),
+                        "Paired differences a − b of each claim's metric, 95% CI (green held, red contradicted, grey not shown)", "a − b",
+                        loss.stream().map(c -> c.claim().a() + " − " + c.claim().b() + metricLabel(c.claim())).toList(), loss.stream().map(Results.ClaimResult::diff).toList(),
                         loss.stream().map(Results.ClaimResult::verdict).toList())));
+    }
+
+    /** A short label of a claim's metric for the forest plot's rows ("" for the test loss). */
+    static String metricLabel(Claim c) {
+        return switch (c.metric()) {
+            case TEST_LOSS -> "";
+            case SHIFTED_LOSS -> " (shifted text)";
+            case PRUNED_LOSS -> " (pruned)";
+            case PRUNE_DEGRADATION -> " (pruning cost)";
+            case MERGED_LOSS -> " (merged)";
+            case MERGE_BARRIER -> " (barrier)";
+            case SECONDS_PER_STEP -> " (s/step)";
+            case MEASURED -> " [" + c.measure() + "]";
+        };
     }
 
     static Results.ArmResult find(List<Results.ArmResult> res, String name) {

@@ -26,19 +26,19 @@ public final class Svg {
         double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY;
         for (double[] v : values) for (double x : v) if (Double.isFinite(x)) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
         double[] r = range(lo, hi, false);
-        int h = TOP + ROW * names.size() + 50;
-        StringBuilder b = head(title, h);
-        axis(b, r, h, xLabel);
+        int h = TOP + ROW * names.size() + 50, left = left(names), w = left + W - LEFT;
+        StringBuilder b = head(title, h, w);
+        axis(b, r, h, xLabel, left, w);
         for (int i = 0; i < names.size(); i++) {
             double y = TOP + ROW * (i + 0.5);
-            label(b, names.get(i), y);
+            label(b, names.get(i), y, left);
             double[] v = Stats.finite(values.get(i));
-            for (double x : v) b.append(String.format(Locale.ROOT, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s' fill-opacity='0.6'/>%n", px(x, r), y, COLORS[0]));
+            for (double x : v) b.append(String.format(Locale.ROOT, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s' fill-opacity='0.6'/>%n", px(x, r, left, w), y, COLORS[0]));
             double m = Stats.mean(v), s = Stats.sd(v);
             if (Double.isFinite(m)) {
                 if (Double.isFinite(s))
-                    b.append(String.format(Locale.ROOT, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='black'/>%n", px(m - s, r), px(m + s, r), y + 7, y + 7));
-                b.append(String.format(Locale.ROOT, "<rect x='%.1f' y='%.1f' width='3' height='14' fill='black'/>%n", px(m, r) - 1.5, y));
+                    b.append(String.format(Locale.ROOT, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='black'/>%n", px(m - s, r, left, w), px(m + s, r, left, w), y + 7, y + 7));
+                b.append(String.format(Locale.ROOT, "<rect x='%.1f' y='%.1f' width='3' height='14' fill='black'/>%n", px(m, r, left, w) - 1.5, y));
             }
         }
         return b.append("</svg>\n").toString();
@@ -61,19 +61,19 @@ public final class Svg {
             for (double x : new double[] {d.mean(), d.lo(), d.hi()}) if (Double.isFinite(x)) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
         }
         double[] r = range(lo, hi, true);
-        int h = TOP + ROW * labels.size() + 50;
-        StringBuilder b = head(title, h);
-        axis(b, r, h, xLabel);
-        b.append(String.format(Locale.ROOT, "<line x1='%.1f' x2='%.1f' y1='%d' y2='%d' stroke='#888' stroke-dasharray='4 3'/>%n", px(0, r), px(0, r), TOP, h - 50));
+        int h = TOP + ROW * labels.size() + 50, left = left(labels), w = left + W - LEFT;
+        StringBuilder b = head(title, h, w);
+        axis(b, r, h, xLabel, left, w);
+        b.append(String.format(Locale.ROOT, "<line x1='%.1f' x2='%.1f' y1='%d' y2='%d' stroke='#888' stroke-dasharray='4 3'/>%n", px(0, r, left, w), px(0, r, left, w), TOP, h - 50));
         for (int i = 0; i < labels.size(); i++) {
             double y = TOP + ROW * (i + 0.5);
-            label(b, labels.get(i), y);
+            label(b, labels.get(i), y, left);
             Stats.Interval d = diffs.get(i);
             String c = switch (verdicts.get(i)) { case HELD -> "#2ca02c"; case CONTRADICTED -> "#d62728"; case NOT_SHOWN -> "#777777"; };
             if (d.known())
-                b.append(String.format(Locale.ROOT, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='%s' stroke-width='2'/>%n", px(d.lo(), r), px(d.hi(), r), y, y, c));
+                b.append(String.format(Locale.ROOT, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='%s' stroke-width='2'/>%n", px(d.lo(), r, left, w), px(d.hi(), r, left, w), y, y, c));
             if (Double.isFinite(d.mean()))
-                b.append(String.format(Locale.ROOT, "<circle cx='%.1f' cy='%.1f' r='4' fill='%s'/>%n", px(d.mean(), r), y, c));
+                b.append(String.format(Locale.ROOT, "<circle cx='%.1f' cy='%.1f' r='4' fill='%s'/>%n", px(d.mean(), r, left, w), y, c));
         }
         return b.append("</svg>\n").toString();
     }
@@ -100,7 +100,7 @@ public final class Svg {
             }
         double[] yr = range(ylo, yhi, false);
         double xlo = x[0], xhi = x[x.length - 1] == x[0] ? x[0] + 1 : x[x.length - 1];
-        StringBuilder b = head(title, h);
+        StringBuilder b = head(title, h, W);
         b.append(String.format(Locale.ROOT, "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='black'/><line x1='%d' x2='%d' y1='%d' y2='%d' stroke='black'/>%n",
                 l, rgt, bot, bot, l, l, top, bot));
         for (double xv : x) {
@@ -133,30 +133,37 @@ public final class Svg {
         return b.append("</svg>\n").toString();
     }
 
-    private static StringBuilder head(String title, int h) {
+    private static StringBuilder head(String title, int h, int w) {
         return new StringBuilder(String.format(Locale.ROOT,
                 "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='12'>%n"
                         + "<rect width='100%%' height='100%%' fill='white'/>%n<text x='%d' y='22' text-anchor='middle' font-size='14'>%s</text>%n",
-                W, h, W / 2, esc(title)));
+                w, h, w / 2, esc(title)));
     }
 
-    private static void axis(StringBuilder b, double[] r, int h, String label) {
+    /** The left margin: room for the longest row label (about 7 px a character at 12 px), at least {@link #LEFT}. */
+    private static int left(List<String> labels) {
+        int n = 0;
+        for (String s : labels) n = Math.max(n, s.length());
+        return Math.max(LEFT, 7 * n + 16);
+    }
+
+    private static void axis(StringBuilder b, double[] r, int h, String label, int left, int w) {
         int y = h - 50;
-        b.append(String.format(Locale.ROOT, "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='black'/>%n", LEFT, W - RIGHT, y, y));
+        b.append(String.format(Locale.ROOT, "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='black'/>%n", left, w - RIGHT, y, y));
         for (int k = 0; k <= 4; k++) {
             double v = r[0] + k * (r[1] - r[0]) / 4;
             b.append(String.format(Locale.ROOT, "<line x1='%.1f' x2='%.1f' y1='%d' y2='%d' stroke='black'/><text x='%.1f' y='%d' text-anchor='middle'>%s</text>%n",
-                    px(v, r), px(v, r), y, y + 4, px(v, r), y + 17, fmt(v)));
+                    px(v, r, left, w), px(v, r, left, w), y, y + 4, px(v, r, left, w), y + 17, fmt(v)));
         }
-        b.append(String.format(Locale.ROOT, "<text x='%d' y='%d' text-anchor='middle'>%s</text>%n", (LEFT + W - RIGHT) / 2, h - 12, esc(label)));
+        b.append(String.format(Locale.ROOT, "<text x='%d' y='%d' text-anchor='middle'>%s</text>%n", (left + w - RIGHT) / 2, h - 12, esc(label)));
     }
 
-    private static void label(StringBuilder b, String s, double y) {
-        b.append(String.format(Locale.ROOT, "<text x='%d' y='%.1f' text-anchor='end'>%s</text>%n", LEFT - 8, y + 4, esc(s)));
+    private static void label(StringBuilder b, String s, double y, int left) {
+        b.append(String.format(Locale.ROOT, "<text x='%d' y='%.1f' text-anchor='end'>%s</text>%n", left - 8, y + 4, esc(s)));
     }
 
-    private static double px(double v, double[] r) {
-        return LEFT + (v - r[0]) / (r[1] - r[0]) * (W - LEFT - RIGHT);
+    private static double px(double v, double[] r, int left, int w) {
+        return left + (v - r[0]) / (r[1] - r[0]) * (w - left - RIGHT);
     }
 
     private static double[] range(double lo, double hi, boolean keepZero) {
@@ -166,7 +173,10 @@ public final class Svg {
     }
 
     private static String fmt(double v) {
-        return String.format(Locale.ROOT, Math.abs(v) >= 100 || v == Math.rint(v) ? "%.0f" : "%.4g", v);
+        if (Math.abs(v) >= 100 || v == Math.rint(v)) return String.format(Locale.ROOT, "%.0f", v);
+        String t = String.format(Locale.ROOT, "%.4g", v);
+        if (t.contains(".") && !t.contains("e")) t = t.replaceAll("0+$", "").replaceAll("\\.$", "");
+        return t;
     }
 
     private static String esc(String s) {

@@ -100,7 +100,7 @@ class ExperimentQuickTest {
                 for (double v : x.get(k)) assertTrue(Double.isFinite(v), a.name() + " " + k);
             assertEquals(Stats.mean(x.get("barrier_mean")), Stats.mean(a.values(Claim.Metric.MERGE_BARRIER)), 0);
         }
-        assertEquals(4, r.claims().size());
+        assertEquals(6, r.claims().size());
     }
 
     @Test

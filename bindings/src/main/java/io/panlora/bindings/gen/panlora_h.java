@@ -1175,6 +1175,68 @@ public class panlora_h extends panlora_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class pl_bench_bgemm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_LONG,
+            panlora_h.C_INT,
+            panlora_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_bench_bgemm").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_bench_bgemm(int64_t n, int32_t reps, double *gflops)
+     * }
+     */
+    public static FunctionDescriptor pl_bench_bgemm$descriptor() {
+        return pl_bench_bgemm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_bench_bgemm(int64_t n, int32_t reps, double *gflops)
+     * }
+     */
+    public static MethodHandle pl_bench_bgemm$handle() {
+        return pl_bench_bgemm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_bench_bgemm(int64_t n, int32_t reps, double *gflops)
+     * }
+     */
+    public static MemorySegment pl_bench_bgemm$address() {
+        return pl_bench_bgemm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_bench_bgemm(int64_t n, int32_t reps, double *gflops)
+     * }
+     */
+    public static int pl_bench_bgemm(long n, int reps, MemorySegment gflops) {
+        var mh$ = pl_bench_bgemm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_bench_bgemm", n, reps, gflops);
+            }
+            return (int)mh$.invokeExact(n, reps, gflops);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int PL_WEIGHTS_AUTO = (int)0L;
     /**
      * {@snippet lang=c :
