@@ -31,7 +31,7 @@ public final class Png {
     private Png() {}
 
     private static final Pattern ELEMENT = Pattern.compile("<(svg|rect|circle|line|polyline|text)\\b([^>]*?)/?>(?:([^<]*)</text>)?|<(/svg|[a-zA-Z?!][^>]*)>");
-    private static final Pattern ATTR = Pattern.compile("([a-zA-Z-]+)='([^']*)'");
+    private static final Pattern ATTR = Pattern.compile("([a-zA-Z][a-zA-Z0-9-]*)='([^']*)'"); // names with digits too: x1, y2
     private static final Pattern ROTATE = Pattern.compile("rotate\\(([-0-9.]+) ([-0-9.]+) ([-0-9.]+)\\)");
 
     /**
