@@ -31,9 +31,12 @@ import java.util.Map;
  *       and LoRA r/2 (the same trainable parameters as mode 1), with a random orthonormal frozen B as the control (no minor arms with
  *       {@code quick}); the
  *       shared subspace comes from two LoRA adapters trained first on other corpora (Grimm's tales, TinyStories);</li>
- *   <li>{@code lorasc}: LoRASC (3 cascade iterations, α = 0.5, Gaussian noise γ = 0.01) against LoRA r = 4 and against
- *       LoRA at 3r (the rank LoRASC's mixture can reach), on the test split and on shifted text (the test split of Grimm's
- *       tales);</li>
+ *   <li>{@code lorasc}: LoRASC (3 cascade iterations, α = 0.5, Gaussian noise γ = 0.01) against LoRA r = 4 in an
+ *       over-fitting regime (every 8th block of the training split, 8 epochs, the validation loss every 25 steps: best and
+ *       final), with its ablations α = 1, γ = 0 and γ = 0.05 and LoRA at 3r (the rank LoRASC's mixture can reach) as
+ *       controls; test loss, over-fitting (final − best validation), robustness out of distribution (the test split of
+ *       Grimm's tales; the self-instruct user-oriented tasks as Alpaca records, output NLL) and stability across the
+ *       learning-rate grid (LoRA and LoRASC with every test seed at each rate);</li>
  *   <li>{@code copra-prune}: CopRA against LoRA r = 4: test loss with the adapters of every other layer switched off (the
  *       paper's pruning), what that costs each, and test loss with the k lowest-Shapley layers' adapters off (Shapley
  *       values on validation) for every k;</li>
@@ -82,9 +85,10 @@ public final class ExperimentCatalog {
 
     static Size size(String name, boolean quick) {
         List<Float> grid = List.of(3e-3f, 1e-2f, 3e-2f);
-        // copra-prune trains longer, so that CopRA's all-layer phase (the last 25 % of the steps) converges
-        double epochs = name.equals("copra-prune") ? 3.0 : 1.3;
-        if (quick) return new Size(16_000, 400, 64, 4, name.equals("copra-prune") ? 2.0 : 1.3, 4, grid);
+        // copra-prune trains longer, so that CopRA's all-layer phase (the last 25 % of the steps) converges; lorasc trains 8 epochs
+        // on 1/8 of the training split (its over-fitting regime: LorascExperiment.KEEP)
+        double epochs = name.equals("copra-prune") ? 3.0 : name.equals("lorasc") ? 8.0 : 1.3;
+        if (quick) return new Size(16_000, 400, 64, 4, name.equals("copra-prune") ? 2.0 : name.equals("lorasc") ? 8.0 : 1.3, 4, grid);
         // full: about 190 steps of 8 x 128 tokens (1.3 epochs of ~1200 windows); sized for <= 30 min on 2 shared cores
         return new Size(240_000, 2000, 128, 8, epochs, 12, grid);
     }

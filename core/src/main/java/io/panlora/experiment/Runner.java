@@ -24,7 +24,7 @@ import java.util.Locale;
  * ratio in that direction, at most {@link #EXTEND} times); then one run per (test seed, arm) at the arm's chosen rate, seed-major (all arms of a seed back
  * to back, so the seconds per step of a pair are measured under similar machine load), scored on test (and validation). Every run
  * is a fresh {@link LoraSet}: {@code strategy.addSlots}, attach, a {@link Trainer} with the strategy's hooks, then the
- * set is closed. Paired: for a given seed every arm sees the same batches in the same order ({@link DatasetBatches} is
+ * strategy (if it is {@link AutoCloseable}, also after a diverged run) and the set are closed. Paired: for a given seed every arm sees the same batches in the same order ({@link DatasetBatches} is
  * seeded by the run's seed only), and arms with the same slot layout start from the same A. Static methods only.
  */
 public final class Runner {
@@ -147,36 +147,53 @@ public final class Runner {
     /**
      * Trains one arm once and evaluates it, with a probe after the test loss.
      *
-     * @param m     the base model (left without an adapter afterwards)
+     * @param m     the base model (left without an adapter or a strategy's dense corrections afterwards)
      * @param arm   the arm
      * @param base  the run's configuration before the arm's transform
      * @param data  the data
      * @param test  whether to evaluate on test (and run the probe)
      * @param probe further measurements, or null
      * @return the run's losses, cost and measurements
-     * @throws IOException if the trainer fails to write
+     * @throws IOException if the trainer fails to write, or an {@link AutoCloseable} strategy fails to close
      */
     public static Run train(LlamaModel m, Arm arm, TrainConfig base, Data data, boolean test, Probe probe) throws IOException {
         TrainConfig cfg = arm.config().apply(base);
         TrainingStrategy strategy = arm.strategy().apply(cfg);
         try (LoraSet set = new LoraSet(m)) {
-            strategy.addSlots(set, cfg);
-            long trainable = arm.trainable().applyAsLong(set);
-            set.attach();
-            Trainer tr = new Trainer(m, set, cfg, new DatasetBatches(data.train(), cfg.batch(), cfg.seed()), List.of(), null, null);
-            for (var h : strategy.hooks()) tr.addHook(h);
-            long t0 = System.nanoTime();
             try {
-                tr.run(false);
-            } catch (Trainer.DivergedException e) {
-                return new Run(Double.NaN, Double.NaN, Double.NaN, (System.nanoTime() - t0) / 1e9 / Math.max(1, tr.step()), trainable, java.util.Map.of());
+                strategy.addSlots(set, cfg);
+                long trainable = arm.trainable().applyAsLong(set);
+                set.attach();
+                Trainer tr = new Trainer(m, set, cfg, new DatasetBatches(data.train(), cfg.batch(), cfg.seed()), List.of(), null, null);
+                for (var h : strategy.hooks()) tr.addHook(h);
+                long t0 = System.nanoTime();
+                try {
+                    tr.run(false);
+                } catch (Trainer.DivergedException e) {
+                    return new Run(Double.NaN, Double.NaN, Double.NaN, (System.nanoTime() - t0) / 1e9 / Math.max(1, tr.step()), trainable, java.util.Map.of());
+                }
+                double sec = (System.nanoTime() - t0) / 1e9 / cfg.steps();
+                double v = Trainer.evaluate(m, data.validation());
+                double t = test ? Trainer.evaluate(m, data.test()) : Double.NaN;
+                double sh = test && !data.shifted().isEmpty() ? Trainer.evaluate(m, data.shifted()) : Double.NaN;
+                java.util.Map<String, Double> extra = test && probe != null ? probe.measure(m, arm, set, data, cfg, t) : java.util.Map.of();
+                return new Run(v, t, sh, sec, trainable, extra);
+            } finally {
+                // a strategy with native state (LoRASC's dense corrections of the base weights) is closed after every run: after
+                // a divergence, which skips its end hook, this also takes its corrections off the model, so the next run starts
+                // from the clean base
+                if (strategy instanceof AutoCloseable c) closeStrategy(c);
             }
-            double sec = (System.nanoTime() - t0) / 1e9 / cfg.steps();
-            double v = Trainer.evaluate(m, data.validation());
-            double t = test ? Trainer.evaluate(m, data.test()) : Double.NaN;
-            double sh = test && !data.shifted().isEmpty() ? Trainer.evaluate(m, data.shifted()) : Double.NaN;
-            java.util.Map<String, Double> extra = test && probe != null ? probe.measure(m, arm, set, data, cfg, t) : java.util.Map.of();
-            return new Run(v, t, sh, sec, trainable, extra);
+        }
+    }
+
+    private static void closeStrategy(AutoCloseable c) throws IOException {
+        try {
+            c.close();
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException("closing the training strategy: " + e.getMessage(), e);
         }
     }
 

@@ -50,10 +50,37 @@ class ExperimentQuickTest {
 
     @Test
     void lorasc() throws Exception {
-        Results r = run("lorasc", "tinyshakespeare.txt", "grimm-pg2591.txt");
-        assertEquals(3, r.arms().size());
-        assertTrue(Files.size(dir.resolve("shifted-loss.svg")) > 0);
-        for (Results.ArmResult a : r.arms()) assertTrue(Double.isFinite(Stats.mean(a.shifted())), a.name());
+        Results r = run("lorasc", "tinyshakespeare.txt", "grimm-pg2591.txt", "selfinstruct-user-oriented.jsonl");
+        assertEquals(6, r.arms().size()); // LoRA r, LoRASC, LoRASC α=1, γ=0, γ=0.05, LoRA 3r
+        for (String f : new String[] {"shifted-loss", "ood-selfinstruct", "validation-curve", "lr-selection", "lr-stability"}) {
+            assertTrue(Files.size(dir.resolve(f + ".svg")) > 0, f);
+            assertTrue(Files.size(dir.resolve(f + ".png")) > 0, f);
+        }
+        assertTrue(Files.size(dir.resolve("selfinstruct-alpaca.jsonl")) > 0);
+        for (Results.ArmResult a : r.arms()) {
+            assertTrue(Double.isFinite(Stats.mean(a.shifted())), a.name());
+            for (String k : new String[] {"val_best", "val_final", "overfit", "ood_selfinstruct"})
+                for (double v : a.extra().get(k)) assertTrue(Double.isFinite(v), a.name() + " " + k);
+            for (int k = 0; k < 2; k++) {
+                double best = a.extra().get("val_best")[k], fin = a.extra().get("val_final")[k];
+                assertTrue(best <= fin + 1e-9, a.name() + ": best " + best + " > final " + fin);
+                // the final check is the run's own validation loss
+                assertEquals(a.validation()[k], fin, 1e-6, a.name());
+                assertTrue(a.extra().get("val_best_step")[k] >= 1, a.name());
+            }
+            assertTrue(a.extra().keySet().stream().filter(x -> x.startsWith("val_step_")).count() >= 2, a.extra().keySet().toString());
+        }
+        // the paired stability over the grid: LoRA and LoRASC only
+        for (String name : new String[] {"LoRA r=4", "LoRASC r=4"}) {
+            double[] spread = r.arm(name).extra().get("lr_spread");
+            assertEquals(2, spread.length);
+            for (int k = 0; k < 2; k++) {
+                boolean diverged = r.arm(name).extra().get("lr_grid_diverged")[k] > 0;
+                assertTrue(diverged || spread[k] >= 0, name);
+                assertTrue(diverged || r.arm(name).extra().get("overfit_grid")[k] >= 0, name);
+            }
+        }
+        assertTrue(Files.readString(dir.resolve("results.md")).contains("| overfit |"));
     }
 
     @Test
