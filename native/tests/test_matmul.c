@@ -80,9 +80,11 @@ static float op_at(const float *X, int64_t ld, int trans, int64_t i, int64_t k) 
     return trans ? X[k * ld + i] : X[i * ld + k];
 }
 
-/* Runs one GEMM (kernel < 0: pl_sgemm, else pl_sgemm_own with that kernel) and compares each element with a
-   double-precision loop: |C - ref| <= 1e-5 sqrt(K+1) (|alpha| sum_k |a b| + |beta c|). Also checks that C's
-   stride padding is untouched. Returns 1 if all match. */
+/* Runs one GEMM (kernel -1: pl_sgemm, KERNEL_BF16: pl_bgemm, else pl_sgemm_own with that kernel) and compares each
+   element with a double-precision loop (over the BF16-rounded operands for pl_bgemm): |C - ref| <= 1e-5 sqrt(K+1)
+   (|alpha| sum_k |a b| + |beta c|); pl_bgemm also within the BF16 rounding bound 2^-7 of that magnitude of the unrounded
+   product. Also checks that C's stride padding is untouched. Returns 1 if all match. */
+#define KERNEL_BF16 (-2)
 static int gemm_case(rng_t *r, int kernel, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, float beta,
                      int64_t pad) {
     const int64_t a_rows = ta ? K : M, a_cols = ta ? M : K;
@@ -98,8 +100,10 @@ static int gemm_case(rng_t *r, int kernel, int ta, int tb, int64_t M, int64_t N,
     if (beta == 0.0f) /* C must not be read: NaN everywhere except the padding, which must stay as it was */
         for (int64_t i = 0; i < M; i++) fill_nan(C0 + i * ldc, N);
     memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
-    const int32_t rc = kernel < 0 ? pl_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
-                                  : pl_sgemm_own(kernel, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    const int bf16 = kernel == KERNEL_BF16;
+    const int32_t rc = bf16 ? pl_bgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
+                       : kernel < 0 ? pl_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
+                                    : pl_sgemm_own(kernel, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     int ok = rc == PL_OK;
     double worst = 0;
     for (int64_t i = 0; i < M && ok; i++) {
@@ -109,20 +113,25 @@ static int gemm_case(rng_t *r, int kernel, int ta, int tb, int64_t M, int64_t N,
                 if (memcmp(&got, &C0[i * ldc + j], sizeof got) != 0) ok = 0;
                 continue;
             }
-            double ref = 0, mag = 0;
+            double ref = 0, ref32 = 0, mag = 0;
             for (int64_t k = 0; k < K; k++) {
-                const double p = (double)op_at(A, lda, ta, i, k) * (double)op_at(B, ldb, tb, k, j);
-                ref += p;
+                const float a = op_at(A, lda, ta, i, k), b = op_at(B, ldb, tb, k, j);
+                const double p = (double)a * (double)b;
+                ref += bf16 ? (double)pl_bf16_round(a) * (double)pl_bf16_round(b) : p;
+                ref32 += p;
                 mag += fabs(p);
             }
             ref *= alpha;
+            ref32 *= alpha;
             mag *= fabs(alpha);
             if (beta != 0.0f) {
                 ref += (double)beta * C0[i * ldc + j];
+                ref32 += (double)beta * C0[i * ldc + j];
                 mag += fabs((double)beta * C0[i * ldc + j]);
             }
             const double err = fabs((double)got - ref), tol = 1e-5 * sqrt((double)K + 1) * mag + 1e-30;
             if (!(err <= tol)) ok = 0;
+            if (bf16 && !(fabs((double)got - ref32) <= 0.0079 * mag + 1e-30)) ok = 0; /* 2 * 2^-8: both operands rounded */
             if (err / (mag + 1e-30) > worst) worst = err / (mag + 1e-30);
         }
     }
@@ -410,62 +419,6 @@ static void test_api_errors(void) {
 
 /* ---- BF16 ---- */
 
-/* One pl_bgemm against a double loop over the BF16-rounded operands (tolerance as gemm_case), and against the
-   unrounded F32 product within the BF16 rounding bound 2^-7 mag. Returns 1 if all match. */
-static int bgemm_case(rng_t *r, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, int64_t pad) {
-    const int64_t a_rows = ta ? K : M, a_cols = ta ? M : K;
-    const int64_t b_rows = tb ? N : K, b_cols = tb ? K : N;
-    const int64_t lda = a_cols + pad, ldb = b_cols + pad, ldc = N + pad;
-    float *A = xmalloc(sizeof(float) * (size_t)(a_rows * lda + 1));
-    float *B = xmalloc(sizeof(float) * (size_t)(b_rows * ldb + 1));
-    float *C = xmalloc(sizeof(float) * (size_t)(M * ldc));
-    float *C0 = xmalloc(sizeof(float) * (size_t)(M * ldc));
-    fill(r, A, a_rows * lda);
-    fill(r, B, b_rows * ldb);
-    fill(r, C0, M * ldc);
-    if (beta == 0.0f)
-        for (int64_t i = 0; i < M; i++) fill_nan(C0 + i * ldc, N);
-    memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
-    const int32_t rc = pl_bgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    int ok = rc == PL_OK;
-    double worst = 0;
-    for (int64_t i = 0; i < M && ok; i++)
-        for (int64_t j = 0; j < ldc; j++) {
-            const float got = C[i * ldc + j];
-            if (j >= N) {
-                if (memcmp(&got, &C0[i * ldc + j], sizeof got) != 0) ok = 0;
-                continue;
-            }
-            double ref = 0, ref32 = 0, mag = 0;
-            for (int64_t k = 0; k < K; k++) {
-                const float a = op_at(A, lda, ta, i, k), b = op_at(B, ldb, tb, k, j);
-                ref += (double)pl_bf16_round(a) * (double)pl_bf16_round(b);
-                ref32 += (double)a * (double)b;
-                mag += fabs((double)a * (double)b);
-            }
-            ref *= alpha;
-            ref32 *= alpha;
-            mag *= fabs(alpha);
-            if (beta != 0.0f) {
-                ref += (double)beta * C0[i * ldc + j];
-                ref32 += (double)beta * C0[i * ldc + j];
-                mag += fabs((double)beta * C0[i * ldc + j]);
-            }
-            const double err = fabs((double)got - ref), tol = 1e-5 * sqrt((double)K + 1) * mag + 1e-30;
-            if (!(err <= tol)) ok = 0;
-            if (!(fabs((double)got - ref32) <= 0.0079 * mag + 1e-30)) ok = 0; /* 2 * 2^-8: both operands rounded */
-            if (err / (mag + 1e-30) > worst) worst = err / (mag + 1e-30);
-        }
-    if (!ok)
-        printf("  bgemm ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pad=%lld: rc=%d worst rel %.3g\n", ta, tb,
-               (long long)M, (long long)N, (long long)K, alpha, beta, (long long)pad, rc, worst);
-    free(A);
-    free(B);
-    free(C);
-    free(C0);
-    return ok;
-}
-
 /* pl_bgemm over ragged and panel-sized shapes, every transpose combination, alpha/beta, padding; bit-identical for
    1 thread and the test count; the base-weight linears under pl_set_matmul(BF16) against BF16-rounded references. */
 static void test_bf16(void) {
@@ -493,8 +446,8 @@ static void test_bf16(void) {
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
                 const int64_t M = sizes[i][0], N = sizes[i][1], K = sizes[i][2];
-                CHECKF(bgemm_case(&r, ta, tb, M, N, K, 1.0f, 0.0f, 0) && bgemm_case(&r, ta, tb, M, N, K, 0.5f, 1.0f, 3) &&
-                           bgemm_case(&r, ta, tb, M, N, K, -2.0f, 0.25f, 1),
+                CHECKF(gemm_case(&r, KERNEL_BF16, ta, tb, M, N, K, 1.0f, 0.0f, 0) && gemm_case(&r, KERNEL_BF16, ta, tb, M, N, K, 0.5f, 1.0f, 3) &&
+                           gemm_case(&r, KERNEL_BF16, ta, tb, M, N, K, -2.0f, 0.25f, 1),
                        "bgemm ta=%d tb=%d %lldx%lldx%lld (alpha/beta, padding)", ta, tb, (long long)M, (long long)N, (long long)K);
             }
     /* the same bits for 1 thread and the test count */

@@ -1,6 +1,6 @@
 /* Matrix products: the F32 GEMM entry point (panlora's kernels, or OpenBLAS loaded at run time on request), linear layers
- * over weights of any dequantizable ggml type in both directions, and the public pl_matmul / pl_matmul_t /
- * pl_bench_sgemm.
+ * over weights of any dequantizable ggml type in both directions (in F32, or in BF16 for the base weights under
+ * pl_set_matmul), and the public pl_matmul / pl_matmul_t / pl_bench_sgemm / pl_bench_bgemm.
  *
  * Linear layers with a weight W (out rows of in elements):
  *  - prefill / training (n_tok > PL_ROWS_MAX_TOK): F32 W is one GEMM; other types are dequantized chunk by
@@ -442,26 +442,30 @@ static double now_seconds(void) {
 }
 
 /* GFLOP/s of reps n x n x n pl_sgemm runs after one warm-up: 2 n^3 reps / seconds / 1e9. */
-PL_EXPORT int32_t pl_bench_sgemm(int64_t n, int32_t reps, double *gflops) {
-    PL_REQUIRE(gflops != NULL, "pl_bench_sgemm: gflops is NULL");
-    PL_REQUIRE(n >= 1 && n <= 16384, "pl_bench_sgemm: n must be in 1..16384, got %lld", (long long)n);
-    PL_REQUIRE(reps >= 1, "pl_bench_sgemm: reps must be >= 1, got %d", reps);
+/* Times reps square n x n x n products of a GEMM (bf16: pl_bgemm with B transposed, as the base weights are; else
+   pl_sgemm) after one warm-up; fn names the caller in messages. */
+static int32_t bench_gemm(const char *fn, int bf16, int64_t n, int32_t reps, double *gflops) {
+    PL_REQUIRE(gflops != NULL, "%s: gflops is NULL", fn);
+    PL_REQUIRE(n >= 1 && n <= 16384, "%s: n must be in 1..16384, got %lld", fn, (long long)n);
+    PL_REQUIRE(reps >= 1, "%s: reps must be >= 1, got %d", fn, reps);
     const size_t count = (size_t)(n * n);
     float *a = pl_alloc(sizeof(float) * count), *b = pl_alloc(sizeof(float) * count), *c = pl_alloc(sizeof(float) * count);
     if (!a || !b || !c) {
         pl_free(a);
         pl_free(b);
         pl_free(c);
-        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_bench_sgemm: cannot allocate three %lld x %lld matrices", (long long)n,
-                       (long long)n);
+        return pl_fail(PL_ERR_OUT_OF_MEMORY, "%s: cannot allocate three %lld x %lld matrices", fn, (long long)n, (long long)n);
     }
     for (size_t i = 0; i < count; i++) {
         a[i] = (float)((i * 7 + 3) % 17) * 0.0625f - 0.5f;
         b[i] = (float)((i * 5 + 1) % 13) * 0.0625f - 0.375f;
     }
-    int32_t rc = pl_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-    const double t0 = now_seconds();
-    for (int32_t r = 0; r < reps && rc == PL_OK; r++) rc = pl_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    int32_t rc = PL_OK;
+    double t0 = 0;
+    for (int32_t r = -1; r < reps && rc == PL_OK; r++) { /* r = -1: the warm-up */
+        if (r == 0) t0 = now_seconds();
+        rc = bf16 ? pl_bgemm(0, 1, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n) : pl_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    }
     const double seconds = now_seconds() - t0;
     pl_free(a);
     pl_free(b);
@@ -471,34 +475,11 @@ PL_EXPORT int32_t pl_bench_sgemm(int64_t n, int32_t reps, double *gflops) {
     return pl_ok();
 }
 
-/* The BF16 GEMM rate: n x n x n products through pl_bgemm (B transposed, as the base weights are), after a warm-up. */
+PL_EXPORT int32_t pl_bench_sgemm(int64_t n, int32_t reps, double *gflops) {
+    return bench_gemm("pl_bench_sgemm", 0, n, reps, gflops);
+}
+
 PL_EXPORT int32_t pl_bench_bgemm(int64_t n, int32_t reps, double *gflops) {
-    if (!pl_bgemm_available())
-        return pl_fail(PL_ERR_UNSUPPORTED, "pl_bench_bgemm: this CPU has no AVX512-BF16");
-    PL_REQUIRE(gflops != NULL, "pl_bench_bgemm: gflops is NULL");
-    PL_REQUIRE(n >= 1 && n <= 16384, "pl_bench_bgemm: n must be in 1..16384, got %lld", (long long)n);
-    PL_REQUIRE(reps >= 1, "pl_bench_bgemm: reps must be >= 1, got %d", reps);
-    const size_t count = (size_t)(n * n);
-    float *a = pl_alloc(sizeof(float) * count), *b = pl_alloc(sizeof(float) * count), *c = pl_alloc(sizeof(float) * count);
-    if (!a || !b || !c) {
-        pl_free(a);
-        pl_free(b);
-        pl_free(c);
-        return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_bench_bgemm: cannot allocate three %lld x %lld matrices", (long long)n,
-                       (long long)n);
-    }
-    for (size_t i = 0; i < count; i++) {
-        a[i] = (float)((i * 7 + 3) % 17) * 0.0625f - 0.5f;
-        b[i] = (float)((i * 5 + 1) % 13) * 0.0625f - 0.375f;
-    }
-    int32_t rc = pl_bgemm(0, 1, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-    const double t0 = now_seconds();
-    for (int32_t r = 0; r < reps && rc == PL_OK; r++) rc = pl_bgemm(0, 1, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-    const double seconds = now_seconds() - t0;
-    pl_free(a);
-    pl_free(b);
-    pl_free(c);
-    PL_TRY(rc);
-    *gflops = seconds > 0 ? 2.0 * (double)n * (double)n * (double)n * (double)reps / seconds / 1e9 : 0.0;
-    return pl_ok();
+    if (!pl_bgemm_available()) return pl_fail(PL_ERR_UNSUPPORTED, "pl_bench_bgemm: this CPU has no AVX512-BF16");
+    return bench_gemm("pl_bench_bgemm", 1, n, reps, gflops);
 }

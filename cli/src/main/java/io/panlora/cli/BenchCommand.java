@@ -108,7 +108,7 @@ final class BenchCommand implements Callable<Integer> {
         if (!List.of("peak", "matmul", "forward", "train", "contention").contains(what))
             throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward, train, contention)");
         checkArguments();
-        common.apply();
+        common.defaultMatmul(Native.Matmul.AUTO).apply();
         if (what.equals("contention")) {
             System.out.println("machine: " + MachineInfo.describe());
             System.out.println("engine:  " + Native.buildInfo());

@@ -15,11 +15,21 @@ final class CommonOptions {
             description = "where the model runs: cpu, cuda (= cuda:0), cuda:N, or auto = cuda:0 when a usable GPU is present, else cpu (default: ${DEFAULT-VALUE})")
     String device;
 
-    @Option(names = "--matmul", defaultValue = "auto", paramLabel = "f32|bf16|auto",
+    @Option(names = "--matmul", paramLabel = "f32|bf16|auto",
             description = "precision of the base weights' products on the CPU: f32 (the reference), bf16 (AVX512-BF16: weights and "
-                    + "activations rounded to BF16, sums in F32), auto = bf16 where the CPU has AVX512-BF16, else f32 (default: ${DEFAULT-VALUE}); "
-                    + "decoding, LoRA factors, gradients and the optimizer stay F32")
+                    + "activations rounded to BF16, sums in F32), auto = bf16 where the CPU has AVX512-BF16, else f32 (default: auto for "
+                    + "train and bench, f32 for the commands whose numbers are compared with llama.cpp's); decoding, LoRA factors, "
+                    + "gradients and the optimizer stay F32")
     String matmul;
+
+    /** The precision when --matmul is not given: F32 unless the command says otherwise ({@link #defaultMatmul}). */
+    private Native.Matmul matmulDefault = Native.Matmul.F32;
+
+    /** Sets the precision used when --matmul is not given (train and bench: AUTO); call before {@link #apply}. */
+    CommonOptions defaultMatmul(Native.Matmul m) {
+        matmulDefault = m;
+        return this;
+    }
 
     @Option(names = "--max-memory", paramLabel = "SIZE",
             description = "refuse to start when the planned memory exceeds SIZE (e.g. 8G, 512M; default: MemAvailable of /proc/meminfo)")
@@ -48,11 +58,25 @@ final class CommonOptions {
         announceBlasFallback();
         if (threads != null) Native.setThreads(threads);
         else if (System.getProperty("panlora.threads") != null) Native.setThreads(Integer.getInteger("panlora.threads"));
-        Native.Matmul mode = Native.Matmul.parse(matmul);
+        Native.Matmul mode = matmul == null ? matmulDefault : Native.Matmul.parse(matmul);
         if (mode == Native.Matmul.BF16 && !Native.cpuHasBf16())
             throw new IllegalArgumentException("--matmul bf16 needs a CPU with AVX512-BF16 (this one has none); use f32 or auto");
         Native.setMatmul(mode);
+        matmulSet = true;
         announceMatmul(mode);
+    }
+
+    /** Whether a command of this process set the matmul precision (and {@link #endCommand} should put the default back). */
+    private static boolean matmulSet;
+
+    /**
+     * Ends a command's process-wide engine settings: the matmul precision goes back to the engine's default (F32), so a
+     * command run in process (tests, an embedding program) leaves no precision behind for the next one or for library calls.
+     */
+    static synchronized void endCommand() {
+        if (!matmulSet) return;
+        matmulSet = false;
+        Native.setMatmul(Native.Matmul.F32);
     }
 
     private static boolean matmulAnnounced;

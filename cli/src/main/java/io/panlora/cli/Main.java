@@ -46,6 +46,8 @@ public final class Main implements Runnable {
             } catch (OutOfMemoryError e) { // an Error passes picocli's handler by: make it one line too
                 CommandLine cmd = parsed.asCommandLineList().getLast();
                 throw new CommandLine.ExecutionException(cmd, message(e), e);
+            } finally {
+                CommonOptions.endCommand();
             }
         });
         return cl;

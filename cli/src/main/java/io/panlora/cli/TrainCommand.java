@@ -1,5 +1,7 @@
 package io.panlora.cli;
 
+import io.panlora.bindings.Native;
+
 import io.panlora.data.ChatTemplate;
 import io.panlora.data.ReadOptions;
 import io.panlora.gguf.GgmlType;
@@ -100,7 +102,7 @@ final class TrainCommand implements Callable<Integer> {
         GgmlType at = checkArguments(dir);
         DivergenceGuard.Policy policy = DivergenceGuard.Policy.parse(onDivergence);
         if (full) return trainFull(dir, policy);
-        common.apply();
+        common.defaultMatmul(Native.Matmul.AUTO).apply();
         var where = common.load(weights.placement());
         common.checkTensors(model);
         MemoryPlan.forTraining(model, where, rank, targets, batch, ctx, recompute, data, val).check(common.maxMemory());
@@ -147,7 +149,7 @@ final class TrainCommand implements Callable<Integer> {
     /** --full: every weight trains; the whole model is exported. */
     private int trainFull(Path dir, DivergenceGuard.Policy policy) throws Exception {
         io.panlora.train.FullRun.checkBase(model);
-        common.apply();
+        common.defaultMatmul(Native.Matmul.AUTO).apply();
         var where = common.load(weights.placement());
         if (resume != null && !where.device().isCpu())
             throw new IllegalArgumentException("--resume with --full runs on the CPU only (the CUDA trainer's AdamW state cannot be "

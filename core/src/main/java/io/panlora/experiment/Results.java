@@ -126,7 +126,9 @@ public record Results(String experiment, String title, List<String[]> config, do
             String v = switch (verdict) {
                 case HELD -> "HELD at this scale";
                 case CONTRADICTED -> "DID NOT HOLD at this scale (contradicted)";
-                case NOT_SHOWN -> "DID NOT HOLD at this scale (not shown: CI too wide)";
+                case NOT_SHOWN -> diff.known() && diff.lo() == 0 && diff.hi() == 0
+                        ? "DID NOT HOLD at this scale (not shown: every paired difference is 0)"
+                        : "DID NOT HOLD at this scale (not shown: CI too wide)";
             };
             String unit = switch (claim.metric()) {
                 case SECONDS_PER_STEP -> " s/step";

@@ -107,7 +107,10 @@ public final class Parity {
     /**
      * Runs the comparison: loads the base in both engines (panlora on the CPU, llama.cpp on the CPU), tokenizes the whole
      * text with both tokenizers (BOS as the vocabulary asks, special tokens not parsed), then evaluates the first tokens
-     * of panlora's ids in both with the adapters applied. Everything loaded is closed again before returning.
+     * of panlora's ids in both with the adapters applied. Everything loaded is closed again before returning. panlora's
+     * side runs with F32 products of the base weights ({@code Native.Matmul.F32}) for the duration of the call, whatever
+     * precision was set (it is process-wide: another thread's computation at the same time also runs in F32), and the
+     * setting in effect before is restored.
      *
      * @param base     the base model's GGUF file
      * @param adapters the adapters with their user scales, in order; empty compares the base models
@@ -122,6 +125,17 @@ public final class Parity {
      */
     public static Report run(Path base, List<Adapter> adapters, String text, int window, int threads) throws IOException {
         if (window < 2) throw new IllegalArgumentException("the window must hold at least 2 tokens, got " + window);
+        // the comparison is of F32 numerics: the base weights' products run in F32 for it, whatever --matmul chose
+        io.panlora.bindings.Native.Matmul mode = io.panlora.bindings.Native.matmul();
+        io.panlora.bindings.Native.setMatmul(io.panlora.bindings.Native.Matmul.F32);
+        try {
+            return compare(base, adapters, text, window, threads);
+        } finally {
+            io.panlora.bindings.Native.setMatmul(mode);
+        }
+    }
+
+    private static Report compare(Path base, List<Adapter> adapters, String text, int window, int threads) throws IOException {
         try (LlamaModel m = LlamaModel.load(base, LlamaModel.LoadOptions.cpu());
              LlamaCppModel lm = LlamaCppModel.load(base)) {
             Tokenizer tok = TokenizerLoader.fromGguf(m.gguf().orElseThrow());
