@@ -41,6 +41,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: 'peak' (F32 GEMM; BF16 GEMM on CUDA), 'matmul' (weight types, CPU kernels), 'forward' (LLaMA forward), "
                 + "'train' (LoRA step; with --device cuda: MFU against the same run's BF16 GEMM, peak GPU memory), "
+                + "'compare' (prompt, decode and a LoRA step of -m files through panlora in F32 and BF16 and through llama.cpp), "
                 + "'contention' (forward and LoRA step alone and beside 1 and 2 busy processes, for -t 1, -t 2 and the default).")
 final class BenchCommand implements Callable<Integer> {
     /** Rows of random weights quantized once per tensor kind and tiled (big shapes, and every CUDA run). */
@@ -49,7 +50,7 @@ final class BenchCommand implements Callable<Integer> {
     static final long GEMM_N = 8192;
     static final int GEMM_REPS = 10;
 
-    @Parameters(index = "0", description = "peak | matmul | forward | train | contention")
+    @Parameters(index = "0", description = "peak | matmul | forward | train | contention | compare")
     String what;
 
     @Option(names = "--types", split = ",", description = "weight types (default: F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q6_K; 'train' on CUDA: BF16,Q4_K)")
@@ -75,6 +76,12 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--recompute", description = "'train': recompute activations in the backward")
     boolean recompute;
+
+    @Option(names = {"-m", "--model"}, split = ",", description = "'compare': GGUF files run through both engines (e.g. made with panlora init --preset 110m --type Q4_K)")
+    List<Path> models;
+
+    @Option(names = "--gen", defaultValue = "128", description = "'compare': decoded tokens after the prompt (default: ${DEFAULT-VALUE})")
+    int gen;
 
     @Option(names = "--json", description = "'train': also write the rows (and the reference GEMM rate) as JSON to this file")
     Path json;
@@ -105,8 +112,13 @@ final class BenchCommand implements Callable<Integer> {
         if (what.equals("variants"))
             throw new IllegalArgumentException("'bench variants' (one seed, one learning rate) is replaced by 'panlora experiment NAME': "
                     + "tuned learning rates, paired seeds and confidence intervals (cola, cora, lorasc, copra-prune, copra-merge)");
-        if (!List.of("peak", "matmul", "forward", "train", "contention").contains(what))
-            throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward, train, contention)");
+        if (!List.of("peak", "matmul", "forward", "train", "contention", "compare").contains(what))
+            throw new IllegalArgumentException("unknown benchmark '" + what + "' (peak, matmul, forward, train, contention, compare)");
+        if (what.equals("compare")) {
+            if (models == null || models.isEmpty()) throw new IllegalArgumentException("bench compare needs -m FILE[,FILE…] (GGUF models)");
+            for (Path p : models) Check.inputFile("-m", p);
+            Check.range("--gen", gen, 1, 1 << 16);
+        }
         checkArguments();
         common.defaultMatmul(Native.Matmul.AUTO).apply();
         if (what.equals("contention")) {
@@ -127,6 +139,10 @@ final class BenchCommand implements Callable<Integer> {
             case "matmul" -> matmul(ref.flopsPerSecond() / 1e9);
             case "forward" -> forward(dev, ref);
             case "train" -> { return train(dev, ref); }
+            case "compare" -> {
+                int p = tokens != null ? tokens : 512;
+                return new CompareBench(models, p, gen, reps, batch != null ? batch : 4, Math.min(p, 256), rank).run();
+            }
             default -> throw new IllegalStateException(what);
         }
         return 0;

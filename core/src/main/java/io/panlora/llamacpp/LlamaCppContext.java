@@ -225,6 +225,41 @@ public final class LlamaCppContext implements AutoCloseable {
     }
 
     /**
+     * Times llama_decode as llama-bench does: the prompt from an empty cache in batches of {@link Options#nBatch()} (logits
+     * of its last token only), then {@code genTokens} single-token decodes continuing it (token i of the prompt fed back,
+     * no sampling), each followed by llama_synchronize. The cache is left empty.
+     *
+     * @param prompt    the prompt's token ids, at least one, in 0..nVocab−1
+     * @param genTokens single-token decodes after the prompt, 0 or more; prompt and generated tokens must fit the cache
+     * @return {prompt seconds, generation seconds}
+     * @throws IllegalArgumentException if the prompt is empty, holds an id outside the vocabulary or does not fit the cache
+     * @throws IllegalStateException    if the context is closed
+     * @throws LlamaCppException        if llama_decode fails
+     */
+    public double[] time(int[] prompt, int genTokens) {
+        if (prompt.length == 0) throw new IllegalArgumentException("the prompt is empty");
+        if (genTokens < 0) throw new IllegalArgumentException("genTokens must be >= 0, got " + genTokens);
+        for (int t : prompt) model.checkToken(t);
+        if ((long) prompt.length + genTokens > nCtx())
+            throw new IllegalArgumentException(prompt.length + " + " + genTokens + " tokens exceed the context of " + nCtx());
+        clearCache();
+        long t0 = System.nanoTime();
+        for (int from = 0; from < prompt.length; from += options.nBatch())
+            decode(prompt, from, Math.min(options.nBatch(), prompt.length - from), false);
+        llama_h.llama_synchronize(handle());
+        long t1 = System.nanoTime();
+        int[] one = new int[1];
+        for (int i = 0; i < genTokens; i++) {
+            one[0] = prompt[i % prompt.length];
+            decode(one, 0, 1, false);
+            llama_h.llama_synchronize(handle());
+        }
+        long t2 = System.nanoTime();
+        clearCache();
+        return new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9};
+    }
+
+    /**
      * Logits of every position of a sequence evaluated from an empty cache: row t (nVocab floats) predicts the token after
      * tokens[t]. Returns tokens.length × nVocab floats.
      *

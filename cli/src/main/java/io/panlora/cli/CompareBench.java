@@ -1,0 +1,158 @@
+package io.panlora.cli;
+
+import io.panlora.bindings.Native;
+import io.panlora.llamacpp.LlamaCpp;
+import io.panlora.llamacpp.LlamaCppContext;
+import io.panlora.llamacpp.LlamaCppModel;
+import io.panlora.lora.LoraSet;
+import io.panlora.lora.Target;
+import io.panlora.model.KvCache;
+import io.panlora.model.LlamaModel;
+import io.panlora.train.LoraInit;
+import io.panlora.train.StepEngine;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * {@code panlora bench compare}: prompt processing (a prompt of P tokens from an empty cache, logits of the last one) and
+ * decoding (G single-token steps after it) of the same GGUF files through panlora's engine — with F32 and with BF16
+ * products of the base weights where the CPU has AVX512-BF16 — and through llama.cpp (the bridge, same thread count, same
+ * tokens), as llama-bench's pp/tg tests time them; then a LoRA training step on the same file with F32 and BF16 products.
+ * Each figure is the mean of the repetitions after one warm-up.
+ */
+final class CompareBench {
+    private final List<Path> models;
+    private final int prompt, gen, reps, batch, stepTokens, rank;
+
+    CompareBench(List<Path> models, int prompt, int gen, int reps, int batch, int stepTokens, int rank) {
+        this.models = models;
+        this.prompt = prompt;
+        this.gen = gen;
+        this.reps = reps;
+        this.batch = batch;
+        this.stepTokens = stepTokens;
+        this.rank = rank;
+    }
+
+    /** Tokens per second of prompt and decode in our engine for the precision now in effect. */
+    private double[] ours(LlamaModel m, int[] tokens) {
+        try (KvCache kv = m.newKvCache(prompt + gen + 1)) {
+            kv.decode(java.util.Arrays.copyOf(tokens, Math.min(32, prompt))); // warm-up
+            double pp = 0, tg = 0;
+            for (int r = 0; r < reps; r++) {
+                kv.clear();
+                long t0 = System.nanoTime();
+                kv.decode(tokens);
+                long t1 = System.nanoTime();
+                for (int i = 0; i < gen; i++) kv.decode(tokens[i % prompt]);
+                long t2 = System.nanoTime();
+                pp += (t1 - t0) / 1e9;
+                tg += (t2 - t1) / 1e9;
+            }
+            return new double[] {prompt * reps / pp, gen * reps / tg};
+        }
+    }
+
+    /** The same through llama.cpp. */
+    private double[] llama(Path file, int[] tokens, int threads) {
+        try (LlamaCppModel lm = LlamaCppModel.load(file, LlamaCppModel.Options.cpu());
+             LlamaCppContext ctx = lm.newContext(new LlamaCppContext.Options(prompt + gen + 1, prompt, threads, false))) {
+            ctx.time(java.util.Arrays.copyOf(tokens, Math.min(32, prompt)), 0); // warm-up
+            double pp = 0, tg = 0;
+            for (int r = 0; r < reps; r++) {
+                double[] s = ctx.time(tokens, gen);
+                pp += s[0];
+                tg += s[1];
+            }
+            return new double[] {prompt * reps / pp, gen * reps / tg};
+        }
+    }
+
+    /** Seconds per LoRA step (rank r on q,k,v,o, batch × stepTokens) in the precision now in effect. */
+    private double step(LlamaModel m) {
+        int T = (int) Math.min(stepTokens, m.config().nCtxTrain());
+        try (LoraSet set = new LoraSet(m)) {
+            LoraInit.addStandard(set, rank, 2f, List.of(Target.ATTN_Q, Target.ATTN_K, Target.ATTN_V, Target.ATTN_OUTPUT), 1);
+            set.attach();
+            SplittableRandom rng = new SplittableRandom(3);
+            int V = (int) m.config().nVocab();
+            int[][] tok = new int[batch][T], tgt = new int[batch][T];
+            for (int b = 0; b < batch; b++) for (int i = 0; i < T; i++) { tok[b][i] = rng.nextInt(V); tgt[b][i] = rng.nextInt(V); }
+            try (StepEngine e = new StepEngine(m, batch, T, StepEngine.Mode.LORA, false)) {
+                e.zeroGrad();
+                e.accumulate(tok, tgt, 1f / (batch * T));
+                e.adamw(1e-4f, 0.9f, 0.999f, 1e-8f, 0f, 1f);
+                long t0 = System.nanoTime();
+                for (int r = 0; r < reps; r++) {
+                    e.zeroGrad();
+                    e.accumulate(tok, tgt, 1f / (batch * T));
+                    e.adamw(1e-4f, 0.9f, 0.999f, 1e-8f, 0f, 1f);
+                }
+                return (System.nanoTime() - t0) / 1e9 / reps;
+            }
+        }
+    }
+
+    int run() throws IOException {
+        int threads = Native.threads();
+        boolean bf16 = Native.cpuHasBf16();
+        Native.Matmul chosen = Native.matmul();
+        boolean llamaOk = true;
+        String why = null;
+        try {
+            LlamaCpp.buildInfo();
+        } catch (RuntimeException | LinkageError e) {
+            llamaOk = false;
+            why = e.getMessage();
+        }
+        System.out.printf("compare: prompt %d tokens (pp%d), decode %d tokens (tg%d), %d reps after a warm-up, %d threads in both engines; "
+                + "LoRA step: rank %d on q,k,v,o, batch %d x %d tokens%n", prompt, prompt, gen, gen, reps, threads, rank, batch, stepTokens);
+        if (!llamaOk) System.out.println("llama.cpp: not available (" + why + "): its columns are empty; build it with native/llama.cpp/build.sh");
+        else System.out.println("llama.cpp: " + LlamaCpp.buildInfo().getOrDefault("tag", "?") + " (commit "
+                + LlamaCpp.buildInfo().getOrDefault("commit", "?") + "), through the bridge (llama_decode + llama_synchronize, as llama-bench)");
+        System.out.printf("%-28s %-10s %14s %14s %14s %10s%n", "model", "test", "panlora f32", bf16 ? "panlora bf16" : "(no bf16)", "llama.cpp",
+                "best/llama");
+        List<String> steps = new ArrayList<>();
+        try {
+            for (Path file : models) {
+                String name = file.getFileName().toString();
+                double[] f32, b16 = null, ll = null;
+                double sF32, sB16 = Double.NaN;
+                try (LlamaModel m = LlamaModel.load(file, LlamaModel.LoadOptions.cpu())) {
+                    SplittableRandom rng = new SplittableRandom(7);
+                    int[] tokens = new int[prompt];
+                    for (int i = 0; i < prompt; i++) tokens[i] = rng.nextInt((int) m.config().nVocab());
+                    Native.setMatmul(Native.Matmul.F32);
+                    f32 = ours(m, tokens);
+                    sF32 = step(m);
+                    if (bf16) {
+                        Native.setMatmul(Native.Matmul.BF16);
+                        b16 = ours(m, tokens);
+                        sB16 = step(m);
+                    }
+                    Native.setMatmul(chosen);
+                    if (llamaOk) ll = llama(file, tokens, threads);
+                }
+                for (int t = 0; t < 2; t++) {
+                    double best = Math.max(f32[t], b16 == null ? 0 : b16[t]);
+                    System.out.printf(Locale.ROOT, "%-28s %-10s %14.1f %14s %14s %10s%n", name, t == 0 ? "pp" + prompt : "tg" + gen, f32[t],
+                            b16 == null ? "-" : String.format(Locale.ROOT, "%.1f", b16[t]), ll == null ? "-" : String.format(Locale.ROOT, "%.1f", ll[t]),
+                            ll == null ? "-" : String.format(Locale.ROOT, "%.2fx", best / ll[t]));
+                }
+                steps.add(String.format(Locale.ROOT, "%-28s %10.3f %10s %10s", name, sF32, Double.isNaN(sB16) ? "-" : String.format(Locale.ROOT, "%.3f", sB16),
+                        Double.isNaN(sB16) ? "-" : String.format(Locale.ROOT, "%.2fx", sF32 / sB16)));
+            }
+        } finally {
+            Native.setMatmul(chosen);
+        }
+        System.out.println("(tokens/s; best/llama: the faster panlora precision over llama.cpp; decoding runs F32 rows in both panlora columns)");
+        System.out.printf("%-28s %10s %10s %10s%n", "LoRA step", "f32 s", "bf16 s", "speed-up");
+        for (String s : steps) System.out.println(s);
+        System.out.println("int8 products: not implemented (no int8 path in the engine yet)");
+        return 0;
+    }
+}
