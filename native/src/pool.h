@@ -34,7 +34,7 @@ int64_t pl_grain_for(int64_t n, int width, int per_thread, int64_t min_grain);
 /* Per-thread scratch that lives as long as its thread and only grows: slot `slot` of the calling thread, at
    least `bytes` long and 64-byte aligned, contents undefined; NULL when it cannot be allocated. A caller owns
    a slot until it returns, so a function using a slot must not call another that uses the same slot. */
-enum { PL_SCRATCH_GEMM_A, PL_SCRATCH_GEMM_B, PL_SCRATCH_ROWS, PL_SCRATCH_ATTN, PL_SCRATCH_BF16, PL_SCRATCH_SLOTS };
+enum { PL_SCRATCH_GEMM_A, PL_SCRATCH_GEMM_B, PL_SCRATCH_ROWS, PL_SCRATCH_ATTN, PL_SCRATCH_BF16, PL_SCRATCH_Q8, PL_SCRATCH_SLOTS };
 void *pl_scratch(int slot, size_t bytes);
 
 /* Statistics for benchmarks since the library was loaded: loops run in parallel, loops run serially (all of

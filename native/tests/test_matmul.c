@@ -14,6 +14,7 @@
 #include "ops/matmul.h"
 #include "ops/sgemm.h"
 #include "ops/bgemm.h"
+#include "ops/qdot.h"
 #include "panlora.h"
 #include "quant/quant.h"
 
@@ -471,8 +472,8 @@ static void test_bf16(void) {
         free(C2);
     }
     /* base-weight linears: BF16 above 4 tokens (against BF16-rounded references), the F32 row paths up to 4 */
-    static const int32_t types[] = {PL_TYPE_F32, PL_TYPE_F16, PL_TYPE_BF16, PL_TYPE_Q8_0, PL_TYPE_Q4_K, PL_TYPE_Q6_K};
-    static const int64_t toks[] = {3, 5, 37};
+    static const int32_t types[] = {PL_TYPE_F32, PL_TYPE_F16, PL_TYPE_BF16, PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q4_K, PL_TYPE_Q6_K};
+    static const int64_t toks[] = {1, 3, 4, 5, 37};
     CHECKF(pl_set_matmul(PL_MATMUL_BF16) == PL_OK, "pl_set_matmul(BF16) on an AVX512-BF16 CPU");
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
         for (size_t nt = 0; nt < sizeof toks / sizeof toks[0]; nt++) {
@@ -490,7 +491,9 @@ static void test_bf16(void) {
                      pl_base_linear_backward_input(wtype, w, in, out, dy, n, dx, 0) == PL_OK &&
                      pl_linear_forward(wtype, w, in, out, x, n, yf, 0) == PL_OK &&
                      pl_linear_backward_input(wtype, w, in, out, dy, n, dxf, 0) == PL_OK;
-            if (n <= 4) {
+            if (n <= 4 && pl_qdot_supported(wtype, in)) {
+                /* the 8-bit decode path: test_qdot */
+            } else if (n <= 4) {
                 ok = ok && memcmp(y, yf, sizeof(float) * (size_t)(n * out)) == 0 && memcmp(dx, dxf, sizeof(float) * (size_t)(n * in)) == 0;
                 CHECKF(ok, "base linear %s n_tok=%lld (decode rows) stays F32 under BF16", pl_type_name(wtype), (long long)n);
             } else {
@@ -569,6 +572,63 @@ static void test_bf16(void) {
     pl_set_matmul(PL_MATMUL_F32);
 }
 
+/* The decode path of PL_MATMUL_AUTO over Q8_0 and Q4_0 weights (8-bit activations, integer dots) against a double loop
+   over the same quantized activations, and within their rounding of the F32 product; PL_MATMUL_F32 keeps the F32 rows. */
+static void test_qdot(void) {
+    static const int32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0};
+    static const int64_t toks[] = {1, 3, 4};
+    rng_t r = {1234};
+    for (size_t ti = 0; ti < 2; ti++)
+        for (size_t nt = 0; nt < 3; nt++) {
+            const int32_t wtype = types[ti];
+            const int64_t in = 512, out = 67, n = toks[nt];
+            if (!pl_qdot_supported(wtype, in)) {
+                printf("  (no AVX2: the 8-bit decode path of %s was not run)\n", pl_type_name(wtype));
+                continue;
+            }
+            float *wf = xmalloc(sizeof(float) * (size_t)(in * out));
+            int64_t wb = 0;
+            void *w = make_weight(&r, wtype, in, out, wf, &wb);
+            float *x = xmalloc(sizeof(float) * (size_t)(n * in)), *y = xmalloc(sizeof(float) * (size_t)(n * out)),
+                  *yf = xmalloc(sizeof(float) * (size_t)(n * out));
+            fill(&r, x, n * in);
+            pl_set_matmul(PL_MATMUL_AUTO);
+            int ok = pl_base_linear_forward(wtype, w, in, out, x, n, y, 0) == PL_OK && pl_linear_forward(wtype, w, in, out, x, n, yf, 0) == PL_OK;
+            double worst = 0, worst32 = 0;
+            for (int64_t t = 0; t < n && ok; t++)
+                for (int64_t o = 0; o < out; o++) {
+                    double s = 0, m = 0, s32 = 0;
+                    for (int64_t b = 0; b < in / 32; b++) {
+                        const float *xb = x + t * in + b * 32;
+                        float amax = 0;
+                        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(xb[j]));
+                        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+                        for (int j = 0; j < 32; j++) {
+                            const double wv = wf[o * in + b * 32 + j];
+                            s += wv * (double)nearbyintf(xb[j] * id) * d;
+                            s32 += wv * xb[j];
+                            m += fabs(wv * xb[j]);
+                        }
+                    }
+                    const double e = fabs(y[t * out + o] - s);
+                    if (!(e <= 1e-5 * sqrt((double)in + 1) * m + 1e-30)) ok = 0;
+                    if (e / (m + 1e-30) > worst) worst = e / (m + 1e-30);
+                    if (fabs(y[t * out + o] - s32) / (m + 1e-30) > worst32) worst32 = fabs(y[t * out + o] - s32) / (m + 1e-30);
+                }
+            ok = ok && worst32 < 0.01; /* within the 8-bit rounding of the activations of the F32 product */
+            CHECKF(ok, "decode %s n_tok=%lld with 8-bit activations (worst rel %.3g; vs F32 %.3g)", pl_type_name(wtype), (long long)n, worst,
+                   worst32);
+            pl_set_matmul(PL_MATMUL_F32);
+            CHECKF(pl_base_linear_forward(wtype, w, in, out, x, n, y, 0) == PL_OK && memcmp(y, yf, sizeof(float) * (size_t)(n * out)) == 0,
+                   "decode %s n_tok=%lld under F32 is the F32 row path", pl_type_name(wtype), (long long)n);
+            free(w);
+            free(wf);
+            free(x);
+            free(y);
+            free(yf);
+        }
+}
+
 int main(void) {
     const char *env = getenv("PANLORA_TEST_THREADS"); /* default 2; other counts exercise other thread grids */
     test_threads = env && atoi(env) >= 1 ? atoi(env) : 2;
@@ -579,6 +639,7 @@ int main(void) {
     test_linear();
     test_api_errors();
     test_bf16();
+    test_qdot();
     printf("matmul: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -26,6 +26,7 @@
 #include "ops/matmul.h"
 #include "ops/sgemm.h"
 #include "ops/bgemm.h"
+#include "ops/qdot.h"
 #include "quant/quant.h"
 #include "pool.h"
 #include "ops/openblas.h"
@@ -312,6 +313,8 @@ int pl_matmul_bf16(void) {
     return m == PL_MATMUL_BF16 || (m == PL_MATMUL_AUTO && pl_bgemm_available());
 }
 
+int pl_matmul_fast(void) { return matmul_mode != PL_MATMUL_F32; }
+
 PL_EXPORT int32_t pl_get_matmul(int32_t *mode) {
     PL_REQUIRE(mode, "pl_get_matmul: mode must not be NULL");
     *mode = pl_matmul_bf16() ? PL_MATMUL_BF16 : PL_MATMUL_F32;
@@ -378,6 +381,8 @@ static int32_t linear_backward_bf16(int32_t wtype, const void *w, int64_t in, in
 int32_t pl_base_linear_forward(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x, int64_t n_tok,
                                float *y, int accumulate) {
     if (n_tok > PL_ROWS_MAX_TOK && out > 0 && pl_matmul_bf16()) return linear_forward_bf16(wtype, w, in, out, x, n_tok, y, accumulate);
+    if (n_tok > 0 && n_tok <= PL_ROWS_MAX_TOK && out > 0 && pl_matmul_fast() && pl_qdot_supported(wtype, in))
+        return pl_qdot_forward_rows(wtype, w, in, out, x, n_tok, y, accumulate);
     return pl_linear_forward(wtype, w, in, out, x, n_tok, y, accumulate);
 }
 

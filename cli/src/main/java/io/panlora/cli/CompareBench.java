@@ -19,8 +19,9 @@ import java.util.SplittableRandom;
 
 /**
  * {@code panlora bench compare}: prompt processing (a prompt of P tokens from an empty cache, logits of the last one) and
- * decoding (G single-token steps after it) of the same GGUF files through panlora's engine — with F32 and with BF16
- * products of the base weights where the CPU has AVX512-BF16 — and through llama.cpp (the bridge, same thread count, same
+ * decoding (G single-token steps after it) of the same GGUF files through panlora's engine — in F32 (the reference) and in
+ * its fast mode (BF16 products where the CPU has AVX512-BF16; decoding of Q8_0/Q4_0 weights with 8-bit activations) — and
+ * through llama.cpp (the bridge, same thread count, same
  * tokens), as llama-bench's pp/tg tests time them; then a LoRA training step on the same file with F32 and BF16 products.
  * Each figure is the mean of the repetitions after one warm-up.
  */
@@ -100,6 +101,7 @@ final class CompareBench {
     int run() throws IOException {
         int threads = Native.threads();
         boolean bf16 = Native.cpuHasBf16();
+        Native.Matmul fast = bf16 ? Native.Matmul.BF16 : Native.Matmul.AUTO;
         Native.Matmul chosen = Native.matmul();
         boolean llamaOk = true;
         String why = null;
@@ -114,8 +116,9 @@ final class CompareBench {
         if (!llamaOk) System.out.println("llama.cpp: not available (" + why + "): its columns are empty; build it with native/llama.cpp/build.sh");
         else System.out.println("llama.cpp: " + LlamaCpp.buildInfo().getOrDefault("tag", "?") + " (commit "
                 + LlamaCpp.buildInfo().getOrDefault("commit", "?") + "), through the bridge (llama_decode + llama_synchronize, as llama-bench)");
-        System.out.printf("%-28s %-10s %14s %14s %14s %10s%n", "model", "test", "panlora f32", bf16 ? "panlora bf16" : "(no bf16)", "llama.cpp",
-                "best/llama");
+        System.out.println("panlora fast: " + (bf16 ? "BF16 products (AVX512-BF16) above 4 tokens" : "no BF16 products (no AVX512-BF16)")
+                + "; decoding of Q8_0/Q4_0 weights with 8-bit activations and integer dots (other types: F32 rows)");
+        System.out.printf("%-28s %-10s %14s %14s %14s %10s%n", "model", "test", "panlora f32", "panlora fast", "llama.cpp", "best/llama");
         List<String> steps = new ArrayList<>();
         try {
             for (Path file : models) {
@@ -129,11 +132,9 @@ final class CompareBench {
                     Native.setMatmul(Native.Matmul.F32);
                     f32 = ours(m, tokens);
                     sF32 = step(m);
-                    if (bf16) {
-                        Native.setMatmul(Native.Matmul.BF16);
-                        b16 = ours(m, tokens);
-                        sB16 = step(m);
-                    }
+                    Native.setMatmul(fast);
+                    b16 = ours(m, tokens);
+                    if (bf16) sB16 = step(m);
                     Native.setMatmul(chosen);
                     if (llamaOk) ll = llama(file, tokens, threads);
                 }
@@ -149,10 +150,10 @@ final class CompareBench {
         } finally {
             Native.setMatmul(chosen);
         }
-        System.out.println("(tokens/s; best/llama: the faster panlora precision over llama.cpp; decoding runs F32 rows in both panlora columns)");
+        System.out.println("(tokens/s; best/llama: the faster panlora column over llama.cpp)");
         System.out.printf("%-28s %10s %10s %10s%n", "LoRA step", "f32 s", "bf16 s", "speed-up");
         for (String s : steps) System.out.println(s);
-        System.out.println("int8 products: not implemented (no int8 path in the engine yet)");
+        System.out.println("int8: decoding only (Q8_0/Q4_0 weights, 8-bit activations); prompt processing and training have no int8 GEMM");
         return 0;
     }
 }

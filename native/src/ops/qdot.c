@@ -1,0 +1,154 @@
+/* Decoding over Q8_0 and Q4_0 weights with 8-bit activations: y[t][o] (+)= sum_i W[o][i] x[t][i] for a few tokens, as
+ * llama.cpp's CPU backend computes it. Each token's activations are quantized once per call into blocks of 32 (one F32
+ * scale d = max|x|/127, values rounded to nearest even), then every weight block is dotted with the matching activation
+ * block in integers — AVX2's VPMADDUBSW/VPMADDWD, or AVX512-VNNI's VPDPBUSD where the CPU has it (the same sums: no
+ * int16 saturation is possible at these magnitudes) — and scaled by d_w·d_x into eight F32 partial sums per row, reduced
+ * in a fixed order. Output rows are split over the pool; results do not depend on the thread count.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define PL_X86 1
+#include <immintrin.h>
+#else
+#define PL_X86 0
+#endif
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "common.h"
+#include "ops/qdot.h"
+#include "pool.h"
+#include "quant/quant.h"
+
+#define QK 32
+
+/* One quantized activation block. */
+typedef struct {
+    float d;
+    int8_t q[QK];
+} pl_q8x;
+
+int pl_qdot_supported(int32_t wtype, int64_t in) {
+    return PL_X86 && pl_cpu_has_avx2() && (wtype == PL_TYPE_Q8_0 || wtype == PL_TYPE_Q4_0) && in % QK == 0;
+}
+
+static int has_vnni(void) {
+#if PL_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
+
+/* x (in values) -> in/32 blocks. */
+static void quantize_x(const float *x, int64_t in, pl_q8x *out) {
+    for (int64_t b = 0; b < in / QK; b++) {
+        const float *xb = x + b * QK;
+        float amax = 0;
+        for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        out[b].d = d;
+        for (int j = 0; j < QK; j++) out[b].q[j] = (int8_t)nearbyintf(xb[j] * id);
+    }
+}
+
+typedef struct {
+    int32_t wtype;
+    const uint8_t *w;
+    int64_t row_bytes, in, out, n_tok;
+    const pl_q8x *xq; /* n_tok x in/32 */
+    float *y;
+    int accumulate, vnni;
+} qdot_args;
+
+#if PL_X86
+#define PL_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define PL_TARGET_VNNI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni")))
+
+/* The 32 int8 weights of block b of a row. */
+PL_TARGET_AVX2 static inline __m256i weights_of(int32_t wtype, const uint8_t *row, int64_t b, float *d) {
+    if (wtype == PL_TYPE_Q8_0) {
+        const uint8_t *blk = row + b * 34;
+        uint16_t h;
+        memcpy(&h, blk, 2);
+        *d = pl_fp16_to_fp32(h);
+        return _mm256_loadu_si256((const __m256i *)(blk + 2));
+    }
+    const uint8_t *blk = row + b * 18; /* Q4_0: element j = low nibble of byte j, element j+16 = its high nibble, minus 8 */
+    uint16_t h;
+    memcpy(&h, blk, 2);
+    *d = pl_fp16_to_fp32(h);
+    const __m128i bytes = _mm_loadu_si128((const __m128i *)(blk + 2));
+    const __m128i lo = _mm_and_si128(bytes, _mm_set1_epi8(0x0f)), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0f));
+    return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+}
+
+PL_TARGET_AVX2 static inline float hsum8(__m256 s) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* sum_b d_w d_x (w_b . x_b) over a row, with VPMADDUBSW + VPMADDWD. */
+PL_TARGET_AVX2 static float row_dot_avx2(int32_t wtype, const uint8_t *row, const pl_q8x *xq, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; b++) {
+        float dw;
+        const __m256i w = weights_of(wtype, row, b, &dw);
+        const __m256i x = _mm256_loadu_si256((const __m256i *)xq[b].q);
+        const __m256i aw = _mm256_sign_epi8(w, w), sx = _mm256_sign_epi8(x, w); /* |w| unsigned, x with w's sign */
+        const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * xq[b].d), _mm256_cvtepi32_ps(s32), acc);
+    }
+    return hsum8(acc);
+}
+
+/* The same with VPDPBUSD. */
+PL_TARGET_VNNI static float row_dot_vnni(int32_t wtype, const uint8_t *row, const pl_q8x *xq, int64_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        float dw;
+        const __m256i w = weights_of(wtype, row, b, &dw);
+        const __m256i x = _mm256_loadu_si256((const __m256i *)xq[b].q);
+        const __m256i aw = _mm256_sign_epi8(w, w), sx = _mm256_sign_epi8(x, w);
+        const __m256i s32 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * xq[b].d), _mm256_cvtepi32_ps(s32), acc);
+    }
+    return hsum8(acc);
+}
+#endif
+
+static void rows_chunk(void *ctx, int64_t o0, int64_t o1, int worker) {
+    (void)worker;
+#if PL_X86
+    const qdot_args *a = ctx;
+    const int64_t nb = a->in / QK;
+    for (int64_t o = o0; o < o1; o++) {
+        const uint8_t *row = a->w + o * a->row_bytes;
+        for (int64_t t = 0; t < a->n_tok; t++) {
+            const float s = a->vnni ? row_dot_vnni(a->wtype, row, a->xq + t * nb, nb) : row_dot_avx2(a->wtype, row, a->xq + t * nb, nb);
+            float *yo = a->y + t * a->out + o;
+            *yo = a->accumulate ? *yo + s : s;
+        }
+    }
+#else
+    (void)ctx; (void)o0; (void)o1;
+#endif
+}
+
+int32_t pl_qdot_forward_rows(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x, int64_t n_tok, float *y,
+                             int accumulate) {
+    if (!pl_qdot_supported(wtype, in))
+        return pl_fail(PL_ERR_UNSUPPORTED, "quantized decoding: weight type %d with %lld columns is not supported here", wtype, (long long)in);
+    const int64_t nb = in / QK;
+    pl_q8x *xq = pl_scratch(PL_SCRATCH_Q8, sizeof(pl_q8x) * (size_t)(n_tok * nb));
+    if (!xq) return pl_fail(PL_ERR_OUT_OF_MEMORY, "quantized decoding: cannot allocate %lld activation blocks", (long long)(n_tok * nb));
+    for (int64_t t = 0; t < n_tok; t++) quantize_x(x + t * in, in, xq + t * nb);
+    qdot_args a = {wtype, w, nb * (wtype == PL_TYPE_Q8_0 ? 34 : 18), in, out, n_tok, xq, y, accumulate, has_vnni()};
+    const int width = out * in < 32768 ? 1 : pl_threads();
+    if (width <= 1) rows_chunk(&a, 0, out, 0);
+    else pl_parallel_for(out, pl_grain_for(out, width, 8, 16), width, rows_chunk, &a);
+    return pl_ok();
+}
