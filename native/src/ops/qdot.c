@@ -1,4 +1,4 @@
-/* Decoding over Q8_0 and Q4_0 weights with 8-bit activations: y[t][o] (+)= sum_i W[o][i] x[t][i] for a few tokens, as
+/* Decoding over Q8_0, Q4_0 and Q4_K weights with 8-bit activations: y[t][o] (+)= sum_i W[o][i] x[t][i] for a few tokens, as
  * llama.cpp's CPU backend computes it. Each token's activations are quantized once per call into blocks of 32 (one F32
  * scale d = max|x|/127, values rounded to nearest even), then every weight block is dotted with the matching activation
  * block in integers — AVX2's VPMADDUBSW/VPMADDWD, or AVX512-VNNI's VPDPBUSD where the CPU has it (the same sums: no
@@ -18,17 +18,21 @@
 #include "ops/qdot.h"
 #include "pool.h"
 #include "quant/quant.h"
+#include "quant/quant_internal.h"
 
 #define QK 32
 
 /* One quantized activation block. */
 typedef struct {
     float d;
+    int32_t sum; /* sum of q: the min term of Q4_K */
     int8_t q[QK];
 } pl_q8x;
 
 int pl_qdot_supported(int32_t wtype, int64_t in) {
-    return PL_X86 && pl_cpu_has_avx2() && (wtype == PL_TYPE_Q8_0 || wtype == PL_TYPE_Q4_0) && in % QK == 0;
+    if (!PL_X86 || !pl_cpu_has_avx2()) return 0;
+    if (wtype == PL_TYPE_Q8_0 || wtype == PL_TYPE_Q4_0) return in % QK == 0;
+    return wtype == PL_TYPE_Q4_K && in % PL_QK_K == 0;
 }
 
 static int has_vnni(void) {
@@ -48,7 +52,12 @@ static void quantize_x(const float *x, int64_t in, pl_q8x *out) {
         for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(xb[j]));
         const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         out[b].d = d;
-        for (int j = 0; j < QK; j++) out[b].q[j] = (int8_t)nearbyintf(xb[j] * id);
+        int32_t sum = 0;
+        for (int j = 0; j < QK; j++) {
+            out[b].q[j] = (int8_t)nearbyintf(xb[j] * id);
+            sum += out[b].q[j];
+        }
+        out[b].sum = sum;
     }
 }
 
@@ -105,6 +114,33 @@ PL_TARGET_AVX2 static float row_dot_avx2(int32_t wtype, const uint8_t *row, cons
     return hsum8(acc);
 }
 
+/* A Q4_K row: per group of 32, d·sc·(q . x_q)·d_x − dmin·mn·(sum x_q)·d_x, q the unsigned nibbles (VPMADDUBSW takes
+   them as they are). */
+PL_TARGET_AVX2 static float row_dot_q4k(const uint8_t *row, const pl_q8x *xq, int64_t nsuper) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0f);
+    for (int64_t sb = 0; sb < nsuper; sb++) {
+        const pl_block_q4_K *blk = (const pl_block_q4_K *)(const void *)(row + sb * sizeof(pl_block_q4_K));
+        const float d = pl_half_to_float(blk->d), dmin = pl_half_to_float(blk->dmin);
+        const pl_q8x *x = xq + sb * 8;
+        for (int pair = 0; pair < 4; pair++) {
+            const __m256i bytes = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * pair));
+            const __m256i qlo = _mm256_and_si256(bytes, low4), qhi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+            for (int h = 0; h < 2; h++) {
+                const int g = 2 * pair + h;
+                uint8_t sc, mn;
+                pl_unpack_k4_scale_min(g, blk->scales, &sc, &mn);
+                const __m256i xv = _mm256_loadu_si256((const __m256i *)x[g].q);
+                const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(h ? qhi : qlo, xv), ones);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc * x[g].d), _mm256_cvtepi32_ps(s32), acc);
+                mins += dmin * (float)mn * x[g].d * (float)x[g].sum;
+            }
+        }
+    }
+    return hsum8(acc) - mins;
+}
+
 /* The same with VPDPBUSD. */
 PL_TARGET_VNNI static float row_dot_vnni(int32_t wtype, const uint8_t *row, const pl_q8x *xq, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();
@@ -128,7 +164,8 @@ static void rows_chunk(void *ctx, int64_t o0, int64_t o1, int worker) {
     for (int64_t o = o0; o < o1; o++) {
         const uint8_t *row = a->w + o * a->row_bytes;
         for (int64_t t = 0; t < a->n_tok; t++) {
-            const float s = a->vnni ? row_dot_vnni(a->wtype, row, a->xq + t * nb, nb) : row_dot_avx2(a->wtype, row, a->xq + t * nb, nb);
+            const float s = a->wtype == PL_TYPE_Q4_K ? row_dot_q4k(row, a->xq + t * nb, nb / 8)
+                            : a->vnni ? row_dot_vnni(a->wtype, row, a->xq + t * nb, nb) : row_dot_avx2(a->wtype, row, a->xq + t * nb, nb);
             float *yo = a->y + t * a->out + o;
             *yo = a->accumulate ? *yo + s : s;
         }
@@ -146,7 +183,8 @@ int32_t pl_qdot_forward_rows(int32_t wtype, const void *w, int64_t in, int64_t o
     pl_q8x *xq = pl_scratch(PL_SCRATCH_Q8, sizeof(pl_q8x) * (size_t)(n_tok * nb));
     if (!xq) return pl_fail(PL_ERR_OUT_OF_MEMORY, "quantized decoding: cannot allocate %lld activation blocks", (long long)(n_tok * nb));
     for (int64_t t = 0; t < n_tok; t++) quantize_x(x + t * in, in, xq + t * nb);
-    qdot_args a = {wtype, w, nb * (wtype == PL_TYPE_Q8_0 ? 34 : 18), in, out, n_tok, xq, y, accumulate, has_vnni()};
+    const int64_t row_bytes = wtype == PL_TYPE_Q4_K ? in / PL_QK_K * (int64_t)sizeof(pl_block_q4_K) : nb * (wtype == PL_TYPE_Q8_0 ? 34 : 18);
+    qdot_args a = {wtype, w, row_bytes, in, out, n_tok, xq, y, accumulate, has_vnni()};
     const int width = out * in < 32768 ? 1 : pl_threads();
     if (width <= 1) rows_chunk(&a, 0, out, 0);
     else pl_parallel_for(out, pl_grain_for(out, width, 8, 16), width, rows_chunk, &a);
