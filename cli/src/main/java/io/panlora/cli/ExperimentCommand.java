@@ -13,11 +13,13 @@ import picocli.CommandLine.Parameters;
 @Command(name = "experiment", mixinStandardHelpOptions = true,
         description = {"Tests a seed paper's claim on the pretrained stories260K base: fixed train/validation/test splits of Tiny Shakespeare, "
                 + "each arm's learning rate chosen on validation (one seed), then N paired seeds per arm on test; mean ± SD, 95%% CIs of the "
-                + "paired differences, and whether each claim held at this scale. Writes results.json, results.md and SVG figures.",
+                + "paired differences, and whether each claim held at this scale. Writes results.json, results.md and figures (SVG and PNG).",
                 "Experiments: cola (Chain of LoRA vs LoRA r and LoRA M·r, chain-length ablation, seconds per step), "
                         + "cora (CoRA modes 1 and 2 × shared/principal/minor vs LoRA r and r/2, random frozen B as control), "
-                        + "lorasc (LoRASC vs LoRA r and 3r, test and shifted-text loss), "
-                        + "copra-prune (CopRA vs LoRA with every other layer's adapters pruned, and by lowest Shapley value), "
+                        + "lorasc (LoRASC, its α/γ ablations and LoRA r and 3r in an over-fitting regime: validation curves, test, Grimm and "
+                        + "self-instruct losses, stability over the learning-rate grid), "
+                        + "copra-prune (CopRA vs LoRA: every other layer's adapters pruned, the k lowest-Shapley layers with exact Shapley values, "
+                        + "50%% magnitude pruning), "
                         + "copra-merge (CopRA vs LoRA: three adapters from one init on Shakespeare, Grimm and TinyStories; interpolation barriers, 1:1:1 and 1:2 merges)."})
 final class ExperimentCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "NAME", description = "cola | cora | lorasc | copra-prune | copra-merge")
@@ -35,7 +37,8 @@ final class ExperimentCommand implements Callable<Integer> {
     @Option(names = {"-m", "--model"}, description = "base model (default: stories260K.gguf of the shared data directory)")
     Path model;
 
-    @Option(names = "--data-dir", description = "directory with tinyshakespeare.txt, grimm-pg2591.txt and tinystories-valid-sample.txt "
+    @Option(names = "--data-dir", description = "directory with tinyshakespeare.txt, grimm-pg2591.txt, tinystories-valid-sample.txt and "
+            + "selfinstruct-user-oriented.jsonl "
             + "(default: $PANLORA_SHARED_DATA, else ../shared/data beside the checkout)")
     Path dataDir;
 
@@ -58,7 +61,8 @@ final class ExperimentCommand implements Callable<Integer> {
         Check.inputFile("-m", m);
         for (String f : switch (name) {
             case "cora" -> new String[] {"tinyshakespeare.txt", "grimm-pg2591.txt", "tinystories-valid-sample.txt"};
-            case "lorasc" -> new String[] {"tinyshakespeare.txt", "grimm-pg2591.txt"};
+            case "lorasc" -> new String[] {"tinyshakespeare.txt", "grimm-pg2591.txt", "selfinstruct-user-oriented.jsonl"};
+            case "copra-merge" -> new String[] {"tinyshakespeare.txt", "grimm-pg2591.txt", "tinystories-valid-sample.txt"};
             default -> new String[] {"tinyshakespeare.txt"};
         })
             Check.inputFile("--data-dir", data.resolve(f));
