@@ -58,7 +58,7 @@ class FullTrainingTest {
         Path run = dir.resolve("full");
         List<String> args = List.of("train", "--full", "-m", base.toString(), "--data", train.toString(), "--val", val.toString(), "-o",
                 run.toString(), "--steps", "30", "--batch", "4", "--ctx", "256", "--lr", "3e-3", "--warmup", "3", "--eval-every", "10",
-                "--eval-batches", "0", "--save-every", "10", "-t", "2");
+                "--eval-batches", "0", "--save-every", "10", "-t", "2", "--matmul", "f32"); // F32: the reload below must reproduce it
         assertEquals(0, TrainingTest.cli(dir, args), "train --full");
         Path model = run.resolve(FullRun.MODEL_FILE);
         assertTrue(Files.isRegularFile(model) && Files.isRegularFile(run.resolve(Checkpoint.FILE)) && Files.isRegularFile(run.resolve(LossPlot.FILE)),
