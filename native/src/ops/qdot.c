@@ -30,7 +30,7 @@ typedef struct {
 } pl_q8x;
 
 int pl_qdot_supported(int32_t wtype, int64_t in) {
-    if (!PL_X86 || !pl_cpu_has_avx2()) return 0;
+    if (!PL_X86 || !pl_cpu_has_avx2_f16c()) return 0;
     if (wtype == PL_TYPE_Q8_0 || wtype == PL_TYPE_Q4_0) return in % QK == 0;
     return wtype == PL_TYPE_Q4_K && in % PL_QK_K == 0;
 }
@@ -71,8 +71,8 @@ typedef struct {
 } qdot_args;
 
 #if PL_X86
-#define PL_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define PL_TARGET_VNNI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni")))
+#define PL_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define PL_TARGET_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 
 /* The 32 int8 weights of block b of a row. */
 PL_TARGET_AVX2 static inline __m256i weights_of(int32_t wtype, const uint8_t *row, int64_t b, float *d) {
@@ -80,13 +80,13 @@ PL_TARGET_AVX2 static inline __m256i weights_of(int32_t wtype, const uint8_t *ro
         const uint8_t *blk = row + b * 34;
         uint16_t h;
         memcpy(&h, blk, 2);
-        *d = pl_fp16_to_fp32(h);
+        *d = _cvtsh_ss(h);
         return _mm256_loadu_si256((const __m256i *)(blk + 2));
     }
     const uint8_t *blk = row + b * 18; /* Q4_0: element j = low nibble of byte j, element j+16 = its high nibble, minus 8 */
     uint16_t h;
     memcpy(&h, blk, 2);
-    *d = pl_fp16_to_fp32(h);
+    *d = _cvtsh_ss(h);
     const __m128i bytes = _mm_loadu_si128((const __m128i *)(blk + 2));
     const __m128i lo = _mm_and_si128(bytes, _mm_set1_epi8(0x0f)), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0f));
     return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
