@@ -323,19 +323,21 @@ PL_EXPORT int32_t pl_get_matmul(int32_t *mode) {
 
 PL_EXPORT int32_t pl_cpu_has_bf16(void) { pl_clear_error(); return pl_bgemm_available(); }
 
-/* Forward in BF16: F32 and F16/BF16 weights go through the same chunks of rows as quantized ones (the chunk is
-   converted while it is packed), so the packed panels stay small. */
-static int32_t linear_forward_bf16(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x, int64_t n_tok,
-                                   float *y, int accumulate) {
+/* A base-weight linear in BF16, chunk by chunk of W's rows as for quantized weights in F32 (F32 weights too: the chunk
+   is converted while it is packed, so the packed panels stay small). Forward: y (+)= x Wᵀ, each chunk a block of y's
+   columns. Backward (input gradient): dx (+)= dy W, each chunk a K slice of the product, added in order. */
+static int32_t linear_bf16(int backward, int32_t wtype, const void *w, int64_t in, int64_t out, const float *act,
+                           int64_t n_tok, float *res, int accumulate) {
+    const char *fn = backward ? "pl_linear_backward_input" : "pl_linear_forward";
     const float beta = accumulate ? 1.0f : 0.0f;
     const int64_t row_bytes = row_bytes_of(wtype, in);
-    const int64_t rows = chunk_rows_for(in, out, 32);
+    const int64_t rows = chunk_rows_for(in, out, backward ? 256 : 32);
     float *scratch = NULL;
     if (wtype != PL_TYPE_F32) {
         scratch = pl_alloc(sizeof(float) * (size_t)(rows * in));
         if (!scratch)
-            return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_forward: cannot allocate %lld x %lld dequantization scratch",
-                           (long long)rows, (long long)in);
+            return pl_fail(PL_ERR_OUT_OF_MEMORY, "%s: cannot allocate %lld x %lld dequantization scratch", fn, (long long)rows,
+                           (long long)in);
     }
     int32_t rc = PL_OK;
     for (int64_t o0 = 0; o0 < out && rc == PL_OK; o0 += rows) {
@@ -345,34 +347,8 @@ static int32_t linear_forward_bf16(int32_t wtype, const void *w, int64_t in, int
             dequant_rows(wtype, (const uint8_t *)w + o0 * row_bytes, row_bytes, in, r, scratch);
             wr = scratch;
         }
-        rc = pl_bgemm(0, 1, n_tok, r, in, 1.0f, x, in, wr, in, beta, y + o0, out);
-    }
-    pl_free(scratch);
-    return rc;
-}
-
-/* Input gradient in BF16, chunk by chunk of W's rows (K slices of the product). */
-static int32_t linear_backward_bf16(int32_t wtype, const void *w, int64_t in, int64_t out, const float *dy,
-                                    int64_t n_tok, float *dx, int accumulate) {
-    const float beta = accumulate ? 1.0f : 0.0f;
-    const int64_t row_bytes = row_bytes_of(wtype, in);
-    const int64_t rows = chunk_rows_for(in, out, 256);
-    float *scratch = NULL;
-    if (wtype != PL_TYPE_F32) {
-        scratch = pl_alloc(sizeof(float) * (size_t)(rows * in));
-        if (!scratch)
-            return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_linear_backward_input: cannot allocate %lld x %lld dequantization scratch",
-                           (long long)rows, (long long)in);
-    }
-    int32_t rc = PL_OK;
-    for (int64_t o0 = 0; o0 < out && rc == PL_OK; o0 += rows) {
-        const int64_t r = out - o0 < rows ? out - o0 : rows;
-        const float *wr = (const float *)w + o0 * in;
-        if (scratch) {
-            dequant_rows(wtype, (const uint8_t *)w + o0 * row_bytes, row_bytes, in, r, scratch);
-            wr = scratch;
-        }
-        rc = pl_bgemm(0, 0, n_tok, in, r, 1.0f, dy + o0, out, wr, in, o0 == 0 ? beta : 1.0f, dx, in);
+        rc = backward ? pl_bgemm(0, 0, n_tok, in, r, 1.0f, act + o0, out, wr, in, o0 == 0 ? beta : 1.0f, res, in)
+                      : pl_bgemm(0, 1, n_tok, r, in, 1.0f, act, in, wr, in, beta, res + o0, out);
     }
     pl_free(scratch);
     return rc;
@@ -380,7 +356,7 @@ static int32_t linear_backward_bf16(int32_t wtype, const void *w, int64_t in, in
 
 int32_t pl_base_linear_forward(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x, int64_t n_tok,
                                float *y, int accumulate) {
-    if (n_tok > PL_ROWS_MAX_TOK && out > 0 && pl_matmul_bf16()) return linear_forward_bf16(wtype, w, in, out, x, n_tok, y, accumulate);
+    if (n_tok > PL_ROWS_MAX_TOK && out > 0 && pl_matmul_bf16()) return linear_bf16(0, wtype, w, in, out, x, n_tok, y, accumulate);
     if (n_tok > 0 && n_tok <= PL_ROWS_MAX_TOK && out > 0 && pl_matmul_fast() && pl_qdot_supported(wtype, in))
         return pl_qdot_forward_rows(wtype, w, in, out, x, n_tok, y, accumulate);
     return pl_linear_forward(wtype, w, in, out, x, n_tok, y, accumulate);
@@ -388,7 +364,7 @@ int32_t pl_base_linear_forward(int32_t wtype, const void *w, int64_t in, int64_t
 
 int32_t pl_base_linear_backward_input(int32_t wtype, const void *w, int64_t in, int64_t out, const float *dy,
                                       int64_t n_tok, float *dx, int accumulate) {
-    if (n_tok > PL_ROWS_MAX_TOK && in > 0 && pl_matmul_bf16()) return linear_backward_bf16(wtype, w, in, out, dy, n_tok, dx, accumulate);
+    if (n_tok > PL_ROWS_MAX_TOK && in > 0 && pl_matmul_bf16()) return linear_bf16(1, wtype, w, in, out, dy, n_tok, dx, accumulate);
     return pl_linear_backward_input(wtype, w, in, out, dy, n_tok, dx, accumulate);
 }
 
