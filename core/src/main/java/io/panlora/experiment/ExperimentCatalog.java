@@ -1,15 +1,9 @@
 package io.panlora.experiment;
 
-import io.panlora.gguf.GgmlType;
-import io.panlora.lora.AdapterGguf;
-import io.panlora.lora.LoraSet;
 import io.panlora.model.LlamaModel;
 import io.panlora.model.TokenizerLoader;
 import io.panlora.tokenizer.Tokenizer;
-import io.panlora.train.DatasetBatches;
-import io.panlora.train.TrainConfig;
 import io.panlora.train.Trainer;
-import io.panlora.train.TrainingStrategy;
 import io.panlora.prune.Shapley;
 import java.io.IOException;
 import java.io.PrintStream;
