@@ -77,7 +77,7 @@ int32_t pl_get_num_threads(void);
    (weights and activations rounded to BF16 — round to nearest even — summed in F32 with AVX512-BF16; only on CPUs that
    have it) or AUTO (BF16 where the CPU has AVX512-BF16, else F32). It applies to the base weights' linear layers with more
    than 4 tokens (prompt processing, NLL, training: forward and input gradient, the output projection included). BF16 and
-   AUTO also decode (up to 4 tokens) Q8_0, Q4_0 and Q4_K weights with activations quantized to 8-bit blocks of 32 and integer dot
+   AUTO also decode (up to 4 tokens) Q8_0, Q4_0, Q4_K and Q6_K weights with activations quantized to 8-bit blocks of 32 and integer dot
    products (AVX2 or AVX512-VNNI), as llama.cpp does; other types decode in F32. LoRA factors, dense deltas, weight
    gradients, attention and the optimizer stay F32. */
 #define PL_MATMUL_F32 0

@@ -572,13 +572,13 @@ static void test_bf16(void) {
     pl_set_matmul(PL_MATMUL_F32);
 }
 
-/* The decode path of PL_MATMUL_AUTO over Q8_0, Q4_0 and Q4_K weights (8-bit activations, integer dots) against a double loop
+/* The decode path of PL_MATMUL_AUTO over Q8_0, Q4_0, Q4_K and Q6_K weights (8-bit activations, integer dots) against a double loop
    over the same quantized activations, and within their rounding of the F32 product; PL_MATMUL_F32 keeps the F32 rows. */
 static void test_qdot(void) {
-    static const int32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q4_K};
+    static const int32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q4_K, PL_TYPE_Q6_K};
     static const int64_t toks[] = {1, 3, 4};
     rng_t r = {1234};
-    for (size_t ti = 0; ti < 3; ti++)
+    for (size_t ti = 0; ti < 4; ti++)
         for (size_t nt = 0; nt < 3; nt++) {
             const int32_t wtype = types[ti];
             const int64_t in = 512, out = 67, n = toks[nt];

@@ -22,11 +22,11 @@ int32_t pl_linear_backward_input(int32_t wtype, const void *w, int64_t in, int64
 /* 1 when the base weights' products run in BF16 now (pl_set_matmul resolved; 0 on a CPU without AVX512-BF16). */
 int pl_matmul_bf16(void);
 
-/* 1 unless the precision is PL_MATMUL_F32: the fast decode path (8-bit activations over Q8_0/Q4_0/Q4_K weights) may run. */
+/* 1 unless the precision is PL_MATMUL_F32: the fast decode path (8-bit activations over Q8_0/Q4_0/Q4_K/Q6_K weights) may run. */
 int pl_matmul_fast(void);
 
 /* pl_linear_forward / pl_linear_backward_input for a frozen base weight: the same, in BF16 when pl_matmul_bf16()
-   and n_tok exceeds the decode paths' 4 tokens; the forward of up to 4 tokens over Q8_0/Q4_0/Q4_K weights with 8-bit
+   and n_tok exceeds the decode paths' 4 tokens; the forward of up to 4 tokens over Q8_0/Q4_0/Q4_K/Q6_K weights with 8-bit
    activations and integer dots when pl_matmul_fast() (ops/qdot.c). */
 int32_t pl_base_linear_forward(int32_t wtype, const void *w, int64_t in, int64_t out,
                                const float *x, int64_t n_tok, float *y, int accumulate);

@@ -20,7 +20,7 @@ import java.util.SplittableRandom;
 /**
  * {@code panlora bench compare}: prompt processing (a prompt of P tokens from an empty cache, logits of the last one) and
  * decoding (G single-token steps after it) of the same GGUF files through panlora's engine — in F32 (the reference) and in
- * its fast mode (BF16 products where the CPU has AVX512-BF16; decoding of Q8_0/Q4_0/Q4_K weights with 8-bit activations) — and
+ * its fast mode (BF16 products where the CPU has AVX512-BF16; decoding of Q8_0/Q4_0/Q4_K/Q6_K weights with 8-bit activations) — and
  * through llama.cpp (the bridge, same thread count, same
  * tokens), as llama-bench's pp/tg tests time them; then a LoRA training step on the same file with F32 and BF16 products.
  * Each figure is the mean of the repetitions after one warm-up.
@@ -117,7 +117,7 @@ final class CompareBench {
         else System.out.println("llama.cpp: " + LlamaCpp.buildInfo().getOrDefault("tag", "?") + " (commit "
                 + LlamaCpp.buildInfo().getOrDefault("commit", "?") + "), through the bridge (llama_decode + llama_synchronize, as llama-bench)");
         System.out.println("panlora fast: " + (bf16 ? "BF16 products (AVX512-BF16) above 4 tokens" : "no BF16 products (no AVX512-BF16)")
-                + "; decoding of Q8_0/Q4_0/Q4_K weights with 8-bit activations and integer dots (other types: F32 rows)");
+                + "; decoding of Q8_0/Q4_0/Q4_K/Q6_K weights with 8-bit activations and integer dots (other types: F32 rows)");
         System.out.printf("%-28s %-10s %14s %14s %14s %10s%n", "model", "test", "panlora f32", "panlora fast", "llama.cpp", "best/llama");
         List<String> steps = new ArrayList<>();
         try {
@@ -153,7 +153,7 @@ final class CompareBench {
         System.out.println("(tokens/s; best/llama: the faster panlora column over llama.cpp)");
         System.out.printf("%-28s %10s %10s %10s%n", "LoRA step", "f32 s", "bf16 s", "speed-up");
         for (String s : steps) System.out.println(s);
-        System.out.println("int8: decoding only (Q8_0/Q4_0/Q4_K weights, 8-bit activations); prompt processing and training have no int8 GEMM");
+        System.out.println("int8: decoding only (Q8_0/Q4_0/Q4_K/Q6_K weights, 8-bit activations); prompt processing and training have no int8 GEMM");
         return 0;
     }
 }
