@@ -346,7 +346,21 @@ public final class LoraRun {
                 set.attach();
                 Trainer tr = new Trainer(m, set, cfg, d.batches(), d.val(), o.outDir(), out).onDivergence(o.onDivergence()).listener(o.listener());
                 for (TrainHook h : strategy.hooks()) tr.addHook(h);
-                Trainer.Result r = tr.run(o.resume());
+                Trainer.Result r;
+                try {
+                    r = tr.run(o.resume());
+                } catch (IOException | RuntimeException | Error e) {
+                    // a strategy with native state (LoRASC's dense corrections of the base weights) is closed when the run fails
+                    // (a divergence skips its end hook), so a model the caller keeps is left as it was loaded
+                    if (strategy instanceof AutoCloseable c) {
+                        try {
+                            c.close();
+                        } catch (Exception suppressed) {
+                            e.addSuppressed(suppressed);
+                        }
+                    }
+                    throw e;
+                }
                 Path adapter = o.outDir().resolve("adapter.gguf");
                 List<String> notes = AdapterGguf.write(adapter, set, m.config(), o.adapterType(), "panlora-lora");
                 return new Summary(r, adapter, notes, d.ds().train().size(), d.ds().validation().size(), cfg.steps());

@@ -421,4 +421,49 @@ class LorascTest {
             assertThrows(IllegalStateException.class, () -> cascade.addSlots(set, cfg));
         }
     }
+
+    /** LoRASC with a hook that fails at step 3 (its noise and slow weights on the backbone by then); closes the cascade. */
+    private static final class Failing implements TrainingStrategy, TrainHook, AutoCloseable {
+        final LorascCascade cascade;
+
+        Failing(LorascCascade cascade) { this.cascade = cascade; }
+
+        @Override
+        public String name() { return cascade.name(); }
+
+        @Override
+        public void addSlots(LoraSet s, TrainConfig c) { cascade.addSlots(s, c); }
+
+        @Override
+        public List<TrainHook> hooks() { return List.of(cascade, this); }
+
+        @Override
+        public void beforeStep(io.panlora.train.Trainer trainer, int step) {
+            if (step == 3) throw new IllegalStateException("failing on purpose at step 3");
+        }
+
+        @Override
+        public void close() { cascade.close(); }
+    }
+
+    @Test
+    void aFailedRunLeavesTheCallersModelAsItWasLoaded() throws Exception {
+        Path model = SharedData.require("stories260K.gguf");
+        try (LlamaModel m = LlamaModel.load(model)) {
+            int[] tokens = new int[2048];
+            for (int i = 0; i < tokens.length; i++) tokens[i] = 1 + (i * 37) % 500;
+            var data = io.panlora.data.TrainingData.of(dir.resolve("t.txt"), io.panlora.data.TrainingData.Layout.TOKEN_STREAM,
+                    List.of(io.panlora.data.Example.allTrained(tokens)));
+            int[][] probe = {{1, 5, 9, 13, 17, 21, 25, 29}};
+            float[] before = m.logits(probe);
+            TrainConfig cfg = TrainConfig.builder().lora(4, 8f).targets("q,v").lr(1e-2f, LrSchedule.Kind.CONSTANT, 0, 1f).steps(8)
+                    .batch(2, 64, 1).seed(3).eval(0, 0).checkpointEvery(0).build();
+            Failing strategy = new Failing(new LorascCascade(new LorascConfig(2, 0.5, LorascConfig.Noise.GAUSSIAN, 0.05, 0, 3)));
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> LoraRun.run(m, new LoraRun.Options(model,
+                    dir.resolve("unused.txt"), null, 0.1, cfg, 0, ReadOptions.defaults(), GgmlType.F32, dir.resolve("failed"), false, null,
+                    strategy), data, null));
+            assertTrue(e.getMessage().contains("on purpose"), e.getMessage());
+            assertArrayEquals(before, m.logits(probe), "no noise or slow weights left on the model");
+        }
+    }
 }
