@@ -59,8 +59,14 @@ int pl_cpu_has_avx512(void) {
 
 int pl_cpu_has_avx512bf16(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    static int known = -1; /* asked on every base-weight product: the CPU is asked once */
+    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+        __atomic_store_n(&known, v, __ATOMIC_RELAXED);
+    }
+    return v;
 #else
     return 0;
 #endif

@@ -420,6 +420,35 @@ static void test_api_errors(void) {
 
 /* ---- BF16 ---- */
 
+/* Checks the base-weight linears' BF16 results against double loops over the BF16-rounded operands: y = x Wᵀ (every
+   o_step-th output row) and dx = dy W, each within 1e-5 sqrt(K+1) of its magnitude. Returns 1 if all match; *worst gets
+   the forward's largest relative error. */
+static int bf16_linear_matches(const float *wf, int64_t in, int64_t out, int64_t n, const float *x, const float *y,
+                               const float *dy, const float *dx, int64_t o_step, double *worst) {
+    int ok = 1;
+    for (int64_t t = 0; t < n && ok; t++)
+        for (int64_t o = 0; o < out; o += o_step) {
+            double s = 0, m = 0;
+            for (int64_t i = 0; i < in; i++) {
+                s += (double)pl_bf16_round(wf[o * in + i]) * pl_bf16_round(x[t * in + i]);
+                m += fabs((double)wf[o * in + i] * x[t * in + i]);
+            }
+            const double e = fabs(y[t * out + o] - s);
+            if (!(e <= 1e-5 * sqrt((double)in + 1) * m + 1e-30)) ok = 0;
+            if (e / (m + 1e-30) > *worst) *worst = e / (m + 1e-30);
+        }
+    for (int64_t t = 0; t < n && ok; t++)
+        for (int64_t i = 0; i < in; i++) {
+            double s = 0, m = 0;
+            for (int64_t o = 0; o < out; o++) {
+                s += (double)pl_bf16_round(wf[o * in + i]) * pl_bf16_round(dy[t * out + o]);
+                m += fabs((double)wf[o * in + i] * dy[t * out + o]);
+            }
+            if (!(fabs(dx[t * in + i] - s) <= 1e-5 * sqrt((double)out + 1) * m + 1e-30)) ok = 0;
+        }
+    return ok;
+}
+
 /* pl_bgemm over ragged and panel-sized shapes, every transpose combination, alpha/beta, padding; bit-identical for
    1 thread and the test count; the base-weight linears under pl_set_matmul(BF16) against BF16-rounded references. */
 static void test_bf16(void) {
@@ -491,36 +520,14 @@ static void test_bf16(void) {
                      pl_base_linear_backward_input(wtype, w, in, out, dy, n, dx, 0) == PL_OK &&
                      pl_linear_forward(wtype, w, in, out, x, n, yf, 0) == PL_OK &&
                      pl_linear_backward_input(wtype, w, in, out, dy, n, dxf, 0) == PL_OK;
-            if (n <= 4 && pl_qdot_supported(wtype, in)) {
-                /* the 8-bit decode path: test_qdot */
-            } else if (n <= 4) {
-                ok = ok && memcmp(y, yf, sizeof(float) * (size_t)(n * out)) == 0 && memcmp(dx, dxf, sizeof(float) * (size_t)(n * in)) == 0;
-                CHECKF(ok, "base linear %s n_tok=%lld (decode rows) stays F32 under BF16", pl_type_name(wtype), (long long)n);
-            } else {
+            if (n > 4) {
                 double worst = 0;
-                for (int64_t t = 0; t < n && ok; t++)
-                    for (int64_t o = 0; o < out; o++) {
-                        double s = 0, m = 0;
-                        for (int64_t i = 0; i < in; i++) {
-                            s += (double)pl_bf16_round(wf[o * in + i]) * pl_bf16_round(x[t * in + i]);
-                            m += fabs((double)wf[o * in + i] * x[t * in + i]);
-                        }
-                        const double e = fabs(y[t * out + o] - s);
-                        if (!(e <= 1e-5 * sqrt((double)in + 1) * m + 1e-30)) ok = 0;
-                        if (e / (m + 1e-30) > worst) worst = e / (m + 1e-30);
-                    }
-                for (int64_t t = 0; t < n && ok; t++)
-                    for (int64_t i = 0; i < in; i++) {
-                        double s = 0, m = 0;
-                        for (int64_t o = 0; o < out; o++) {
-                            s += (double)pl_bf16_round(wf[o * in + i]) * pl_bf16_round(dy[t * out + o]);
-                            m += fabs((double)wf[o * in + i] * dy[t * out + o]);
-                        }
-                        const double e = fabs(dx[t * in + i] - s);
-                        if (!(e <= 1e-5 * sqrt((double)out + 1) * m + 1e-30)) ok = 0;
-                    }
+                ok = ok && bf16_linear_matches(wf, in, out, n, x, y, dy, dx, 1, &worst);
                 CHECKF(ok, "base linear %s n_tok=%lld in BF16 matches the BF16-rounded reference (worst rel %.3g)",
                        pl_type_name(wtype), (long long)n, worst);
+            } else if (!pl_qdot_supported(wtype, in)) { /* the types with an 8-bit decode path: test_qdot */
+                ok = ok && memcmp(y, yf, sizeof(float) * (size_t)(n * out)) == 0 && memcmp(dx, dxf, sizeof(float) * (size_t)(n * in)) == 0;
+                CHECKF(ok, "base linear %s n_tok=%lld (decode rows) stays F32 under BF16", pl_type_name(wtype), (long long)n);
             }
             free(w);
             free(wf);
@@ -541,26 +548,10 @@ static void test_bf16(void) {
         float *y = xmalloc(sizeof(float) * (size_t)(n * out)), *dx = xmalloc(sizeof(float) * (size_t)(n * in));
         fill(&r, x, n * in);
         fill(&r, dy, n * out);
+        double worst = 0;
         int ok = pl_base_linear_forward(PL_TYPE_Q4_0, w, in, out, x, n, y, 0) == PL_OK &&
-                 pl_base_linear_backward_input(PL_TYPE_Q4_0, w, in, out, dy, n, dx, 0) == PL_OK;
-        for (int64_t t = 0; t < n && ok; t++)
-            for (int64_t i = 0; i < in; i++) {
-                double s = 0, m = 0;
-                for (int64_t o = 0; o < out; o++) {
-                    s += (double)pl_bf16_round(wf[o * in + i]) * pl_bf16_round(dy[t * out + o]);
-                    m += fabs((double)wf[o * in + i] * dy[t * out + o]);
-                }
-                if (!(fabs(dx[t * in + i] - s) <= 1e-5 * sqrt((double)out + 1) * m + 1e-30)) ok = 0;
-            }
-        for (int64_t t = 0; t < n && ok; t++)
-            for (int64_t o = 0; o < out; o += 97) {
-                double s = 0, m = 0;
-                for (int64_t i = 0; i < in; i++) {
-                    s += (double)pl_bf16_round(wf[o * in + i]) * pl_bf16_round(x[t * in + i]);
-                    m += fabs((double)wf[o * in + i] * x[t * in + i]);
-                }
-                if (!(fabs(y[t * out + o] - s) <= 1e-5 * sqrt((double)in + 1) * m + 1e-30)) ok = 0;
-            }
+                 pl_base_linear_backward_input(PL_TYPE_Q4_0, w, in, out, dy, n, dx, 0) == PL_OK &&
+                 bf16_linear_matches(wf, in, out, n, x, y, dy, dx, 97, &worst);
         CHECKF(ok, "base linear Q4_0 256x8300 (several chunks) in BF16, both directions");
         free(w);
         free(wf);

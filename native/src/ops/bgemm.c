@@ -14,6 +14,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #define PL_X86 1
 #include <immintrin.h>
+#include "ops/store_avx512.h"
 #else
 #define PL_X86 0
 #endif
@@ -116,14 +117,6 @@ static void pack_b(int trans_b, const float *B, int64_t ldb, int64_t j0, int64_t
 /* ---- micro-kernel ---- */
 
 #if PL_X86
-PL_TARGET_BF16 static inline void store16(float *p, __m512 acc, __m512 valpha, __m512 vbeta, int read) {
-    if (read) {
-        _mm512_storeu_ps(p, _mm512_fmadd_ps(acc, valpha, _mm512_mul_ps(vbeta, _mm512_loadu_ps(p))));
-    } else {
-        _mm512_storeu_ps(p, _mm512_mul_ps(acc, valpha));
-    }
-}
-
 /* C[6][32] = alpha * sum over np pairs of a[p][r][2] . b[p][c][2] + beta * C; beta = 0 never reads C. */
 PL_TARGET_BF16 static void ukernel_6x32_bf16(int64_t np, const uint16_t *a, const uint16_t *b, float *c, int64_t ldc,
                                              float alpha, float beta) {
@@ -156,8 +149,8 @@ PL_TARGET_BF16 static void ukernel_6x32_bf16(int64_t np, const uint16_t *a, cons
     const __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
     const int read = beta != 0.0f;
 #define PL_STORE(r)                                         \
-    store16(c + r * ldc, c##r##0, valpha, vbeta, read);     \
-    store16(c + r * ldc + 16, c##r##1, valpha, vbeta, read);
+    pl_store16_avx512(c + r * ldc, c##r##0, valpha, vbeta, read);     \
+    pl_store16_avx512(c + r * ldc + 16, c##r##1, valpha, vbeta, read);
     PL_STORE(0) PL_STORE(1) PL_STORE(2) PL_STORE(3) PL_STORE(4) PL_STORE(5)
 #undef PL_STORE
 }

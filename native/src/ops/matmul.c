@@ -422,9 +422,8 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* GFLOP/s of reps n x n x n pl_sgemm runs after one warm-up: 2 n^3 reps / seconds / 1e9. */
 /* Times reps square n x n x n products of a GEMM (bf16: pl_bgemm with B transposed, as the base weights are; else
-   pl_sgemm) after one warm-up; fn names the caller in messages. */
+   pl_sgemm) after one warm-up: GFLOP/s = 2 n^3 reps / seconds / 1e9; fn names the caller in messages. */
 static int32_t bench_gemm(const char *fn, int bf16, int64_t n, int32_t reps, double *gflops) {
     PL_REQUIRE(gflops != NULL, "%s: gflops is NULL", fn);
     PL_REQUIRE(n >= 1 && n <= 16384, "%s: n must be in 1..16384, got %lld", fn, (long long)n);

@@ -15,6 +15,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #define PL_X86 1
 #include <immintrin.h>
+#include "ops/store_avx512.h"
 #else
 #define PL_X86 0
 #endif
@@ -127,15 +128,6 @@ PL_TARGET_AVX2_FMA static void ukernel_6x16_avx2(int64_t kc, const float *a, con
 #undef PL_STORE
 }
 
-/* Stores 16 results: p = alpha * acc (+ beta * p when beta != 0). */
-PL_TARGET_AVX512 static inline void store16_avx512(float *p, __m512 acc, __m512 valpha, __m512 vbeta, int read) {
-    if (read) {
-        _mm512_storeu_ps(p, _mm512_fmadd_ps(acc, valpha, _mm512_mul_ps(vbeta, _mm512_loadu_ps(p))));
-    } else {
-        _mm512_storeu_ps(p, _mm512_mul_ps(acc, valpha));
-    }
-}
-
 /* AVX-512 6x32 tile: C = alpha * A_panel B_panel + beta * C, 12 zmm accumulators. */
 PL_TARGET_AVX512 static void ukernel_6x32_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                                                  float alpha, float beta) {
@@ -167,8 +159,8 @@ PL_TARGET_AVX512 static void ukernel_6x32_avx512(int64_t kc, const float *a, con
     const __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
     const int read = beta != 0.0f;
 #define PL_STORE(r)                                                   \
-    store16_avx512(c + r * ldc, c##r##0, valpha, vbeta, read);        \
-    store16_avx512(c + r * ldc + 16, c##r##1, valpha, vbeta, read);
+    pl_store16_avx512(c + r * ldc, c##r##0, valpha, vbeta, read);        \
+    pl_store16_avx512(c + r * ldc + 16, c##r##1, valpha, vbeta, read);
     PL_STORE(0) PL_STORE(1) PL_STORE(2) PL_STORE(3) PL_STORE(4) PL_STORE(5)
 #undef PL_STORE
 }
