@@ -193,8 +193,10 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
         float scale = 1f;
         String factorKey = arch + ".rope.scaling.factor";
         double factor = f.getDouble(factorKey, 1.0);
-        if (!(factor > 0) || Double.isInfinite(factor) || !((float) (1.0 / factor) > 0))
-            throw new GgufException(where + ": " + factorKey + " = " + factor + " must be finite and positive");
+        float inverse = (float) (1.0 / factor);
+        if (!(factor > 0) || Double.isInfinite(factor) || !(inverse > 0) || Float.isInfinite(inverse))
+            throw new GgufException(where + ": " + factorKey + " = " + factor
+                    + " must be finite and positive, with 1/factor finite in F32");
         String scaling = f.getString(arch + ".rope.scaling.type", "none");
         if (scaling.equals("linear")) {
             scale = (float) (1.0 / factor);
@@ -206,7 +208,11 @@ public record LlamaConfig(String arch, long nVocab, long nEmbd, long nLayer, lon
         String vocabKey = f.has(arch + ".vocab_size") ? arch + ".vocab_size" : "token_embd.weight's ne[1]";
         long nVocab = bounded(f, vocabKey, f.getLong(arch + ".vocab_size", emb.ne().length > 1 ? emb.ne()[1] : 0), MAX_VOCAB);
         int ropeType = arch.equals("qwen2") ? ROPE_NEOX : ROPE_NORMAL;
-        return new LlamaConfig(arch, nVocab, nEmbd, nLayer, nHead, nHeadKv, headDim, nFf, nCtx, nRot, base, scale, eps, ropeType);
+        try {
+            return new LlamaConfig(arch, nVocab, nEmbd, nLayer, nHead, nHeadKv, headDim, nFf, nCtx, nRot, base, scale, eps, ropeType);
+        } catch (IllegalArgumentException e) { // a limit the checks above do not name: still the file's fault
+            throw new GgufException(where + ": " + e.getMessage());
+        }
     }
 
     /** v when it is in 1..max, else a GgufException naming the file, the key, the value and the limit. */

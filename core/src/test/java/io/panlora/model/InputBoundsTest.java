@@ -130,6 +130,13 @@ class InputBoundsTest {
                     .put("llama.rope.scaling.factor", GgufValue.float32(f)));
             assertRefused(p, "llama.rope.scaling.factor");
         }
+        // a factor so small that 1/factor overflows F32 (a fuzzing find: it used to escape as IllegalArgumentException)
+        Path tiny = variant("ropetiny.gguf", w -> w.putString("llama.rope.scaling.type", "linear")
+                .put("llama.rope.scaling.factor", GgufValue.float32(Float.MIN_VALUE)));
+        assertRefused(tiny, "llama.rope.scaling.factor");
+        Path tiny64 = variant("ropetiny64.gguf", w -> w.putString("llama.rope.scaling.type", "linear")
+                .put("llama.rope.scaling.factor", GgufValue.float64(1e-300)));
+        assertRefused(tiny64, "llama.rope.scaling.factor");
         Path nan = variant("ropenan.gguf", w -> w.put("llama.rope.scaling.factor", GgufValue.float32(Float.NaN)));
         assertRefused(nan, "llama.rope.scaling.factor");
         try (LlamaModel m = LlamaModel.load(variant("rope4.gguf", w -> w.putString("llama.rope.scaling.type", "linear")
