@@ -52,19 +52,32 @@ int32_t block_linear_backward(const pl_model *m, int64_t l, int32_t which, const
     return pl_ok();
 }
 
-int32_t block_forward(const pl_model *m, int64_t l, float *x, int64_t B, int64_t T, int64_t pos0,
-                      float *k_new, float *v_new, const float *k_all, const float *v_all,
-                      int64_t Tk, int64_t kv_stride, block_acts *a) {
+int32_t block_forward_qkv(const pl_model *m, int64_t l, const float *x, int64_t B, int64_t T, int64_t pos0,
+                          float *k_new, float *v_new, block_acts *a) {
     const pl_model_params *p = &m->p;
-    const pl_layer_weights *lw = &m->layers[l];
     const int64_t n = B * T, D = p->n_embd;
-    rmsnorm_forward(a->xn1, a->rstd1, x, lw->w[PL_W_ATTN_NORM].data, n, D, p->norm_eps);
+    rmsnorm_forward(a->xn1, a->rstd1, x, m->layers[l].w[PL_W_ATTN_NORM].data, n, D, p->norm_eps);
     PL_TRY(block_linear_forward(m, l, PL_W_ATTN_Q, PL_W_ATTN_Q_BIAS, a->xn1, n, a->q, a));
     PL_TRY(block_linear_forward(m, l, PL_W_ATTN_K, PL_W_ATTN_K_BIAS, a->xn1, n, k_new, a));
     PL_TRY(block_linear_forward(m, l, PL_W_ATTN_V, PL_W_ATTN_V_BIAS, a->xn1, n, v_new, a));
     rope_apply(a->q, B, T, pos0, p->n_head, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, m->global[PL_W_ROPE_FREQS].data, p->rope_type, 1);
     rope_apply(k_new, B, T, pos0, p->n_head_kv, p->head_dim, p->n_rot, p->rope_freq_base, p->rope_freq_scale, m->global[PL_W_ROPE_FREQS].data, p->rope_type, 1);
+    return pl_ok();
+}
+
+int32_t block_forward(const pl_model *m, int64_t l, float *x, int64_t B, int64_t T, int64_t pos0,
+                      float *k_new, float *v_new, const float *k_all, const float *v_all,
+                      int64_t Tk, int64_t kv_stride, block_acts *a) {
+    const pl_model_params *p = &m->p;
+    PL_TRY(block_forward_qkv(m, l, x, B, T, pos0, k_new, v_new, a));
     PL_TRY(attention_forward(a->att, a->probs, a->q, k_all, v_all, B, T, Tk, pos0, p->n_head, p->n_head_kv, p->head_dim, kv_stride));
+    return block_forward_rest(m, l, x, B * T, a);
+}
+
+int32_t block_forward_rest(const pl_model *m, int64_t l, float *x, int64_t n, block_acts *a) {
+    const pl_model_params *p = &m->p;
+    const pl_layer_weights *lw = &m->layers[l];
+    const int64_t D = p->n_embd;
     PL_TRY(block_linear_forward(m, l, PL_W_ATTN_OUTPUT, -1, a->att, n, a->tmp, a));
     residual_add(x, a->tmp, n * D);
     if (a->x_mid) memcpy(a->x_mid, x, (size_t)(n * D) * sizeof(float));

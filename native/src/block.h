@@ -39,5 +39,11 @@ int32_t block_linear_backward(const pl_model *m, int64_t l, int32_t which, const
 int32_t block_forward(const pl_model *m, int64_t l, float *x, int64_t B, int64_t T, int64_t pos0,
                       float *k_new, float *v_new, const float *k_all, const float *v_all,
                       int64_t Tk, int64_t kv_stride, block_acts *acts);
+/* The two halves of block_forward around its attention: the normalised input's queries (acts->q, roped), keys (k_new,
+   roped) and values (v_new); then, from the attention's output in acts->att, the output projection, the residual,
+   and the feed-forward half, in place on x [n, D]. */
+int32_t block_forward_qkv(const pl_model *m, int64_t l, const float *x, int64_t B, int64_t T, int64_t pos0,
+                          float *k_new, float *v_new, block_acts *acts);
+int32_t block_forward_rest(const pl_model *m, int64_t l, float *x, int64_t n, block_acts *acts);
 
 #endif

@@ -8,6 +8,7 @@
 #include "block.h"
 #include "lora.h"
 #include "backend.h"
+#include "quant/quant.h"
 
 /* Inference activations of one layer for n tokens, reused layer after layer (nothing saved). */
 static void ws_free(block_acts *a) {
@@ -138,8 +139,9 @@ PL_EXPORT int32_t pl_model_nll(pl_model *m, const int32_t *tokens, const int32_t
 struct pl_kv_cache {
     pl_model *model;
     int64_t n_ctx, n_pos;
-    float *k, *v; /* [n_layer][n_ctx][n_head_kv*head_dim] (CPU models) */
-    void *dev;    /* the backend's cache (device models) */
+    float *k, *v;     /* [n_layer][n_ctx][n_head_kv*head_dim] (CPU models, F32 cache) */
+    uint16_t *kh, *vh; /* the same in F16 (CPU models, a cache made under a fast matmul mode) */
+    void *dev;        /* the backend's cache (device models) */
 };
 
 PL_EXPORT int32_t pl_kv_cache_create(pl_model *m, int64_t n_ctx, pl_kv_cache **out) {
@@ -160,6 +162,18 @@ PL_EXPORT int32_t pl_kv_cache_create(pl_model *m, int64_t n_ctx, pl_kv_cache **o
         *out = c;
         return pl_ok();
     }
+    /* under PL_MATMUL_BF16/AUTO the cache is F16, as llama.cpp's default: half the memory and half the bytes each decoded
+       token reads; PL_MATMUL_F32 keeps the F32 reference */
+    if (pl_matmul_fast() && attention_f16_supported(m->p.head_dim)) {
+        c->kh = pl_alloc(per / 2); c->vh = pl_alloc(per / 2);
+        if (!c->kh || !c->vh) {
+            pl_kv_cache_free(c);
+            return pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_kv_cache_create: cannot allocate %zu bytes for %lld positions (F16)", per,
+                           (long long)n_ctx);
+        }
+        *out = c;
+        return pl_ok();
+    }
     c->k = pl_alloc(per); c->v = pl_alloc(per);
     if (!c->k || !c->v) {
         pl_kv_cache_free(c);
@@ -173,6 +187,7 @@ PL_EXPORT void pl_kv_cache_free(pl_kv_cache *c) {
     if (!c) return;
     if (c->dev) pl_cuda_backend(NULL)->kv_free(c->dev);
     pl_free(c->k); pl_free(c->v);
+    pl_free(c->kh); pl_free(c->vh);
     free(c);
 }
 
@@ -204,12 +219,25 @@ static int32_t model_decode_impl(pl_model *m, pl_kv_cache *c, const int32_t *tok
     const pl_model_params *p = &m->p;
     const int64_t D = p->n_embd, kvd = p->n_head_kv * p->head_dim, pos0 = c->n_pos;
     float *x = pl_alloc((size_t)n_tok * D * sizeof(float));
+    /* an F16 cache: the new keys and values in F32 first, then rounded into the cache */
+    float *kv_new = c->kh && x ? pl_alloc((size_t)(2 * n_tok * kvd) * sizeof(float)) : NULL;
     block_acts ws = {0};
-    int32_t rc = x ? ws_alloc(&ws, m, n_tok) : pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_model_decode: out of memory");
+    int32_t rc = x && (kv_new || !c->kh) ? ws_alloc(&ws, m, n_tok) : pl_fail(PL_ERR_OUT_OF_MEMORY, "pl_model_decode: out of memory");
     if (rc == PL_OK) {
         const pl_weight_ref *emb = &m->global[PL_W_TOKEN_EMBD];
         embedding_forward(x, tokens, n_tok, emb->type, emb->data, D);
         for (int64_t l = 0; rc == PL_OK && l < p->n_layer; l++) {
+            if (c->kh) {
+                uint16_t *kl = c->kh + l * c->n_ctx * kvd, *vl = c->vh + l * c->n_ctx * kvd;
+                float *k_new = kv_new, *v_new = kv_new + n_tok * kvd;
+                rc = block_forward_qkv(m, l, x, 1, n_tok, pos0, k_new, v_new, &ws);
+                if (rc != PL_OK) break;
+                pl_quant_row(PL_TYPE_F16, k_new, kl + pos0 * kvd, n_tok * kvd);
+                pl_quant_row(PL_TYPE_F16, v_new, vl + pos0 * kvd, n_tok * kvd);
+                rc = attention_forward_f16(ws.att, ws.q, kl, vl, n_tok, pos0 + n_tok, pos0, p->n_head, p->n_head_kv, p->head_dim);
+                if (rc == PL_OK) rc = block_forward_rest(m, l, x, n_tok, &ws);
+                continue;
+            }
             float *kl = c->k + l * c->n_ctx * kvd, *vl = c->v + l * c->n_ctx * kvd;
             rc = block_forward(m, l, x, 1, n_tok, pos0, kl + pos0 * kvd, vl + pos0 * kvd, kl, vl, pos0 + n_tok, 0, &ws);
         }
@@ -217,6 +245,7 @@ static int32_t model_decode_impl(pl_model *m, pl_kv_cache *c, const int32_t *tok
         if (rc == PL_OK) c->n_pos += n_tok;
     }
     ws_free(&ws);
+    pl_free(kv_new);
     pl_free(x);
     return rc;
 }

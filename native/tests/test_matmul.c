@@ -501,7 +501,7 @@ static void test_bf16(void) {
         free(C2);
     }
     /* base-weight linears: BF16 above 4 tokens (against BF16-rounded references), the F32 row paths up to 4 */
-    static const int32_t types[] = {PL_TYPE_F32, PL_TYPE_F16, PL_TYPE_BF16, PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q4_K, PL_TYPE_Q6_K};
+    static const int32_t types[] = {PL_TYPE_F32, PL_TYPE_F16, PL_TYPE_BF16, PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q5_1, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K, PL_TYPE_Q3_K};
     static const int64_t toks[] = {1, 3, 4, 5, 37};
     CHECKF(pl_set_matmul(PL_MATMUL_BF16) == PL_OK, "pl_set_matmul(BF16) on an AVX512-BF16 CPU");
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
@@ -563,13 +563,14 @@ static void test_bf16(void) {
     pl_set_matmul(PL_MATMUL_F32);
 }
 
-/* The decode path of PL_MATMUL_AUTO over Q8_0, Q4_0, Q4_K and Q6_K weights (8-bit activations, integer dots) against a double loop
-   over the same quantized activations, and within their rounding of the F32 product; PL_MATMUL_F32 keeps the F32 rows. */
+/* The decode path of PL_MATMUL_AUTO over Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K weights (8-bit activations in blocks
+   of 32, or of 256 for the K-quants; integer dots) against a double loop over the same quantized activations, and within their rounding of the F32 product; PL_MATMUL_F32 keeps the F32 rows. */
 static void test_qdot(void) {
-    static const int32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q4_K, PL_TYPE_Q6_K};
+    static const int32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q4_1, PL_TYPE_Q5_0, PL_TYPE_Q5_1,
+                                    PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
     static const int64_t toks[] = {1, 3, 4};
     rng_t r = {1234};
-    for (size_t ti = 0; ti < 4; ti++)
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
         for (size_t nt = 0; nt < 3; nt++) {
             const int32_t wtype = types[ti];
             const int64_t in = 512, out = 67, n = toks[nt];
@@ -589,13 +590,14 @@ static void test_qdot(void) {
             for (int64_t t = 0; t < n && ok; t++)
                 for (int64_t o = 0; o < out; o++) {
                     double s = 0, m = 0, s32 = 0;
-                    for (int64_t b = 0; b < in / 32; b++) {
-                        const float *xb = x + t * in + b * 32;
+                    const int64_t qb = pl_type_block_elems(wtype) == 256 ? 256 : 32; /* K-quants: 256-value activation blocks */
+                    for (int64_t b = 0; b < in / qb; b++) {
+                        const float *xb = x + t * in + b * qb;
                         float amax = 0;
-                        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(xb[j]));
+                        for (int j = 0; j < qb; j++) amax = fmaxf(amax, fabsf(xb[j]));
                         const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-                        for (int j = 0; j < 32; j++) {
-                            const double wv = wf[o * in + b * 32 + j];
+                        for (int j = 0; j < qb; j++) {
+                            const double wv = wf[o * in + b * qb + j];
                             s += wv * (double)nearbyintf(xb[j] * id) * d;
                             s32 += wv * xb[j];
                             m += fabs(wv * xb[j]);
@@ -609,6 +611,8 @@ static void test_qdot(void) {
             ok = ok && worst32 < 0.01; /* within the 8-bit rounding of the activations of the F32 product */
             CHECKF(ok, "decode %s n_tok=%lld with 8-bit activations (worst rel %.3g; vs F32 %.3g)", pl_type_name(wtype), (long long)n, worst,
                    worst32);
+            if (n == 1) printf("  decode %s with 8-bit activations: worst rel %.3g against the same quantization, %.3g against F32\n",
+                               pl_type_name(wtype), worst, worst32);
             pl_set_matmul(PL_MATMUL_F32);
             CHECKF(pl_base_linear_forward(wtype, w, in, out, x, n, y, 0) == PL_OK && memcmp(y, yf, sizeof(float) * (size_t)(n * out)) == 0,
                    "decode %s n_tok=%lld under F32 is the F32 row path", pl_type_name(wtype), (long long)n);

@@ -248,6 +248,57 @@ static void test_attention_big(int64_t B, int64_t T, int64_t H, int64_t KV, int6
     free(q); free(k); free(v); free(dout); free(out); free(probs); free(rq); free(rk); free(rv); free(q0); free(k0); free(v0);
 }
 
+/* The decode rows (a few queries at positions pos0.. against a cache of Tk = pos0 + Tq keys, the dot-product path
+   that has a vectorised kernel for hd a multiple of 8) against a double reference of softmax(q kᵀ/√hd) v, with and
+   without stored probabilities, and bit-identical over thread counts. amp large makes most exponentials underflow. */
+static void test_attention_decode(int64_t B, int64_t Tq, int64_t pos0, int64_t H, int64_t KV, int64_t hd, float amp) {
+    const int64_t Tk = pos0 + Tq, qr = H * hd, kr = KV * hd, g = H / KV;
+    const int64_t nq = B * Tq * qr, nk = B * Tk * kr;
+    float *q = rand_vec(nq, amp), *k = rand_vec(nk, 1.5f), *v = rand_vec(nk, 1.0f);
+    float *out = malloc(nq * sizeof(float)), *out2 = malloc(nq * sizeof(float)), *out3 = malloc(nq * sizeof(float));
+    float *probs = malloc((size_t)(B * H * Tq * Tk) * sizeof(float));
+    double *sc = malloc((size_t)Tk * sizeof(double)), worst = 0.0, worst_p = 0.0;
+    attention_forward(out, NULL, q, k, v, B, Tq, Tk, pos0, H, KV, hd, Tk * kr);
+    attention_forward(out2, probs, q, k, v, B, Tq, Tk, pos0, H, KV, hd, Tk * kr);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t t = 0; t < Tq; t++) {
+                const int64_t n_keys = pos0 + t + 1, hk = h / g;
+                const float *qt = q + (b * Tq + t) * qr + h * hd;
+                double mx = -INFINITY, sum = 0.0;
+                for (int64_t s = 0; s < n_keys; s++) {
+                    double acc = 0.0;
+                    for (int64_t d = 0; d < hd; d++) acc += (double)qt[d] * k[(b * Tk + s) * kr + hk * hd + d];
+                    sc[s] = acc / sqrt((double)hd);
+                    mx = fmax(mx, sc[s]);
+                }
+                for (int64_t s = 0; s < n_keys; s++) sum += (sc[s] = exp(sc[s] - mx));
+                const float *P = probs + ((b * H + h) * Tq + t) * Tk;
+                for (int64_t s = 0; s < Tk; s++) {
+                    const double ref = s < n_keys ? sc[s] / sum : 0.0, e = fabs(P[s] - ref);
+                    if (!(e <= worst_p)) worst_p = e;
+                }
+                for (int64_t d = 0; d < hd; d++) {
+                    double ref = 0.0;
+                    for (int64_t s = 0; s < n_keys; s++) ref += sc[s] / sum * v[(b * Tk + s) * kr + hk * hd + d];
+                    const int64_t i = (b * Tq + t) * qr + h * hd + d;
+                    const double e = fmax(fabs(out[i] - ref), fabs(out2[i] - ref));
+                    if (!(e <= worst)) worst = e;
+                }
+            }
+    char msg[200];
+    snprintf(msg, sizeof msg, "attention decode B%lld Tq%lld pos0 %lld H%lld KV%lld hd%lld amp %.1f vs double reference "
+             "(max abs err out %.1e, probs %.1e)", (long long)B, (long long)Tq, (long long)pos0, (long long)H, (long long)KV,
+             (long long)hd, amp, worst, worst_p);
+    expect(worst <= 2e-6 && worst_p <= 1e-6, msg);
+    printf("%s\n", msg);
+    pl_set_num_threads(1);
+    attention_forward(out3, NULL, q, k, v, B, Tq, Tk, pos0, H, KV, hd, Tk * kr);
+    pl_set_num_threads(2);
+    expect(same_bits(out, out3, nq), "attention decode: bit-identical with 1 and 2 threads");
+    free(q); free(k); free(v); free(out); free(out2); free(out3); free(probs); free(sc);
+}
+
 /* ================= SwiGLU ================= */
 typedef struct { float *g, *u, *r, *h; int64_t n; } swi_ctx;
 static double swi_loss(void *p) {
@@ -358,6 +409,11 @@ int main(void) {
     test_attention(1); /* MQA */
     test_attention_big(2, 33, 8, 2, 16);
     test_attention_big(1, 40, 4, 4, 8);
+    test_attention_decode(1, 1, 600, 12, 12, 64, 1.5f);  /* a 110M-shaped decode step */
+    test_attention_decode(2, 3, 37, 8, 2, 40, 1.5f);     /* GQA, hd not a multiple of 32, odd key counts */
+    test_attention_decode(1, 2, 5, 4, 1, 128, 1.5f);     /* MQA, fewer keys than one vector */
+    test_attention_decode(1, 1, 200, 2, 2, 8, 30.0f);    /* sharp softmax: most exponentials underflow */
+    test_attention_decode(1, 2, 9, 3, 3, 6, 1.5f);       /* hd 6: the plain loop */
     test_swiglu();
     test_cross_entropy();
     test_embedding();

@@ -1,10 +1,18 @@
 /* Causal grouped-query attention (GQA): each group of n_head/n_head_kv query heads shares one K/V head. */
+#if defined(__x86_64__) || defined(__i386__)
+#define PL_ATT_X86 1
+#include <immintrin.h>
+#else
+#define PL_ATT_X86 0
+#endif
 #include <math.h>
 #include <string.h>
 #include "common.h"
 #include "ops/ops.h"
 #include "ops/matmul.h"
 #include "pool.h"
+#include "quant/quant.h"
+#include "quant/quant_internal.h"
 
 /* s = a·b over n floats (an OpenMP SIMD reduction: fixed order for a given build). */
 static inline float dot_f32(const float *a, const float *b, int64_t n) {
@@ -19,8 +27,129 @@ typedef struct {
     const float *q, *k, *v, *dout, *probs_in;
     int64_t B, Tq, Tk, pos0, n_head, n_head_kv, hd, kv_batch_stride;
     float *bufs;       /* backward: per-head gradient buffers */
+    int avx2;          /* forward rows: the AVX2 + FMA kernel (hd a multiple of 8) */
+    const uint16_t *kh, *vh; /* forward rows over an F16 cache (then k, v are unused) */
     _Atomic int failed;
 } attn_args;
+
+#if PL_ATT_X86
+#define PL_ATT_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* e^x for x <= 0 (a softmax's shifted scores): x = n·ln2 + r, |r| <= ln2/2, e^r by its degree-7 Taylor polynomial
+   (relative error below 1e-8 before rounding), 2^n put into the exponent field. Below -87 the result is e^-87 ≈ 1.6e-38
+   in place of a smaller number: nothing next to the maximum's e^0 = 1. */
+PL_ATT_AVX2 static inline __m256 exp_nonpos(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+PL_ATT_AVX2 static inline float hsum256(__m256 v) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* One query row against n_keys cached keys (hd a multiple of 8, row stride kv_row elements; F32, or F16 when half):
+   p[0..n_keys) the normalised probabilities, o = Σ p[s]·v[s]. Scores four keys at a time (three horizontal adds reduce four dot products), the
+   exponentials eight at a time, and the weighted sum of values 32 columns at a time in registers. */
+/* Eight keys' or values' floats at element i of a row: F32, or F16 widened (F16C). */
+#define PL_ATT_AVX2_F16C __attribute__((target("avx2,fma,f16c")))
+PL_ATT_AVX2_F16C static inline __attribute__((always_inline)) __m256 load8(const void *base, int64_t i, const int half) {
+    return half ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + i)))
+                : _mm256_loadu_ps((const float *)base + i);
+}
+
+PL_ATT_AVX2_F16C static inline __attribute__((always_inline)) void
+decode_row_impl(const float *q, const void *kb, const void *vb, int64_t kv_row, int64_t hd, int64_t n_keys, float scale,
+                float *p, float *o, const int half) {
+    int64_t s = 0;
+    for (; s + 4 <= n_keys; s += 4) {
+        const int64_t r0 = s * kv_row, r1 = r0 + kv_row, r2 = r1 + kv_row, r3 = r2 + kv_row;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t d = 0; d < hd; d += 8) {
+            const __m256 qd = _mm256_loadu_ps(q + d);
+            a0 = _mm256_fmadd_ps(qd, load8(kb, r0 + d, half), a0);
+            a1 = _mm256_fmadd_ps(qd, load8(kb, r1 + d, half), a1);
+            a2 = _mm256_fmadd_ps(qd, load8(kb, r2 + d, half), a2);
+            a3 = _mm256_fmadd_ps(qd, load8(kb, r3 + d, half), a3);
+        }
+        const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+        const __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        _mm_storeu_ps(p + s, _mm_mul_ps(sum4, _mm_set1_ps(scale)));
+    }
+    for (; s < n_keys; s++) {
+        __m256 a = _mm256_setzero_ps();
+        for (int64_t d = 0; d < hd; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8(kb, s * kv_row + d, half), a);
+        p[s] = hsum256(a) * scale;
+    }
+    float mx = -INFINITY;
+    for (s = 0; s < n_keys; s++) mx = p[s] > mx ? p[s] : mx;
+    const __m256 vmx = _mm256_set1_ps(mx);
+    __m256 vsum = _mm256_setzero_ps();
+    for (s = 0; s + 8 <= n_keys; s += 8) {
+        const __m256 e = exp_nonpos(_mm256_sub_ps(_mm256_loadu_ps(p + s), vmx));
+        _mm256_storeu_ps(p + s, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    float sum = hsum256(vsum);
+    if (s < n_keys) { /* the last few through the same exponential, padded */
+        float tail[8];
+        for (int j = 0; j < 8; j++) tail[j] = s + j < n_keys ? p[s + j] : mx;
+        _mm256_storeu_ps(tail, exp_nonpos(_mm256_sub_ps(_mm256_loadu_ps(tail), vmx)));
+        for (int64_t j = 0; s + j < n_keys; j++) {
+            p[s + j] = tail[j];
+            sum += tail[j];
+        }
+    }
+    const float inv = 1.0f / sum;
+    for (s = 0; s < n_keys; s++) p[s] *= inv;
+    int64_t d = 0;
+    for (; d + 32 <= hd; d += 32) {
+        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+        for (s = 0; s < n_keys; s++) {
+            const __m256 ps = _mm256_broadcast_ss(p + s);
+            const int64_t vs = s * kv_row + d;
+            o0 = _mm256_fmadd_ps(ps, load8(vb, vs, half), o0);
+            o1 = _mm256_fmadd_ps(ps, load8(vb, vs + 8, half), o1);
+            o2 = _mm256_fmadd_ps(ps, load8(vb, vs + 16, half), o2);
+            o3 = _mm256_fmadd_ps(ps, load8(vb, vs + 24, half), o3);
+        }
+        _mm256_storeu_ps(o + d, o0);
+        _mm256_storeu_ps(o + d + 8, o1);
+        _mm256_storeu_ps(o + d + 16, o2);
+        _mm256_storeu_ps(o + d + 24, o3);
+    }
+    for (; d < hd; d += 8) {
+        __m256 o0 = _mm256_setzero_ps();
+        for (s = 0; s < n_keys; s++) o0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p + s), load8(vb, s * kv_row + d, half), o0);
+        _mm256_storeu_ps(o + d, o0);
+    }
+}
+
+PL_ATT_AVX2_F16C static void decode_row_f32(const float *q, const void *kb, const void *vb, int64_t kv_row, int64_t hd,
+                                            int64_t n_keys, float scale, float *p, float *o) {
+    decode_row_impl(q, kb, vb, kv_row, hd, n_keys, scale, p, o, 0);
+}
+
+PL_ATT_AVX2_F16C static void decode_row_f16(const float *q, const void *kb, const void *vb, int64_t kv_row, int64_t hd,
+                                            int64_t n_keys, float scale, float *p, float *o) {
+    decode_row_impl(q, kb, vb, kv_row, hd, n_keys, scale, p, o, 1);
+}
+#endif
 
 /* Queries [i0, i1) of the flattened (sequence, head, query) index. */
 static void forward_rows_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
@@ -37,10 +166,24 @@ static void forward_rows_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
         const int64_t bh = i / Tq, t = i % Tq;
         const int64_t b = bh / n_head, h = bh % n_head, hk = h / group;
         const float *qt = a->q + (b * Tq + t) * q_row + h * hd;
-        const float *kb = a->k + b * a->kv_batch_stride + hk * hd;
-        const float *vb = a->v + b * a->kv_batch_stride + hk * hd;
         float *p = a->probs ? a->probs + ((b * n_head + h) * Tq + t) * Tk : scratch;
         const int64_t n_keys = a->pos0 + t + 1 < Tk ? a->pos0 + t + 1 : Tk;
+#if PL_ATT_X86
+        if (a->kh) {
+            decode_row_f16(qt, a->kh + b * a->kv_batch_stride + hk * hd, a->vh + b * a->kv_batch_stride + hk * hd, kv_row, hd,
+                           n_keys, scale, p, a->out + (b * Tq + t) * q_row + h * hd);
+            continue;
+        }
+#endif
+        const float *kb = a->k + b * a->kv_batch_stride + hk * hd;
+        const float *vb = a->v + b * a->kv_batch_stride + hk * hd;
+#if PL_ATT_X86
+        if (a->avx2) {
+            decode_row_f32(qt, kb, vb, kv_row, hd, n_keys, scale, p, a->out + (b * Tq + t) * q_row + h * hd);
+            if (a->probs) for (int64_t s = n_keys; s < Tk; s++) p[s] = 0.0f;
+            continue;
+        }
+#endif
         float mx = -INFINITY;
         for (int64_t s = 0; s < n_keys; s++) {
             float sc = dot_f32(qt, kb + s * kv_row, hd) * scale;
@@ -65,10 +208,11 @@ static void forward_rows_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
 
 /* out = softmax(q kᵀ/√hd, causal) v per (sequence, head, query), one dot product at a time: the decode path. */
 static int32_t attention_forward_rows(float *out, float *probs, const float *q, const float *k, const float *v,
-                          int64_t B, int64_t Tq, int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv,
-                          int64_t hd, int64_t kv_batch_stride) {
+                                      const uint16_t *kh, const uint16_t *vh, int64_t B, int64_t Tq, int64_t Tk, int64_t pos0,
+                                      int64_t n_head, int64_t n_head_kv, int64_t hd, int64_t kv_batch_stride) {
     attn_args a = {.out = out, .probs = probs, .q = q, .k = k, .v = v, .B = B, .Tq = Tq, .Tk = Tk, .pos0 = pos0,
-                   .n_head = n_head, .n_head_kv = n_head_kv, .hd = hd, .kv_batch_stride = kv_batch_stride};
+                   .n_head = n_head, .n_head_kv = n_head_kv, .hd = hd, .kv_batch_stride = kv_batch_stride,
+                   .avx2 = PL_ATT_X86 && hd % 8 == 0 && pl_cpu_has_avx2(), .kh = kh, .vh = vh};
     const int64_t n = B * n_head * Tq;
     /* a decode step of a small model is a few thousand multiply-adds: not worth waking threads */
     const int width = n * Tk * hd < 65536 ? 1 : pl_threads();
@@ -338,8 +482,30 @@ int32_t attention_forward(float *out, float *probs, const float *q, const float 
                           int64_t B, int64_t Tq, int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv,
                           int64_t hd, int64_t kv_batch_stride) {
     /* a few queries (decoding) are cheaper as dot products; blocks of queries are GEMMs */
-    if (Tq < 8) return attention_forward_rows(out, probs, q, k, v, B, Tq, Tk, pos0, n_head, n_head_kv, hd, kv_batch_stride);
+    if (Tq < 8) return attention_forward_rows(out, probs, q, k, v, NULL, NULL, B, Tq, Tk, pos0, n_head, n_head_kv, hd, kv_batch_stride);
     return attention_forward_gemm(out, probs, q, k, v, B, Tq, Tk, pos0, n_head, n_head_kv, hd, kv_batch_stride);
+}
+
+int attention_f16_supported(int64_t hd) { return PL_ATT_X86 && hd % 8 == 0 && pl_cpu_has_avx2_f16c(); }
+
+int32_t attention_forward_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t Tq, int64_t Tk,
+                              int64_t pos0, int64_t n_head, int64_t n_head_kv, int64_t hd) {
+    if (!attention_f16_supported(hd))
+        return pl_fail(PL_ERR_UNSUPPORTED, "attention: an F16 cache needs AVX2, F16C and a head size that is a multiple of 8");
+    if (Tq < 8) return attention_forward_rows(out, NULL, q, NULL, NULL, k, v, 1, Tq, Tk, pos0, n_head, n_head_kv, hd, 0);
+    /* a block of queries: the GEMM path over the cache widened to F32 (the same values the rows read) */
+    const int64_t kvd = n_head_kv * hd;
+    float *kf = pl_alloc((size_t)(Tk * kvd) * sizeof(float)), *vf = kf ? pl_alloc((size_t)(Tk * kvd) * sizeof(float)) : NULL;
+    if (!vf) {
+        pl_free(kf);
+        return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention: cannot allocate 2 x %lld floats to widen the F16 cache", (long long)(Tk * kvd));
+    }
+    pl_dequant_row(PL_TYPE_F16, k, kf, Tk * kvd);
+    pl_dequant_row(PL_TYPE_F16, v, vf, Tk * kvd);
+    const int32_t rc = attention_forward_gemm(out, NULL, q, kf, vf, 1, Tq, Tk, pos0, n_head, n_head_kv, hd, Tk * kvd);
+    pl_free(kf);
+    pl_free(vf);
+    return rc;
 }
 
 static void ds_rows_chunk(void *ctx, int64_t t0, int64_t t1, int worker) {

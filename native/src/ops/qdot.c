@@ -1,9 +1,13 @@
-/* Decoding over Q8_0, Q4_0, Q4_K and Q6_K weights with 8-bit activations: y[t][o] (+)= sum_i W[o][i] x[t][i] for a few tokens, as
- * llama.cpp's CPU backend computes it. Each token's activations are quantized once per call into blocks of 32 (one F32
- * scale d = max|x|/127, values rounded to nearest even), then every weight block is dotted with the matching activation
- * block in integers — AVX2's VPMADDUBSW/VPMADDWD, or AVX512-VNNI's VPDPBUSD where the CPU has it (the same sums: no
- * int16 saturation is possible at these magnitudes) — and scaled by d_w·d_x into eight F32 partial sums per row, reduced
- * in a fixed order. Output rows are split over the pool; results do not depend on the thread count.
+/* Decoding over quantized weights with 8-bit activations: y[t][o] (+)= sum_i W[o][i] x[t][i] for a few tokens, in integers
+ * as llama.cpp's CPU backend computes it.
+ *
+ * Each token's activations are quantized once per call, rounded to nearest even with one F32 scale d = max|x|/127 per
+ * block: blocks of 32 for the 32-weight types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1), blocks of 256 with the sums of every 16
+ * values for the K-quants (Q4_K, Q5_K, Q6_K), whose super-blocks then reduce in integers — the 6-bit group scales
+ * multiplied in with VPMADDWD, the minima and offsets taken from the 16-value sums — to one F32 product per 256 weights.
+ * The weight codes are dotted with AVX2's VPMADDUBSW/VPMADDWD, or AVX512-VNNI's VPDPBUSD for the 32-weight types (the
+ * same sums: no int16 saturation is possible at these magnitudes), into eight F32 partial sums per row, reduced in a
+ * fixed order. Output rows are split over the pool; results do not depend on the thread count.
  */
 #if defined(__x86_64__) || defined(__i386__)
 #define PL_X86 1
@@ -22,18 +26,27 @@
 
 #define QK 32
 
-/* One quantized activation block. */
+/* One quantized activation block of 32 (the 32-weight types). */
 typedef struct {
     float d;
-    int32_t sum;     /* sum of q: the min term of Q4_K */
-    int16_t half[2]; /* sums of q[0..16) and q[16..32): the offset term of Q6_K */
+    int32_t sum; /* sum of q: the minimum term of Q4_1/Q5_1 */
     int8_t q[QK];
 } pl_q8x;
 
+/* One quantized activation block of 256 (the K-quants). */
+typedef struct {
+    float d;
+    int16_t bsums[PL_QK_K / 16]; /* sums of q over each 16 values: the minima of Q4_K/Q5_K, the offset of Q6_K */
+    int8_t q[PL_QK_K];
+} pl_q8k;
+
+static int is_k(int32_t wtype) { return wtype == PL_TYPE_Q4_K || wtype == PL_TYPE_Q5_K || wtype == PL_TYPE_Q6_K; }
+
 int pl_qdot_supported(int32_t wtype, int64_t in) {
     if (!PL_X86 || !pl_cpu_has_avx2_f16c()) return 0;
-    if (wtype == PL_TYPE_Q8_0 || wtype == PL_TYPE_Q4_0) return in % QK == 0;
-    return (wtype == PL_TYPE_Q4_K || wtype == PL_TYPE_Q6_K) && in % PL_QK_K == 0;
+    if (wtype == PL_TYPE_Q8_0 || wtype == PL_TYPE_Q4_0 || wtype == PL_TYPE_Q4_1 || wtype == PL_TYPE_Q5_0 || wtype == PL_TYPE_Q5_1)
+        return in % QK == 0;
+    return is_k(wtype) && in % PL_QK_K == 0;
 }
 
 static int has_vnni(void) {
@@ -45,30 +58,55 @@ static int has_vnni(void) {
 #endif
 }
 
+/* n values -> int8 codes q; returns their scale. */
+static float quantize_block(const float *x, int n, int8_t *q) {
+    float amax = 0;
+    for (int j = 0; j < n; j++) amax = fmaxf(amax, fabsf(x[j]));
+    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < n; j++) q[j] = (int8_t)nearbyintf(x[j] * id);
+    return d;
+}
+
 /* x (in values) -> in/32 blocks. */
-static void quantize_x(const float *x, int64_t in, pl_q8x *out) {
+static void quantize_x32(const float *x, int64_t in, pl_q8x *out) {
     for (int64_t b = 0; b < in / QK; b++) {
-        const float *xb = x + b * QK;
-        float amax = 0;
-        for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(xb[j]));
-        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-        out[b].d = d;
-        int32_t half[2] = {0, 0};
-        for (int j = 0; j < QK; j++) {
-            out[b].q[j] = (int8_t)nearbyintf(xb[j] * id);
-            half[j >= 16] += out[b].q[j];
+        out[b].d = quantize_block(x + b * QK, QK, out[b].q);
+        int32_t s = 0;
+        for (int j = 0; j < QK; j++) s += out[b].q[j];
+        out[b].sum = s;
+    }
+}
+
+/* x (in values) -> in/256 blocks. */
+static void quantize_xk(const float *x, int64_t in, pl_q8k *out) {
+    for (int64_t b = 0; b < in / PL_QK_K; b++) {
+        out[b].d = quantize_block(x + b * PL_QK_K, PL_QK_K, out[b].q);
+        for (int g = 0; g < PL_QK_K / 16; g++) {
+            int s = 0;
+            for (int j = 0; j < 16; j++) s += out[b].q[16 * g + j];
+            out[b].bsums[g] = (int16_t)s;
         }
-        out[b].half[0] = (int16_t)half[0];
-        out[b].half[1] = (int16_t)half[1];
-        out[b].sum = half[0] + half[1];
+    }
+}
+
+static int64_t block_bytes(int32_t wtype) {
+    switch (wtype) {
+    case PL_TYPE_Q8_0: return sizeof(pl_block_q8_0);
+    case PL_TYPE_Q4_0: return sizeof(pl_block_q4_0);
+    case PL_TYPE_Q4_1: return sizeof(pl_block_q4_1);
+    case PL_TYPE_Q5_0: return sizeof(pl_block_q5_0);
+    case PL_TYPE_Q5_1: return sizeof(pl_block_q5_1);
+    case PL_TYPE_Q4_K: return sizeof(pl_block_q4_K);
+    case PL_TYPE_Q5_K: return sizeof(pl_block_q5_K);
+    default: return sizeof(pl_block_q6_K);
     }
 }
 
 typedef struct {
     int32_t wtype;
     const uint8_t *w;
-    int64_t row_bytes, in, out, n_tok;
-    const pl_q8x *xq; /* n_tok x in/32 */
+    int64_t row_bytes, in, out, n_tok, nb; /* nb: activation blocks per token */
+    const void *xq;                        /* n_tok x nb pl_q8x or pl_q8k */
     float *y;
     int accumulate, vnni;
 } qdot_args;
@@ -77,22 +115,56 @@ typedef struct {
 #define PL_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define PL_TARGET_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 
-/* The 32 int8 weights of block b of a row. */
-PL_TARGET_AVX2 static inline __m256i weights_of(int32_t wtype, const uint8_t *row, int64_t b, float *d) {
-    if (wtype == PL_TYPE_Q8_0) {
-        const uint8_t *blk = row + b * 34;
-        uint16_t h;
-        memcpy(&h, blk, 2);
-        *d = _cvtsh_ss(h);
-        return _mm256_loadu_si256((const __m256i *)(blk + 2));
-    }
-    const uint8_t *blk = row + b * 18; /* Q4_0: element j = low nibble of byte j, element j+16 = its high nibble, minus 8 */
-    uint16_t h;
-    memcpy(&h, blk, 2);
-    *d = _cvtsh_ss(h);
-    const __m128i bytes = _mm_loadu_si128((const __m128i *)(blk + 2));
+/* The 32 bytes whose bit 4 is bit j of the 32-bit little-endian qh (byte j), as 0 or 0x10. */
+PL_TARGET_AVX2 static inline __m256i high_bits32(const uint8_t *qh4) {
+    uint32_t qh;
+    memcpy(&qh, qh4, 4);
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
+                                               _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL,
+                                                                 0x0101010101010101LL, 0x0000000000000000LL));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+/* The 32 nibbles of 16 bytes in element order: element j < 16 the low nibble of byte j, element j + 16 its high one. */
+PL_TARGET_AVX2 static inline __m256i nibbles32(const uint8_t *qs) {
+    const __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
     const __m128i lo = _mm_and_si128(bytes, _mm_set1_epi8(0x0f)), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0f));
-    return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+    return _mm256_set_m128i(hi, lo);
+}
+
+/* The 32 codes of block b of a row, *d its scale: signed for Q8_0/Q4_0/Q5_0 (x = d·q), unsigned for Q4_1/Q5_1 (x = d·q + m,
+   *m set). */
+PL_TARGET_AVX2 static inline __m256i codes_of(int32_t wtype, const uint8_t *row, int64_t b, float *d, float *m) {
+    switch (wtype) {
+    case PL_TYPE_Q8_0: {
+        const pl_block_q8_0 *blk = (const pl_block_q8_0 *)(const void *)(row + b * (int64_t)sizeof(pl_block_q8_0));
+        *d = _cvtsh_ss(blk->d);
+        return _mm256_loadu_si256((const __m256i *)blk->qs);
+    }
+    case PL_TYPE_Q4_0: {
+        const pl_block_q4_0 *blk = (const pl_block_q4_0 *)(const void *)(row + b * (int64_t)sizeof(pl_block_q4_0));
+        *d = _cvtsh_ss(blk->d);
+        return _mm256_sub_epi8(nibbles32(blk->qs), _mm256_set1_epi8(8));
+    }
+    case PL_TYPE_Q5_0: {
+        const pl_block_q5_0 *blk = (const pl_block_q5_0 *)(const void *)(row + b * (int64_t)sizeof(pl_block_q5_0));
+        *d = _cvtsh_ss(blk->d);
+        return _mm256_sub_epi8(_mm256_or_si256(nibbles32(blk->qs), high_bits32(blk->qh)), _mm256_set1_epi8(16));
+    }
+    case PL_TYPE_Q4_1: {
+        const pl_block_q4_1 *blk = (const pl_block_q4_1 *)(const void *)(row + b * (int64_t)sizeof(pl_block_q4_1));
+        *d = _cvtsh_ss(blk->d);
+        *m = _cvtsh_ss(blk->m);
+        return nibbles32(blk->qs);
+    }
+    default: { /* Q5_1 */
+        const pl_block_q5_1 *blk = (const pl_block_q5_1 *)(const void *)(row + b * (int64_t)sizeof(pl_block_q5_1));
+        *d = _cvtsh_ss(blk->d);
+        *m = _cvtsh_ss(blk->m);
+        return _mm256_or_si256(nibbles32(blk->qs), high_bits32(blk->qh));
+    }
+    }
 }
 
 PL_TARGET_AVX2 static inline float hsum8(__m256 s) {
@@ -102,62 +174,114 @@ PL_TARGET_AVX2 static inline float hsum8(__m256 s) {
     return _mm_cvtss_f32(h);
 }
 
-/* sum_b d_w d_x (w_b . x_b) over a row, with VPMADDUBSW + VPMADDWD. */
+/* sum_b d_w d_x (w_b . x_b) (+ m_w d_x sum x_b) over a row of a 32-weight type, with VPMADDUBSW + VPMADDWD. Signed
+   codes go in as |w| with x carrying w's sign. */
 PL_TARGET_AVX2 static float row_dot_avx2(int32_t wtype, const uint8_t *row, const pl_q8x *xq, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    const int sym = wtype == PL_TYPE_Q8_0 || wtype == PL_TYPE_Q4_0 || wtype == PL_TYPE_Q5_0;
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; b++) {
-        float dw;
-        const __m256i w = weights_of(wtype, row, b, &dw);
+        float dw, mw = 0;
+        const __m256i w = codes_of(wtype, row, b, &dw, &mw);
         const __m256i x = _mm256_loadu_si256((const __m256i *)xq[b].q);
-        const __m256i aw = _mm256_sign_epi8(w, w), sx = _mm256_sign_epi8(x, w); /* |w| unsigned, x with w's sign */
-        const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
+        const __m256i uw = sym ? _mm256_sign_epi8(w, w) : w, sx = sym ? _mm256_sign_epi8(x, w) : x;
+        const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(uw, sx), ones);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * xq[b].d), _mm256_cvtepi32_ps(s32), acc);
+        mins += mw * xq[b].d * (float)xq[b].sum;
     }
-    return hsum8(acc);
+    return hsum8(acc) + mins;
 }
 
-/* A Q4_K row: per group of 32, d·sc·(q . x_q)·d_x − dmin·mn·(sum x_q)·d_x, q the unsigned nibbles (VPMADDUBSW takes
-   them as they are). */
-PL_TARGET_AVX2 static float row_dot_q4k(const uint8_t *row, const pl_q8x *xq, int64_t nsuper) {
+/* The same with VPDPBUSD. */
+PL_TARGET_VNNI static float row_dot_vnni(int32_t wtype, const uint8_t *row, const pl_q8x *xq, int64_t nb) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
-    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0f);
+    const int sym = wtype == PL_TYPE_Q8_0 || wtype == PL_TYPE_Q4_0 || wtype == PL_TYPE_Q5_0;
+    for (int64_t b = 0; b < nb; b++) {
+        float dw, mw = 0;
+        const __m256i w = codes_of(wtype, row, b, &dw, &mw);
+        const __m256i x = _mm256_loadu_si256((const __m256i *)xq[b].q);
+        const __m256i uw = sym ? _mm256_sign_epi8(w, w) : w, sx = sym ? _mm256_sign_epi8(x, w) : x;
+        const __m256i s32 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), uw, sx);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * xq[b].d), _mm256_cvtepi32_ps(s32), acc);
+        mins += mw * xq[b].d * (float)xq[b].sum;
+    }
+    return hsum8(acc) + mins;
+}
+
+/* The eight 6-bit scales and minima of a Q4_K/Q5_K super-block. */
+static inline void k4_scales(const uint8_t *packed, int16_t sc[8], int32_t mn[8]) {
+    for (int g = 0; g < 8; g++) {
+        uint8_t s, m;
+        pl_unpack_k4_scale_min(g, packed, &s, &m);
+        sc[g] = s;
+        mn[g] = m;
+    }
+}
+
+/* A Q4_K (high == NULL) or Q5_K row against 256-blocks: per super-block, sum_g sc_g (q_g . x_g) in int32 lanes (VPMADDUBSW
+   then VPMADDWD by sc_g), times d·d_x; minus dmin·d_x·sum_g mn_g (sum of x_g), the sums from the 16-value block sums.
+   Group 2p takes the low nibbles of qs[32p..32p+32), group 2p+1 the high ones; Q5_K's fifth bit of element l of group
+   g is bit g of qh[l]. */
+PL_TARGET_AVX2 static float row_dot_q45k(int32_t wtype, const uint8_t *row, const pl_q8k *xq, int64_t nsuper) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    const int q5 = wtype == PL_TYPE_Q5_K;
+    const int64_t bytes = q5 ? (int64_t)sizeof(pl_block_q5_K) : (int64_t)sizeof(pl_block_q4_K);
     for (int64_t sb = 0; sb < nsuper; sb++) {
-        const pl_block_q4_K *blk = (const pl_block_q4_K *)(const void *)(row + sb * sizeof(pl_block_q4_K));
-        const float d = pl_half_to_float(blk->d), dmin = pl_half_to_float(blk->dmin);
-        const pl_q8x *x = xq + sb * 8;
-        for (int pair = 0; pair < 4; pair++) {
-            const __m256i bytes = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * pair));
-            const __m256i qlo = _mm256_and_si256(bytes, low4), qhi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
-            for (int h = 0; h < 2; h++) {
-                const int g = 2 * pair + h;
-                uint8_t sc, mn;
-                pl_unpack_k4_scale_min(g, blk->scales, &sc, &mn);
-                const __m256i xv = _mm256_loadu_si256((const __m256i *)x[g].q);
-                const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(h ? qhi : qlo, xv), ones);
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc * x[g].d), _mm256_cvtepi32_ps(s32), acc);
-                mins += dmin * (float)mn * x[g].d * (float)x[g].sum;
+        const uint8_t *blk = row + sb * bytes;
+        uint16_t dh, mh;
+        memcpy(&dh, blk, 2);
+        memcpy(&mh, blk + 2, 2);
+        const uint8_t *scales = blk + 4;
+        const uint8_t *qh = q5 ? blk + 4 + PL_K_SCALE_BYTES : NULL;
+        const uint8_t *qs = q5 ? qh + PL_QK_K / 8 : blk + 4 + PL_K_SCALE_BYTES;
+        const pl_q8k *x = xq + sb;
+        int16_t sc[8];
+        int32_t mn[8];
+        k4_scales(scales, sc, mn);
+        int32_t msum = 0;
+        for (int g = 0; g < 8; g++) msum += mn[g] * (x->bsums[2 * g] + x->bsums[2 * g + 1]);
+        mins += _cvtsh_ss(mh) * x->d * (float)msum;
+        const __m256i hv = q5 ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+        __m256i sumi = _mm256_setzero_si256();
+        for (int p = 0; p < 4; p++) {
+            const __m256i b = _mm256_loadu_si256((const __m256i *)(qs + 32 * p));
+            __m256i q0 = _mm256_and_si256(b, low4), q1 = _mm256_and_si256(_mm256_srli_epi16(b, 4), low4);
+            if (q5) {
+                q0 = _mm256_or_si256(q0, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, 2 * p), one), 4));
+                q1 = _mm256_or_si256(q1, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, 2 * p + 1), one), 4));
             }
+            const __m256i p0 = _mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)(x->q + 64 * p)));
+            const __m256i p1 = _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(x->q + 64 * p + 32)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * p])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * p + 1])));
         }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(dh) * x->d), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum8(acc) - mins;
 }
 
-/* A Q6_K row: per group of 16, d·sc·((q . x_q) − 32·sum x_q)·d_x, q the unsigned 6-bit values (4 bits in ql, 2 in qh).
-   Per 128 elements, group g (g = 0..3, 32 elements at 32g) takes ql[0..32) or ql[32..64) (low nibbles for g < 2, high
-   for g ≥ 2) and bits 2g, 2g+1 of qh[0..32); its halves use scales 2g and 2g+1. */
-PL_TARGET_AVX2 static float row_dot_q6k(const uint8_t *row, const pl_q8x *xq, int64_t nsuper) {
+/* A Q6_K row against 256-blocks: per super-block, sum_j sc_j ((q_j . x_j) − 32·sum x_j) over the 16 groups of 16 in
+   int32, times d·d_x. Per 128 elements, group g (g = 0..3, 32 elements at 32g) takes ql[0..32) or ql[32..64) (low nibbles
+   for g < 2, high for g ≥ 2) and bits 2g, 2g+1 of qh[0..32); its halves use scales 2g and 2g+1. */
+PL_TARGET_AVX2 static float row_dot_q6k(const uint8_t *row, const pl_q8k *xq, int64_t nsuper) {
     __m256 acc = _mm256_setzero_ps();
     float offs = 0;
-    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(0x03);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(0x03);
     for (int64_t sb = 0; sb < nsuper; sb++) {
-        const pl_block_q6_K *blk = (const pl_block_q6_K *)(const void *)(row + sb * sizeof(pl_block_q6_K));
-        const float d = _cvtsh_ss(blk->d);
+        const pl_block_q6_K *blk = (const pl_block_q6_K *)(const void *)(row + sb * (int64_t)sizeof(pl_block_q6_K));
+        const pl_q8k *x = xq + sb;
+        int32_t off = 0;
+        for (int j = 0; j < 16; j++) off += blk->scales[j] * x->bsums[j];
+        const float d = _cvtsh_ss(blk->d) * x->d;
+        offs += 32.0f * d * (float)off;
+        __m256i sumi = _mm256_setzero_si256();
         for (int n = 0; n < 2; n++) {
             const uint8_t *ql = blk->ql + 64 * n, *qh = blk->qh + 32 * n;
             const int8_t *sc = blk->scales + 8 * n;
-            const pl_q8x *x = xq + sb * 8 + 4 * n;
             const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
             const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
             for (int g = 0; g < 4; g++) {
@@ -165,30 +289,15 @@ PL_TARGET_AVX2 static float row_dot_q6k(const uint8_t *row, const pl_q8x *xq, in
                                  : g == 2 ? _mm256_and_si256(_mm256_srli_epi16(l0, 4), low4) : _mm256_and_si256(_mm256_srli_epi16(l1, 4), low4);
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(h, 2 * g), low2);
                 const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)); /* 0..63: no bits cross a byte */
-                const __m256i xv = _mm256_loadu_si256((const __m256i *)x[g].q);
-                const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), ones); /* lanes 0-3: first 16, 4-7: last 16 */
-                const float s0 = (float)sc[2 * g], s1 = (float)sc[2 * g + 1];
-                const __m256 scl = _mm256_set_ps(s1, s1, s1, s1, s0, s0, s0, s0);
-                acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(d * x[g].d), scl), _mm256_cvtepi32_ps(s32), acc);
-                offs += 32.0f * d * x[g].d * (s0 * (float)x[g].half[0] + s1 * (float)x[g].half[1]);
+                const __m256i xv = _mm256_loadu_si256((const __m256i *)(x->q + 128 * n + 32 * g));
+                const __m256i p16 = _mm256_maddubs_epi16(q, xv); /* int16 lanes 0-7: first 16 values, 8-15: last 16 */
+                const __m256i scl = _mm256_set_m128i(_mm_set1_epi16(sc[2 * g + 1]), _mm_set1_epi16(sc[2 * g]));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scl));
             }
         }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum8(acc) - offs;
-}
-
-/* The same with VPDPBUSD. */
-PL_TARGET_VNNI static float row_dot_vnni(int32_t wtype, const uint8_t *row, const pl_q8x *xq, int64_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        float dw;
-        const __m256i w = weights_of(wtype, row, b, &dw);
-        const __m256i x = _mm256_loadu_si256((const __m256i *)xq[b].q);
-        const __m256i aw = _mm256_sign_epi8(w, w), sx = _mm256_sign_epi8(x, w);
-        const __m256i s32 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * xq[b].d), _mm256_cvtepi32_ps(s32), acc);
-    }
-    return hsum8(acc);
 }
 #endif
 
@@ -196,13 +305,14 @@ static void rows_chunk(void *ctx, int64_t o0, int64_t o1, int worker) {
     (void)worker;
 #if PL_X86
     const qdot_args *a = ctx;
-    const int64_t nb = a->in / QK;
     for (int64_t o = o0; o < o1; o++) {
         const uint8_t *row = a->w + o * a->row_bytes;
         for (int64_t t = 0; t < a->n_tok; t++) {
-            const float s = a->wtype == PL_TYPE_Q4_K ? row_dot_q4k(row, a->xq + t * nb, nb / 8)
-                            : a->wtype == PL_TYPE_Q6_K ? row_dot_q6k(row, a->xq + t * nb, nb / 8)
-                            : a->vnni ? row_dot_vnni(a->wtype, row, a->xq + t * nb, nb) : row_dot_avx2(a->wtype, row, a->xq + t * nb, nb);
+            float s;
+            if (a->wtype == PL_TYPE_Q6_K) s = row_dot_q6k(row, (const pl_q8k *)a->xq + t * a->nb, a->nb);
+            else if (is_k(a->wtype)) s = row_dot_q45k(a->wtype, row, (const pl_q8k *)a->xq + t * a->nb, a->nb);
+            else if (a->vnni) s = row_dot_vnni(a->wtype, row, (const pl_q8x *)a->xq + t * a->nb, a->nb);
+            else s = row_dot_avx2(a->wtype, row, (const pl_q8x *)a->xq + t * a->nb, a->nb);
             float *yo = a->y + t * a->out + o;
             *yo = a->accumulate ? *yo + s : s;
         }
@@ -216,14 +326,16 @@ int32_t pl_qdot_forward_rows(int32_t wtype, const void *w, int64_t in, int64_t o
                              int accumulate) {
     if (!pl_qdot_supported(wtype, in))
         return pl_fail(PL_ERR_UNSUPPORTED, "quantized decoding: weight type %d with %lld columns is not supported here", wtype, (long long)in);
-    const int64_t nb = in / QK;
-    pl_q8x *xq = pl_scratch(PL_SCRATCH_Q8, sizeof(pl_q8x) * (size_t)(n_tok * nb));
+    const int k = is_k(wtype);
+    const int64_t block = k ? PL_QK_K : QK, nb = in / block;
+    const size_t each = k ? sizeof(pl_q8k) : sizeof(pl_q8x);
+    void *xq = pl_scratch(PL_SCRATCH_Q8, each * (size_t)(n_tok * nb));
     if (!xq) return pl_fail(PL_ERR_OUT_OF_MEMORY, "quantized decoding: cannot allocate %lld activation blocks", (long long)(n_tok * nb));
-    for (int64_t t = 0; t < n_tok; t++) quantize_x(x + t * in, in, xq + t * nb);
-    const int64_t row_bytes = wtype == PL_TYPE_Q4_K ? in / PL_QK_K * (int64_t)sizeof(pl_block_q4_K)
-                              : wtype == PL_TYPE_Q6_K ? in / PL_QK_K * (int64_t)sizeof(pl_block_q6_K)
-                                                      : nb * (wtype == PL_TYPE_Q8_0 ? 34 : 18);
-    qdot_args a = {wtype, w, row_bytes, in, out, n_tok, xq, y, accumulate, has_vnni()};
+    for (int64_t t = 0; t < n_tok; t++) {
+        if (k) quantize_xk(x + t * in, in, (pl_q8k *)xq + t * nb);
+        else quantize_x32(x + t * in, in, (pl_q8x *)xq + t * nb);
+    }
+    qdot_args a = {wtype, w, nb * block_bytes(wtype), in, out, n_tok, nb, xq, y, accumulate, has_vnni()};
     const int width = out * in < 32768 ? 1 : pl_threads();
     if (width <= 1) rows_chunk(&a, 0, out, 0);
     else pl_parallel_for(out, pl_grain_for(out, width, 8, 16), width, rows_chunk, &a);

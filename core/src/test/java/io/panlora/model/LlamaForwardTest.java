@@ -126,6 +126,50 @@ class LlamaForwardTest {
         }
     }
 
+    /**
+     * Decoding under the fast matmul mode — 8-bit activations with integer dots for the quantized types, an F16 KV cache
+     * where the head size is a multiple of 8 — against the F32 full forward: within 8e-2 of the largest logit at every
+     * position (8-bit rounding of the activations and F16 rounding of the cache; measured 4e-4–2e-3 for the F16 cache
+     * alone, 2e-2–5e-2 with 8-bit activations on these random models, whose logits are small), and different from it
+     * where those paths ran (AVX-512 machines, which have them all). FastDecodeTest bounds the effect on a real model.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void fastDecodingStaysNearTheF32Forward(String name, LlamaConfig c, GgmlType type, double tol) {
+        Map<String, float[]> dense = new HashMap<>();
+        Arena arena = Arena.ofShared();
+        try (LlamaModel m = LlamaModel.fromWeights(c, weights(c, type, 42, arena, dense, true), arena)) {
+            SplittableRandom rng = new SplittableRandom(11);
+            int T = (int) c.nCtxTrain(), V = (int) c.nVocab();
+            int[] tokens = new int[T];
+            for (int i = 0; i < T; i++) tokens[i] = rng.nextInt(V);
+            float[] logits = m.logits(new int[][] {tokens});
+            double worst = 0;
+            io.panlora.bindings.Native.setMatmul(io.panlora.bindings.Native.Matmul.AUTO);
+            try (KvCache cache = m.newKvCache(T)) {
+                float[] first = cache.decode(tokens[0], tokens[1], tokens[2]);
+                worst = Math.max(worst, relDiff(logits, 2 * V, first));
+                for (int t = 3; t < T; t++) worst = Math.max(worst, relDiff(logits, t * V, cache.decode(tokens[t])));
+            } finally {
+                io.panlora.bindings.Native.setMatmul(io.panlora.bindings.Native.Matmul.F32);
+            }
+            System.out.printf("fast decoding %s: largest relative logit difference to the F32 forward %.2e%n", name, worst);
+            assertTrue(worst < 8e-2, name + ": fast decoding differs from the F32 forward by " + worst);
+            boolean fastPaths = c.headDim() % 8 == 0 || type != GgmlType.F32 && type != GgmlType.F16 && type != GgmlType.BF16;
+            if (io.panlora.bindings.Native.cpuHasBf16() && fastPaths)
+                assertTrue(worst > 0, name + ": the fast paths ran (the logits differ from F32's)");
+        }
+    }
+
+    static double relDiff(float[] full, int offset, float[] got) {
+        double maxDiff = 0, maxRef = 0;
+        for (int v = 0; v < got.length; v++) {
+            maxDiff = Math.max(maxDiff, Math.abs(full[offset + v] - got[v]));
+            maxRef = Math.max(maxRef, Math.abs(full[offset + v]));
+        }
+        return maxDiff / maxRef;
+    }
+
     static void assertClose(float[] full, int offset, float[] got, double tol, String what) {
         double maxDiff = 0, maxRef = 0;
         for (int v = 0; v < got.length; v++) {
