@@ -140,7 +140,8 @@ struct pl_kv_cache {
     pl_model *model;
     int64_t n_ctx, n_pos;
     float *k, *v;     /* [n_layer][n_ctx][n_head_kv*head_dim] (CPU models, F32 cache) */
-    uint16_t *kh, *vh; /* the same in F16 (CPU models, a cache made under a fast matmul mode) */
+    uint16_t *kh, *vh; /* F16 and head-major, [n_layer][n_head_kv][n_ctx][head_dim] (CPU models, a cache made under a
+                          fast matmul mode) */
     void *dev;        /* the backend's cache (device models) */
 };
 
@@ -232,9 +233,13 @@ static int32_t model_decode_impl(pl_model *m, pl_kv_cache *c, const int32_t *tok
                 float *k_new = kv_new, *v_new = kv_new + n_tok * kvd;
                 rc = block_forward_qkv(m, l, x, 1, n_tok, pos0, k_new, v_new, &ws);
                 if (rc != PL_OK) break;
-                pl_quant_row(PL_TYPE_F16, k_new, kl + pos0 * kvd, n_tok * kvd);
-                pl_quant_row(PL_TYPE_F16, v_new, vl + pos0 * kvd, n_tok * kvd);
-                rc = attention_forward_f16(ws.att, ws.q, kl, vl, n_tok, pos0 + n_tok, pos0, p->n_head, p->n_head_kv, p->head_dim);
+                const int64_t hd = p->head_dim, head_stride = c->n_ctx * hd;
+                for (int64_t t = 0; t < n_tok; t++)
+                    for (int64_t hk = 0; hk < p->n_head_kv; hk++) {
+                        pl_quant_row(PL_TYPE_F16, k_new + t * kvd + hk * hd, kl + hk * head_stride + (pos0 + t) * hd, hd);
+                        pl_quant_row(PL_TYPE_F16, v_new + t * kvd + hk * hd, vl + hk * head_stride + (pos0 + t) * hd, hd);
+                    }
+                rc = attention_forward_f16(ws.att, ws.q, kl, vl, head_stride, n_tok, pos0 + n_tok, pos0, p->n_head, p->n_head_kv, hd);
                 if (rc == PL_OK) rc = block_forward_rest(m, l, x, n_tok, &ws);
                 continue;
             }

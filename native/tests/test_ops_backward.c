@@ -299,6 +299,49 @@ static void test_attention_decode(int64_t B, int64_t Tq, int64_t pos0, int64_t H
     free(q); free(k); free(v); free(out); free(out2); free(out3); free(probs); free(sc);
 }
 
+/* attention_forward_f16 over a head-major F16 cache (head stride larger than the keys held, as a cache's capacity) against
+   the double reference on the F16-rounded keys and values: decode rows (Tq < 8) and the widened GEMM path (Tq >= 8). */
+static void test_attention_f16(int64_t Tq, int64_t pos0, int64_t H, int64_t KV, int64_t hd) {
+    if (!attention_f16_supported(hd)) {
+        printf("  (no AVX2/F16C: attention over an F16 cache not run)\n");
+        return;
+    }
+    const int64_t Tk = pos0 + Tq, cap = Tk + 5, qr = H * hd, kr = KV * hd, g = H / KV;
+    float *q = rand_vec(Tq * qr, 1.5f), *k = rand_vec(Tk * kr, 1.5f), *v = rand_vec(Tk * kr, 1.0f), *out = malloc((size_t)(Tq * qr) * sizeof(float));
+    uint16_t *kh = calloc((size_t)(KV * cap * hd), sizeof(uint16_t)), *vh = calloc((size_t)(KV * cap * hd), sizeof(uint16_t));
+    for (int64_t hk = 0; hk < KV; hk++)
+        for (int64_t s = 0; s < Tk; s++)
+            for (int64_t d = 0; d < hd; d++) {
+                kh[(hk * cap + s) * hd + d] = pl_fp32_to_fp16(k[s * kr + hk * hd + d]);
+                vh[(hk * cap + s) * hd + d] = pl_fp32_to_fp16(v[s * kr + hk * hd + d]);
+            }
+    expect(attention_forward_f16(out, q, kh, vh, cap * hd, Tq, Tk, pos0, H, KV, hd) == PL_OK, "attention_forward_f16 returns PL_OK");
+    double worst = 0.0, *sc = malloc((size_t)Tk * sizeof(double));
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t t = 0; t < Tq; t++) {
+            const int64_t n_keys = pos0 + t + 1, hk = h / g;
+            double mx = -INFINITY, sum = 0.0;
+            for (int64_t s = 0; s < n_keys; s++) {
+                double acc = 0.0;
+                for (int64_t d = 0; d < hd; d++) acc += (double)q[t * qr + h * hd + d] * pl_fp16_to_fp32(kh[(hk * cap + s) * hd + d]);
+                sc[s] = acc / sqrt((double)hd);
+                mx = fmax(mx, sc[s]);
+            }
+            for (int64_t s = 0; s < n_keys; s++) sum += (sc[s] = exp(sc[s] - mx));
+            for (int64_t d = 0; d < hd; d++) {
+                double ref = 0.0;
+                for (int64_t s = 0; s < n_keys; s++) ref += sc[s] / sum * pl_fp16_to_fp32(vh[(hk * cap + s) * hd + d]);
+                worst = fmax(worst, fabs(out[t * qr + h * hd + d] - ref));
+            }
+        }
+    char msg[160];
+    snprintf(msg, sizeof msg, "attention over an F16 cache Tq%lld pos0 %lld H%lld KV%lld hd%lld vs double reference (max abs err %.1e)",
+             (long long)Tq, (long long)pos0, (long long)H, (long long)KV, (long long)hd, worst);
+    expect(worst <= 2e-6, msg);
+    printf("%s\n", msg);
+    free(q); free(k); free(v); free(out); free(kh); free(vh); free(sc);
+}
+
 /* ================= SwiGLU ================= */
 typedef struct { float *g, *u, *r, *h; int64_t n; } swi_ctx;
 static double swi_loss(void *p) {
@@ -414,6 +457,9 @@ int main(void) {
     test_attention_decode(1, 2, 5, 4, 1, 128, 1.5f);     /* MQA, fewer keys than one vector */
     test_attention_decode(1, 1, 200, 2, 2, 8, 30.0f);    /* sharp softmax: most exponentials underflow */
     test_attention_decode(1, 2, 9, 3, 3, 6, 1.5f);       /* hd 6: the plain loop */
+    test_attention_f16(1, 300, 12, 12, 64);              /* a decode step */
+    test_attention_f16(3, 41, 8, 2, 40);                 /* GQA, a few queries */
+    test_attention_f16(19, 23, 4, 1, 16);                /* a block of queries: the widened GEMM path */
     test_swiglu();
     test_cross_entropy();
     test_embedding();

@@ -28,7 +28,8 @@ typedef struct {
     int64_t B, Tq, Tk, pos0, n_head, n_head_kv, hd, kv_batch_stride;
     float *bufs;       /* backward: per-head gradient buffers */
     int avx2;          /* forward rows: the AVX2 + FMA kernel (hd a multiple of 8) */
-    const uint16_t *kh, *vh; /* forward rows over an F16 cache (then k, v are unused) */
+    const uint16_t *kh, *vh; /* forward rows over a head-major F16 cache (then k, v are unused) */
+    int64_t head_stride;     /* its elements from one K/V head to the next */
     _Atomic int failed;
 } attn_args;
 
@@ -170,8 +171,9 @@ static void forward_rows_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
         const int64_t n_keys = a->pos0 + t + 1 < Tk ? a->pos0 + t + 1 : Tk;
 #if PL_ATT_X86
         if (a->kh) {
-            decode_row_f16(qt, a->kh + b * a->kv_batch_stride + hk * hd, a->vh + b * a->kv_batch_stride + hk * hd, kv_row, hd,
-                           n_keys, scale, p, a->out + (b * Tq + t) * q_row + h * hd);
+            /* head-major: head hk's keys are rows of hd from hk·head_stride (B = 1) */
+            decode_row_f16(qt, a->kh + hk * a->head_stride, a->vh + hk * a->head_stride, hd, hd, n_keys, scale, p,
+                           a->out + (b * Tq + t) * q_row + h * hd);
             continue;
         }
 #endif
@@ -208,11 +210,12 @@ static void forward_rows_chunk(void *ctx, int64_t i0, int64_t i1, int worker) {
 
 /* out = softmax(q kᵀ/√hd, causal) v per (sequence, head, query), one dot product at a time: the decode path. */
 static int32_t attention_forward_rows(float *out, float *probs, const float *q, const float *k, const float *v,
-                                      const uint16_t *kh, const uint16_t *vh, int64_t B, int64_t Tq, int64_t Tk, int64_t pos0,
-                                      int64_t n_head, int64_t n_head_kv, int64_t hd, int64_t kv_batch_stride) {
+                                      const uint16_t *kh, const uint16_t *vh, int64_t head_stride, int64_t B, int64_t Tq,
+                                      int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv, int64_t hd,
+                                      int64_t kv_batch_stride) {
     attn_args a = {.out = out, .probs = probs, .q = q, .k = k, .v = v, .B = B, .Tq = Tq, .Tk = Tk, .pos0 = pos0,
                    .n_head = n_head, .n_head_kv = n_head_kv, .hd = hd, .kv_batch_stride = kv_batch_stride,
-                   .avx2 = PL_ATT_X86 && hd % 8 == 0 && pl_cpu_has_avx2(), .kh = kh, .vh = vh};
+                   .avx2 = PL_ATT_X86 && hd % 8 == 0 && pl_cpu_has_avx2(), .kh = kh, .vh = vh, .head_stride = head_stride};
     const int64_t n = B * n_head * Tq;
     /* a decode step of a small model is a few thousand multiply-adds: not worth waking threads */
     const int width = n * Tk * hd < 65536 ? 1 : pl_threads();
@@ -482,17 +485,17 @@ int32_t attention_forward(float *out, float *probs, const float *q, const float 
                           int64_t B, int64_t Tq, int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv,
                           int64_t hd, int64_t kv_batch_stride) {
     /* a few queries (decoding) are cheaper as dot products; blocks of queries are GEMMs */
-    if (Tq < 8) return attention_forward_rows(out, probs, q, k, v, NULL, NULL, B, Tq, Tk, pos0, n_head, n_head_kv, hd, kv_batch_stride);
+    if (Tq < 8) return attention_forward_rows(out, probs, q, k, v, NULL, NULL, 0, B, Tq, Tk, pos0, n_head, n_head_kv, hd, kv_batch_stride);
     return attention_forward_gemm(out, probs, q, k, v, B, Tq, Tk, pos0, n_head, n_head_kv, hd, kv_batch_stride);
 }
 
 int attention_f16_supported(int64_t hd) { return PL_ATT_X86 && hd % 8 == 0 && pl_cpu_has_avx2_f16c(); }
 
-int32_t attention_forward_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t Tq, int64_t Tk,
-                              int64_t pos0, int64_t n_head, int64_t n_head_kv, int64_t hd) {
+int32_t attention_forward_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t head_stride, int64_t Tq,
+                              int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv, int64_t hd) {
     if (!attention_f16_supported(hd))
         return pl_fail(PL_ERR_UNSUPPORTED, "attention: an F16 cache needs AVX2, F16C and a head size that is a multiple of 8");
-    if (Tq < 8) return attention_forward_rows(out, NULL, q, NULL, NULL, k, v, 1, Tq, Tk, pos0, n_head, n_head_kv, hd, 0);
+    if (Tq < 8) return attention_forward_rows(out, NULL, q, NULL, NULL, k, v, head_stride, 1, Tq, Tk, pos0, n_head, n_head_kv, hd, 0);
     /* a block of queries: the GEMM path over the cache widened to F32 (the same values the rows read) */
     const int64_t kvd = n_head_kv * hd;
     float *kf = pl_alloc((size_t)(Tk * kvd) * sizeof(float)), *vf = kf ? pl_alloc((size_t)(Tk * kvd) * sizeof(float)) : NULL;
@@ -500,8 +503,11 @@ int32_t attention_forward_f16(float *out, const float *q, const uint16_t *k, con
         pl_free(kf);
         return pl_fail(PL_ERR_OUT_OF_MEMORY, "attention: cannot allocate 2 x %lld floats to widen the F16 cache", (long long)(Tk * kvd));
     }
-    pl_dequant_row(PL_TYPE_F16, k, kf, Tk * kvd);
-    pl_dequant_row(PL_TYPE_F16, v, vf, Tk * kvd);
+    for (int64_t hk = 0; hk < n_head_kv; hk++) /* head-major rows back into token-major [Tk][kvd] */
+        for (int64_t s = 0; s < Tk; s++) {
+            pl_dequant_row(PL_TYPE_F16, k + hk * head_stride + s * hd, kf + s * kvd + hk * hd, hd);
+            pl_dequant_row(PL_TYPE_F16, v + hk * head_stride + s * hd, vf + s * kvd + hk * hd, hd);
+        }
     const int32_t rc = attention_forward_gemm(out, NULL, q, kf, vf, 1, Tq, Tk, pos0, n_head, n_head_kv, hd, Tk * kvd);
     pl_free(kf);
     pl_free(vf);

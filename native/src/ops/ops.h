@@ -28,11 +28,12 @@ int32_t attention_forward(float *out, float *probs, const float *q, const float 
                           int64_t hd, int64_t kv_batch_stride);
 /* 1 if attention_forward_f16 runs here: AVX2 + FMA + F16C and hd a multiple of 8. */
 int attention_f16_supported(int64_t hd);
-/* attention_forward for one sequence (B = 1) over an F16 cache k, v [Tk][n_head_kv*hd] (llama.cpp's default cache type):
-   decode rows widen the keys and values as they read them; blocks of 8 or more queries widen the cache to F32 first and
-   take the GEMM path. PL_ERR_UNSUPPORTED where attention_f16_supported says no. */
-int32_t attention_forward_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t Tq, int64_t Tk,
-                              int64_t pos0, int64_t n_head, int64_t n_head_kv, int64_t hd);
+/* attention_forward for one sequence (B = 1) over a head-major F16 cache (llama.cpp's default cache type): key s of K/V
+   head hk at k[hk·head_stride + s·hd] (each head's keys contiguous: a decode step streams them), values likewise. Decode
+   rows widen the keys and values as they read them; blocks of 8 or more queries widen the cache to F32 first and take the
+   GEMM path. PL_ERR_UNSUPPORTED where attention_f16_supported says no. */
+int32_t attention_forward_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t head_stride, int64_t Tq,
+                              int64_t Tk, int64_t pos0, int64_t n_head, int64_t n_head_kv, int64_t hd);
 /* Backward of causal attention over full sequences (pos0 = 0, Tq = Tk = T, k/v batch stride T*n_head_kv*hd):
    dP = dout·vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dq = dS·k/√hd, dk = dSᵀ·q/√hd, dv = Pᵀ·dout, with probs the
    [B][n_head][T][T] saved by attention_forward. Overwrites dq [B][T][n_head*hd], dk, dv [B][T][n_head_kv*hd];
