@@ -66,7 +66,7 @@ PL_ATT_AVX2 static inline float hsum256(__m256 v) {
 
 /* One query row against n_keys cached keys (hd a multiple of 8, row stride kv_row elements; F32, or F16 when half):
    p[0..n_keys) the normalised probabilities, o = Σ p[s]·v[s]. Scores four keys at a time (three horizontal adds reduce four dot products), the
-   exponentials eight at a time, and the weighted sum of values 32 columns at a time in registers. */
+   exponentials eight at a time, and the weighted sum of values up to 64 columns at a time in registers. */
 /* Eight keys' or values' floats at element i of a row: F32, or F16 widened (F16C). */
 #define PL_ATT_AVX2_F16C __attribute__((target("avx2,fma,f16c")))
 PL_ATT_AVX2_F16C static inline __attribute__((always_inline)) __m256 load8(const void *base, int64_t i, const int half) {
@@ -118,9 +118,11 @@ decode_row_impl(const float *q, const void *kb, const void *vb, int64_t kv_row, 
     }
     const float inv = 1.0f / sum;
     for (s = 0; s < n_keys; s++) p[s] *= inv;
+    /* o = Σ p[s]·v[s]: one pass over the keys per 64 columns (eight independent accumulators keep the FMA latency
+       hidden), then 32 and 8 columns with the keys split in two and four interleaved sets for the same reason */
     int64_t d = 0;
-    for (; d + 32 <= hd; d += 32) {
-        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+    for (; d + 64 <= hd; d += 64) {
+        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
         for (s = 0; s < n_keys; s++) {
             const __m256 ps = _mm256_broadcast_ss(p + s);
             const int64_t vs = s * kv_row + d;
@@ -128,16 +130,57 @@ decode_row_impl(const float *q, const void *kb, const void *vb, int64_t kv_row, 
             o1 = _mm256_fmadd_ps(ps, load8(vb, vs + 8, half), o1);
             o2 = _mm256_fmadd_ps(ps, load8(vb, vs + 16, half), o2);
             o3 = _mm256_fmadd_ps(ps, load8(vb, vs + 24, half), o3);
+            o4 = _mm256_fmadd_ps(ps, load8(vb, vs + 32, half), o4);
+            o5 = _mm256_fmadd_ps(ps, load8(vb, vs + 40, half), o5);
+            o6 = _mm256_fmadd_ps(ps, load8(vb, vs + 48, half), o6);
+            o7 = _mm256_fmadd_ps(ps, load8(vb, vs + 56, half), o7);
         }
         _mm256_storeu_ps(o + d, o0);
         _mm256_storeu_ps(o + d + 8, o1);
         _mm256_storeu_ps(o + d + 16, o2);
         _mm256_storeu_ps(o + d + 24, o3);
+        _mm256_storeu_ps(o + d + 32, o4);
+        _mm256_storeu_ps(o + d + 40, o5);
+        _mm256_storeu_ps(o + d + 48, o6);
+        _mm256_storeu_ps(o + d + 56, o7);
+    }
+    for (; d + 32 <= hd; d += 32) {
+        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, e0 = o0, e1 = o0, e2 = o0, e3 = o0;
+        for (s = 0; s + 2 <= n_keys; s += 2) {
+            const __m256 ps = _mm256_broadcast_ss(p + s), pt = _mm256_broadcast_ss(p + s + 1);
+            const int64_t vs = s * kv_row + d, vt = vs + kv_row;
+            o0 = _mm256_fmadd_ps(ps, load8(vb, vs, half), o0);
+            o1 = _mm256_fmadd_ps(ps, load8(vb, vs + 8, half), o1);
+            o2 = _mm256_fmadd_ps(ps, load8(vb, vs + 16, half), o2);
+            o3 = _mm256_fmadd_ps(ps, load8(vb, vs + 24, half), o3);
+            e0 = _mm256_fmadd_ps(pt, load8(vb, vt, half), e0);
+            e1 = _mm256_fmadd_ps(pt, load8(vb, vt + 8, half), e1);
+            e2 = _mm256_fmadd_ps(pt, load8(vb, vt + 16, half), e2);
+            e3 = _mm256_fmadd_ps(pt, load8(vb, vt + 24, half), e3);
+        }
+        if (s < n_keys) {
+            const __m256 ps = _mm256_broadcast_ss(p + s);
+            const int64_t vs = s * kv_row + d;
+            o0 = _mm256_fmadd_ps(ps, load8(vb, vs, half), o0);
+            o1 = _mm256_fmadd_ps(ps, load8(vb, vs + 8, half), o1);
+            o2 = _mm256_fmadd_ps(ps, load8(vb, vs + 16, half), o2);
+            o3 = _mm256_fmadd_ps(ps, load8(vb, vs + 24, half), o3);
+        }
+        _mm256_storeu_ps(o + d, _mm256_add_ps(o0, e0));
+        _mm256_storeu_ps(o + d + 8, _mm256_add_ps(o1, e1));
+        _mm256_storeu_ps(o + d + 16, _mm256_add_ps(o2, e2));
+        _mm256_storeu_ps(o + d + 24, _mm256_add_ps(o3, e3));
     }
     for (; d < hd; d += 8) {
-        __m256 o0 = _mm256_setzero_ps();
-        for (s = 0; s < n_keys; s++) o0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p + s), load8(vb, s * kv_row + d, half), o0);
-        _mm256_storeu_ps(o + d, o0);
+        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+        for (s = 0; s + 4 <= n_keys; s += 4) {
+            o0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p + s), load8(vb, s * kv_row + d, half), o0);
+            o1 = _mm256_fmadd_ps(_mm256_broadcast_ss(p + s + 1), load8(vb, (s + 1) * kv_row + d, half), o1);
+            o2 = _mm256_fmadd_ps(_mm256_broadcast_ss(p + s + 2), load8(vb, (s + 2) * kv_row + d, half), o2);
+            o3 = _mm256_fmadd_ps(_mm256_broadcast_ss(p + s + 3), load8(vb, (s + 3) * kv_row + d, half), o3);
+        }
+        for (; s < n_keys; s++) o0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p + s), load8(vb, s * kv_row + d, half), o0);
+        _mm256_storeu_ps(o + d, _mm256_add_ps(_mm256_add_ps(o0, o1), _mm256_add_ps(o2, o3)));
     }
 }
 

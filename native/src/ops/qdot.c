@@ -210,23 +210,28 @@ PL_TARGET_VNNI static float row_dot_vnni(int32_t wtype, const uint8_t *row, cons
     return hsum8(acc) + mins;
 }
 
-/* The eight 6-bit scales and minima of a Q4_K/Q5_K super-block. */
-static inline void k4_scales(const uint8_t *packed, int16_t sc[8], int32_t mn[8]) {
-    for (int g = 0; g < 8; g++) {
-        uint8_t s, m;
-        pl_unpack_k4_scale_min(g, packed, &s, &m);
-        sc[g] = s;
-        mn[g] = m;
-    }
+/* The eight 6-bit scales and the eight minima of a Q4_K/Q5_K super-block, as eight bytes each, from the 12 packed bytes
+   u0 u1 u2 (little-endian words): scale j < 4 is the low 6 bits of byte j of u0 and minimum j those of u1; for j >= 4
+   the low 4 bits come from byte j-4 of u2 (low nibble: scale, high nibble: minimum) and the top 2 from bits 6-7 of byte
+   j-4 of u0 (scale) or u1 (minimum). */
+static inline void k4_scales(const uint8_t *packed, uint64_t *sc, uint64_t *mn) {
+    uint32_t u0, u1, u2;
+    memcpy(&u0, packed, 4);
+    memcpy(&u1, packed + 4, 4);
+    memcpy(&u2, packed + 8, 4);
+    const uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
+    const uint32_t mn_hi = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
+    *sc = (uint64_t)(u0 & 0x3f3f3f3fu) | (uint64_t)sc_hi << 32;
+    *mn = (uint64_t)(u1 & 0x3f3f3f3fu) | (uint64_t)mn_hi << 32;
 }
 
 /* A Q4_K (high == NULL) or Q5_K row against 256-blocks: per super-block, sum_g sc_g (q_g . x_g) in int32 lanes (VPMADDUBSW
-   then VPMADDWD by sc_g), times d·d_x; minus dmin·d_x·sum_g mn_g (sum of x_g), the sums from the 16-value block sums.
-   Group 2p takes the low nibbles of qs[32p..32p+32), group 2p+1 the high ones; Q5_K's fifth bit of element l of group
-   g is bit g of qh[l]. */
+   then VPMADDWD by sc_g), times d·d_x; minus dmin·d_x·sum_g mn_g (sum of x_g), the sums of x_g from the 16-value block
+   sums (VPHADDW) and their products with the minima by VPMADDWD. Group 2p takes the low nibbles of qs[32p..32p+32),
+   group 2p+1 the high ones; Q5_K's fifth bit of element l of group g is bit g of qh[l]. */
 PL_TARGET_AVX2 static float row_dot_q45k(int32_t wtype, const uint8_t *row, const pl_q8k *xq, int64_t nsuper) {
     __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
+    __m128 accm = _mm_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     const int q5 = wtype == PL_TYPE_Q5_K;
     const int64_t bytes = q5 ? (int64_t)sizeof(pl_block_q5_K) : (int64_t)sizeof(pl_block_q4_K);
@@ -235,16 +240,16 @@ PL_TARGET_AVX2 static float row_dot_q45k(int32_t wtype, const uint8_t *row, cons
         uint16_t dh, mh;
         memcpy(&dh, blk, 2);
         memcpy(&mh, blk + 2, 2);
-        const uint8_t *scales = blk + 4;
         const uint8_t *qh = q5 ? blk + 4 + PL_K_SCALE_BYTES : NULL;
         const uint8_t *qs = q5 ? qh + PL_QK_K / 8 : blk + 4 + PL_K_SCALE_BYTES;
         const pl_q8k *x = xq + sb;
+        uint64_t sc8, mn8;
+        k4_scales(blk + 4, &sc8, &mn8);
+        const __m128i bsum = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)x->bsums), _mm_loadu_si128((const __m128i *)(x->bsums + 8)));
+        const __m128i mprod = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8)), bsum);
+        accm = _mm_fmadd_ps(_mm_set1_ps(_cvtsh_ss(mh) * x->d), _mm_cvtepi32_ps(mprod), accm);
         int16_t sc[8];
-        int32_t mn[8];
-        k4_scales(scales, sc, mn);
-        int32_t msum = 0;
-        for (int g = 0; g < 8; g++) msum += mn[g] * (x->bsums[2 * g] + x->bsums[2 * g + 1]);
-        mins += _cvtsh_ss(mh) * x->d * (float)msum;
+        _mm_storeu_si128((__m128i *)sc, _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
         const __m256i hv = q5 ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
         __m256i sumi = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {
@@ -261,23 +266,25 @@ PL_TARGET_AVX2 static float row_dot_q45k(int32_t wtype, const uint8_t *row, cons
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(dh) * x->d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return hsum8(acc) - mins;
+    __m128 h = _mm_sub_ps(_mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)), accm);
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
 }
 
 /* A Q6_K row against 256-blocks: per super-block, sum_j sc_j ((q_j . x_j) − 32·sum x_j) over the 16 groups of 16 in
    int32, times d·d_x. Per 128 elements, group g (g = 0..3, 32 elements at 32g) takes ql[0..32) or ql[32..64) (low nibbles
    for g < 2, high for g ≥ 2) and bits 2g, 2g+1 of qh[0..32); its halves use scales 2g and 2g+1. */
 PL_TARGET_AVX2 static float row_dot_q6k(const uint8_t *row, const pl_q8k *xq, int64_t nsuper) {
-    __m256 acc = _mm256_setzero_ps();
-    float offs = 0;
+    __m256 acc = _mm256_setzero_ps(), accoff = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(0x03);
     for (int64_t sb = 0; sb < nsuper; sb++) {
         const pl_block_q6_K *blk = (const pl_block_q6_K *)(const void *)(row + sb * (int64_t)sizeof(pl_block_q6_K));
         const pl_q8k *x = xq + sb;
-        int32_t off = 0;
-        for (int j = 0; j < 16; j++) off += blk->scales[j] * x->bsums[j];
         const float d = _cvtsh_ss(blk->d) * x->d;
-        offs += 32.0f * d * (float)off;
+        const __m256i oprod = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)blk->scales)),
+                                                _mm256_loadu_si256((const __m256i *)x->bsums)); /* sc_j · sum x_j, paired */
+        accoff = _mm256_fmadd_ps(_mm256_set1_ps(32.0f * d), _mm256_cvtepi32_ps(oprod), accoff);
         __m256i sumi = _mm256_setzero_si256();
         for (int n = 0; n < 2; n++) {
             const uint8_t *ql = blk->ql + 64 * n, *qh = blk->qh + 32 * n;
@@ -297,7 +304,7 @@ PL_TARGET_AVX2 static float row_dot_q6k(const uint8_t *row, const pl_q8k *xq, in
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return hsum8(acc) - offs;
+    return hsum8(_mm256_sub_ps(acc, accoff));
 }
 #endif
 

@@ -39,38 +39,29 @@ final class CompareBench {
         this.rank = rank;
     }
 
-    /** Tokens per second of prompt and decode in our engine for the precision now in effect. */
+    /** Seconds of one prompt and of the decode after it in our engine, in the precision now in effect (the KV cache is made
+     *  in it too: F16 under the fast modes). */
     private double[] ours(LlamaModel m, int[] tokens) {
         try (KvCache kv = m.newKvCache(prompt + gen + 1)) {
-            kv.decode(java.util.Arrays.copyOf(tokens, Math.min(32, prompt))); // warm-up
-            double pp = 0, tg = 0;
-            for (int r = 0; r < reps; r++) {
-                kv.clear();
-                long t0 = System.nanoTime();
-                kv.decode(tokens);
-                long t1 = System.nanoTime();
-                for (int i = 0; i < gen; i++) kv.decode(tokens[i % prompt]);
-                long t2 = System.nanoTime();
-                pp += (t1 - t0) / 1e9;
-                tg += (t2 - t1) / 1e9;
-            }
-            return new double[] {prompt * reps / pp, gen * reps / tg};
+            long t0 = System.nanoTime();
+            kv.decode(tokens);
+            long t1 = System.nanoTime();
+            for (int i = 0; i < gen; i++) kv.decode(tokens[i % tokens.length]);
+            long t2 = System.nanoTime();
+            return new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9};
         }
     }
 
-    /** The same through llama.cpp. */
-    private double[] llama(Path file, int[] tokens, int threads) {
-        try (LlamaCppModel lm = LlamaCppModel.load(file, LlamaCppModel.Options.cpu());
-             LlamaCppContext ctx = lm.newContext(new LlamaCppContext.Options(prompt + gen + 1, prompt, threads, false))) {
-            ctx.time(java.util.Arrays.copyOf(tokens, Math.min(32, prompt)), 0); // warm-up
-            double pp = 0, tg = 0;
-            for (int r = 0; r < reps; r++) {
-                double[] s = ctx.time(tokens, gen);
-                pp += s[0];
-                tg += s[1];
-            }
-            return new double[] {prompt * reps / pp, gen * reps / tg};
+    /** Tokens per second from the median seconds of each test over the reps. */
+    private double[] rates(List<double[]> secs) {
+        double[] out = new double[2];
+        for (int t = 0; t < 2; t++) {
+            final int k = t;
+            double[] v = secs.stream().mapToDouble(s -> s[k]).sorted().toArray();
+            double med = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+            out[t] = (t == 0 ? prompt : gen) / med;
         }
+        return out;
     }
 
     /** Seconds per LoRA step (rank r on q,k,v,o, batch × stepTokens) in the precision now in effect. */
@@ -111,37 +102,56 @@ final class CompareBench {
             llamaOk = false;
             why = e.getMessage();
         }
-        System.out.printf("compare: prompt %d tokens (pp%d), decode %d tokens (tg%d), %d reps after a warm-up, %d threads in both engines; "
+        System.out.printf("compare: prompt %d tokens (pp%d), decode %d tokens (tg%d), medians of %d interleaved reps after a warm-up, %d threads in both engines; "
                 + "LoRA step: rank %d on q,k,v,o, batch %d x %d tokens%n", prompt, prompt, gen, gen, reps, threads, rank, batch, stepTokens);
         if (!llamaOk) System.out.println("llama.cpp: not available (" + why + "): its columns are empty; build it with native/llama.cpp/build.sh");
         else System.out.println("llama.cpp: " + LlamaCpp.buildInfo().getOrDefault("tag", "?") + " (commit "
                 + LlamaCpp.buildInfo().getOrDefault("commit", "?") + "), through the bridge (llama_decode + llama_synchronize, as llama-bench)");
         System.out.println("panlora fast: " + (bf16 ? "BF16 products (AVX512-BF16) above 4 tokens" : "no BF16 products (no AVX512-BF16)")
-                + "; decoding of Q8_0/Q4_0/Q4_K/Q6_K weights with 8-bit activations and integer dots (other types: F32 rows)");
+                + "; decoding of Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K weights with 8-bit activations and integer dots (other types: F32 rows)"
+                + "; an F16 KV cache, head-major (f32: an F32 cache)");
         System.out.printf("%-28s %-10s %14s %14s %14s %10s%n", "model", "test", "panlora f32", "panlora fast", "llama.cpp", "best/llama");
         List<String> steps = new ArrayList<>();
         try {
             for (Path file : models) {
                 String name = file.getFileName().toString();
-                double[] f32, b16 = null, ll = null;
+                double[] f32, b16, ll = null;
                 double sF32, sB16 = Double.NaN;
-                try (LlamaModel m = LlamaModel.load(file, LlamaModel.LoadOptions.cpu())) {
+                try (LlamaModel m = LlamaModel.load(file, LlamaModel.LoadOptions.cpu());
+                     LlamaCppModel lm = llamaOk ? LlamaCppModel.load(file, LlamaCppModel.Options.cpu()) : null;
+                     LlamaCppContext ctx = lm == null ? null : lm.newContext(new LlamaCppContext.Options(prompt + gen + 1, prompt, threads, false))) {
                     SplittableRandom rng = new SplittableRandom(7);
                     int[] tokens = new int[prompt];
                     for (int i = 0; i < prompt; i++) tokens[i] = rng.nextInt((int) m.config().nVocab());
+                    int[] warm = java.util.Arrays.copyOf(tokens, Math.min(32, prompt));
+                    // the reps interleaved (f32, fast, llama.cpp, f32, ...) so that a change of load on a shared machine
+                    // falls on all three; each test's median over the reps
+                    List<double[]> sf = new ArrayList<>(), sb = new ArrayList<>(), sl = new ArrayList<>();
+                    for (int r = -1; r < reps; r++) {
+                        Native.setMatmul(Native.Matmul.F32);
+                        double[] a = ours(m, r < 0 ? warm : tokens);
+                        Native.setMatmul(fast);
+                        double[] b = ours(m, r < 0 ? warm : tokens);
+                        Native.setMatmul(chosen);
+                        double[] c = ctx == null ? null : ctx.time(r < 0 ? warm : tokens, gen);
+                        if (r < 0) continue;
+                        sf.add(a);
+                        sb.add(b);
+                        if (c != null) sl.add(c);
+                    }
+                    f32 = rates(sf);
+                    b16 = rates(sb);
+                    if (!sl.isEmpty()) ll = rates(sl);
                     Native.setMatmul(Native.Matmul.F32);
-                    f32 = ours(m, tokens);
                     sF32 = step(m);
                     Native.setMatmul(fast);
-                    b16 = ours(m, tokens);
                     if (bf16) sB16 = step(m);
                     Native.setMatmul(chosen);
-                    if (llamaOk) ll = llama(file, tokens, threads);
                 }
                 for (int t = 0; t < 2; t++) {
-                    double best = Math.max(f32[t], b16 == null ? 0 : b16[t]);
-                    System.out.printf(Locale.ROOT, "%-28s %-10s %14.1f %14s %14s %10s%n", name, t == 0 ? "pp" + prompt : "tg" + gen, f32[t],
-                            b16 == null ? "-" : String.format(Locale.ROOT, "%.1f", b16[t]), ll == null ? "-" : String.format(Locale.ROOT, "%.1f", ll[t]),
+                    double best = Math.max(f32[t], b16[t]);
+                    System.out.printf(Locale.ROOT, "%-28s %-10s %14.1f %14.1f %14s %10s%n", name, t == 0 ? "pp" + prompt : "tg" + gen, f32[t],
+                            b16[t], ll == null ? "-" : String.format(Locale.ROOT, "%.1f", ll[t]),
                             ll == null ? "-" : String.format(Locale.ROOT, "%.2fx", best / ll[t]));
                 }
                 steps.add(String.format(Locale.ROOT, "%-28s %10.3f %10s %10s", name, sF32, Double.isNaN(sB16) ? "-" : String.format(Locale.ROOT, "%.3f", sB16),
@@ -153,7 +163,7 @@ final class CompareBench {
         System.out.println("(tokens/s; best/llama: the faster panlora column over llama.cpp)");
         System.out.printf("%-28s %10s %10s %10s%n", "LoRA step", "f32 s", "bf16 s", "speed-up");
         for (String s : steps) System.out.println(s);
-        System.out.println("int8: decoding only (Q8_0/Q4_0/Q4_K/Q6_K weights, 8-bit activations); prompt processing and training have no int8 GEMM");
+        System.out.println("int8: decoding only (8-bit activations against the weights' own codes); prompt processing and training have no int8 GEMM");
         return 0;
     }
 }
