@@ -563,11 +563,11 @@ static void test_bf16(void) {
     pl_set_matmul(PL_MATMUL_F32);
 }
 
-/* The decode path of PL_MATMUL_AUTO over Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K weights (8-bit activations in blocks
+/* The decode path of PL_MATMUL_AUTO over Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K weights (8-bit activations in blocks
    of 32, or of 256 for the K-quants; integer dots) against a double loop over the same quantized activations, and within their rounding of the F32 product; PL_MATMUL_F32 keeps the F32 rows. */
 static void test_qdot(void) {
     static const int32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q4_1, PL_TYPE_Q5_0, PL_TYPE_Q5_1,
-                                    PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
+                                    PL_TYPE_Q2_K, PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
     static const int64_t toks[] = {1, 3, 4};
     rng_t r = {1234};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)

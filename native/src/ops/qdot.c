@@ -3,7 +3,7 @@
  *
  * Each token's activations are quantized once per call, rounded to nearest even with one F32 scale d = max|x|/127 per
  * block: blocks of 32 for the 32-weight types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1), blocks of 256 with the sums of every 16
- * values for the K-quants (Q4_K, Q5_K, Q6_K), whose super-blocks then reduce in integers — the 6-bit group scales
+ * values for the K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), whose super-blocks then reduce in integers — the 6-bit group scales
  * multiplied in with VPMADDWD, the minima and offsets taken from the 16-value sums — to one F32 product per 256 weights.
  * The weight codes are dotted with AVX2's VPMADDUBSW/VPMADDWD, or AVX512-VNNI's VPDPBUSD for the 32-weight types (the
  * same sums: no int16 saturation is possible at these magnitudes), into eight F32 partial sums per row, reduced in a
@@ -40,7 +40,9 @@ typedef struct {
     int8_t q[PL_QK_K];
 } pl_q8k;
 
-static int is_k(int32_t wtype) { return wtype == PL_TYPE_Q4_K || wtype == PL_TYPE_Q5_K || wtype == PL_TYPE_Q6_K; }
+static int is_k(int32_t wtype) {
+    return wtype == PL_TYPE_Q2_K || wtype == PL_TYPE_Q3_K || wtype == PL_TYPE_Q4_K || wtype == PL_TYPE_Q5_K || wtype == PL_TYPE_Q6_K;
+}
 
 int pl_qdot_supported(int32_t wtype, int64_t in) {
     if (!PL_X86 || !pl_cpu_has_avx2_f16c()) return 0;
@@ -98,6 +100,8 @@ static int64_t block_bytes(int32_t wtype) {
     case PL_TYPE_Q5_1: return sizeof(pl_block_q5_1);
     case PL_TYPE_Q4_K: return sizeof(pl_block_q4_K);
     case PL_TYPE_Q5_K: return sizeof(pl_block_q5_K);
+    case PL_TYPE_Q2_K: return sizeof(pl_block_q2_K);
+    case PL_TYPE_Q3_K: return sizeof(pl_block_q3_K);
     default: return sizeof(pl_block_q6_K);
     }
 }
@@ -306,6 +310,79 @@ PL_TARGET_AVX2 static float row_dot_q6k(const uint8_t *row, const pl_q8k *xq, in
     }
     return hsum8(_mm256_sub_ps(acc, accoff));
 }
+
+/* A Q2_K row against 256-blocks: per super-block, d·d_x·sum_g sc_g (q_g . x_g) − dmin·d_x·sum_g mn_g (sum of x_g) over the
+   16 groups of 16, sc_g/mn_g the low/high nibbles of scales[g], q the 2-bit codes: per 128 elements, run j (j = 0..3,
+   32 elements) takes bits 2j, 2j+1 of qs[0..32), its halves groups 2j and 2j+1. */
+PL_TARGET_AVX2 static float row_dot_q2k(const uint8_t *row, const pl_q8k *xq, int64_t nsuper) {
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    for (int64_t sb = 0; sb < nsuper; sb++) {
+        const pl_block_q2_K *blk = (const pl_block_q2_K *)(const void *)(row + sb * (int64_t)sizeof(pl_block_q2_K));
+        const pl_q8k *x = xq + sb;
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)blk->scales);
+        const __m256i mprod = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), low4)),
+                                                _mm256_loadu_si256((const __m256i *)x->bsums));
+        accm = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(blk->dmin) * x->d), _mm256_cvtepi32_ps(mprod), accm);
+        int16_t sc[16];
+        _mm256_storeu_si256((__m256i *)sc, _mm256_cvtepu8_epi16(_mm_and_si128(sc8, low4)));
+        __m256i sumi = _mm256_setzero_si256();
+        for (int n = 0; n < 2; n++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * n));
+            for (int j = 0; j < 4; j++) {
+                const __m256i qv = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3);
+                const __m256i p16 = _mm256_maddubs_epi16(qv, _mm256_loadu_si256((const __m256i *)(x->q + 128 * n + 32 * j)));
+                const __m256i scl = _mm256_set_m128i(_mm_set1_epi16(sc[8 * n + 2 * j + 1]), _mm_set1_epi16(sc[8 * n + 2 * j]));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scl));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(blk->d) * x->d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum8(_mm256_sub_ps(acc, accm));
+}
+
+/* A Q3_K row against 256-blocks: codes u = q2 + 4·hbit in 0..7 stand for u − 4, so per super-block
+   d·d_x·sum_g sc_g ((u_g . x_g) − 4·sum x_g), sc_g the signed 6-bit scales (low 4 bits in scales[0..8) by nibble, the
+   top 2 in scales[8..12)) minus 32; the 2-bit codes as Q2_K's, the third bit of run r (r = 0..7, 32 elements) is bit r
+   of hmask[0..32). */
+PL_TARGET_AVX2 static float row_dot_q3k(const uint8_t *row, const pl_q8k *xq, int64_t nsuper) {
+    __m256 acc = _mm256_setzero_ps(), accoff = _mm256_setzero_ps();
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    for (int64_t sb = 0; sb < nsuper; sb++) {
+        const pl_block_q3_K *blk = (const pl_block_q3_K *)(const void *)(row + sb * (int64_t)sizeof(pl_block_q3_K));
+        const pl_q8k *x = xq + sb;
+        uint32_t u0, u1, u2;
+        memcpy(&u0, blk->scales, 4);
+        memcpy(&u1, blk->scales + 4, 4);
+        memcpy(&u2, blk->scales + 8, 4);
+        const uint32_t s0 = (u0 & 0x0f0f0f0fu) | ((u2 & 0x03030303u) << 4);
+        const uint32_t s1 = (u1 & 0x0f0f0f0fu) | (((u2 >> 2) & 0x03030303u) << 4);
+        const uint32_t s2 = ((u0 >> 4) & 0x0f0f0f0fu) | (((u2 >> 4) & 0x03030303u) << 4);
+        const uint32_t s3 = ((u1 >> 4) & 0x0f0f0f0fu) | (((u2 >> 6) & 0x03030303u) << 4);
+        const __m256i sc16 = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_set_epi32((int)s3, (int)s2, (int)s1, (int)s0)),
+                                              _mm256_set1_epi16(32));
+        const float d = _cvtsh_ss(blk->d) * x->d;
+        const __m256i oprod = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x->bsums));
+        accoff = _mm256_fmadd_ps(_mm256_set1_ps(4.0f * d), _mm256_cvtepi32_ps(oprod), accoff);
+        int16_t sc[16];
+        _mm256_storeu_si256((__m256i *)sc, sc16);
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)blk->hmask);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int n = 0; n < 2; n++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(blk->qs + 32 * n));
+            for (int j = 0; j < 4; j++) {
+                const __m256i hb = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, 4 * n + j), one), 2);
+                const __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3), hb);
+                const __m256i p16 = _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)(x->q + 128 * n + 32 * j)));
+                const __m256i scl = _mm256_set_m128i(_mm_set1_epi16(sc[8 * n + 2 * j + 1]), _mm_set1_epi16(sc[8 * n + 2 * j]));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scl));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum8(_mm256_sub_ps(acc, accoff));
+}
 #endif
 
 static void rows_chunk(void *ctx, int64_t o0, int64_t o1, int worker) {
@@ -317,6 +394,8 @@ static void rows_chunk(void *ctx, int64_t o0, int64_t o1, int worker) {
         for (int64_t t = 0; t < a->n_tok; t++) {
             float s;
             if (a->wtype == PL_TYPE_Q6_K) s = row_dot_q6k(row, (const pl_q8k *)a->xq + t * a->nb, a->nb);
+            else if (a->wtype == PL_TYPE_Q2_K) s = row_dot_q2k(row, (const pl_q8k *)a->xq + t * a->nb, a->nb);
+            else if (a->wtype == PL_TYPE_Q3_K) s = row_dot_q3k(row, (const pl_q8k *)a->xq + t * a->nb, a->nb);
             else if (is_k(a->wtype)) s = row_dot_q45k(a->wtype, row, (const pl_q8k *)a->xq + t * a->nb, a->nb);
             else if (a->vnni) s = row_dot_vnni(a->wtype, row, (const pl_q8x *)a->xq + t * a->nb, a->nb);
             else s = row_dot_avx2(a->wtype, row, (const pl_q8x *)a->xq + t * a->nb, a->nb);

@@ -1,16 +1,17 @@
-/* Decoding over Q8_0, Q4_0, Q4_K and Q6_K weights with 8-bit activations and integer dot products (AVX2 / AVX512-VNNI), as
-   llama.cpp's CPU backend does: the fast decode path of PL_MATMUL_BF16 and PL_MATMUL_AUTO (see matmul.c). Internal. */
+/* Decoding over quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and the K-quants Q2_K…Q6_K) with 8-bit activations and
+   integer dot products (AVX2 / AVX512-VNNI), as llama.cpp's CPU backend does: the fast decode path of PL_MATMUL_BF16 and
+   PL_MATMUL_AUTO (see matmul.c). Internal. */
 #ifndef PL_OPS_QDOT_H
 #define PL_OPS_QDOT_H
 
 #include <stdint.h>
 
-/* 1 if pl_qdot_forward_rows runs weights of this type with `in` columns on this CPU (AVX2; Q8_0 or Q4_0 with in % 32 == 0,
-   Q4_K and Q6_K with in % 256 == 0). */
+/* 1 if pl_qdot_forward_rows runs weights of this type with `in` columns on this CPU (AVX2 + F16C; the 32-weight types with
+   in % 32 == 0, the K-quants with in % 256 == 0). */
 int pl_qdot_supported(int32_t wtype, int64_t in);
 
-/* y[t][o] (+)= sum_i W[o][i] x[t][i] for t < n_tok with x quantized to 8-bit blocks of 32; PL_ERR_UNSUPPORTED when
-   pl_qdot_supported says no. */
+/* y[t][o] (+)= sum_i W[o][i] x[t][i] for t < n_tok with x quantized to 8-bit blocks (of 32, or of 256 for the K-quants);
+   PL_ERR_UNSUPPORTED when pl_qdot_supported says no. */
 int32_t pl_qdot_forward_rows(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x, int64_t n_tok, float *y,
                              int accumulate);
 

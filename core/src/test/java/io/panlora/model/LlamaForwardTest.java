@@ -30,6 +30,8 @@ class LlamaForwardTest {
                 Arguments.of("Q4_1", cfg(64, 64, 1, 4, 2, 96, 16, 16f, LlamaConfig.ROPE_NORMAL), GgmlType.Q4_1, 1e-4),
                 Arguments.of("Q5_0", cfg(64, 64, 1, 4, 2, 96, 16, 16f, LlamaConfig.ROPE_NORMAL), GgmlType.Q5_0, 1e-4),
                 Arguments.of("Q5_1", cfg(64, 64, 1, 4, 2, 96, 16, 16f, LlamaConfig.ROPE_NORMAL), GgmlType.Q5_1, 1e-4),
+                Arguments.of("Q2_K", cfg(64, 256, 1, 4, 2, 256, 8, 64f, LlamaConfig.ROPE_NORMAL), GgmlType.Q2_K, 1e-4),
+                Arguments.of("Q3_K", cfg(64, 256, 1, 4, 2, 256, 8, 64f, LlamaConfig.ROPE_NORMAL), GgmlType.Q3_K, 1e-4),
                 Arguments.of("Q4_K", cfg(64, 256, 1, 4, 2, 256, 8, 64f, LlamaConfig.ROPE_NORMAL), GgmlType.Q4_K, 1e-4),
                 Arguments.of("Q5_K", cfg(64, 256, 1, 4, 2, 256, 8, 64f, LlamaConfig.ROPE_NORMAL), GgmlType.Q5_K, 1e-4),
                 Arguments.of("Q6_K", cfg(64, 256, 1, 4, 4, 256, 8, 64f, LlamaConfig.ROPE_NORMAL), GgmlType.Q6_K, 1e-4),
