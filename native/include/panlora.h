@@ -114,6 +114,14 @@ int32_t pl_matmul_t(int32_t wtype, const void *w, int64_t w_bytes, int64_t in, i
 int32_t pl_bench_sgemm(int64_t n, int32_t reps, double *gflops);
 /* The same for the BF16 products of PL_MATMUL_BF16 (AVX512-BF16; PL_ERR_UNSUPPORTED on a CPU without it). */
 int32_t pl_bench_bgemm(int64_t n, int32_t reps, double *gflops);
+/* Kinds of pl_bench_peak. */
+enum {
+    PL_PEAK_MEMREAD = 0, /* streaming reads of `bytes` bytes over the engine's threads, GB/s: the bound on decoding */
+    PL_PEAK_INT8 = 1     /* the 8-bit decode products (Q8_0 rows of 4096 against 4 tokens of 8-bit activations, about
+                            `bytes` bytes of weights), GOP/s counting 2 per multiply-add (PL_ERR_UNSUPPORTED without AVX2) */
+};
+/* Measures a peak rate of this machine with the current thread count: the best of reps passes after a warm-up. */
+int32_t pl_bench_peak(int32_t kind, int64_t bytes, int32_t reps, double *rate);
 
 /* ---- devices ---- */
 

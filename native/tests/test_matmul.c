@@ -415,6 +415,17 @@ static void test_api_errors(void) {
     check(pl_bench_sgemm(64, 2, &gflops) == PL_OK && gflops > 0, "pl_bench_sgemm(64, 2) gives a positive rate");
     check(pl_bench_sgemm(0, 2, &gflops) == PL_ERR_INVALID_ARGUMENT, "pl_bench_sgemm rejects n = 0");
     check(pl_bench_sgemm(64, 0, &gflops) == PL_ERR_INVALID_ARGUMENT, "pl_bench_sgemm rejects reps = 0");
+    double rate = 0;
+    check(pl_bench_peak(PL_PEAK_MEMREAD, 4 << 20, 2, &rate) == PL_OK && rate > 0, "pl_bench_peak(MEMREAD, 4 MiB) gives a positive rate");
+    rate = 0;
+    const int32_t i8 = pl_bench_peak(PL_PEAK_INT8, 1 << 20, 2, &rate);
+    check((i8 == PL_OK && rate > 0) || i8 == PL_ERR_UNSUPPORTED, "pl_bench_peak(INT8, 1 MiB) gives a positive rate (or no AVX2)");
+    check(pl_bench_peak(7, 1 << 20, 2, &rate) == PL_ERR_INVALID_ARGUMENT && strstr(pl_last_error(), "unknown kind"),
+          "pl_bench_peak rejects an unknown kind, naming it");
+    check(pl_bench_peak(PL_PEAK_MEMREAD, 100, 2, &rate) == PL_ERR_INVALID_ARGUMENT, "pl_bench_peak rejects a read size under one chunk");
+    check(pl_bench_peak(PL_PEAK_INT8, 100, 2, &rate) == PL_ERR_INVALID_ARGUMENT, "pl_bench_peak rejects an int8 matrix under one row");
+    check(pl_bench_peak(PL_PEAK_MEMREAD, 4 << 20, 0, &rate) == PL_ERR_INVALID_ARGUMENT, "pl_bench_peak rejects reps = 0");
+    check(pl_bench_peak(PL_PEAK_MEMREAD, 4 << 20, 2, NULL) == PL_ERR_INVALID_ARGUMENT, "pl_bench_peak rejects a NULL rate");
     check(pl_bench_sgemm(64, 1, NULL) == PL_ERR_INVALID_ARGUMENT, "pl_bench_sgemm rejects a null gflops");
 }
 

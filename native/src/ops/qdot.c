@@ -17,6 +17,7 @@
 #endif
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common.h"
 #include "ops/qdot.h"
@@ -29,7 +30,7 @@
 /* One quantized activation block of 32 (the 32-weight types). */
 typedef struct {
     float d;
-    int32_t sum; /* sum of q: the minimum term of Q4_1/Q5_1 */
+    float ds; /* d · (sum of q): the minimum term of Q4_1/Q5_1 */
     int8_t q[QK];
 } pl_q8x;
 
@@ -51,10 +52,19 @@ int pl_qdot_supported(int32_t wtype, int64_t in) {
     return is_k(wtype) && in % PL_QK_K == 0;
 }
 
+/* AVX512-VNNI with -VL, unless PANLORA_QDOT_NO_VNNI is set (the tests run the AVX2 forms with it); asked once. */
 static int has_vnni(void) {
 #if PL_X86
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+    static int state; /* 0 not asked yet, 1 no, 2 yes */
+    int s = __atomic_load_n(&state, __ATOMIC_RELAXED);
+    if (s == 0) {
+        __builtin_cpu_init();
+        const char *off = getenv("PANLORA_QDOT_NO_VNNI");
+        s = off && *off && strcmp(off, "0") != 0 ? 1
+            : __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") ? 2 : 1;
+        __atomic_store_n(&state, s, __ATOMIC_RELAXED);
+    }
+    return s == 2;
 #else
     return 0;
 #endif
@@ -75,7 +85,7 @@ static void quantize_x32(const float *x, int64_t in, pl_q8x *out) {
         out[b].d = quantize_block(x + b * QK, QK, out[b].q);
         int32_t s = 0;
         for (int j = 0; j < QK; j++) s += out[b].q[j];
-        out[b].sum = s;
+        out[b].ds = out[b].d * (float)s;
     }
 }
 
@@ -106,13 +116,16 @@ static int64_t block_bytes(int32_t wtype) {
     }
 }
 
+typedef float (*row_dot_fn)(const uint8_t *row, const void *xq, int64_t nb);
+
 typedef struct {
-    int32_t wtype;
+    row_dot_fn dot; /* the type's row function for this CPU */
     const uint8_t *w;
-    int64_t row_bytes, in, out, n_tok, nb; /* nb: activation blocks per token */
-    const void *xq;                        /* n_tok x nb pl_q8x or pl_q8k */
+    int64_t row_bytes, out, n_tok, nb; /* nb: weight blocks per row = activation blocks per token */
+    const uint8_t *xq;                 /* n_tok x nb pl_q8x or pl_q8k */
+    size_t x_bytes;                    /* bytes of one token's activation blocks */
     float *y;
-    int accumulate, vnni;
+    int accumulate;
 } qdot_args;
 
 #if PL_X86
@@ -178,41 +191,43 @@ PL_TARGET_AVX2 static inline float hsum8(__m256 s) {
     return _mm_cvtss_f32(h);
 }
 
-/* sum_b d_w d_x (w_b . x_b) (+ m_w d_x sum x_b) over a row of a 32-weight type, with VPMADDUBSW + VPMADDWD. Signed
-   codes go in as |w| with x carrying w's sign. */
-PL_TARGET_AVX2 static float row_dot_avx2(int32_t wtype, const uint8_t *row, const pl_q8x *xq, int64_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    const int sym = wtype == PL_TYPE_Q8_0 || wtype == PL_TYPE_Q4_0 || wtype == PL_TYPE_Q5_0;
-    const __m256i ones = _mm256_set1_epi16(1);
-    for (int64_t b = 0; b < nb; b++) {
-        float dw, mw = 0;
-        const __m256i w = codes_of(wtype, row, b, &dw, &mw);
-        const __m256i x = _mm256_loadu_si256((const __m256i *)xq[b].q);
-        const __m256i uw = sym ? _mm256_sign_epi8(w, w) : w, sx = sym ? _mm256_sign_epi8(x, w) : x;
-        const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(uw, sx), ones);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * xq[b].d), _mm256_cvtepi32_ps(s32), acc);
-        mins += mw * xq[b].d * (float)xq[b].sum;
+/* sum_b d_w d_x (w_b . x_b) (+ m_w d_x sum x_b) over a row of a 32-weight type, one function per type and instruction
+   set (the type's decoding and the minimum term fixed at compile time): DOT is VPMADDUBSW + VPMADDWD (AVX2) or VPDPBUSD
+   (AVX512-VNNI) on unsigned weights against signed activations — signed codes go in as |w| with x carrying w's sign.
+   Even and odd blocks go to two accumulators, so the FMA latency does not chain block after block. */
+#define PL_DOT_AVX2(u, x) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (x)), _mm256_set1_epi16(1))
+#define PL_DOT_VNNI(u, x) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (u), (x))
+#define PL_DEFINE_ROW_DOT32(NAME, TARGET, WTYPE, SYM, DOT)                                                                 \
+    TARGET static float NAME(const uint8_t *row, const void *xqv, int64_t nb) {                                           \
+        const pl_q8x *xq = xqv;                                                                                          \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                                                    \
+        float m0 = 0, m1 = 0;                                                                                            \
+        int64_t b = 0;                                                                                                   \
+        for (; b < nb; b++) {                                                                                            \
+            float dw, mw = 0;                                                                                            \
+            const __m256i w = codes_of((WTYPE), row, b, &dw, &mw);                                                       \
+            const __m256i x = _mm256_loadu_si256((const __m256i *)xq[b].q);                                              \
+            const __m256i u = (SYM) ? _mm256_sign_epi8(w, w) : w, sx = (SYM) ? _mm256_sign_epi8(x, w) : x;               \
+            const __m256 p = _mm256_cvtepi32_ps(DOT(u, sx)), sc = _mm256_set1_ps(dw * xq[b].d);                           \
+            if (b & 1) acc1 = _mm256_fmadd_ps(sc, p, acc1);                                                               \
+            else acc0 = _mm256_fmadd_ps(sc, p, acc0);                                                                     \
+            if (!(SYM)) {                                                                                                 \
+                if (b & 1) m1 += mw * xq[b].ds;                                                                           \
+                else m0 += mw * xq[b].ds;                                                                                 \
+            }                                                                                                            \
+        }                                                                                                                \
+        return hsum8(_mm256_add_ps(acc0, acc1)) + (m0 + m1);                                                              \
     }
-    return hsum8(acc) + mins;
-}
-
-/* The same with VPDPBUSD. */
-PL_TARGET_VNNI static float row_dot_vnni(int32_t wtype, const uint8_t *row, const pl_q8x *xq, int64_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    const int sym = wtype == PL_TYPE_Q8_0 || wtype == PL_TYPE_Q4_0 || wtype == PL_TYPE_Q5_0;
-    for (int64_t b = 0; b < nb; b++) {
-        float dw, mw = 0;
-        const __m256i w = codes_of(wtype, row, b, &dw, &mw);
-        const __m256i x = _mm256_loadu_si256((const __m256i *)xq[b].q);
-        const __m256i uw = sym ? _mm256_sign_epi8(w, w) : w, sx = sym ? _mm256_sign_epi8(x, w) : x;
-        const __m256i s32 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), uw, sx);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * xq[b].d), _mm256_cvtepi32_ps(s32), acc);
-        mins += mw * xq[b].d * (float)xq[b].sum;
-    }
-    return hsum8(acc) + mins;
-}
+PL_DEFINE_ROW_DOT32(row_dot_q8_0_avx2, PL_TARGET_AVX2, PL_TYPE_Q8_0, 1, PL_DOT_AVX2)
+PL_DEFINE_ROW_DOT32(row_dot_q4_0_avx2, PL_TARGET_AVX2, PL_TYPE_Q4_0, 1, PL_DOT_AVX2)
+PL_DEFINE_ROW_DOT32(row_dot_q5_0_avx2, PL_TARGET_AVX2, PL_TYPE_Q5_0, 1, PL_DOT_AVX2)
+PL_DEFINE_ROW_DOT32(row_dot_q4_1_avx2, PL_TARGET_AVX2, PL_TYPE_Q4_1, 0, PL_DOT_AVX2)
+PL_DEFINE_ROW_DOT32(row_dot_q5_1_avx2, PL_TARGET_AVX2, PL_TYPE_Q5_1, 0, PL_DOT_AVX2)
+PL_DEFINE_ROW_DOT32(row_dot_q8_0_vnni, PL_TARGET_VNNI, PL_TYPE_Q8_0, 1, PL_DOT_VNNI)
+PL_DEFINE_ROW_DOT32(row_dot_q4_0_vnni, PL_TARGET_VNNI, PL_TYPE_Q4_0, 1, PL_DOT_VNNI)
+PL_DEFINE_ROW_DOT32(row_dot_q5_0_vnni, PL_TARGET_VNNI, PL_TYPE_Q5_0, 1, PL_DOT_VNNI)
+PL_DEFINE_ROW_DOT32(row_dot_q4_1_vnni, PL_TARGET_VNNI, PL_TYPE_Q4_1, 0, PL_DOT_VNNI)
+PL_DEFINE_ROW_DOT32(row_dot_q5_1_vnni, PL_TARGET_VNNI, PL_TYPE_Q5_1, 0, PL_DOT_VNNI)
 
 /* The eight 6-bit scales and the eight minima of a Q4_K/Q5_K super-block, as eight bytes each, from the 12 packed bytes
    u0 u1 u2 (little-endian words): scale j < 4 is the low 6 bits of byte j of u0 and minimum j those of u1; for j >= 4
@@ -233,7 +248,8 @@ static inline void k4_scales(const uint8_t *packed, uint64_t *sc, uint64_t *mn) 
    then VPMADDWD by sc_g), times d·d_x; minus dmin·d_x·sum_g mn_g (sum of x_g), the sums of x_g from the 16-value block
    sums (VPHADDW) and their products with the minima by VPMADDWD. Group 2p takes the low nibbles of qs[32p..32p+32),
    group 2p+1 the high ones; Q5_K's fifth bit of element l of group g is bit g of qh[l]. */
-PL_TARGET_AVX2 static float row_dot_q45k(int32_t wtype, const uint8_t *row, const pl_q8k *xq, int64_t nsuper) {
+PL_TARGET_AVX2 static inline __attribute__((always_inline)) float row_dot_q45k(const int32_t wtype, const uint8_t *row,
+                                                                                const pl_q8k *xq, int64_t nsuper) {
     __m256 acc = _mm256_setzero_ps();
     __m128 accm = _mm_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
@@ -276,10 +292,19 @@ PL_TARGET_AVX2 static float row_dot_q45k(int32_t wtype, const uint8_t *row, cons
     return _mm_cvtss_f32(h);
 }
 
+PL_TARGET_AVX2 static float row_dot_q4k(const uint8_t *row, const void *xq, int64_t nsuper) {
+    return row_dot_q45k(PL_TYPE_Q4_K, row, xq, nsuper);
+}
+
+PL_TARGET_AVX2 static float row_dot_q5k(const uint8_t *row, const void *xq, int64_t nsuper) {
+    return row_dot_q45k(PL_TYPE_Q5_K, row, xq, nsuper);
+}
+
 /* A Q6_K row against 256-blocks: per super-block, sum_j sc_j ((q_j . x_j) − 32·sum x_j) over the 16 groups of 16 in
    int32, times d·d_x. Per 128 elements, group g (g = 0..3, 32 elements at 32g) takes ql[0..32) or ql[32..64) (low nibbles
    for g < 2, high for g ≥ 2) and bits 2g, 2g+1 of qh[0..32); its halves use scales 2g and 2g+1. */
-PL_TARGET_AVX2 static float row_dot_q6k(const uint8_t *row, const pl_q8k *xq, int64_t nsuper) {
+PL_TARGET_AVX2 static float row_dot_q6k(const uint8_t *row, const void *xqv, int64_t nsuper) {
+    const pl_q8k *xq = xqv;
     __m256 acc = _mm256_setzero_ps(), accoff = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(0x03);
     for (int64_t sb = 0; sb < nsuper; sb++) {
@@ -314,7 +339,8 @@ PL_TARGET_AVX2 static float row_dot_q6k(const uint8_t *row, const pl_q8k *xq, in
 /* A Q2_K row against 256-blocks: per super-block, d·d_x·sum_g sc_g (q_g . x_g) − dmin·d_x·sum_g mn_g (sum of x_g) over the
    16 groups of 16, sc_g/mn_g the low/high nibbles of scales[g], q the 2-bit codes: per 128 elements, run j (j = 0..3,
    32 elements) takes bits 2j, 2j+1 of qs[0..32), its halves groups 2j and 2j+1. */
-PL_TARGET_AVX2 static float row_dot_q2k(const uint8_t *row, const pl_q8k *xq, int64_t nsuper) {
+PL_TARGET_AVX2 static float row_dot_q2k(const uint8_t *row, const void *xqv, int64_t nsuper) {
+    const pl_q8k *xq = xqv;
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     const __m256i m3 = _mm256_set1_epi8(3);
     const __m128i low4 = _mm_set1_epi8(0x0f);
@@ -346,7 +372,8 @@ PL_TARGET_AVX2 static float row_dot_q2k(const uint8_t *row, const pl_q8k *xq, in
    d·d_x·sum_g sc_g ((u_g . x_g) − 4·sum x_g), sc_g the signed 6-bit scales (low 4 bits in scales[0..8) by nibble, the
    top 2 in scales[8..12)) minus 32; the 2-bit codes as Q2_K's, the third bit of run r (r = 0..7, 32 elements) is bit r
    of hmask[0..32). */
-PL_TARGET_AVX2 static float row_dot_q3k(const uint8_t *row, const pl_q8k *xq, int64_t nsuper) {
+PL_TARGET_AVX2 static float row_dot_q3k(const uint8_t *row, const void *xqv, int64_t nsuper) {
+    const pl_q8k *xq = xqv;
     __m256 acc = _mm256_setzero_ps(), accoff = _mm256_setzero_ps();
     const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
     for (int64_t sb = 0; sb < nsuper; sb++) {
@@ -387,24 +414,37 @@ PL_TARGET_AVX2 static float row_dot_q3k(const uint8_t *row, const pl_q8k *xq, in
 
 static void rows_chunk(void *ctx, int64_t o0, int64_t o1, int worker) {
     (void)worker;
-#if PL_X86
     const qdot_args *a = ctx;
     for (int64_t o = o0; o < o1; o++) {
         const uint8_t *row = a->w + o * a->row_bytes;
         for (int64_t t = 0; t < a->n_tok; t++) {
-            float s;
-            if (a->wtype == PL_TYPE_Q6_K) s = row_dot_q6k(row, (const pl_q8k *)a->xq + t * a->nb, a->nb);
-            else if (a->wtype == PL_TYPE_Q2_K) s = row_dot_q2k(row, (const pl_q8k *)a->xq + t * a->nb, a->nb);
-            else if (a->wtype == PL_TYPE_Q3_K) s = row_dot_q3k(row, (const pl_q8k *)a->xq + t * a->nb, a->nb);
-            else if (is_k(a->wtype)) s = row_dot_q45k(a->wtype, row, (const pl_q8k *)a->xq + t * a->nb, a->nb);
-            else if (a->vnni) s = row_dot_vnni(a->wtype, row, (const pl_q8x *)a->xq + t * a->nb, a->nb);
-            else s = row_dot_avx2(a->wtype, row, (const pl_q8x *)a->xq + t * a->nb, a->nb);
+            const float s = a->dot(row, a->xq + (size_t)t * a->x_bytes, a->nb);
             float *yo = a->y + t * a->out + o;
             *yo = a->accumulate ? *yo + s : s;
         }
     }
+}
+
+/* The row function of a supported type on this CPU. */
+static row_dot_fn row_dot_for(int32_t wtype) {
+#if PL_X86
+    const int vnni = has_vnni();
+    switch (wtype) {
+    case PL_TYPE_Q8_0: return vnni ? row_dot_q8_0_vnni : row_dot_q8_0_avx2;
+    case PL_TYPE_Q4_0: return vnni ? row_dot_q4_0_vnni : row_dot_q4_0_avx2;
+    case PL_TYPE_Q5_0: return vnni ? row_dot_q5_0_vnni : row_dot_q5_0_avx2;
+    case PL_TYPE_Q4_1: return vnni ? row_dot_q4_1_vnni : row_dot_q4_1_avx2;
+    case PL_TYPE_Q5_1: return vnni ? row_dot_q5_1_vnni : row_dot_q5_1_avx2;
+    case PL_TYPE_Q2_K: return row_dot_q2k;
+    case PL_TYPE_Q3_K: return row_dot_q3k;
+    case PL_TYPE_Q4_K: return row_dot_q4k;
+    case PL_TYPE_Q5_K: return row_dot_q5k;
+    case PL_TYPE_Q6_K: return row_dot_q6k;
+    default: return NULL;
+    }
 #else
-    (void)ctx; (void)o0; (void)o1;
+    (void)wtype;
+    return NULL;
 #endif
 }
 
@@ -421,7 +461,7 @@ int32_t pl_qdot_forward_rows(int32_t wtype, const void *w, int64_t in, int64_t o
         if (k) quantize_xk(x + t * in, in, (pl_q8k *)xq + t * nb);
         else quantize_x32(x + t * in, in, (pl_q8x *)xq + t * nb);
     }
-    qdot_args a = {wtype, w, nb * block_bytes(wtype), in, out, n_tok, nb, xq, y, accumulate, has_vnni()};
+    qdot_args a = {row_dot_for(wtype), w, nb * block_bytes(wtype), out, n_tok, nb, xq, each * (size_t)nb, y, accumulate};
     const int width = out * in < 32768 ? 1 : pl_threads();
     if (width <= 1) rows_chunk(&a, 0, out, 0);
     else pl_parallel_for(out, pl_grain_for(out, width, 8, 16), width, rows_chunk, &a);

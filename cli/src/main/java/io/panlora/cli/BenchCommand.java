@@ -133,7 +133,8 @@ final class BenchCommand implements Callable<Integer> {
         if (dev.isCuda()) System.out.println("device:  " + dev + " (" + dev.describe() + ")");
         boolean gpu = dev.isCuda() && !what.equals("matmul");
         if (what.equals("matmul") && dev.isCuda()) System.out.println("note:    'matmul' times the CPU kernels (pl_matmul); --device does not apply");
-        Reference ref = gpu ? gpuReference(dev) : new Reference("F32 GEMM (CPU)", peak() * 1e9);
+        Peaks peaks = gpu ? null : peaks();
+        Reference ref = gpu ? gpuReference(dev) : new Reference("F32 GEMM (CPU)", peaks.f32Gflops() * 1e9);
         switch (what) {
             case "peak" -> { }
             case "matmul" -> matmul(ref.flopsPerSecond() / 1e9);
@@ -141,7 +142,8 @@ final class BenchCommand implements Callable<Integer> {
             case "train" -> { return train(dev, ref); }
             case "compare" -> {
                 int p = tokens != null ? tokens : 512;
-                return new CompareBench(models, p, gen, reps, batch != null ? batch : 4, Math.min(p, 256), rank).run();
+                return new CompareBench(models, p, gen, reps, batch != null ? batch : 4, Math.min(p, 256), rank,
+                        peaks == null ? 0 : peaks.memoryGBps()).run();
             }
             default -> throw new IllegalStateException(what);
         }
@@ -156,9 +158,18 @@ final class BenchCommand implements Callable<Integer> {
         return new Reference("BF16 GEMM " + GEMM_N + "^3 (cuBLASLt)", best * 1e12);
     }
 
-    /** The best F32 GEMM rate of this build on this machine now (GFLOP/s), sizes 1024 and 2048. */
-    static double peak() {
-        double best = 0;
+    /**
+     * This machine's peaks measured now.
+     *
+     * @param f32Gflops   the best F32 GEMM rate (GFLOP/s), sizes 1024 and 2048
+     * @param memoryGBps  streaming memory reads (GB/s) with the engine's threads: the bound on decoding; 0 if not measured
+     */
+    record Peaks(double f32Gflops, double memoryGBps) {}
+
+    /** The F32 and BF16 GEMM rates, the 8-bit decode products' rate and the memory read rate of this build on this
+     *  machine now, printed. */
+    static Peaks peaks() {
+        double best = 0, mem = 0;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment g = a.allocate(ValueLayout.JAVA_DOUBLE);
             for (long n : new long[] {1024, 2048}) {
@@ -175,9 +186,17 @@ final class BenchCommand implements Callable<Integer> {
             } else {
                 System.out.println("peak:    BF16 GEMM: this CPU has no AVX512-BF16");
             }
+            if (panlora_h.pl_bench_peak(panlora_h.PL_PEAK_INT8(), 8L << 20, 5, g) == 0)
+                System.out.printf(Locale.ROOT, "peak:    int8 dot products (the 8-bit decode path: Q8_0 rows of 4096 x 4 tokens, 8 MiB): %.1f GOP/s%n",
+                        g.get(ValueLayout.JAVA_DOUBLE, 0));
+            else
+                System.out.println("peak:    int8 dot products: " + Native.lastError());
+            Native.check(panlora_h.pl_bench_peak(panlora_h.PL_PEAK_MEMREAD(), 512L << 20, 3, g), "pl_bench_peak");
+            mem = g.get(ValueLayout.JAVA_DOUBLE, 0);
+            System.out.printf(Locale.ROOT, "peak:    memory reads (512 MiB streamed, %d threads): %.1f GB/s%n", Native.threads(), mem);
             System.out.println("matmul:  " + Native.matmul().name().toLowerCase(Locale.ROOT) + " (the base weights' products; --matmul f32|bf16|auto)");
         }
-        return best;
+        return new Peaks(best, mem);
     }
 
     private List<String> types(boolean gpuTrain) {

@@ -6,7 +6,10 @@ import io.panlora.llamacpp.LlamaCppContext;
 import io.panlora.llamacpp.LlamaCppModel;
 import io.panlora.lora.LoraSet;
 import io.panlora.lora.Target;
+import io.panlora.gguf.GgufFile;
+import io.panlora.gguf.GgufTensorInfo;
 import io.panlora.model.KvCache;
+import io.panlora.model.LlamaConfig;
 import io.panlora.model.LlamaModel;
 import io.panlora.train.LoraInit;
 import io.panlora.train.StepEngine;
@@ -28,8 +31,10 @@ import java.util.SplittableRandom;
 final class CompareBench {
     private final List<Path> models;
     private final int prompt, gen, reps, batch, stepTokens, rank;
+    private final double memoryGBps; /* the same run's streaming read rate: decoding's bound */
 
-    CompareBench(List<Path> models, int prompt, int gen, int reps, int batch, int stepTokens, int rank) {
+    CompareBench(List<Path> models, int prompt, int gen, int reps, int batch, int stepTokens, int rank, double memoryGBps) {
+        this.memoryGBps = memoryGBps;
         this.models = models;
         this.prompt = prompt;
         this.gen = gen;
@@ -50,6 +55,21 @@ final class CompareBench {
             long t2 = System.nanoTime();
             return new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9};
         }
+    }
+
+    /**
+     * Bytes one decoded token reads at least: every weight once (the embeddings only as the output matrix when tied; one
+     * row otherwise, left out) and the F16 keys and values of the positions attended to, on average over the decode.
+     */
+    private double decodeBytes(Path file, LlamaModel m) throws IOException {
+        long weights = 0;
+        try (GgufFile f = GgufFile.open(file)) {
+            boolean tied = !f.hasTensor("output.weight");
+            for (GgufTensorInfo t : f.tensors()) if (tied || !t.name().equals("token_embd.weight")) weights += t.nbytes();
+        }
+        LlamaConfig c = m.config();
+        double keys = prompt + (gen + 1) / 2.0;
+        return weights + keys * c.nLayer() * c.nHeadKv() * c.headDim() * 2.0 * 2.0;
     }
 
     /** Tokens per second from the median seconds of each test over the reps. */
@@ -108,7 +128,7 @@ final class CompareBench {
         else System.out.println("llama.cpp: " + LlamaCpp.buildInfo().getOrDefault("tag", "?") + " (commit "
                 + LlamaCpp.buildInfo().getOrDefault("commit", "?") + "), through the bridge (llama_decode + llama_synchronize, as llama-bench)");
         System.out.println("panlora fast: " + (bf16 ? "BF16 products (AVX512-BF16) above 4 tokens" : "no BF16 products (no AVX512-BF16)")
-                + "; decoding of Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K weights with 8-bit activations and integer dots (other types: F32 rows)"
+                + "; decoding of Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q2_K/Q3_K/Q4_K/Q5_K/Q6_K weights with 8-bit activations and integer dots (other types: F32 rows)"
                 + "; an F16 KV cache, head-major (f32: an F32 cache)");
         System.out.printf("%-28s %-10s %14s %14s %14s %10s%n", "model", "test", "panlora f32", "panlora fast", "llama.cpp", "best/llama");
         List<String> steps = new ArrayList<>();
@@ -116,7 +136,7 @@ final class CompareBench {
             for (Path file : models) {
                 String name = file.getFileName().toString();
                 double[] f32, b16, ll = null;
-                double sF32, sB16 = Double.NaN;
+                double sF32, sB16 = Double.NaN, bytes;
                 try (LlamaModel m = LlamaModel.load(file, LlamaModel.LoadOptions.cpu());
                      LlamaCppModel lm = llamaOk ? LlamaCppModel.load(file, LlamaCppModel.Options.cpu()) : null;
                      LlamaCppContext ctx = lm == null ? null : lm.newContext(new LlamaCppContext.Options(prompt + gen + 1, prompt, threads, false))) {
@@ -124,6 +144,7 @@ final class CompareBench {
                     int[] tokens = new int[prompt];
                     for (int i = 0; i < prompt; i++) tokens[i] = rng.nextInt((int) m.config().nVocab());
                     int[] warm = java.util.Arrays.copyOf(tokens, Math.min(32, prompt));
+                    bytes = decodeBytes(file, m);
                     // the reps interleaved (f32, fast, llama.cpp, f32, ...) so that a change of load on a shared machine
                     // falls on all three; each test's median over the reps
                     List<double[]> sf = new ArrayList<>(), sb = new ArrayList<>(), sl = new ArrayList<>();
@@ -154,13 +175,20 @@ final class CompareBench {
                             b16[t], ll == null ? "-" : String.format(Locale.ROOT, "%.1f", ll[t]),
                             ll == null ? "-" : String.format(Locale.ROOT, "%.2fx", best / ll[t]));
                 }
+                if (memoryGBps > 0) {
+                    double bound = memoryGBps * 1e9 / bytes;
+                    System.out.printf(Locale.ROOT, "%-28s %-10s %14s %14.0f%% %13s %10s  (bound %.1f tokens/s: %.1f MB read per token at %.1f GB/s)%n",
+                            name, "tg" + gen + " %bw", "-", 100 * b16[1] / bound, ll == null ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * ll[1] / bound),
+                            "", bound, bytes / 1e6, memoryGBps);
+                }
                 steps.add(String.format(Locale.ROOT, "%-28s %10.3f %10s %10s", name, sF32, Double.isNaN(sB16) ? "-" : String.format(Locale.ROOT, "%.3f", sB16),
                         Double.isNaN(sB16) ? "-" : String.format(Locale.ROOT, "%.2fx", sF32 / sB16)));
             }
         } finally {
             Native.setMatmul(chosen);
         }
-        System.out.println("(tokens/s; best/llama: the faster panlora column over llama.cpp)");
+        System.out.println("(tokens/s; best/llama: the faster panlora column over llama.cpp; %bw: decode speed as a share of the memory bound,"
+                + " the same run's read rate over the bytes a decoded token must read)");
         System.out.printf("%-28s %10s %10s %10s%n", "LoRA step", "f32 s", "bf16 s", "speed-up");
         for (String s : steps) System.out.println(s);
         System.out.println("int8: decoding only (8-bit activations against the weights' own codes); prompt processing and training have no int8 GEMM");

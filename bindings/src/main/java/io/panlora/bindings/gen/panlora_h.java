@@ -1237,6 +1237,87 @@ public class panlora_h extends panlora_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int PL_PEAK_MEMREAD = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.PL_PEAK_MEMREAD = 0
+     * }
+     */
+    public static int PL_PEAK_MEMREAD() {
+        return PL_PEAK_MEMREAD;
+    }
+    private static final int PL_PEAK_INT8 = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.PL_PEAK_INT8 = 1
+     * }
+     */
+    public static int PL_PEAK_INT8() {
+        return PL_PEAK_INT8;
+    }
+
+    private static class pl_bench_peak {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            panlora_h.C_INT,
+            panlora_h.C_INT,
+            panlora_h.C_LONG,
+            panlora_h.C_INT,
+            panlora_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("pl_bench_peak").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t pl_bench_peak(int32_t kind, int64_t bytes, int32_t reps, double *rate)
+     * }
+     */
+    public static FunctionDescriptor pl_bench_peak$descriptor() {
+        return pl_bench_peak.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t pl_bench_peak(int32_t kind, int64_t bytes, int32_t reps, double *rate)
+     * }
+     */
+    public static MethodHandle pl_bench_peak$handle() {
+        return pl_bench_peak.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t pl_bench_peak(int32_t kind, int64_t bytes, int32_t reps, double *rate)
+     * }
+     */
+    public static MemorySegment pl_bench_peak$address() {
+        return pl_bench_peak.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t pl_bench_peak(int32_t kind, int64_t bytes, int32_t reps, double *rate)
+     * }
+     */
+    public static int pl_bench_peak(int kind, long bytes, int reps, MemorySegment rate) {
+        var mh$ = pl_bench_peak.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pl_bench_peak", kind, bytes, reps, rate);
+            }
+            return (int)mh$.invokeExact(kind, bytes, reps, rate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int PL_WEIGHTS_AUTO = (int)0L;
     /**
      * {@snippet lang=c :

@@ -44,6 +44,11 @@ class BenchCompareTest {
         }
         assertTrue(out.contains("LoRA step"), out);
         assertTrue(out.contains("panlora fast"), out);
+        Matcher mem = Pattern.compile("peak:    memory reads \\(512 MiB streamed, \\d+ threads\\): ([0-9.]+) GB/s").matcher(out);
+        assertTrue(mem.find() && Double.parseDouble(mem.group(1)) > 0, out);
+        assertTrue(out.contains("peak:    int8 dot products"), out);
+        Matcher bw = Pattern.compile("stories260K.gguf\\s+tg8 %bw\\s+-\\s+([0-9]+)%\\s+([0-9]+)%.*bound ([0-9.]+) tokens/s").matcher(out);
+        assertTrue(bw.find() && Double.parseDouble(bw.group(3)) > 0, "the decode roofline row in\n" + out);
         assertEquals(Native.Matmul.F32, Native.matmul(), "the command leaves the engine's F32 default behind");
     }
 
