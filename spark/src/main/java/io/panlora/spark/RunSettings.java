@@ -39,7 +39,7 @@ public record RunSettings(int rank, float alpha, String targets, float lr, int s
         Objects.requireNonNull(variant, "variant");
         variantOptions = Map.copyOf(variantOptions);
         Target.parseList(targets);
-        config(0); // the ranges, as TrainConfig checks them
+        config(rank, alpha, targets, lr, steps, batch, ctx, seed, 0); // the ranges, as TrainConfig checks them (fields are not set yet)
         try {
             VariantSettings.of(Variants.named(variant), variantOptions, steps, seed);
         } catch (IllegalArgumentException e) {
@@ -69,6 +69,11 @@ public record RunSettings(int rank, float alpha, String targets, float lr, int s
      * @return the configuration
      */
     public TrainConfig config(int checkpointEvery) {
+        return config(rank, alpha, targets, lr, steps, batch, ctx, seed, checkpointEvery);
+    }
+
+    private static TrainConfig config(int rank, float alpha, String targets, float lr, int steps, int batch, int ctx, long seed,
+                                      int checkpointEvery) {
         return TrainConfig.builder().lora(rank, alpha).targets(targets).lr(lr, LrSchedule.Kind.COSINE, 0, 0f).steps(steps)
                 .batch(batch, ctx, 1).seed(seed).eval(0, 0).checkpointEvery(checkpointEvery).build();
     }
