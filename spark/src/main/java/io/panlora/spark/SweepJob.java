@@ -158,7 +158,7 @@ public final class SweepJob {
                 "seconds", "adapter");
         for (Row r : rows)
             out.printf(Locale.ROOT, "  %-8s %5d %10s %6d %9.4f %9.4f %9.4f %6d %8.1f  %s%n", r.getString(0), r.getInt(1),
-                    String.format(Locale.ROOT, "%.3g", r.getDouble(2)), r.getLong(3), r.getDouble(4), r.getDouble(5), r.getDouble(6), r.getInt(7),
+                    Float.toString((float) r.getDouble(2)), r.getLong(3), r.getDouble(4), r.getDouble(5), r.getDouble(6), r.getInt(7),
                     r.getDouble(8), Path.of(r.getString(9)).getFileName());
     }
 
