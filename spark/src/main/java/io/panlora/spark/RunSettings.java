@@ -57,7 +57,12 @@ public record RunSettings(int rank, float alpha, String targets, float lr, int s
      * @return new settings
      */
     public RunSettings with(float newLr, int newRank, String newVariant, long newSeed) {
-        Map<String, String> opts = Variants.named(newVariant) == Variants.named(variant) ? variantOptions : Map.of();
+        Map<String, String> opts;
+        try {
+            opts = Variants.named(newVariant) == Variants.named(variant) ? variantOptions : Map.of();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--variant: " + e.getMessage());
+        }
         return new RunSettings(newRank, alpha, targets, newLr, steps, batch, ctx, newSeed, newVariant, opts);
     }
 
