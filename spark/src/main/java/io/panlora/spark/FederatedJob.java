@@ -206,8 +206,14 @@ public final class FederatedJob {
         j.put("density", c.density());
         j.put("weighting", c.uniform() ? "uniform" : "size");
         List<Object> shards = new ArrayList<>();
-        for (Shard s : c.shards()) shards.add(Map.of("name", s.name(), "units", s.units(), "train_bytes", s.train().length,
-                "validation_bytes", s.validation().length));
+        for (Shard s : c.shards()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", s.name());
+            m.put("units", s.units());
+            m.put("train_bytes", s.train().length);
+            m.put("validation_bytes", s.validation().length);
+            shards.add(m);
+        }
         j.put("shards", shards);
         j.put("base_validation", losses(base, c.shards()));
         List<Object> rs = new ArrayList<>();

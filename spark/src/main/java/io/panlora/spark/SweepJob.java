@@ -168,7 +168,12 @@ public final class SweepJob {
         j.put("master", master);
         j.put("threads_per_task", threads);
         j.put("settings", FederatedJob.settings(c.settings()));
-        j.put("grid", Map.of("lr", c.lrs(), "rank", c.ranks(), "variant", c.variants(), "seed", c.seeds()));
+        Map<String, Object> grid = new LinkedHashMap<>();
+        grid.put("lr", c.lrs());
+        grid.put("rank", c.ranks());
+        grid.put("variant", c.variants());
+        grid.put("seed", c.seeds());
+        j.put("grid", grid);
         List<Object> runs = new ArrayList<>();
         for (Row r : sorted) {
             Map<String, Object> m = new LinkedHashMap<>();
