@@ -68,6 +68,9 @@ final class DistributedTrain implements Callable<Integer> {
     @Option(names = "--bench", description = "time round 1's K trainings as Spark tasks (default master local[2]) against the same trainings one after another in this JVM; nothing is merged")
     boolean bench;
 
+    @Option(names = "--bench-reps", defaultValue = "3", description = "with --bench: repetitions of each side (default: ${DEFAULT-VALUE})")
+    int benchReps;
+
     @Option(names = "--inject-failure", hidden = true, paramLabel = "SHARD:STEP", description = "fault-tolerance test: the first attempt of shard SHARD fails after its checkpoint of step STEP")
     String injectFailure;
 
@@ -80,7 +83,7 @@ final class DistributedTrain implements Callable<Integer> {
         String master = job.master != null ? job.master : bench ? "local[2]" : null;
         SparkSession spark = SparkJobs.session(master, job.conf);
         try {
-            if (bench) FederatedBench.run(spark, c, System.out);
+            if (bench) FederatedBench.run(spark, c, benchReps, System.out);
             else FederatedJob.run(spark, c, System.out);
         } finally {
             spark.stop();
