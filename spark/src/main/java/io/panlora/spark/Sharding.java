@@ -115,14 +115,16 @@ public final class Sharding {
      * @param validationFraction without a validation file: the share of units kept for validation, in [0, 0.9]
      * @return the shard, named {@code data}
      * @throws IOException              if a file cannot be read
-     * @throws IllegalArgumentException if the fraction is out of range or nothing is left to train on
+     * @throws IllegalArgumentException if the fraction is out of range, nothing is left to train on, or the validation file is
+     *                                  empty or of another format than the data
      */
     public static Shard whole(Path data, Path validation, double validationFraction) throws IOException {
         if (validation == null) return named(List.of(data), validationFraction).getFirst().renamed("data");
-        Units u = units(data, 1);
-        byte[] val = Files.readAllBytes(validation);
-        if (val.length == 0) throw new IllegalArgumentException(validation + ": the validation file is empty");
-        return new Shard("data", u.extension(), join(u.units(), u.separator()), val, u.units().size());
+        Units u = units(data, 1), v = units(validation, 1);
+        if (!v.extension().equals(u.extension()))
+            throw new IllegalArgumentException(validation + ": the validation file is " + (v.extension().equals(".jsonl") ? "JSONL" : "plain text")
+                    + ", the data is not");
+        return new Shard("data", u.extension(), join(u.units(), u.separator()), Files.readAllBytes(validation), u.units().size());
     }
 
     /** The units of a file: JSONL records, else paragraphs, else (fewer than {@code wanted} paragraphs) lines. */

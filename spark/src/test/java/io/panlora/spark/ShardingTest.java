@@ -97,6 +97,18 @@ class ShardingTest {
     }
 
     @Test
+    void aSweepsWholeDataTakesItsValidationFromAFileOfTheSameFormat() throws Exception {
+        Path data = paragraphs(10), val = Files.writeString(dir.resolve("val.txt"), "Held out.\n"),
+                jsonl = Files.writeString(dir.resolve("val.jsonl"), "{\"text\": \"x\"}\n");
+        Shard s = Sharding.whole(data, val, 0.5);
+        assertEquals(10, s.units(), "all of the data trains when a validation file is given");
+        assertEquals("Held out.\n", s.validationText());
+        assertEquals(1, units(Sharding.whole(data, null, 0.1).validation(), "\n\n").size());
+        var e = assertThrows(IllegalArgumentException.class, () -> Sharding.whole(data, jsonl, 0.1));
+        assertTrue(e.getMessage().contains("the validation file is JSONL, the data is not"), e.getMessage());
+    }
+
+    @Test
     void tooLittleDataForTheShardsIsRefusedNamingTheCounts() throws Exception {
         Path f = Files.writeString(dir.resolve("small.txt"), "a\n\nb\n\nc\n");
         var e = assertThrows(IllegalArgumentException.class, () -> Sharding.split(f, 2, Sharding.Mode.CONTIGUOUS, 0.1));
