@@ -22,6 +22,7 @@ public final class LoraTraining extends Training<LoraTraining> {
     private String targets = "q,k,v,o";
     private Variant variant = Variant.lora();
     private GgmlType adapterType = GgmlType.F16;
+    private Adapter initAdapter;
 
     LoraTraining(Panlora base) {
         super(base);
@@ -99,6 +100,20 @@ public final class LoraTraining extends Training<LoraTraining> {
     }
 
     /**
+     * Starts the training from an existing adapter instead of the variant's init: each adapted module's slot takes the
+     * adapter's factors (the adapted model starts where that adapter leaves it), e.g. to continue from a merged adapter. The
+     * adapter must have this training's rank and adapt only modules of its targets; it is read when the training starts. A
+     * resumed training takes its adapter from the checkpoint instead.
+     *
+     * @param a the adapter to start from, or null for the variant's init (the default)
+     * @return this training
+     */
+    public LoraTraining initAdapter(Adapter a) {
+        initAdapter = a;
+        return this;
+    }
+
+    /**
      * Trains on the base the {@link Panlora} holds (which is left unchanged) and writes the run into {@code outDir}:
      * {@code adapter.gguf}, {@code checkpoint.gguf}, {@code metrics.jsonl} and {@code loss.svg}. The directory is created if
      * needed and locked during the run: a second run on it fails at once.
@@ -106,7 +121,8 @@ public final class LoraTraining extends Training<LoraTraining> {
      * @param data   the training data
      * @param outDir the run directory
      * @return the adapter, with the run's summary
-     * @throws IllegalArgumentException if the data is malformed or too short for one window
+     * @throws IllegalArgumentException if the data is malformed or too short for one window, or the
+     *                                  {@link #initAdapter initial adapter} does not fit the training's rank and targets
      * @throws UncheckedIOException     if a file cannot be read or written
      */
     public Adapter train(Data data, Path outDir) {
@@ -116,7 +132,7 @@ public final class LoraTraining extends Training<LoraTraining> {
         TrainingData train = base.read(data);
         TrainingData val = validation == null ? null : base.read(validation);
         LoraRun.Options o = new LoraRun.Options(base.file(), null, null, validationShare(), c, epochs, null, adapterType, outDir, resume,
-                null, variant.strategy(c.steps(), c.seed()), base.engine().loadOptions(), onDivergence, listener);
+                null, variant.strategy(c.steps(), c.seed()), base.engine().loadOptions(), onDivergence, listener, initAdapter == null ? null : initAdapter.file());
         try {
             LoraRun.Summary s = LoraRun.run(base.engine(), o, train, val);
             return new Adapter(s.adapter(), s);

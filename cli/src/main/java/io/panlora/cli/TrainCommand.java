@@ -54,6 +54,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "continue the run in this directory from its checkpoint")
     Path resume;
 
+    @Option(names = "--init-adapter", paramLabel = "FILE", description = "start from this adapter (of the same --rank and --targets, e.g. a merge) instead of the variant's init")
+    Path initAdapter;
+
     @Option(names = {"-r", "--rank"}, defaultValue = "8", description = "LoRA rank (default: ${DEFAULT-VALUE})") int rank;
     @Option(names = "--alpha", defaultValue = "16", description = "LoRA alpha: scale = alpha/rank (default: ${DEFAULT-VALUE})") float alpha;
     @Option(names = "--rslora", description = "rank-stabilised scale alpha/sqrt(rank)") boolean rsLora;
@@ -118,7 +121,7 @@ final class TrainCommand implements Callable<Integer> {
         LoraRun.Summary s;
         try {
             s = LoraRun.run(new LoraRun.Options(model, data, val, val != null ? 0 : valFraction, cfg, epochs, ro, at, dir,
-                    resume != null, System.out, strategy, where, policy, testHalt()));
+                    resume != null, System.out, strategy, where, policy, testHalt(), initAdapter));
         } catch (IOException e) {
             throw Check.naming(dir, e);
         }
@@ -143,7 +146,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The flags that mean something only for a LoRA run (refused with --full). */
     static final java.util.List<String> LORA_ONLY = java.util.stream.Stream.concat(
-            java.util.stream.Stream.of("--rank", "--alpha", "--rslora", "--targets", "--adapter-type", "--variant"),
+            java.util.stream.Stream.of("--rank", "--alpha", "--rslora", "--targets", "--adapter-type", "--variant", "--init-adapter"),
             VariantFlags.names().stream()).toList();
 
     /** --full: every weight trains; the whole model is exported. */
@@ -201,6 +204,7 @@ final class TrainCommand implements Callable<Integer> {
         Check.inputFile("-m", model);
         Check.inputFile("--data", data);
         Check.inputFile("--val", val);
+        Check.inputFile("--init-adapter", initAdapter);
         if (resume != null) Check.inputDirectory("--resume", resume);
         else Check.outputDirectory("-o", dir);
         Check.range("--val-fraction", valFraction, 0, 0.9);

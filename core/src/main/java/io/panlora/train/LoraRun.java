@@ -53,11 +53,14 @@ public final class LoraRun {
      * @param load               where the model runs (device, weight placement, threads); null for the CPU
      * @param onDivergence       what to do on explosive loss growth; null for {@link DivergenceGuard.Policy#STOP}
      * @param listener           gets step, validation, warning and checkpoint events and may cancel; null for none
+     * @param initAdapter        an adapter file the run starts from instead of the strategy's init ({@link LoraInit#fromAdapter}:
+     *                           of the run's rank and targets), or null; not used when resuming (the checkpoint holds the
+     *                           adapter)
      */
     public record Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
                           ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
                           TrainingStrategy strategy, LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence,
-                          TrainListener listener) {
+                          TrainListener listener, Path initAdapter) {
         /**
          * Puts the defaults in for a null {@code readOptions} ({@link ReadOptions#defaults()}), {@code load} (the CPU),
          * {@code onDivergence} (stop) and {@code listener} (none), and checks the adapter type before anything runs.
@@ -72,6 +75,41 @@ public final class LoraRun {
             if (load == null) load = LlamaModel.LoadOptions.cpu();
             if (onDivergence == null) onDivergence = DivergenceGuard.Policy.STOP;
             if (listener == null) listener = TrainListener.NONE;
+        }
+
+        /**
+         * Starting from the strategy's own init (no initial adapter).
+         *
+         * @param base               the base model's GGUF file (quantized bases train too: the base stays frozen)
+         * @param data               the training data: a plain text file (one token stream) or {@code .jsonl} records
+         * @param validation         a separate validation file, or null to hold out {@code validationFraction} of the training
+         *                           data
+         * @param validationFraction the share of the training data held out for validation when {@code validation} is null, in
+         *                           [0, 1) (0: no validation)
+         * @param cfg                the training configuration (LORA mode); its step count is replaced when {@code epochs > 0}
+         * @param epochs             when above 0, the run takes {@code ceil(epochs × batches per epoch / gradAccum)} steps (at
+         *                           least 1) instead of {@code cfg.steps()}; 0 or less to keep them
+         * @param readOptions        how JSONL records are read (chat template, bad lines, special tokens), e.g.
+         *                           {@link ReadOptions#defaults()}; not defaulted when null (JSONL data then fails)
+         * @param adapterType        the weight type of the exported adapter's tensors, one of {@link AdapterGguf#TYPES}
+         *                           (checked at export, after training)
+         * @param outDir             the run directory, created if missing and locked for the run: metrics, loss plot,
+         *                           checkpoint and {@code adapter.gguf} go there
+         * @param resume             true to continue from {@code outDir/checkpoint.gguf}, which must exist and match the
+         *                           configuration
+         * @param progress           where progress lines go, or null for none
+         * @param strategy           how the slots are made and trained (a variant, e.g. {@code new CopraSchedule(...)}); null
+         *                           for plain LoRA
+         * @param load               where the model runs (device, weight placement, threads); null for the CPU
+         * @param onDivergence       what to do on explosive loss growth; null for {@link DivergenceGuard.Policy#STOP}
+         * @param listener           gets step, validation, warning and checkpoint events and may cancel; null for none
+         */
+        public Options(Path base, Path data, Path validation, double validationFraction, TrainConfig cfg, double epochs,
+                       ReadOptions readOptions, GgmlType adapterType, Path outDir, boolean resume, PrintStream progress,
+                       TrainingStrategy strategy, LlamaModel.LoadOptions load, DivergenceGuard.Policy onDivergence,
+                       TrainListener listener) {
+            this(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress, strategy,
+                    load, onDivergence, listener, null);
         }
 
         /**
@@ -206,7 +244,7 @@ public final class LoraRun {
          */
         public Options on(LlamaModel.LoadOptions where) {
             return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
-                    strategy, where, onDivergence, listener);
+                    strategy, where, onDivergence, listener, initAdapter);
         }
 
         /**
@@ -217,7 +255,7 @@ public final class LoraRun {
          */
         public Options onDivergence(DivergenceGuard.Policy p) {
             return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
-                    strategy, load, p, listener);
+                    strategy, load, p, listener, initAdapter);
         }
 
         /**
@@ -228,7 +266,18 @@ public final class LoraRun {
          */
         public Options withListener(TrainListener l) {
             return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
-                    strategy, load, onDivergence, l);
+                    strategy, load, onDivergence, l, initAdapter);
+        }
+
+        /**
+         * The same run starting from an adapter file instead of the strategy's init (see {@link LoraInit#fromAdapter}).
+         *
+         * @param adapter a LoRA adapter of the base, of the run's rank and targets; null for the strategy's init
+         * @return a new options record that differs only in {@code initAdapter}
+         */
+        public Options withInitAdapter(Path adapter) {
+            return new Options(base, data, validation, validationFraction, cfg, epochs, readOptions, adapterType, outDir, resume, progress,
+                    strategy, load, onDivergence, listener, adapter);
         }
     }
 
@@ -343,6 +392,16 @@ public final class LoraRun {
             try (LoraSet set = new LoraSet(m)) {
                 TrainingStrategy strategy = o.strategy() == null ? TrainingStrategy.LORA : o.strategy();
                 strategy.addSlots(set, cfg);
+                if (o.initAdapter() != null && !o.resume()) {
+                    int n;
+                    try {
+                        n = LoraInit.fromAdapter(set, o.initAdapter());
+                    } catch (IOException | RuntimeException e) {
+                        closeAfterFailure(strategy, e);
+                        throw e;
+                    }
+                    if (out != null) out.printf("starting from %s (%d modules)%n", o.initAdapter(), n);
+                }
                 set.attach();
                 Trainer tr = new Trainer(m, set, cfg, d.batches(), d.val(), o.outDir(), out).onDivergence(o.onDivergence()).listener(o.listener());
                 for (TrainHook h : strategy.hooks()) tr.addHook(h);
@@ -350,15 +409,7 @@ public final class LoraRun {
                 try {
                     r = tr.run(o.resume());
                 } catch (IOException | RuntimeException | Error e) {
-                    // a strategy with native state (LoRASC's dense corrections of the base weights) is closed when the run fails
-                    // (a divergence skips its end hook), so a model the caller keeps is left as it was loaded
-                    if (strategy instanceof AutoCloseable c) {
-                        try {
-                            c.close();
-                        } catch (Exception suppressed) {
-                            e.addSuppressed(suppressed);
-                        }
-                    }
+                    closeAfterFailure(strategy, e);
                     throw e;
                 }
                 Path adapter = o.outDir().resolve("adapter.gguf");
@@ -367,6 +418,20 @@ public final class LoraRun {
             }
         } finally {
             if (created != null) created.close();
+        }
+    }
+
+    /**
+     * A strategy with native state (LoRASC's dense corrections of the base weights) is closed when the run fails (a divergence
+     * skips its end hook), so a model the caller keeps is left as it was loaded.
+     */
+    private static void closeAfterFailure(TrainingStrategy strategy, Throwable e) {
+        if (strategy instanceof AutoCloseable c) {
+            try {
+                c.close();
+            } catch (Exception suppressed) {
+                e.addSuppressed(suppressed);
+            }
         }
     }
 
