@@ -574,6 +574,33 @@ static void test_bf16(void) {
     pl_set_matmul(PL_MATMUL_F32);
 }
 
+/* Decoding over F16 and BF16 rows widens them as they are read: the same result bit for bit as the F32 rows path over the
+   dequantized weights (the same products in the same order). */
+static void test_half_rows(void) {
+    rng_t r = {777};
+    static const int32_t types[] = {PL_TYPE_F16, PL_TYPE_BF16};
+    for (size_t ti = 0; ti < 2; ti++)
+        for (int64_t n = 1; n <= 4; n += 3) {
+            const int32_t wtype = types[ti];
+            const int64_t in = 333, out = 41; /* a tail of 13 after the 32-wide blocks, 5 after the 8-wide */
+            float *wf = xmalloc(sizeof(float) * (size_t)(in * out)), *x = xmalloc(sizeof(float) * (size_t)(n * in));
+            float *y = xmalloc(sizeof(float) * (size_t)(n * out)), *yf = xmalloc(sizeof(float) * (size_t)(n * out));
+            int64_t wb = 0;
+            void *w = make_weight(&r, wtype, in, out, wf, &wb);
+            fill(&r, x, n * in);
+            const int ok = pl_linear_forward(wtype, w, in, out, x, n, y, 0) == PL_OK &&
+                           pl_linear_forward(PL_TYPE_F32, wf, in, out, x, n, yf, 0) == PL_OK &&
+                           memcmp(y, yf, sizeof(float) * (size_t)(n * out)) == 0;
+            CHECKF(ok, "decode %s n_tok=%lld (rows widened as read) equals the F32 rows over the dequantized weights bit for bit",
+                   pl_type_name(wtype), (long long)n);
+            free(w);
+            free(wf);
+            free(x);
+            free(y);
+            free(yf);
+        }
+}
+
 /* The decode path of PL_MATMUL_AUTO over Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K weights (8-bit activations in blocks
    of 32, or of 256 for the K-quants; integer dots) against a double loop over the same quantized activations, and within their rounding of the F32 product; PL_MATMUL_F32 keeps the F32 rows. */
 static void test_qdot(void) {
@@ -646,6 +673,7 @@ int main(void) {
     test_api_errors();
     test_bf16();
     test_qdot();
+    test_half_rows();
     printf("matmul: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

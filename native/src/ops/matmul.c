@@ -28,6 +28,7 @@
 #include "ops/bgemm.h"
 #include "ops/qdot.h"
 #include "quant/quant.h"
+#include "quant/quant_internal.h"
 #include "pool.h"
 #include "ops/openblas.h"
 #include <limits.h>
@@ -77,6 +78,32 @@ PL_TARGET_AVX2_FMA static float dot_avx2(const float *a, const float *b, int64_t
     return r;
 }
 
+/* The same sum with a's values F16 (F16C) or BF16 (moved into the high half of an F32) widened as they are loaded: the
+   same products in the same order as dot_avx2 over the dequantized row, so the same result bit for bit, without writing
+   and re-reading the row. */
+#define PL_DEFINE_DOT_HALF(NAME, TARGET, LOAD8, ONE)                                                                    \
+    TARGET static float NAME(const uint16_t *a, const float *b, int64_t n) {                                          \
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps(); \
+        int64_t i = 0;                                                                                                 \
+        for (; i + 32 <= n; i += 32) {                                                                                 \
+            s0 = _mm256_fmadd_ps(LOAD8(a + i), _mm256_loadu_ps(b + i), s0);                                            \
+            s1 = _mm256_fmadd_ps(LOAD8(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);                                    \
+            s2 = _mm256_fmadd_ps(LOAD8(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);                                  \
+            s3 = _mm256_fmadd_ps(LOAD8(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);                                  \
+        }                                                                                                              \
+        for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(LOAD8(a + i), _mm256_loadu_ps(b + i), s0);                     \
+        const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));                                  \
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));                                 \
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));                                                                        \
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));                                                                         \
+        float r = _mm_cvtss_f32(h);                                                                                    \
+        for (; i < n; i++) r += ONE(a[i]) * b[i];                                                                      \
+        return r;                                                                                                      \
+    }
+#define PL_LOAD8_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+#define PL_LOAD8_BF16(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
+PL_DEFINE_DOT_HALF(dot_f16_avx2, __attribute__((target("avx2,fma,f16c"))), PL_LOAD8_F16, pl_fp16_to_fp32)
+PL_DEFINE_DOT_HALF(dot_bf16_avx2, PL_TARGET_AVX2_FMA, PL_LOAD8_BF16, pl_bf16_to_fp32)
 
 /* y[i] += alpha * x[i] with FMA. */
 PL_TARGET_AVX2_FMA static void axpy_avx2(float alpha, const float *x, float *y, int64_t n) {
@@ -143,6 +170,7 @@ typedef struct {
     const float *x;  /* forward input x, or backward dy */
     float *y;        /* forward output y, dequantized rows, or backward dx */
     int accumulate, use_avx2;
+    int half_dot; /* forward: F16/BF16 rows dotted as they are (dot_f16_avx2 / dot_bf16_avx2) */
     int64_t unit;    /* backward: columns per work unit */
     _Atomic int failed;
 } rows_args;
@@ -162,6 +190,20 @@ static void dequant_rows(int32_t type, const uint8_t *w, int64_t row_bytes, int6
 
 static void forward_rows_chunk(void *ctx, int64_t o0, int64_t o1, int worker) {
     rows_args *a = ctx;
+#if PL_X86
+    if (a->half_dot) { /* F16 / BF16 rows widened as they are read */
+        for (int64_t o = o0; o < o1; o++) {
+            const uint16_t *wr = (const uint16_t *)(const void *)(a->w + o * a->row_bytes);
+            for (int64_t t = 0; t < a->n_tok; t++) {
+                const float *xt = a->x + t * a->in;
+                const float s = a->type == PL_TYPE_F16 ? dot_f16_avx2(wr, xt, a->in) : dot_bf16_avx2(wr, xt, a->in);
+                float *yo = a->y + t * a->out + o;
+                *yo = a->accumulate ? *yo + s : s;
+            }
+        }
+        return;
+    }
+#endif
     const int direct = a->type == PL_TYPE_F32;
     float *row = direct ? NULL : pl_scratch(PL_SCRATCH_ROWS, sizeof(float) * (size_t)a->in);
     if (!direct && !row) {
@@ -189,7 +231,8 @@ static void forward_rows_chunk(void *ctx, int64_t o0, int64_t o1, int worker) {
 static int32_t linear_forward_rows(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x,
                                    int64_t n_tok, float *y, int accumulate) {
     rows_args a = {.type = wtype, .w = w, .row_bytes = row_bytes_of(wtype, in), .in = in, .out = out, .n_tok = n_tok,
-                   .x = x, .y = y, .accumulate = accumulate, .use_avx2 = pl_cpu_has_avx2()};
+                   .x = x, .y = y, .accumulate = accumulate, .use_avx2 = pl_cpu_has_avx2(),
+                   .half_dot = PL_X86 && ((wtype == PL_TYPE_F16 && pl_cpu_has_avx2_f16c()) || (wtype == PL_TYPE_BF16 && pl_cpu_has_avx2()))};
     const int width = out * in < PL_PARALLEL_MIN_ELEMS ? 1 : pl_threads();
     if (width <= 1) forward_rows_chunk(&a, 0, out, 0);
     else pl_parallel_for(out, pl_grain_for(out, width, 8, 16), width, forward_rows_chunk, &a);
