@@ -574,6 +574,50 @@ static void test_bf16(void) {
     pl_set_matmul(PL_MATMUL_F32);
 }
 
+/* Several products of one input in one pass (pl_qdot_forward_multi, a block's q, k, v), block formats mixed: the same
+   results bit for bit as one call each, with and without accumulate; bad job counts refused. */
+static void test_qdot_multi(void) {
+    if (!pl_qdot_supported(PL_TYPE_Q8_0, 512)) {
+        printf("  (no AVX2: pl_qdot_forward_multi was not run)\n");
+        return;
+    }
+    rng_t r = {4321};
+    const int32_t types[3] = {PL_TYPE_Q8_0, PL_TYPE_Q4_K, PL_TYPE_Q6_K};
+    const int64_t in = 512, outs[3] = {67, 160, 33}, n = 3;
+    void *w[3];
+    float *wf[3], *y[3], *ys[3];
+    float *x = xmalloc(sizeof(float) * (size_t)(n * in));
+    fill(&r, x, n * in);
+    pl_qdot_job jobs[3];
+    for (int j = 0; j < 3; j++) {
+        int64_t wb = 0;
+        wf[j] = xmalloc(sizeof(float) * (size_t)(in * outs[j]));
+        w[j] = make_weight(&r, types[j], in, outs[j], wf[j], &wb);
+        y[j] = xmalloc(sizeof(float) * (size_t)(n * outs[j]));
+        ys[j] = xmalloc(sizeof(float) * (size_t)(n * outs[j]));
+        fill(&r, y[j], n * outs[j]);
+        memcpy(ys[j], y[j], sizeof(float) * (size_t)(n * outs[j]));
+        jobs[j] = (pl_qdot_job){types[j], w[j], outs[j], y[j]};
+    }
+    for (int acc = 0; acc < 2; acc++) {
+        int ok = pl_qdot_forward_multi(3, jobs, in, x, n, acc) == PL_OK;
+        for (int j = 0; j < 3; j++) ok = ok && pl_qdot_forward_rows(types[j], w[j], in, outs[j], x, n, ys[j], acc) == PL_OK;
+        for (int j = 0; j < 3; j++) ok = ok && memcmp(y[j], ys[j], sizeof(float) * (size_t)(n * outs[j])) == 0;
+        CHECKF(ok, "pl_qdot_forward_multi (Q8_0 + Q4_K + Q6_K, accumulate %d) equals one call each bit for bit", acc);
+    }
+    check(pl_qdot_forward_multi(0, jobs, in, x, n, 0) == PL_ERR_INVALID_ARGUMENT, "pl_qdot_forward_multi refuses 0 jobs");
+    check(pl_qdot_forward_multi(PL_QDOT_MAX_JOBS + 1, jobs, in, x, n, 0) == PL_ERR_INVALID_ARGUMENT, "pl_qdot_forward_multi refuses too many jobs");
+    jobs[1].wtype = PL_TYPE_F32;
+    check(pl_qdot_forward_multi(3, jobs, in, x, n, 0) == PL_ERR_UNSUPPORTED, "pl_qdot_forward_multi refuses a type without an 8-bit path");
+    for (int j = 0; j < 3; j++) {
+        free(w[j]);
+        free(wf[j]);
+        free(y[j]);
+        free(ys[j]);
+    }
+    free(x);
+}
+
 /* Decoding over F16 and BF16 rows widens them as they are read: the same result bit for bit as the F32 rows path over the
    dequantized weights (the same products in the same order). */
 static void test_half_rows(void) {
@@ -674,6 +718,7 @@ int main(void) {
     test_bf16();
     test_qdot();
     test_half_rows();
+    test_qdot_multi();
     printf("matmul: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

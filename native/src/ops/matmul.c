@@ -405,6 +405,10 @@ int32_t pl_base_linear_forward(int32_t wtype, const void *w, int64_t in, int64_t
     return pl_linear_forward(wtype, w, in, out, x, n_tok, y, accumulate);
 }
 
+int pl_base_linear_fusable(int32_t wtype, int64_t in, int64_t n_tok) {
+    return n_tok > 0 && n_tok <= PL_ROWS_MAX_TOK && pl_matmul_fast() && pl_qdot_supported(wtype, in);
+}
+
 int32_t pl_base_linear_backward_input(int32_t wtype, const void *w, int64_t in, int64_t out, const float *dy,
                                       int64_t n_tok, float *dx, int accumulate) {
     if (n_tok > PL_ROWS_MAX_TOK && in > 0 && pl_matmul_bf16()) return linear_bf16(1, wtype, w, in, out, dy, n_tok, dx, accumulate);

@@ -24,6 +24,9 @@ int pl_matmul_bf16(void);
 
 /* 1 unless the precision is PL_MATMUL_F32: the fast decode path (8-bit activations over Q8_0/Q4_0/Q4_K/Q6_K weights) may run. */
 int pl_matmul_fast(void);
+/* 1 if pl_base_linear_forward of this weight type, width and token count takes the 8-bit decode path, so that several
+   such products of one input may run as one pl_qdot_forward_multi. */
+int pl_base_linear_fusable(int32_t wtype, int64_t in, int64_t n_tok);
 
 /* pl_linear_forward / pl_linear_backward_input for a frozen base weight: the same, in BF16 when pl_matmul_bf16()
    and n_tok exceeds the decode paths' 4 tokens; the forward of up to 4 tokens over Q8_0/Q4_0/Q4_K/Q6_K weights with 8-bit

@@ -118,13 +118,17 @@ static int64_t block_bytes(int32_t wtype) {
 
 typedef float (*row_dot_fn)(const uint8_t *row, const void *xq, int64_t nb);
 
+/* One call's work: the weights' rows numbered one after the other over its jobs. */
 typedef struct {
-    row_dot_fn dot; /* the type's row function for this CPU */
-    const uint8_t *w;
-    int64_t row_bytes, out, n_tok, nb; /* nb: weight blocks per row = activation blocks per token */
-    const uint8_t *xq;                 /* n_tok x nb pl_q8x or pl_q8k */
-    size_t x_bytes;                    /* bytes of one token's activation blocks */
-    float *y;
+    int n_jobs;
+    int64_t first[PL_QDOT_MAX_JOBS + 1]; /* first global row of each job; first[n_jobs] = all rows */
+    row_dot_fn dot[PL_QDOT_MAX_JOBS];    /* each job's row function for this CPU */
+    const uint8_t *w[PL_QDOT_MAX_JOBS];
+    int64_t row_bytes[PL_QDOT_MAX_JOBS], nb[PL_QDOT_MAX_JOBS]; /* nb: blocks per row = activation blocks per token */
+    float *y[PL_QDOT_MAX_JOBS];
+    const uint8_t *xq[PL_QDOT_MAX_JOBS]; /* the activations in the job's block format: n_tok x nb pl_q8x or pl_q8k */
+    size_t x_bytes[PL_QDOT_MAX_JOBS];    /* bytes of one token's activation blocks */
+    int64_t n_tok;
     int accumulate;
 } qdot_args;
 
@@ -412,14 +416,17 @@ PL_TARGET_AVX2 static float row_dot_q3k(const uint8_t *row, const void *xqv, int
 }
 #endif
 
-static void rows_chunk(void *ctx, int64_t o0, int64_t o1, int worker) {
+static void rows_chunk(void *ctx, int64_t r0, int64_t r1, int worker) {
     (void)worker;
     const qdot_args *a = ctx;
-    for (int64_t o = o0; o < o1; o++) {
-        const uint8_t *row = a->w + o * a->row_bytes;
+    int j = 0;
+    for (int64_t r = r0; r < r1; r++) {
+        while (r >= a->first[j + 1]) j++;
+        const int64_t o = r - a->first[j], out = a->first[j + 1] - a->first[j];
+        const uint8_t *row = a->w[j] + o * a->row_bytes[j];
         for (int64_t t = 0; t < a->n_tok; t++) {
-            const float s = a->dot(row, a->xq + (size_t)t * a->x_bytes, a->nb);
-            float *yo = a->y + t * a->out + o;
+            const float s = a->dot[j](row, a->xq[j] + (size_t)t * a->x_bytes[j], a->nb[j]);
+            float *yo = a->y[j] + t * out + o;
             *yo = a->accumulate ? *yo + s : s;
         }
     }
@@ -448,22 +455,49 @@ static row_dot_fn row_dot_for(int32_t wtype) {
 #endif
 }
 
+int32_t pl_qdot_forward_multi(int n_jobs, const pl_qdot_job *jobs, int64_t in, const float *x, int64_t n_tok, int accumulate) {
+    if (n_jobs < 1 || n_jobs > PL_QDOT_MAX_JOBS)
+        return pl_fail(PL_ERR_INVALID_ARGUMENT, "quantized decoding: %d products in one call (1..%d)", n_jobs, PL_QDOT_MAX_JOBS);
+    qdot_args a = {.n_jobs = n_jobs, .n_tok = n_tok, .accumulate = accumulate};
+    int need32 = 0, needk = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        if (!pl_qdot_supported(jobs[j].wtype, in))
+            return pl_fail(PL_ERR_UNSUPPORTED, "quantized decoding: weight type %d with %lld columns is not supported here", jobs[j].wtype,
+                           (long long)in);
+        if (is_k(jobs[j].wtype)) needk = 1;
+        else need32 = 1;
+    }
+    /* the activations once per block format the jobs use: blocks of 32, then blocks of 256 */
+    const int64_t nb32 = in / QK, nbk = in / PL_QK_K;
+    const size_t bytes32 = need32 ? sizeof(pl_q8x) * (size_t)(n_tok * nb32) : 0, bytesk = needk ? sizeof(pl_q8k) * (size_t)(n_tok * nbk) : 0;
+    uint8_t *xq = pl_scratch(PL_SCRATCH_Q8, bytes32 + bytesk);
+    if (!xq) return pl_fail(PL_ERR_OUT_OF_MEMORY, "quantized decoding: cannot allocate %zu bytes of activation blocks", bytes32 + bytesk);
+    pl_q8x *x32 = (pl_q8x *)(void *)xq;
+    pl_q8k *xk = (pl_q8k *)(void *)(xq + bytes32);
+    for (int64_t t = 0; t < n_tok; t++) {
+        if (need32) quantize_x32(x + t * in, in, x32 + t * nb32);
+        if (needk) quantize_xk(x + t * in, in, xk + t * nbk);
+    }
+    for (int j = 0; j < n_jobs; j++) {
+        const int k = is_k(jobs[j].wtype);
+        a.first[j + 1] = a.first[j] + jobs[j].out;
+        a.dot[j] = row_dot_for(jobs[j].wtype);
+        a.w[j] = jobs[j].w;
+        a.nb[j] = k ? nbk : nb32;
+        a.row_bytes[j] = a.nb[j] * block_bytes(jobs[j].wtype);
+        a.y[j] = jobs[j].y;
+        a.xq[j] = k ? (const uint8_t *)xk : (const uint8_t *)x32;
+        a.x_bytes[j] = k ? sizeof(pl_q8k) * (size_t)nbk : sizeof(pl_q8x) * (size_t)nb32;
+    }
+    const int64_t rows = a.first[n_jobs];
+    const int width = rows * in < 32768 ? 1 : pl_threads();
+    if (width <= 1) rows_chunk(&a, 0, rows, 0);
+    else pl_parallel_for(rows, pl_grain_for(rows, width, 8, 16), width, rows_chunk, &a);
+    return pl_ok();
+}
+
 int32_t pl_qdot_forward_rows(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x, int64_t n_tok, float *y,
                              int accumulate) {
-    if (!pl_qdot_supported(wtype, in))
-        return pl_fail(PL_ERR_UNSUPPORTED, "quantized decoding: weight type %d with %lld columns is not supported here", wtype, (long long)in);
-    const int k = is_k(wtype);
-    const int64_t block = k ? PL_QK_K : QK, nb = in / block;
-    const size_t each = k ? sizeof(pl_q8k) : sizeof(pl_q8x);
-    void *xq = pl_scratch(PL_SCRATCH_Q8, each * (size_t)(n_tok * nb));
-    if (!xq) return pl_fail(PL_ERR_OUT_OF_MEMORY, "quantized decoding: cannot allocate %lld activation blocks", (long long)(n_tok * nb));
-    for (int64_t t = 0; t < n_tok; t++) {
-        if (k) quantize_xk(x + t * in, in, (pl_q8k *)xq + t * nb);
-        else quantize_x32(x + t * in, in, (pl_q8x *)xq + t * nb);
-    }
-    qdot_args a = {row_dot_for(wtype), w, nb * block_bytes(wtype), out, n_tok, nb, xq, each * (size_t)nb, y, accumulate};
-    const int width = out * in < 32768 ? 1 : pl_threads();
-    if (width <= 1) rows_chunk(&a, 0, out, 0);
-    else pl_parallel_for(out, pl_grain_for(out, width, 8, 16), width, rows_chunk, &a);
-    return pl_ok();
+    const pl_qdot_job job = {wtype, w, out, y};
+    return pl_qdot_forward_multi(1, &job, in, x, n_tok, accumulate);
 }

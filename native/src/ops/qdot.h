@@ -15,4 +15,16 @@ int pl_qdot_supported(int32_t wtype, int64_t in);
 int32_t pl_qdot_forward_rows(int32_t wtype, const void *w, int64_t in, int64_t out, const float *x, int64_t n_tok, float *y,
                              int accumulate);
 
+/* Up to PL_QDOT_MAX_JOBS products of the same input in one pass over the pool (a block's q, k, v, or its gate and up):
+   y_j[t][o] (+)= sum_i W_j[o][i] x[t][i], the activations quantized once per block format. The same results as one
+   pl_qdot_forward_rows per job. */
+#define PL_QDOT_MAX_JOBS 4
+typedef struct {
+    int32_t wtype;
+    const void *w;
+    int64_t out;
+    float *y; /* n_tok x out */
+} pl_qdot_job;
+int32_t pl_qdot_forward_multi(int n_jobs, const pl_qdot_job *jobs, int64_t in, const float *x, int64_t n_tok, int accumulate);
+
 #endif
