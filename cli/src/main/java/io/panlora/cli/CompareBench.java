@@ -77,15 +77,16 @@ final class CompareBench {
         double[] out = new double[2];
         for (int t = 0; t < 2; t++) {
             final int k = t;
-            double[] v = secs.stream().mapToDouble(s -> s[k]).sorted().toArray();
-            double med = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-            out[t] = (t == 0 ? prompt : gen) / med;
+            out[t] = (t == 0 ? prompt : gen) / median(secs.stream().mapToDouble(s -> s[k]).toArray());
         }
         return out;
     }
 
-    /** Seconds per LoRA step (rank r on q,k,v,o, batch × stepTokens) in the precision now in effect. */
-    private double step(LlamaModel m) {
+    /**
+     * Median seconds per LoRA step (rank r on q,k,v,o, batch × stepTokens) in F32 and in the fast precision (NaN when
+     * there is none): the steps alternate between the two, so a change of load falls on both.
+     */
+    private double[] steps(LlamaModel m, Native.Matmul fast, boolean hasFast) {
         int T = (int) Math.min(stepTokens, m.config().nCtxTrain());
         try (LoraSet set = new LoraSet(m)) {
             LoraInit.addStandard(set, rank, 2f, List.of(Target.ATTN_Q, Target.ATTN_K, Target.ATTN_V, Target.ATTN_OUTPUT), 1);
@@ -95,18 +96,26 @@ final class CompareBench {
             int[][] tok = new int[batch][T], tgt = new int[batch][T];
             for (int b = 0; b < batch; b++) for (int i = 0; i < T; i++) { tok[b][i] = rng.nextInt(V); tgt[b][i] = rng.nextInt(V); }
             try (StepEngine e = new StepEngine(m, batch, T, StepEngine.Mode.LORA, false)) {
-                e.zeroGrad();
-                e.accumulate(tok, tgt, 1f / (batch * T));
-                e.adamw(1e-4f, 0.9f, 0.999f, 1e-8f, 0f, 1f);
-                long t0 = System.nanoTime();
-                for (int r = 0; r < reps; r++) {
-                    e.zeroGrad();
-                    e.accumulate(tok, tgt, 1f / (batch * T));
-                    e.adamw(1e-4f, 0.9f, 0.999f, 1e-8f, 0f, 1f);
+                double[] f32 = new double[reps], fst = new double[reps];
+                for (int r = -1; r < reps; r++) { // r = -1: the warm-up of both
+                    for (int k = 0; k < (hasFast ? 2 : 1); k++) {
+                        Native.setMatmul(k == 0 ? Native.Matmul.F32 : fast);
+                        long t0 = System.nanoTime();
+                        e.zeroGrad();
+                        e.accumulate(tok, tgt, 1f / (batch * T));
+                        e.adamw(1e-4f, 0.9f, 0.999f, 1e-8f, 0f, 1f);
+                        if (r >= 0) (k == 0 ? f32 : fst)[r] = (System.nanoTime() - t0) / 1e9;
+                    }
                 }
-                return (System.nanoTime() - t0) / 1e9 / reps;
+                return new double[] {median(f32), hasFast ? median(fst) : Double.NaN};
             }
         }
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     int run() throws IOException {
@@ -123,7 +132,7 @@ final class CompareBench {
             why = e.getMessage();
         }
         System.out.printf("compare: prompt %d tokens (pp%d), decode %d tokens (tg%d), medians of %d interleaved reps after a warm-up, %d threads in both engines; "
-                + "LoRA step: rank %d on q,k,v,o, batch %d x %d tokens%n", prompt, prompt, gen, gen, reps, threads, rank, batch, stepTokens);
+                + "LoRA step: rank %d on q,k,v,o, batch %d x %d tokens, F32 and fast steps alternating, medians%n", prompt, prompt, gen, gen, reps, threads, rank, batch, stepTokens);
         if (!llamaOk) System.out.println("llama.cpp: not available (" + why + "): its columns are empty; build it with native/llama.cpp/build.sh");
         else System.out.println("llama.cpp: " + LlamaCpp.buildInfo().getOrDefault("tag", "?") + " (commit "
                 + LlamaCpp.buildInfo().getOrDefault("commit", "?") + "), through the bridge (llama_decode + llama_synchronize, as llama-bench)");
@@ -163,10 +172,9 @@ final class CompareBench {
                     f32 = rates(sf);
                     b16 = rates(sb);
                     if (!sl.isEmpty()) ll = rates(sl);
-                    Native.setMatmul(Native.Matmul.F32);
-                    sF32 = step(m);
-                    Native.setMatmul(fast);
-                    if (bf16) sB16 = step(m);
+                    double[] st = steps(m, fast, bf16);
+                    sF32 = st[0];
+                    sB16 = st[1];
                     Native.setMatmul(chosen);
                 }
                 for (int t = 0; t < 2; t++) {
