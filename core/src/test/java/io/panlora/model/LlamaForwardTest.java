@@ -173,11 +173,7 @@ class LlamaForwardTest {
     }
 
     static void assertClose(float[] full, int offset, float[] got, double tol, String what) {
-        double maxDiff = 0, maxRef = 0;
-        for (int v = 0; v < got.length; v++) {
-            maxDiff = Math.max(maxDiff, Math.abs(full[offset + v] - got[v]));
-            maxRef = Math.max(maxRef, Math.abs(full[offset + v]));
-        }
-        assertTrue(maxDiff / maxRef < tol, what + ": relative difference " + maxDiff / maxRef);
+        double d = relDiff(full, offset, got);
+        assertTrue(d < tol, what + ": relative difference " + d);
     }
 }

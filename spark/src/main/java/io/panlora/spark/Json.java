@@ -55,20 +55,6 @@ final class Json {
     }
 
     private static void quote(StringBuilder b, String s) {
-        b.append('"');
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
-                    else b.append(c);
-                }
-            }
-        }
-        b.append('"');
+        b.append(io.panlora.data.JsonValue.quote(s));
     }
 }
