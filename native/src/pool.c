@@ -65,6 +65,8 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+double pl_seconds(void) { return 1e-9 * (double)now_ns(); }
+
 /* Spins up to PL_SPIN_NS while *word == val; returns its last value. */
 
 static uint32_t spin_while_equal(_Atomic uint32_t *word, uint32_t val) {

@@ -37,6 +37,9 @@ int64_t pl_grain_for(int64_t n, int width, int per_thread, int64_t min_grain);
 enum { PL_SCRATCH_GEMM_A, PL_SCRATCH_GEMM_B, PL_SCRATCH_ROWS, PL_SCRATCH_ATTN, PL_SCRATCH_BF16, PL_SCRATCH_Q8, PL_SCRATCH_SLOTS };
 void *pl_scratch(int slot, size_t bytes);
 
+/* Seconds on the monotonic clock (benchmarks' timings). */
+double pl_seconds(void);
+
 /* Statistics for benchmarks since the library was loaded: loops run in parallel, loops run serially (all of
    them, including those below), and loops run serially because the workers did not pay (see pool.c). */
 void pl_pool_counts(int64_t *parallel, int64_t *serial, int64_t *backoff);

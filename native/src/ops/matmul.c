@@ -21,7 +21,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "common.h"
 #include "ops/matmul.h"
 #include "ops/sgemm.h"
@@ -58,31 +57,12 @@ static void axpy_scalar(float alpha, const float *x, float *y, int64_t n) {
 }
 
 #if PL_X86
-/* sum_i a[i] * b[i] with four 8-lane FMA accumulators, reduced in a fixed order. */
-PL_TARGET_AVX2_FMA static float dot_avx2(const float *a, const float *b, int64_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    float r = _mm_cvtss_f32(h);
-    for (; i < n; i++) r += a[i] * b[i];
-    return r;
-}
-
-/* The same sum with a's values F16 (F16C) or BF16 (moved into the high half of an F32) widened as they are loaded: the
-   same products in the same order as dot_avx2 over the dequantized row, so the same result bit for bit, without writing
-   and re-reading the row. */
-#define PL_DEFINE_DOT_HALF(NAME, TARGET, LOAD8, ONE)                                                                    \
-    TARGET static float NAME(const uint16_t *a, const float *b, int64_t n) {                                          \
+/* sum_i a[i] * b[i] with four 8-lane FMA accumulators, reduced in a fixed order; a's elements of type T are widened to
+   F32 as they are loaded (LOAD8: eight of them, ONE: one). The F16 (F16C) and BF16 (moved into the high half of an F32)
+   forms make the same products in the same order as the F32 form over the dequantized row, so the same result bit for
+   bit, without writing and re-reading the row. */
+#define PL_DEFINE_DOT(NAME, TARGET, T, LOAD8, ONE)                                                                      \
+    TARGET static float NAME(const T *a, const float *b, int64_t n) {                                                 \
         __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps(); \
         int64_t i = 0;                                                                                                 \
         for (; i + 32 <= n; i += 32) {                                                                                 \
@@ -100,10 +80,13 @@ PL_TARGET_AVX2_FMA static float dot_avx2(const float *a, const float *b, int64_t
         for (; i < n; i++) r += ONE(a[i]) * b[i];                                                                      \
         return r;                                                                                                      \
     }
+#define PL_LOAD8_F32(p) _mm256_loadu_ps(p)
+#define PL_ONE_F32(v) (v)
 #define PL_LOAD8_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
 #define PL_LOAD8_BF16(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
-PL_DEFINE_DOT_HALF(dot_f16_avx2, __attribute__((target("avx2,fma,f16c"))), PL_LOAD8_F16, pl_fp16_to_fp32)
-PL_DEFINE_DOT_HALF(dot_bf16_avx2, PL_TARGET_AVX2_FMA, PL_LOAD8_BF16, pl_bf16_to_fp32)
+PL_DEFINE_DOT(dot_avx2, PL_TARGET_AVX2_FMA, float, PL_LOAD8_F32, PL_ONE_F32)
+PL_DEFINE_DOT(dot_f16_avx2, __attribute__((target("avx2,fma,f16c"))), uint16_t, PL_LOAD8_F16, pl_fp16_to_fp32)
+PL_DEFINE_DOT(dot_bf16_avx2, PL_TARGET_AVX2_FMA, uint16_t, PL_LOAD8_BF16, pl_bf16_to_fp32)
 
 /* y[i] += alpha * x[i] with FMA. */
 PL_TARGET_AVX2_FMA static void axpy_avx2(float alpha, const float *x, float *y, int64_t n) {
@@ -462,13 +445,6 @@ PL_EXPORT int32_t pl_matmul_t(int32_t wtype, const void *w, int64_t w_bytes, int
     return pl_linear_backward_input(wtype, w, in, out, dy, n_tok, dx, 0);
 }
 
-/* Seconds on the monotonic clock. */
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Times reps square n x n x n products of a GEMM (bf16: pl_bgemm with B transposed, as the base weights are; else
    pl_sgemm) after one warm-up: GFLOP/s = 2 n^3 reps / seconds / 1e9; fn names the caller in messages. */
 static int32_t bench_gemm(const char *fn, int bf16, int64_t n, int32_t reps, double *gflops) {
@@ -490,10 +466,10 @@ static int32_t bench_gemm(const char *fn, int bf16, int64_t n, int32_t reps, dou
     int32_t rc = PL_OK;
     double t0 = 0;
     for (int32_t r = -1; r < reps && rc == PL_OK; r++) { /* r = -1: the warm-up */
-        if (r == 0) t0 = now_seconds();
+        if (r == 0) t0 = pl_seconds();
         rc = bf16 ? pl_bgemm(0, 1, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n) : pl_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
     }
-    const double seconds = now_seconds() - t0;
+    const double seconds = pl_seconds() - t0;
     pl_free(a);
     pl_free(b);
     pl_free(c);

@@ -8,19 +8,12 @@
 #endif
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 #include "common.h"
 #include "ops/qdot.h"
 #include "pool.h"
 #include "quant/quant.h"
 
 #define PEAK_CHUNK ((int64_t)1 << 16) /* bytes per pool chunk of the read test */
-
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct {
     const uint8_t *buf;
@@ -70,9 +63,9 @@ static int32_t peak_memread(int64_t bytes, int32_t reps, double *rate) {
     const int width = pl_threads();
     double best = 0;
     for (int32_t r = -1; r < reps; r++) { /* r = -1: the warm-up */
-        const double t0 = seconds_now();
+        const double t0 = pl_seconds();
         pl_parallel_for(chunks, pl_grain_for(chunks, width, 8, 1), width, read_chunk, &a);
-        const double s = seconds_now() - t0;
+        const double s = pl_seconds() - t0;
         if (r >= 0 && s > 0 && (double)(chunks * PEAK_CHUNK) / s / 1e9 > best) best = (double)(chunks * PEAK_CHUNK) / s / 1e9;
     }
     pl_free(buf);
@@ -100,9 +93,9 @@ static int32_t peak_int8(int64_t bytes, int32_t reps, double *rate) {
         }
         double best = 0;
         for (int32_t r = -1; r < reps && rc == PL_OK; r++) {
-            const double t0 = seconds_now();
+            const double t0 = pl_seconds();
             rc = pl_qdot_forward_rows(PL_TYPE_Q8_0, w, in, out, x, n_tok, y, 0);
-            const double s = seconds_now() - t0;
+            const double s = pl_seconds() - t0;
             if (r >= 0 && s > 0 && 2.0 * (double)(in * out * n_tok) / s / 1e9 > best) best = 2.0 * (double)(in * out * n_tok) / s / 1e9;
         }
         *rate = best;

@@ -37,7 +37,8 @@ typedef struct {
 /* One quantized activation block of 256 (the K-quants). */
 typedef struct {
     float d;
-    int16_t bsums[PL_QK_K / 16]; /* sums of q over each 16 values: the minima of Q4_K/Q5_K, the offset of Q6_K */
+    int16_t bsums[PL_QK_K / 16]; /* sums of q over each 16 values: the minima of Q2_K, the offsets of Q3_K/Q6_K */
+    int16_t gsums[PL_QK_K / 32]; /* sums of q over each 32 values: the minima of Q4_K/Q5_K */
     int8_t q[PL_QK_K];
 } pl_q8k;
 
@@ -98,6 +99,7 @@ static void quantize_xk(const float *x, int64_t in, pl_q8k *out) {
             for (int j = 0; j < 16; j++) s += out[b].q[16 * g + j];
             out[b].bsums[g] = (int16_t)s;
         }
+        for (int g = 0; g < PL_QK_K / 32; g++) out[b].gsums[g] = (int16_t)(out[b].bsums[2 * g] + out[b].bsums[2 * g + 1]);
     }
 }
 
@@ -249,8 +251,8 @@ static inline void k4_scales(const uint8_t *packed, uint64_t *sc, uint64_t *mn) 
 }
 
 /* A Q4_K (high == NULL) or Q5_K row against 256-blocks: per super-block, sum_g sc_g (q_g . x_g) in int32 lanes (VPMADDUBSW
-   then VPMADDWD by sc_g), times d·d_x; minus dmin·d_x·sum_g mn_g (sum of x_g), the sums of x_g from the 16-value block
-   sums (VPHADDW) and their products with the minima by VPMADDWD. Group 2p takes the low nibbles of qs[32p..32p+32),
+   then VPMADDWD by sc_g), times d·d_x; minus dmin·d_x·sum_g mn_g (sum of x_g), the sums of x_g taken once per token
+   (gsums) and their products with the minima by VPMADDWD. Group 2p takes the low nibbles of qs[32p..32p+32),
    group 2p+1 the high ones; Q5_K's fifth bit of element l of group g is bit g of qh[l]. */
 PL_TARGET_AVX2 static inline __attribute__((always_inline)) float row_dot_q45k(const int32_t wtype, const uint8_t *row,
                                                                                 const pl_q8k *xq, int64_t nsuper) {
@@ -269,8 +271,7 @@ PL_TARGET_AVX2 static inline __attribute__((always_inline)) float row_dot_q45k(c
         const pl_q8k *x = xq + sb;
         uint64_t sc8, mn8;
         k4_scales(blk + 4, &sc8, &mn8);
-        const __m128i bsum = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)x->bsums), _mm_loadu_si128((const __m128i *)(x->bsums + 8)));
-        const __m128i mprod = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8)), bsum);
+        const __m128i mprod = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8)), _mm_loadu_si128((const __m128i *)x->gsums));
         accm = _mm_fmadd_ps(_mm_set1_ps(_cvtsh_ss(mh) * x->d), _mm_cvtepi32_ps(mprod), accm);
         int16_t sc[8];
         _mm_storeu_si128((__m128i *)sc, _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
