@@ -277,7 +277,7 @@ if begin build; then
     [ -n "$CLEAN" ] && rm -rf "$BUILD"
     GEN=()
     if ! command -v make >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then GEN=(-G Ninja); fi
-    ARGS=(-S native -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DPANLORA_CUDA=ON "-DCMAKE_CUDA_COMPILER=$NVCC")
+    ARGS=(-S native -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DPANLORA_CUDA=ON -DPANLORA_CUDA_EMU=OFF "-DCMAKE_CUDA_COMPILER=$NVCC")
     if [ -n "$GENCODE" ]; then ARGS+=("-DPANLORA_CUDA_GENCODE=$GENCODE"); else ARGS+=(-UPANLORA_CUDA_GENCODE); fi
     echo "cmake ${ARGS[*]}"
     rm -f "$BUILD/libpanlora_cuda.so" "$BUILD/libpanlora.so" "$BUILD/test_cuda" 2>/dev/null

@@ -13,7 +13,7 @@ cd "$PANLORA_ROOT"
 B=native/build-asan
 SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer"
 pl_log "sanitizer build (ASan + UBSan) into $B"
-cmake -S native -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPANLORA_CUDA=OFF -DPANLORA_BLAS=OFF \
+cmake -S native -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPANLORA_CUDA=OFF -DPANLORA_CUDA_EMU=OFF -DPANLORA_BLAS=OFF \
       -DCMAKE_C_FLAGS="$SAN" -DCMAKE_EXE_LINKER_FLAGS="$SAN" -DCMAKE_SHARED_LINKER_FLAGS="$SAN" \
       >"$B.log" 2>&1 || { cat "$B.log" >&2; pl_die "cmake configure of the sanitizer build failed (log above)"; }
 cmake --build "$B" -j "${PANLORA_SANITIZE_JOBS:-$(nproc)}" >>"$B.log" 2>&1 \

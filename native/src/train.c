@@ -230,7 +230,7 @@ static int32_t block_bwd(pl_trainer *t, int64_t l, int64_t i) {
 static int32_t trainer_check_lora(const pl_trainer *t, const char *fn) {
     const pl_lora *lo = t->model->lora;
     const int32_t n = lo ? lo->n_slots : 0;
-    if (t->full && !lo) return PL_OK;
+    if (t->tp.mode == PL_TRAIN_FULL && !lo) return PL_OK; /* t->full is the CPU trainer's; a device trainer has none */
     PL_REQUIRE(n == t->n_slots, "%s: the attached adapter has %d slots, the trainer was created for %d; create a new trainer",
                fn, n, t->n_slots);
     for (int32_t i = 0; i < n; i++) {
@@ -270,7 +270,7 @@ static int32_t trainer_accumulate_impl(pl_trainer *t, const int32_t *tokens, con
     pl_model *m = t->model;
     const pl_model_params *p = &m->p;
     PL_TRY(trainer_check_lora(t, "pl_trainer_accumulate"));
-    PL_REQUIRE(t->full || m->lora, "pl_trainer_accumulate: no adapter attached");
+    PL_REQUIRE(t->tp.mode == PL_TRAIN_FULL || m->lora, "pl_trainer_accumulate: no adapter attached");
     PL_REQUIRE(grad_scale - grad_scale == 0.0f, "pl_trainer_accumulate: grad_scale is not finite");
     const int64_t N = t->tp.n_seq * t->tp.n_tok, D = p->n_embd, V = p->n_vocab, L = p->n_layer;
     int64_t counted = 0;
