@@ -50,6 +50,8 @@ pl_check_tools() {
   command -v git >/dev/null 2>&1 || missing+=(git)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  # the CPU emulation of the CUDA backend (native/tests/cudaemu): perl rewrites the kernel launches
+  command -v perl >/dev/null 2>&1 || missing+=(perl)
   if [ ${#missing[@]} -gt 0 ]; then
     pl_apt_install "${missing[@]}" || pl_die "missing ${missing[*]}: install them (Debian: apt-get install ${missing[*]})."
   fi

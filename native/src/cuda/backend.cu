@@ -53,6 +53,12 @@ plc_ctx *plc_context(int device) {
     return c;
 }
 
+void plc_format_bytes(char *buf, size_t len, size_t bytes) {
+    if (bytes >= ((size_t)1 << 30)) snprintf(buf, len, "%.2f GiB", bytes / 1073741824.0);
+    else if (bytes >= ((size_t)1 << 20)) snprintf(buf, len, "%.1f MiB", bytes / 1048576.0);
+    else snprintf(buf, len, "%.1f KiB", bytes / 1024.0);
+}
+
 int32_t plc_malloc(plc_ctx *c, void **p, size_t bytes, const char *what) {
     *p = NULL;
     if (bytes == 0) return PL_OK;
@@ -62,8 +68,12 @@ int32_t plc_malloc(plc_ctx *c, void **p, size_t bytes, const char *what) {
         size_t fr = 0, tot = 0;
         cudaMemGetInfo(&fr, &tot);
         *p = NULL;
-        return PLC_FAIL(PL_ERR_OUT_OF_MEMORY, "CUDA device %d: %s needs %.2f GiB, but only %.2f GiB of %.2f GiB are free",
-                        c->device, what, bytes / 1073741824.0, fr / 1073741824.0, tot / 1073741824.0);
+        char need[32], have[32], all[32];
+        plc_format_bytes(need, sizeof need, bytes);
+        plc_format_bytes(have, sizeof have, fr);
+        plc_format_bytes(all, sizeof all, tot);
+        return PLC_FAIL(PL_ERR_OUT_OF_MEMORY, "CUDA device %d: %s: %s needed, but only %s of %s are free", c->device,
+                        what, need, have, all);
     }
     __atomic_add_fetch(&c->held, (int64_t)bytes, __ATOMIC_RELAXED);
     int64_t h = __atomic_load_n(&c->held, __ATOMIC_RELAXED), pk = __atomic_load_n(&c->peak, __ATOMIC_RELAXED);
@@ -267,6 +277,18 @@ static size_t linear_bytes(const pl_model *m, int f32) {
     return b;
 }
 
+/* Device bytes of every weight held resident: matrices as BF16 (F32 with f32), norms, biases and RoPE factors F32. */
+static size_t resident_weight_bytes(const pl_model *m, int f32) {
+    size_t b = linear_bytes(m, f32);
+    for (int32_t k = 0; k < PL_N_WEIGHT_KINDS; k++)
+        if (!pl_weight_is_per_layer(k) && m->global[k].data)
+            b += (size_t)wcount(&m->global[k]) * ((k == PL_W_TOKEN_EMBD || k == PL_W_OUTPUT) && !f32 ? 2 : 4);
+    for (int64_t l = 0; l < m->p.n_layer; l++)
+        for (int32_t k = PL_W_ATTN_NORM; k <= PL_W_ATTN_V_BIAS; k++)
+            if (!is_linear(k) && m->layers[l].w[k].data) b += (size_t)wcount(&m->layers[l].w[k]) * 4;
+    return b;
+}
+
 /* Uploads every weight whose generation changed (all of them the first time). */
 static int32_t model_sync_impl(pl_model *m) {
     dev_model *dm = DM(m);
@@ -288,14 +310,25 @@ static int32_t model_sync_impl(pl_model *m) {
     const int64_t L = m->p.n_layer;
     /* placement: decided at the first upload */
     if (!dm->synced) {
-        const size_t lin = linear_bytes(m, dm->f32);
+        /* everything resident, plus the upload's device staging buffers (64 MiB F32 + 32 MiB BF16) */
+        const size_t all = resident_weight_bytes(m, dm->f32), staging = (size_t)96 << 20;
         size_t fr = 0, tot = 0;
         PLC_CUDA(cudaMemGetInfo(&fr, &tot), "query free memory");
         if (m->placement == PL_WEIGHTS_STREAMED) dm->streamed = 1;
         else if (m->placement == PL_WEIGHTS_AUTO && !dm->f32)
-            dm->streamed = lin > fr * 6 / 10; /* keep ≥ 40 % of what is free for activations, caches and adapters */
+            dm->streamed = all > fr * 6 / 10; /* keep ≥ 40 % of what is free for activations, caches and adapters */
         else dm->streamed = 0;
         if (dm->streamed && dm->f32) return PLC_FAIL(PL_ERR_UNSUPPORTED, "CUDA: F32 weights cannot be streamed");
+        if (!dm->streamed && all + staging > fr) { /* say so before anything is allocated, and what to do */
+            char need[32], have[32], all_[32];
+            plc_format_bytes(need, sizeof need, all + staging);
+            plc_format_bytes(have, sizeof have, fr);
+            plc_format_bytes(all_, sizeof all_, tot);
+            return PLC_FAIL(PL_ERR_OUT_OF_MEMORY,
+                            "CUDA device %d: the model's weights held resident as %s need %s with the upload's buffers, "
+                            "but only %s of %s are free%s", m->device, dm->f32 ? "F32" : "BF16", need, have, all_,
+                            dm->f32 ? "" : "; stream them from host memory instead (--weights streamed or auto)");
+        }
     }
     /* staging buffers for this sync */
     const int64_t stage_elems = 1 << 24; /* 64 MiB of F32 */

@@ -45,6 +45,9 @@ typedef struct plc_ctx {
 /* The context of a device (created on first use; NULL with the error set when that fails). */
 plc_ctx *plc_context(int device);
 
+/* "1.23 GiB", "45.6 MiB" or "7.8 KiB". */
+void plc_format_bytes(char *buf, size_t len, size_t bytes);
+
 /* cudaMalloc that records the bytes in the context (and the model's own counter when given). */
 int32_t plc_malloc(plc_ctx *c, void **p, size_t bytes, const char *what);
 void plc_free(plc_ctx *c, void *p, size_t bytes);

@@ -18,17 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int n_pass, n_fail;
-static void check(int ok, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s ", ok ? "PASS" : "FAIL");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    fflush(stdout);
-    if (ok) n_pass++; else n_fail++;
-}
+#include "check.h" /* native/tests */
 
 /* Runs f in a child process; returns its exit status (128 + signal when it died). */
 static int in_child(void (*f)(void)) {

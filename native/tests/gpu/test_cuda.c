@@ -13,19 +13,7 @@
 #include <string.h>
 #include "panlora.h"
 
-static int n_pass, n_fail;
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
-static void check(int ok, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s ", ok ? "PASS" : "FAIL");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    if (ok) n_pass++; else n_fail++;
-}
+#include "check.h" /* native/tests */
 
 #define OK(call) do { int32_t rc_ = (call); if (rc_ != PL_OK) { printf("FAIL %s:%d %s: %s\n", __FILE__, __LINE__, #call, pl_last_error()); n_fail++; goto done; } } while (0)
 
