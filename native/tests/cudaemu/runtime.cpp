@@ -535,6 +535,17 @@ extern "C" EMU_EXPORT uint64_t plc_emu_warp(int op, unsigned mask, uint64_t bits
 
 extern "C" EMU_EXPORT void *plc_emu_dynamic_smem(void) { return g_dyn_smem; }
 
+static char g_fault[512]; /* the first fault a kernel's thread reported (plc_emu_fault); the block ends failed */
+
+extern "C" EMU_EXPORT void plc_emu_fault(const char *fmt, ...) {
+    if (g_fault[0] != '\0') return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_fault, sizeof g_fault, fmt, ap);
+    va_end(ap);
+    if (g_fault[0] == '\0') snprintf(g_fault, sizeof g_fault, "a fault");
+}
+
 extern "C" EMU_EXPORT cudaError_t plc_emu_func_set_attribute(const void *fn, int attr, int value) {
     std::lock_guard<std::recursive_mutex> l(g_mu);
     if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize) {
@@ -651,6 +662,11 @@ static int run_block(int n, size_t smem) {
                     plc_emu_switch(&g_sched_sp, g_cur->sp);
                 }
                 g_cur = NULL;
+                if (g_fault[0] != '\0') {
+                    fail_launch("%s", g_fault);
+                    g_fault[0] = '\0';
+                    return 0;
+                }
                 const int r = resolve_warp(w, n);
                 if (r < 0) return 0;
                 if (r == 0) break;

@@ -4,7 +4,7 @@
    their definitions, wmma against a loop, dynamic shared memory and its 48 KiB rule, divergent barriers and warp
    collectives naming exited lanes reported as launch failures (sticky, so they run in child processes), invalid
    configurations, copies whose kind does not match the pointers, overruns, NaN-filled fresh memory, host code touching
-   device memory (a child process dies), out of memory against the device size. */
+   device memory (a child process dies), out of memory against the device size, wmma's alignment rules. */
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
 #include <mma.h>
@@ -98,6 +98,15 @@ __global__ void exited_lane_kernel(int *out) {
     out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, (int)threadIdx.x, 1);
 }
 
+__global__ void wmma_misaligned_kernel(const __nv_bfloat16 *a, float *c) {
+    namespace wmma = nvcuda::wmma;
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
+    wmma::load_matrix_sync(fa, a + 1, 16); /* 2 bytes past a 256-bit boundary */
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    wmma::fill_fragment(acc, 0.0f);
+    wmma::store_matrix_sync(c, acc, 16, wmma::mem_row_major);
+}
+
 __global__ void overrun_kernel(float *p, int n) { p[n + 200] = 1.0f; } /* 800 bytes past 400: in the guard page */
 
 static void child_divergent(void) {
@@ -111,6 +120,14 @@ static void child_exited_lane(void) {
     int *d = NULL;
     cudaMalloc((void **)&d, 64 * sizeof(int));
     exited_lane_kernel<<<1, 32>>>(d);
+    _exit(cudaGetLastError() == cudaErrorLaunchFailure ? 0 : 1);
+}
+static void child_wmma_misaligned(void) {
+    __nv_bfloat16 *a = NULL;
+    float *c = NULL;
+    cudaMalloc((void **)&a, 512 * sizeof(__nv_bfloat16));
+    cudaMalloc((void **)&c, 256 * sizeof(float));
+    wmma_misaligned_kernel<<<1, 32>>>(a, c);
     _exit(cudaGetLastError() == cudaErrorLaunchFailure ? 0 : 1);
 }
 static void child_host_touch(void) {
@@ -271,6 +288,7 @@ int main(void) {
     /* failures that end a process or poison its context: in children */
     check(in_child(child_divergent) == 0, "threads of a block at different barriers: a launch failure, sticky afterwards");
     check(in_child(child_exited_lane) == 0, "a full-mask shuffle after a lane has exited: a launch failure");
+    check(in_child(child_wmma_misaligned) == 0, "a wmma load from a pointer that is not 256-bit aligned: a launch failure");
     if (getenv("PLC_EMU_PROTECT") == NULL || strcmp(getenv("PLC_EMU_PROTECT"), "0") != 0) {
         const int st = in_child(child_host_touch);
         check(st == 128 + SIGSEGV, "host code writing device memory dies with SIGSEGV (status %d)", st);

@@ -157,6 +157,7 @@ cudaError_t plc_emu_func_set_attribute(const void *fn, int attr, int value);
 void plc_emu_syncthreads(void);
 uint64_t plc_emu_warp(int op, unsigned mask, uint64_t bits, int arg, int width);
 void *plc_emu_dynamic_smem(void);
+void plc_emu_fault(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* fails the running launch */
 typedef void (*plc_emu_body)(void *ctx);
 void plc_emu_launch(const char *name, const void *fn, dim3 grid, dim3 block, size_t smem, cudaStream_t s,
                     plc_emu_body body, void *ctx);

@@ -2,7 +2,8 @@
    (the element layout of a real fragment is unspecified, and the backend never relies on it), so a fragment's
    element-wise use is the same on every lane. load_matrix_sync and store_matrix_sync first wait for the whole warp,
    as documented ("waits until all warp lanes have arrived"); each lane then moves the whole tile, so a lane that writes
-   into a stored tile before the warp has synchronised races with its neighbours' stores, as on the GPU. */
+   into a stored tile before the warp has synchronised races with its neighbours' stores, as on the GPU. Pointers must
+   be 256-bit aligned and ldm a multiple of 16 bytes, as documented: anything else fails the launch. */
 #ifndef PLC_EMU_MMA_H
 #define PLC_EMU_MMA_H
 
@@ -34,14 +35,22 @@ static inline void fill_fragment(fragment<Use, M, N, K, T, L> &f, float v) {
     for (int i = 0; i < f.num_elements; i++) f.x[i] = (T)v;
 }
 
+/* The documented requirements of wmma's loads and stores: a 256-bit aligned pointer, ldm a multiple of 16 bytes. */
+static inline void plc_wmma_check(const char *op, const void *p, unsigned ldm, size_t elem) {
+    if (((uintptr_t)p & 31u) != 0) plc_emu_fault("wmma::%s: pointer %p is not 256-bit aligned", op, p);
+    if ((ldm * elem) % 16 != 0) plc_emu_fault("wmma::%s: ldm %u is not a multiple of %zu elements", op, ldm, 16 / elem);
+}
+
 template <typename Use, int M, int N, int K, typename T>
 static inline void load_matrix_sync(fragment<Use, M, N, K, T, row_major> &f, const T *p, unsigned ldm) {
+    plc_wmma_check("load_matrix_sync", p, ldm, sizeof(T));
     __syncwarp();
     for (int r = 0; r < f.R; r++)
         for (int c = 0; c < f.C; c++) f.x[r * f.C + c] = p[(size_t)r * ldm + c];
 }
 template <typename Use, int M, int N, int K, typename T>
 static inline void load_matrix_sync(fragment<Use, M, N, K, T, col_major> &f, const T *p, unsigned ldm) {
+    plc_wmma_check("load_matrix_sync", p, ldm, sizeof(T));
     __syncwarp();
     for (int r = 0; r < f.R; r++)
         for (int c = 0; c < f.C; c++) f.x[r * f.C + c] = p[(size_t)c * ldm + r];
@@ -49,6 +58,7 @@ static inline void load_matrix_sync(fragment<Use, M, N, K, T, col_major> &f, con
 template <int M, int N, int K>
 static inline void load_matrix_sync(fragment<accumulator, M, N, K, float, void> &f, const float *p, unsigned ldm,
                                     layout_t layout) {
+    plc_wmma_check("load_matrix_sync", p, ldm, sizeof(float));
     __syncwarp();
     for (int r = 0; r < f.R; r++)
         for (int c = 0; c < f.C; c++)
@@ -57,6 +67,7 @@ static inline void load_matrix_sync(fragment<accumulator, M, N, K, float, void> 
 template <int M, int N, int K>
 static inline void store_matrix_sync(float *p, const fragment<accumulator, M, N, K, float, void> &f, unsigned ldm,
                                      layout_t layout) {
+    plc_wmma_check("store_matrix_sync", p, ldm, sizeof(float));
     __syncwarp();
     for (int r = 0; r < f.R; r++)
         for (int c = 0; c < f.C; c++) {

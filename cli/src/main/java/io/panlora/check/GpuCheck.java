@@ -68,10 +68,17 @@ public final class GpuCheck {
      * @param steps  LoRA steps of the training comparison (d)
      * @param work   a directory for the exported adapters and runs
      * @param out    where the PASS/FAIL lines go
+     * @param quick  inference, training, the adapter on the CPU and FULL-mode gradients only: no Shapley ranking and no
+     *               variants (for slow devices such as the CPU emulation of the CUDA backend)
      */
-    public record Options(Path model, Path data, Device device, int steps, Path work, PrintStream out) {
+    public record Options(Path model, Path data, Device device, int steps, Path work, PrintStream out, boolean quick) {
         public Options {
             if (steps < 4) throw new IllegalArgumentException("--steps must be at least 4, got " + steps);
+        }
+
+        /** Every check. */
+        public Options(Path model, Path data, Device device, int steps, Path work, PrintStream out) {
+            this(model, data, device, steps, work, out, false);
         }
     }
 
@@ -124,7 +131,7 @@ public final class GpuCheck {
             int[] tokens = firstTokens(text, 64);
             for (Mode mode : List.of(BF16, F32)) inference(cpu, mode, tokens);
             training(cpu);
-            variants();
+            if (!o.quick()) variants();
             fullGradients(cpu);
         }
         out.printf(Locale.ROOT, "gpu-check: %.1f s%n", (System.nanoTime() - t0) / 1e9);
@@ -275,7 +282,7 @@ public final class GpuCheck {
                         o.device(), pairs, b.heldOut(), onCpu, d, BF16.nll()));
             }
         });
-        check("shapley-ranking", () -> shapley(cpuBase, o.work().resolve("adapter-cpu.gguf")));
+        if (!o.quick()) check("shapley-ranking", () -> shapley(cpuBase, o.work().resolve("adapter-cpu.gguf")));
     }
 
     private Verdict lossesAgree(Run cpu, Run dev, Exception error, Mode mode) throws Exception {

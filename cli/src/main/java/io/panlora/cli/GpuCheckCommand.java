@@ -34,6 +34,10 @@ final class GpuCheckCommand implements Callable<Integer> {
     @Option(names = {"-o", "--work-dir"}, description = "where the exported adapters and runs go (default: a new temporary directory)")
     Path work;
 
+    @Option(names = "--quick", description = "logits, NLL, KV cache, training, the adapter on the CPU and FULL gradients only: no Shapley ranking, "
+            + "no variants (for slow devices, such as the CUDA backend emulated on the CPU)")
+    boolean quick;
+
     @Option(names = {"-t", "--threads"}, description = "CPU threads of the CPU reference (default: up to 4; a 260K-parameter model gains nothing from more)")
     Integer threads;
 
@@ -55,7 +59,7 @@ final class GpuCheckCommand implements Callable<Integer> {
         if (!Files.isRegularFile(m)) throw new IllegalArgumentException(m + ": no such model file");
         if (!Files.isRegularFile(t)) throw new IllegalArgumentException(t + ": no such text file");
         Path w = work != null ? work : Files.createTempDirectory("panlora-gpu-check");
-        GpuCheck.Outcome r = GpuCheck.run(new GpuCheck.Options(m, t, d, steps, w, System.out));
+        GpuCheck.Outcome r = GpuCheck.run(new GpuCheck.Options(m, t, d, steps, w, System.out, quick));
         return r.ok() ? 0 : 1;
     }
 
