@@ -494,10 +494,11 @@ static void fail_launch(const char *fmt, ...) {
     g_sticky = g_last = cudaErrorLaunchFailure;
 }
 
+static void yield_to_scheduler(void);
 static void fiber_main(void) {
     g_body(g_ctx);
     g_cur->state = F_DONE;
-    plc_emu_switch(&g_cur->sp, g_sched_sp);
+    yield_to_scheduler();
     abort(); /* a finished fiber is never resumed */
 }
 
@@ -511,7 +512,29 @@ static void fiber_start(Fiber *f, char *stack) {
     f->state = F_RUN;
 }
 
-static void yield_to_scheduler(void) { plc_emu_switch(&g_cur->sp, g_sched_sp); }
+static int g_block_n; /* threads of the running block */
+
+/* Makes fiber i the current thread (its threadIdx from its linear index). */
+static inline Fiber *enter(int i) {
+    const unsigned bx = blockDim.x, by = blockDim.y;
+    threadIdx.x = (unsigned)i % bx;
+    threadIdx.y = ((unsigned)i / bx) % by;
+    threadIdx.z = (unsigned)i / (bx * by);
+    return g_cur = &g_fibers[(size_t)i];
+}
+
+/* The current fiber has blocked: the next runnable lane of its warp runs directly, else the scheduler. */
+static void yield_to_scheduler(void) {
+    Fiber *f = g_cur;
+    const int i = (int)(f - g_fibers.data()), hi = (i / 32 + 1) * 32 < g_block_n ? (i / 32 + 1) * 32 : g_block_n;
+    for (int j = i + 1; j < hi; j++)
+        if (g_fibers[(size_t)j].state == F_RUN) {
+            plc_emu_switch(&f->sp, enter(j)->sp);
+            return;
+        }
+    g_cur = NULL;
+    plc_emu_switch(&f->sp, g_sched_sp);
+}
 
 extern "C" EMU_EXPORT void plc_emu_syncthreads(void) {
     if (g_cur == NULL) {
@@ -644,8 +667,8 @@ static int run_block(int n, size_t smem) {
     if (g_fibers.size() < (size_t)n) g_fibers.resize((size_t)n);
     for (int i = 0; i < n; i++) fiber_start(&g_fibers[i], g_stacks[i]);
     if (smem) memset(g_dyn_smem, 0xff, smem); /* shared memory starts as garbage: NaN bytes here */
-    const unsigned bx = blockDim.x, by = blockDim.y;
     const int n_warps = (n + 31) / 32;
+    g_block_n = n;
     /* Warp by warp: a warp's lanes run until each blocks; a completed warp collective lets them run on at once, so a
        warp reaches the next __syncthreads (or its end) before the next warp starts. Then, when every live thread of the
        block waits at __syncthreads, they are released together; anything else is a deadlock on a GPU too. */
@@ -653,14 +676,8 @@ static int run_block(int n, size_t smem) {
         for (int w = 0; w < n_warps; w++) {
             const int lo = w * 32, hi = lo + 32 < n ? lo + 32 : n;
             for (;;) {
-                for (int i = lo; i < hi; i++) {
-                    if (g_fibers[i].state != F_RUN) continue;
-                    g_cur = &g_fibers[i];
-                    threadIdx.x = (unsigned)i % bx;
-                    threadIdx.y = ((unsigned)i / bx) % by;
-                    threadIdx.z = (unsigned)i / (bx * by);
-                    plc_emu_switch(&g_sched_sp, g_cur->sp);
-                }
+                for (int i = lo; i < hi; i++) /* a lane that blocks passes on to the next runnable one itself */
+                    if (g_fibers[i].state == F_RUN) plc_emu_switch(&g_sched_sp, enter(i)->sp);
                 g_cur = NULL;
                 if (g_fault[0] != '\0') {
                     fail_launch("%s", g_fault);
