@@ -10,6 +10,8 @@
 #include "cuda_runtime.h"
 #include "cuda_bf16.h"
 
+#include <type_traits>
+
 namespace nvcuda {
 namespace wmma {
 struct matrix_a {};
@@ -41,19 +43,15 @@ static inline void plc_wmma_check(const char *op, const void *p, unsigned ldm, s
     if ((ldm * elem) % 16 != 0) plc_emu_fault("wmma::%s: ldm %u is not a multiple of %zu elements", op, ldm, 16 / elem);
 }
 
-template <typename Use, int M, int N, int K, typename T>
-static inline void load_matrix_sync(fragment<Use, M, N, K, T, row_major> &f, const T *p, unsigned ldm) {
+/* A or B tile from memory in the fragment's own layout (row_major or col_major) */
+template <typename Use, int M, int N, int K, typename T, typename L>
+static inline void load_matrix_sync(fragment<Use, M, N, K, T, L> &f, const T *p, unsigned ldm) {
+    static_assert(std::is_same<L, row_major>::value || std::is_same<L, col_major>::value, "an A or B fragment");
+    const bool col = std::is_same<L, col_major>::value;
     plc_wmma_check("load_matrix_sync", p, ldm, sizeof(T));
     __syncwarp();
     for (int r = 0; r < f.R; r++)
-        for (int c = 0; c < f.C; c++) f.x[r * f.C + c] = p[(size_t)r * ldm + c];
-}
-template <typename Use, int M, int N, int K, typename T>
-static inline void load_matrix_sync(fragment<Use, M, N, K, T, col_major> &f, const T *p, unsigned ldm) {
-    plc_wmma_check("load_matrix_sync", p, ldm, sizeof(T));
-    __syncwarp();
-    for (int r = 0; r < f.R; r++)
-        for (int c = 0; c < f.C; c++) f.x[r * f.C + c] = p[(size_t)c * ldm + r];
+        for (int c = 0; c < f.C; c++) f.x[r * f.C + c] = col ? p[(size_t)c * ldm + r] : p[(size_t)r * ldm + c];
 }
 template <int M, int N, int K>
 static inline void load_matrix_sync(fragment<accumulator, M, N, K, float, void> &f, const float *p, unsigned ldm,
